@@ -1,0 +1,1 @@
+"""sigstack's client: a library first (signing, verification, trust bootstrap), with a thin CLI."""

@@ -1,0 +1,54 @@
+"""The ``sigstack`` command's front door.
+
+It only looks at the first word and hands the rest of the arguments to the module that owns that
+command, importing it lazily so that ``sigstack verify-bundle`` never pays for Flask, SQLAlchemy or
+gunicorn. Server-side commands (``serve``, ``db``, ``up``, ``oidc``, ``ca``, ``tuf``) are routed by name
+to ``services`` modules; the client library itself never imports them (see docs/adr/0001).
+Each handler takes ``argv`` and returns an exit code; ``protocol.errors.Error`` is caught once, here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # server side
+    "serve": ("services.cli:serve", "run one service (rekor, ctlog, fulcio, oidc, tuf) under gunicorn"),
+    "db": ("services.cli:db", "database schema: `db upgrade`, `db check`"),
+    "oidc": ("services.oidc.cli:main", "OIDC issuer admin: add-user, add-service-account, rotate-key"),
+    "ca": ("services.fulcio.cli:ca_main", "certificate authority admin: `ca create`"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: sigstack COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"sigstack: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module, _, func = COMMANDS[name][0].partition(":")
+    handler = getattr(importlib.import_module(module), func)
+    from protocol.errors import Error
+
+    try:
+        return int(handler(rest) or 0)
+    except Error as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The only shared Flask/SQLAlchemy glue: app factory, config loading, database, error mapping."""

@@ -1,0 +1,110 @@
+"""Database glue: engines for SQLite (WAL) and PostgreSQL, the shared MetaData, Alembic upgrade/check.
+
+Tables are declared with SQLAlchemy Core on ``metadata`` by each service's ``store.py`` (names are
+prefixed per service). The schema is only ever created by Alembic (``migrations/``); a service refuses
+to start on a database whose schema is behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.pool import NullPool
+
+from protocol.errors import ConfigError
+
+metadata = MetaData()
+
+MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and route them to the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def sqlite_url(path: str | Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine. SQLite gets WAL, a busy timeout, and ``BEGIN IMMEDIATE`` for writers.
+
+    A connection whose execution options contain ``immediate=True`` starts its transaction with
+    ``BEGIN IMMEDIATE`` on SQLite (it takes the write lock up front); PostgreSQL writers lock rows
+    explicitly instead.
+    """
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=NullPool if ":memory:" not in url else None,
+            **kwargs,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            immediate = conn.get_execution_options().get("immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_size", 8)
+    kwargs.setdefault("max_overflow", 16)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Run Alembic migrations up to ``revision`` on the database at ``url``."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), revision)
+
+
+def schema_state(engine: Engine) -> tuple[set[str], set[str]]:
+    """Return (current revisions in the database, head revisions of the code)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(_alembic_config(str(engine.url))).get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current, heads
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse a database whose schema is not at the code's head revision."""
+    current, heads = schema_state(engine)
+    if current != heads:
+        raise ConfigError(
+            f"database schema is at {sorted(current) or 'nothing'}, the code needs {sorted(heads)}: "
+            "run `sigstack db upgrade --database-url URL` first"
+        )

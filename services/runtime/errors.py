@@ -1,0 +1,75 @@
+"""The one place where sigstack errors become HTTP responses.
+
+Each ``protocol.errors`` class has a status; the body is built by a per-service formatter (Rekor and
+the CT log answer ``{"code": <status>, "message": ...}``, Fulcio answers gRPC-gateway style). Foreign
+exceptions never reach a client: they are logged with the request id and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from protocol import errors
+
+log = logging.getLogger("sigstack.http")
+
+STATUS: list[tuple[type[errors.Error], int]] = [
+    (errors.SchemaError, 422),
+    (errors.ValidationError, 400),
+    (errors.VerificationError, 400),
+    (errors.NotFoundError, 404),
+    (errors.ConflictError, 409),
+    (errors.TooLargeError, 413),
+    (errors.UnavailableError, 503),
+]
+
+Formatter = Callable[[int, str], Any]
+
+
+def status_of(exc: errors.Error) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def default_body(status: int, message: str) -> Any:
+    return {"code": status, "message": message}
+
+
+def register_error_handlers(app: Flask, body: Formatter = default_body) -> None:
+    """Install handlers turning every exception into a safe JSON answer built by ``body``."""
+
+    def respond(status: int, message: str) -> Response:
+        resp = jsonify(body(status, message))
+        resp.status_code = status
+        return resp
+
+    @app.errorhandler(errors.Error)
+    def _ours(exc: errors.Error) -> Response:
+        status = status_of(exc)
+        resp = respond(status, exc.message)
+        location = getattr(exc, "location", None)
+        if location:
+            resp.headers["Location"] = location
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        messages = {
+            404: "not found",
+            405: "method not allowed",
+            413: "request body is larger than the configured limit",
+        }
+        return respond(status, messages.get(status, exc.name.lower()))
+
+    @app.errorhandler(Exception)
+    def _foreign(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return respond(500, "internal error")
