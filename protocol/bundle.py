@@ -1,6 +1,6 @@
 """Sigstore bundle v0.1, v0.2 and v0.3: frozen models with ``from_json`` / ``to_json``.
 
-Follows protobuf-specs ``sigstore_bundle.proto`` / ``sigstore_rekor.proto`` / ``sigstore_common.proto``
+Follows ``sigstore_bundle.proto``, ``sigstore_rekor.proto``, ``sigstore_common.proto``
 in proto3 JSON form (see ``protojson``): camelCase or snake_case accepted, camelCase written,
 int64 written as strings. Media types: ``application/vnd.dev.sigstore.bundle+json;version=0.1`` /
 ``0.2`` / ``0.3`` and ``application/vnd.dev.sigstore.bundle.v0.3+json`` (the spelling written).
@@ -49,7 +49,7 @@ class HashOutput:
     @classmethod
     def _read(cls, r: Reader) -> HashOutput:
         return cls(
-            algorithm=r.str("algorithm", "HASH_ALGORITHM_UNSPECIFIED"), digest=r.bytes("digest")
+            algorithm=r.text("algorithm", "HASH_ALGORITHM_UNSPECIFIED"), digest=r.blob("digest")
         )
 
     def _write(self) -> dict[str, Any]:
@@ -65,7 +65,7 @@ class MessageSignature:
     def _read(cls, r: Reader) -> MessageSignature:
         md = r.opt_obj("message_digest")
         return cls(
-            signature=r.bytes("signature"), message_digest=HashOutput._read(md) if md else None
+            signature=r.blob("signature"), message_digest=HashOutput._read(md) if md else None
         )
 
     def _write(self) -> dict[str, Any]:
@@ -91,12 +91,12 @@ class DsseEnvelope:
     @classmethod
     def _read(cls, r: Reader) -> DsseEnvelope:
         sigs = tuple(
-            DsseSignature(sig=s.bytes("sig"), keyid=s.str("keyid", ""))
+            DsseSignature(sig=s.blob("sig"), keyid=s.text("keyid", ""))
             for s in r.objs("signatures")
         )
         if not sigs:
             raise ValidationError(f"{r.where('signatures')} must hold at least one signature")
-        return cls(payload=r.bytes("payload"), payload_type=r.str("payload_type"), signatures=sigs)
+        return cls(payload=r.blob("payload"), payload_type=r.text("payload_type"), signatures=sigs)
 
     def _write(self) -> dict[str, Any]:
         sigs = []
@@ -128,14 +128,14 @@ class InclusionProof:
     @classmethod
     def _read(cls, r: Reader) -> InclusionProof:
         hashes = tuple(
-            b64decode(h, f"{r.where('hashes')}[{i}]") for i, h in enumerate(r.list("hashes"))
+            b64decode(h, f"{r.where('hashes')}[{i}]") for i, h in enumerate(r.array("hashes"))
         )
         cp = r.opt_obj("checkpoint")
-        envelope = cp.str("envelope", "") if cp is not None else ""
+        envelope = cp.text("envelope", "") if cp is not None else ""
         return cls(
-            log_index=r.int("log_index"),
-            root_hash=r.bytes("root_hash"),
-            tree_size=r.int("tree_size"),
+            log_index=r.integer("log_index"),
+            root_hash=r.blob("root_hash"),
+            tree_size=r.integer("tree_size"),
             hashes=hashes,
             checkpoint=envelope or None,
         )
@@ -167,13 +167,13 @@ class TransparencyLogEntry:
         kv = r.obj("kind_version")
         promise = r.opt_obj("inclusion_promise")
         proof = r.opt_obj("inclusion_proof")
-        set_ = promise.bytes("signed_entry_timestamp", required=False) if promise else b""
+        set_ = promise.blob("signed_entry_timestamp", required=False) if promise else b""
         return cls(
-            log_index=r.int("log_index"),
-            log_id=r.obj("log_id").bytes("key_id"),
-            kind_version=KindVersion(kind=kv.str("kind"), version=kv.str("version")),
-            integrated_time=r.int("integrated_time"),
-            canonicalized_body=r.bytes("canonicalized_body"),
+            log_index=r.integer("log_index"),
+            log_id=r.obj("log_id").blob("key_id"),
+            kind_version=KindVersion(kind=kv.text("kind"), version=kv.text("version")),
+            integrated_time=r.integer("integrated_time"),
+            canonicalized_body=r.blob("canonicalized_body"),
             inclusion_promise=set_ or None,
             inclusion_proof=InclusionProof._read(proof) if proof else None,
         )
@@ -228,19 +228,17 @@ class VerificationMaterial:
             )
         cert = chain = hint = None
         if present[0] == "certificate":
-            cert = r.obj("certificate").bytes("raw_bytes")
+            cert = r.obj("certificate").blob("raw_bytes")
         elif present[0] == "x509_certificate_chain":
             items = r.obj("x509_certificate_chain").objs("certificates")
             if not items:
                 raise ValidationError("expected a non-empty certificate chain in the bundle")
-            chain = tuple(c.bytes("raw_bytes") for c in items)
+            chain = tuple(c.blob("raw_bytes") for c in items)
         else:
-            hint = r.obj("public_key").str("hint", "")
+            hint = r.obj("public_key").text("hint", "")
         tsd = r.opt_obj("timestamp_verification_data")
         stamps = (
-            tuple(t.bytes("signed_timestamp") for t in tsd.objs("rfc3161_timestamps"))
-            if tsd
-            else ()
+            tuple(t.blob("signed_timestamp") for t in tsd.objs("rfc3161_timestamps")) if tsd else ()
         )
         return cls(
             certificate=cert,
@@ -296,7 +294,7 @@ class Bundle:
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> Bundle:
         r = Reader(obj, "bundle")
-        media_type = r.str("media_type", "")
+        media_type = r.text("media_type", "")
         if media_type not in MEDIA_TYPES:
             raise ValidationError(f"unsupported bundle media type {media_type!r}")
         content = [n for n in ("message_signature", "dsse_envelope") if r.has(n)]

@@ -127,7 +127,7 @@ class Reader:
             raise ValidationError(f"{self.where(name)} is required")
         return value
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def text(self, name: str, default: str | None = None) -> str:
         value = self.raw(name)
         if value is None:
             if default is None:
@@ -137,10 +137,10 @@ class Reader:
             raise ValidationError(f"{self.where(name)} must be a string")
         return value
 
-    def opt_str(self, name: str) -> str | None:
-        return self.str(name) if self.has(name) else None
+    def opt_text(self, name: str) -> str | None:
+        return self.text(name) if self.has(name) else None
 
-    def bytes(self, name: str, *, required: bool = True) -> bytes:
+    def blob(self, name: str, *, required: bool = True) -> bytes:
         value = self.raw(name)
         if value is None:
             if required:
@@ -148,10 +148,10 @@ class Reader:
             return b""
         return b64decode(value, self.where(name))
 
-    def opt_bytes(self, name: str) -> bytes | None:
-        return self.bytes(name) if self.has(name) else None
+    def opt_blob(self, name: str) -> bytes | None:
+        return self.blob(name) if self.has(name) else None
 
-    def int(self, name: str, *, required: bool = False) -> int:
+    def integer(self, name: str, *, required: bool = False) -> int:
         value = self.raw(name)
         if value is None:
             if required:
@@ -171,7 +171,7 @@ class Reader:
     def opt_obj(self, name: str) -> Reader | None:
         return self.obj(name) if self.has(name) else None
 
-    def list(self, name: str) -> list[Any]:
+    def array(self, name: str) -> list[Any]:
         value = self.raw(name)
         if value is None:
             return []
@@ -181,7 +181,7 @@ class Reader:
 
     def objs(self, name: str) -> list[Reader]:
         where = self.where(name)
-        return [Reader(item, f"{where}[{i}]") for i, item in enumerate(self.list(name))]
+        return [Reader(item, f"{where}[{i}]") for i, item in enumerate(self.array(name))]
 
     def time(self, name: str) -> datetime:
         return parse_rfc3339(self._need(name), self.where(name))

@@ -73,8 +73,8 @@ class PublicKey:
     @classmethod
     def _read(cls, r: Reader) -> PublicKey:
         return cls(
-            raw_bytes=r.bytes("raw_bytes", required=False),
-            key_details=r.str("key_details", "PUBLIC_KEY_DETAILS_UNSPECIFIED"),
+            raw_bytes=r.blob("raw_bytes", required=False),
+            key_details=r.text("key_details", "PUBLIC_KEY_DETAILS_UNSPECIFIED"),
             valid_for=_window(r),
         )
 
@@ -98,12 +98,12 @@ class TransparencyLogInstance:
     def _read(cls, r: Reader) -> TransparencyLogInstance:
         cp = r.opt_obj("checkpoint_key_id")
         return cls(
-            base_url=r.str("base_url", ""),
-            hash_algorithm=r.str("hash_algorithm", "HASH_ALGORITHM_UNSPECIFIED"),
+            base_url=r.text("base_url", ""),
+            hash_algorithm=r.text("hash_algorithm", "HASH_ALGORITHM_UNSPECIFIED"),
             public_key=PublicKey._read(r.obj("public_key")),
-            log_id=r.obj("log_id").bytes("key_id"),
-            checkpoint_key_id=cp.bytes("key_id") if cp is not None else None,
-            operator=r.str("operator", ""),
+            log_id=r.obj("log_id").blob("key_id"),
+            checkpoint_key_id=cp.blob("key_id") if cp is not None else None,
+            operator=r.text("operator", ""),
         )
 
     def _write(self) -> dict[str, Any]:
@@ -136,17 +136,17 @@ class CertificateAuthority:
     @classmethod
     def _read(cls, r: Reader) -> CertificateAuthority:
         chain = r.opt_obj("cert_chain")
-        certs = tuple(c.bytes("raw_bytes") for c in chain.objs("certificates")) if chain else ()
+        certs = tuple(c.blob("raw_bytes") for c in chain.objs("certificates")) if chain else ()
         if not certs:
             raise ValidationError(f"{r.path} is missing a certificate in its certChain")
         subject = r.opt_obj("subject")
         return cls(
             cert_chain=certs,
             valid_for=_window(r),
-            uri=r.str("uri", ""),
-            organization=subject.str("organization", "") if subject else "",
-            common_name=subject.str("common_name", "") if subject else "",
-            operator=r.str("operator", ""),
+            uri=r.text("uri", ""),
+            organization=subject.text("organization", "") if subject else "",
+            common_name=subject.text("common_name", "") if subject else "",
+            operator=r.text("operator", ""),
         )
 
     def _write(self) -> dict[str, Any]:
@@ -181,7 +181,7 @@ class TrustedRoot:
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> TrustedRoot:
         r = Reader(obj, "trustedRoot")
-        media_type = r.str("media_type", "")
+        media_type = r.text("media_type", "")
         if media_type not in (TRUSTED_ROOT_V01, TRUSTED_ROOT_V02):
             raise ValidationError(f"unsupported trusted root media type {media_type!r}")
         return cls(
@@ -218,14 +218,14 @@ class Service:
 
     @classmethod
     def _read(cls, r: Reader) -> Service:
-        url = r.str("url")
+        url = r.text("url")
         if not url:
             raise ValidationError(f"{r.where('url')} must not be empty")
         return cls(
             url=url,
-            major_api_version=r.int("major_api_version"),
+            major_api_version=r.integer("major_api_version"),
             valid_for=_window(r),
-            operator=r.str("operator", ""),
+            operator=r.text("operator", ""),
         )
 
     def _write(self) -> dict[str, Any]:
@@ -248,10 +248,10 @@ class ServiceConfiguration:
     def _read(cls, r: Reader | None) -> ServiceConfiguration:
         if r is None:
             return cls()
-        selector = r.str("selector", "ANY")
+        selector = r.text("selector", "ANY")
         if selector not in SELECTORS:
             raise ValidationError(f"{r.where('selector')} must be one of {', '.join(SELECTORS)}")
-        count = r.int("count")
+        count = r.integer("count")
         if selector == "EXACT" and count < 1:
             raise ValidationError(f"{r.where('count')} must be at least 1 with selector EXACT")
         return cls(selector=selector, count=count)
@@ -284,10 +284,11 @@ class SigningConfig:
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> SigningConfig:
         r = Reader(obj, "signingConfig")
-        media_type = r.str("media_type", "")
+        media_type = r.text("media_type", "")
         if media_type != SIGNING_CONFIG_V02:
             raise ValidationError(
-                f"unsupported signing config media type {media_type!r} (expected {SIGNING_CONFIG_V02})"
+                f"unsupported signing config media type {media_type!r}"
+                f" (expected {SIGNING_CONFIG_V02})"
             )
 
         def services(name: str) -> tuple[Service, ...]:
@@ -339,7 +340,8 @@ def select_services(
     chosen = list(by_operator.values())
     if not chosen:
         raise ValidationError(
-            f"no currently valid service with API version {'/'.join(map(str, versions))} is configured"
+            "no currently valid service with API version "
+            f"{'/'.join(map(str, versions))} is configured"
         )
     config = config or ServiceConfiguration()
     if config.selector == "ANY":
@@ -362,7 +364,7 @@ class ClientTrustConfig:
     @classmethod
     def from_json(cls, text: str | bytes) -> ClientTrustConfig:
         r = Reader(loads(text, "client trust config"), "clientTrustConfig")
-        media_type = r.str("media_type", "")
+        media_type = r.text("media_type", "")
         if media_type != CLIENT_TRUST_CONFIG_V01:
             raise ValidationError(f"unsupported client trust config media type {media_type!r}")
         root = r.raw("trusted_root")
