@@ -1,0 +1,1 @@
+"""Rekor-compatible transparency log: entry types, the v1 JSON API and the tlog-tiles read API."""

@@ -1,0 +1,431 @@
+"""The append-only log engine shared by Rekor and the CT log.
+
+Appends are batched: request threads hand a leaf to the process's sequencer thread and wait; the
+sequencer takes up to ``batch_max`` waiting leaves, and in ONE database transaction locks the tree row,
+deduplicates, assigns consecutive indexes, stores leaves and changed tiles, computes the new root,
+has the personality sign the new head, and commits. Only then are the waiting requests answered, so an
+acknowledged entry is always durable and every signed head is one the database holds.
+
+Several worker processes or hosts may share a database: the row lock (``SELECT ... FOR UPDATE`` on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) serialises batches, and each batch re-reads the tree size and
+reloads the right edge when another writer has moved it. Nothing a second worker would need lives only
+in process memory (the tile cache holds immutable prefixes only).
+
+Reads (entries, heads, proofs, tiles) need no lock: tiles only grow, so proofs built for a committed
+head stay valid while writers append.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, tuple_, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from protocol import merkle
+from protocol.errors import ConfigError, NotFoundError, UnavailableError, ValidationError
+
+from . import store
+from .tiles import HASH, WIDTH, Edge, TileReader
+
+log = logging.getLogger("sigstack.tlog")
+
+MAX_LEAF = 65535  # C2SP entry bundles prefix each entry with a uint16 length
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    size: int
+    root_hash: bytes
+    timestamp_ms: int
+    note: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    index: int
+    leaf: bytes
+    extra: bytes
+    leaf_hash: bytes
+    integrated_ms: int
+
+    @property
+    def integrated_time(self) -> int:
+        return self.integrated_ms // 1000
+
+
+@dataclass(frozen=True)
+class Appended:
+    index: int
+    leaf_hash: bytes
+    integrated_ms: int
+    duplicate: bool
+    head: TreeHead
+
+
+SignHead = Callable[[int, bytes, int], str]
+OnSequenced = Callable[[Connection, list[tuple[int, Any]]], None]
+
+
+class _Pending:
+    __slots__ = ("leaf", "leaf_hash", "identity", "extra", "payload", "done", "result", "error")
+
+    def __init__(self, leaf: bytes, identity: bytes | None, extra: bytes, payload: Any) -> None:
+        self.leaf = leaf
+        self.leaf_hash = merkle.leaf_hash(leaf)
+        self.identity = identity or self.leaf_hash
+        self.extra = extra
+        self.payload = payload
+        self.done = threading.Event()
+        self.result: Appended | None = None
+        self.error: Exception | None = None
+
+
+class Log:
+    """One log (tree) in a database. Create with ``open_log``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        tree_id: int,
+        sign_head: SignHead,
+        *,
+        batch_max: int = 256,
+        batch_wait: float = 0.002,
+        on_sequenced: OnSequenced | None = None,
+        cache_tiles: int = 4096,
+    ) -> None:
+        self.engine = engine
+        self.tree_id = tree_id
+        self._sign_head = sign_head
+        self._batch_max = batch_max
+        self._batch_wait = batch_wait
+        self._on_sequenced = on_sequenced
+        self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._cache_max = cache_tiles
+        self._cache_lock = threading.Lock()
+        self._edge: Edge | None = None
+        self._pid = -1
+        self._queue: queue.Queue[_Pending] = queue.Queue()
+        self._start_lock = threading.Lock()
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def append(
+        self, leaf: bytes, identity: bytes | None = None, extra: bytes = b"", payload: Any = None,
+        timeout: float = 30.0,
+    ) -> Appended:
+        """Append ``leaf``; block until it is committed. ``identity`` deduplicates (default: leaf hash)."""
+        if len(leaf) > MAX_LEAF:
+            raise ValidationError(f"entry is {len(leaf)} bytes; the log accepts at most {MAX_LEAF}")
+        self._ensure_sequencer()
+        item = _Pending(leaf, identity, extra, payload)
+        self._queue.put(item)
+        if not item.done.wait(timeout):
+            raise UnavailableError("the log did not sequence the entry in time; retry")
+        if item.error is not None:
+            raise item.error
+        assert item.result is not None
+        return item.result
+
+    def _ensure_sequencer(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._pid != os.getpid():
+                self._queue = queue.Queue()
+                self._edge = None
+                threading.Thread(target=self._run, name=f"tlog-{self.tree_id}", daemon=True).start()
+                self._pid = os.getpid()
+
+    def _run(self) -> None:
+        q = self._queue
+        while True:
+            batch = [q.get()]
+            deadline = time.monotonic() + self._batch_wait
+            while len(batch) < self._batch_max:
+                try:
+                    batch.append(q.get_nowait())
+                    continue
+                except queue.Empty:
+                    pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(q.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            try:
+                self._commit(batch)
+            except Exception as exc:  # every waiter must hear about it
+                self._edge = None
+                if isinstance(exc, SQLAlchemyError):
+                    log.exception("log batch failed")
+                    exc = UnavailableError("log storage is unavailable; retry")
+                elif not isinstance(exc, ValidationError):
+                    log.exception("log batch failed")
+                    exc = UnavailableError("the log could not sequence the entry; retry")
+                for item in batch:
+                    item.error = exc
+                    item.done.set()
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(immediate=True)
+            with conn.begin():
+                row = conn.execute(
+                    select(store.trees.c.size, store.trees.c.root_hash, store.trees.c.timestamp_ms,
+                           store.trees.c.note)
+                    .where(store.trees.c.tree_id == self.tree_id).with_for_update()
+                ).one()
+                edge = self._edge
+                if edge is None or edge.size != row.size:
+                    edge = self._load_edge(conn, row.size)
+                edge.begin()
+                try:
+                    head, results, sequenced = self._sequence(conn, edge, batch, row)
+                except BaseException:
+                    self._edge = None
+                    raise
+            self._edge = edge
+        with self._cache_lock:
+            for level, index, data in edge.changed_tiles():
+                self._cache_put((level, index), data)
+        for item, (index, duplicate, integrated) in zip(batch, results, strict=True):
+            item.result = Appended(index, item.leaf_hash, integrated, duplicate, head)
+            item.done.set()
+
+    def _sequence(
+        self, conn: Connection, edge: Edge, batch: list[_Pending], row: Any
+    ) -> tuple[TreeHead, list[tuple[int, bool, int]], list[tuple[int, Any]]]:
+        e = store.entries
+        identities = list({item.identity for item in batch})
+        existing: dict[bytes, tuple[int, int]] = {}
+        for chunk in range(0, len(identities), 500):
+            for r in conn.execute(
+                select(e.c.identity, e.c.idx, e.c.integrated_ms).where(
+                    e.c.tree_id == self.tree_id, e.c.identity.in_(identities[chunk:chunk + 500])
+                )
+            ):
+                existing[bytes(r.identity)] = (r.idx, r.integrated_ms)
+        now_ms = int(time.time() * 1000)
+        rows: list[dict[str, Any]] = []
+        results: list[tuple[int, bool, int]] = []
+        sequenced: list[tuple[int, Any]] = []
+        for item in batch:
+            if item.identity in existing:
+                index, integrated = existing[item.identity]
+                results.append((index, True, integrated))
+                continue
+            index = edge.size
+            edge.append(item.leaf_hash)
+            existing[item.identity] = (index, now_ms)
+            rows.append({"tree_id": self.tree_id, "idx": index, "leaf_hash": item.leaf_hash,
+                         "identity": item.identity, "data": item.leaf, "extra": item.extra,
+                         "integrated_ms": now_ms})
+            results.append((index, False, now_ms))
+            sequenced.append((index, item.payload))
+        if not rows:
+            head = TreeHead(row.size, bytes(row.root_hash), row.timestamp_ms, row.note)
+            return head, results, sequenced
+        conn.execute(insert(e), rows)
+        self._store_tiles(conn, edge)
+        root = edge.root()
+        note = self._sign_head(edge.size, root, now_ms)
+        conn.execute(
+            update(store.trees).where(store.trees.c.tree_id == self.tree_id)
+            .values(size=edge.size, root_hash=root, timestamp_ms=now_ms, note=note)
+        )
+        if self._on_sequenced is not None:
+            self._on_sequenced(conn, sequenced)
+        return TreeHead(edge.size, root, now_ms, note), results, sequenced
+
+    def _store_tiles(self, conn: Connection, edge: Edge) -> None:
+        t = store.tiles
+        changed = list(edge.changed_tiles())
+        keys = [(level, index) for level, index, _ in changed]
+        present = {
+            (r.level, r.idx)
+            for r in conn.execute(
+                select(t.c.level, t.c.idx).where(
+                    t.c.tree_id == self.tree_id, tuple_(t.c.level, t.c.idx).in_(keys)
+                )
+            )
+        }
+        new = [{"tree_id": self.tree_id, "level": lv, "idx": ix, "hashes": data}
+               for lv, ix, data in changed if (lv, ix) not in present]
+        old = [(lv, ix, data) for lv, ix, data in changed if (lv, ix) in present]
+        if new:
+            conn.execute(insert(t), new)
+        for lv, ix, data in old:
+            conn.execute(
+                update(t).where(t.c.tree_id == self.tree_id, t.c.level == lv, t.c.idx == ix)
+                .values(hashes=data)
+            )
+
+    def _load_edge(self, conn: Connection, size: int) -> Edge:
+        t = store.tiles
+        needed = Edge.needed(size)
+        tiles: dict[tuple[int, int], bytes] = {}
+        if needed:
+            for r in conn.execute(
+                select(t.c.level, t.c.idx, t.c.hashes).where(
+                    t.c.tree_id == self.tree_id, tuple_(t.c.level, t.c.idx).in_(needed)
+                )
+            ):
+                tiles[(r.level, r.idx)] = bytes(r.hashes)
+        try:
+            return Edge(size, tiles)
+        except ValueError as exc:
+            raise ConfigError(f"log {self.tree_id} storage is inconsistent: {exc}") from exc
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def head(self) -> TreeHead:
+        t = store.trees
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                select(t.c.size, t.c.root_hash, t.c.timestamp_ms, t.c.note)
+                .where(t.c.tree_id == self.tree_id)
+            ).one()
+        return TreeHead(r.size, bytes(r.root_hash), r.timestamp_ms, r.note)
+
+    def entries(self, start: int, end: int) -> list[Entry]:
+        e = store.entries
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(e.c.idx, e.c.data, e.c.extra, e.c.leaf_hash, e.c.integrated_ms)
+                .where(e.c.tree_id == self.tree_id, e.c.idx >= start, e.c.idx < end)
+                .order_by(e.c.idx)
+            ).all()
+        return [Entry(r.idx, bytes(r.data), bytes(r.extra), bytes(r.leaf_hash), r.integrated_ms)
+                for r in rows]
+
+    def entry(self, index: int) -> Entry:
+        found = self.entries(index, index + 1) if index >= 0 else []
+        if not found:
+            raise NotFoundError(f"no entry at index {index}")
+        return found[0]
+
+    def indexes_of(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        """Map each leaf hash present in the log to its (first) index."""
+        e = store.entries
+        out: dict[bytes, int] = {}
+        if not leaf_hashes:
+            return out
+        with self.engine.connect() as conn:
+            for r in conn.execute(
+                select(e.c.leaf_hash, e.c.idx).where(
+                    e.c.tree_id == self.tree_id, e.c.leaf_hash.in_(list(leaf_hashes))
+                ).order_by(e.c.idx)
+            ):
+                out.setdefault(bytes(r.leaf_hash), r.idx)
+        return out
+
+    def index_of(self, leaf_hash: bytes) -> int | None:
+        return self.indexes_of([leaf_hash]).get(leaf_hash)
+
+    def tile(self, level: int, index: int, min_width: int = 1) -> bytes:
+        """Tile content (at least ``min_width`` hashes, possibly more); NotFoundError if shorter."""
+        key = (level, index)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None and len(cached) >= min_width * HASH:
+                self._cache.move_to_end(key)
+                return cached
+        t = store.tiles
+        with self.engine.connect() as conn:
+            data = conn.execute(
+                select(t.c.hashes).where(t.c.tree_id == self.tree_id, t.c.level == level,
+                                         t.c.idx == index)
+            ).scalar()
+        if data is None or len(data) < min_width * HASH:
+            raise NotFoundError(f"tile {level}/{index} does not exist")
+        data = bytes(data)
+        with self._cache_lock:
+            self._cache_put(key, data)
+        return data
+
+    def _cache_put(self, key: tuple[int, int], data: bytes) -> None:
+        current = self._cache.get(key)
+        if current is None or len(current) <= len(data):
+            self._cache[key] = data
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_max:
+            self._cache.popitem(last=False)
+
+    def _reader(self) -> TileReader:
+        return TileReader(self.tile)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return merkle.inclusion_proof(index, size, self._reader().subtree)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        if size1 == size2:
+            return []
+        return merkle.consistency_proof(size1, size2, self._reader().subtree)
+
+    def root_at(self, size: int) -> bytes:
+        return merkle.EMPTY_ROOT if size == 0 else self._reader().subtree(0, size)
+
+
+def open_log(
+    engine: Engine,
+    name: str,
+    public_key: bytes,
+    sign_head: SignHead,
+    *,
+    create: bool = True,
+    **options: Any,
+) -> Log:
+    """Open the log called ``name``; create it when absent and ``create`` is true.
+
+    ``public_key`` (DER SPKI of the log's key) must match the key the log was created with: a log never
+    silently changes keys (ConfigError otherwise).
+    """
+    t = store.trees
+    with engine.connect() as conn:
+        row = conn.execute(select(t.c.tree_id, t.c.public_key).where(t.c.name == name)).first()
+    if row is not None:
+        if bytes(row.public_key) != public_key:
+            raise ConfigError(
+                f"log {name!r} in this database was created with a different key; refusing to "
+                "start (restore the original key or use a new database)"
+            )
+        return Log(engine, row.tree_id, sign_head, **options)
+    if not create:
+        raise ConfigError(f"log {name!r} does not exist in this database")
+    tree_id = secrets.randbelow(1 << 62) + 1
+    now_ms = int(time.time() * 1000)
+    note = sign_head(0, merkle.EMPTY_ROOT, now_ms)
+    with engine.begin() as conn:
+        conn.execute(insert(t).values(tree_id=tree_id, name=name, public_key=public_key, size=0,
+                                      root_hash=merkle.EMPTY_ROOT, timestamp_ms=now_ms, note=note))
+    return Log(engine, tree_id, sign_head, **options)
+
+
+def entry_bundle(entries: Sequence[Entry]) -> bytes:
+    """C2SP tlog-tiles entry bundle: each entry as a big-endian uint16 length then the bytes."""
+    return b"".join(len(e.leaf).to_bytes(2, "big") + e.leaf for e in entries)
+
+
+def identity_of(*parts: bytes) -> bytes:
+    """A dedup identity from several byte strings (length-prefixed, hashed)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big") + p)
+    return h.digest()
+
+
+__all__ = ["Appended", "Entry", "Log", "TreeHead", "entry_bundle", "identity_of", "open_log"]

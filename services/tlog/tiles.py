@@ -1,0 +1,167 @@
+"""Pure tile arithmetic for C2SP tlog-tiles (https://c2sp.org/tlog-tiles) over RFC 6962 hashes.
+
+A tile at level L, index N holds up to 256 hashes of tree level 8L: hash i is the root of the complete
+subtree of 256^L leaves starting at leaf (N*256 + i) * 256^L. A node at tree level h = 8L + r,
+index k is the root of 2^r consecutive hashes of one level-L tile, so any node is one tile read.
+
+``Edge`` is the right edge of the tree kept as the rightmost (partial) tile of every level: enough to
+append leaves and compute the root, like a compact range. ``TileReader`` answers ``subtree(start, end)``
+for proof building from any tile source, with the tiles a proof touches fetched once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from protocol import merkle
+
+WIDTH = 256
+HEIGHT = 8
+HASH = merkle.HASH_SIZE
+
+
+def tile_path(level: int, index: int, width: int | None = None) -> str:
+    """The C2SP path of a tile: index split in 3-digit groups, all but the last prefixed ``x``."""
+    digits = f"{index:d}"
+    digits = "0" * (-len(digits) % 3) + digits
+    groups = [digits[i:i + 3] for i in range(0, len(digits), 3)]
+    path = "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
+    base = f"{level}/{path}" if level >= 0 else path
+    return f"{base}.p/{width}" if width is not None and width < WIDTH else base
+
+
+def parse_tile_index(parts: list[str]) -> tuple[int, int | None]:
+    """Parse the index part of a tile path (``x001/x234/067[.p/W]`` already split on ``/``)."""
+    width: int | None = None
+    if len(parts) >= 2 and parts[-2].endswith(".p"):
+        w = parts[-1]
+        if not w.isdigit() or w.startswith("0") or not 1 <= int(w) < WIDTH:
+            raise ValueError("bad partial width")
+        width = int(w)
+        parts = parts[:-2] + [parts[-2][:-2]]
+    for i, part in enumerate(parts):
+        body = part[1:] if i < len(parts) - 1 else part
+        if (i < len(parts) - 1 and not part.startswith("x")) or len(body) != 3 or not body.isdigit():
+            raise ValueError("bad tile index")
+    return int("".join(p.lstrip("x") for p in parts)), width
+
+
+def node_from_tile(tile: bytes, offset: int, count: int) -> bytes:
+    """Root of ``count`` (a power of two) hashes of a tile starting at ``offset``."""
+    hashes = [tile[i * HASH:(i + 1) * HASH] for i in range(offset, offset + count)]
+    return merkle.root_of(hashes)
+
+
+def node_location(level: int, index: int) -> tuple[int, int, int, int]:
+    """Where node (level, index) lives: (tile level, tile index, offset, count)."""
+    tile_level, r = divmod(level, HEIGHT)
+    first = index << r
+    return tile_level, first // WIDTH, first % WIDTH, 1 << r
+
+
+class Edge:
+    """The rightmost tile of each level for a tree of ``size`` leaves."""
+
+    def __init__(self, size: int, tiles: dict[tuple[int, int], bytes]) -> None:
+        self.size = size
+        self.partial: list[bytearray] = []
+        level = 0
+        while True:
+            count = size >> (HEIGHT * level)
+            index, width = divmod(count, WIDTH)
+            data = tiles.get((level, index), b"")[: width * HASH] if width else b""
+            if len(data) != width * HASH:
+                raise ValueError(f"tile {level}/{index} has fewer hashes than the tree needs")
+            self.partial.append(bytearray(data))
+            if count < WIDTH:
+                break
+            level += 1
+        self.begin()
+
+    @staticmethod
+    def needed(size: int) -> list[tuple[int, int]]:
+        """The (level, index) of partial tiles an ``Edge`` of ``size`` must be loaded with."""
+        out = []
+        level = 0
+        while True:
+            count = size >> (HEIGHT * level)
+            index, width = divmod(count, WIDTH)
+            if width:
+                out.append((level, index))
+            if count < WIDTH:
+                return out
+            level += 1
+
+    def _index(self, level: int) -> int:
+        return (self.size >> (HEIGHT * level)) // WIDTH
+
+    def append(self, leaf_hash: bytes) -> None:
+        level, h = 0, leaf_hash
+        while True:
+            if level == len(self.partial):
+                self.partial.append(bytearray())
+            index = self._index(level)
+            tile = self.partial[level]
+            tile += h
+            self.dirty.add((level, index))
+            if len(tile) < WIDTH * HASH:
+                break
+            h = node_from_tile(bytes(tile), 0, WIDTH)
+            self.full_tiles[(level, index)] = bytes(tile)
+            self.partial[level] = bytearray()
+            level += 1
+        self.size += 1
+
+    def begin(self) -> None:
+        """Start tracking the tiles touched by the next appends."""
+        self.dirty = set()
+        self.full_tiles = {}
+
+    def changed_tiles(self) -> Iterable[tuple[int, int, bytes]]:
+        """(level, index, content) of every tile touched since ``begin``."""
+        for level, index in sorted(self.dirty):
+            if (level, index) in self.full_tiles:
+                yield level, index, self.full_tiles[(level, index)]
+            else:
+                yield level, index, bytes(self.partial[level])
+
+    def tile(self, level: int, index: int) -> bytes | None:
+        if level < len(self.partial) and index == self._index(level):
+            return bytes(self.partial[level])
+        return None
+
+    def root(self) -> bytes:
+        if self.size == 0:
+            return merkle.EMPTY_ROOT
+        hashes = []
+        for level, index in merkle.complete_subtrees(0, self.size):
+            tl, ti, off, count = node_location(level, index)
+            assert ti == self._index(tl), "root node outside the edge tiles"
+            hashes.append(node_from_tile(bytes(self.partial[tl]), off, count))
+        return merkle.fold_subtrees(hashes)
+
+
+TileSource = Callable[[int, int, int], bytes]
+
+
+class TileReader:
+    """Answers ``subtree(start, end)`` from tiles; ``fetch(level, index, min_width)`` gets a tile."""
+
+    def __init__(self, fetch: TileSource) -> None:
+        self._fetch = fetch
+        self._seen: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        tl, ti, off, count = node_location(level, index)
+        tile = self._seen.get((tl, ti))
+        if tile is None or len(tile) < (off + count) * HASH:
+            tile = self._fetch(tl, ti, off + count)
+            self._seen[(tl, ti)] = tile
+        if len(tile) < (off + count) * HASH:
+            raise LookupError(f"tile {tl}/{ti} is missing hashes")
+        return node_from_tile(tile, off, count)
+
+    def subtree(self, start: int, end: int) -> bytes:
+        return merkle.fold_subtrees(
+            [self.node(level, index) for level, index in merkle.complete_subtrees(start, end)]
+        )
