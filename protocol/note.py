@@ -1,0 +1,443 @@
+"""C2SP signed notes and transparency-log checkpoints, Rekor v1 and C2SP flavours.
+
+Formats implemented (c2sp.org):
+
+* signed-note: note text (valid UTF-8, no ASCII control characters but newline, ending in a
+  newline), one blank line, then one or more signature lines ``— <name> base64(key ID[4] || sig)``.
+  Key names are non-empty, without spaces or ``+``. ``open_note`` follows the spec's verifier
+  rules: lines from unknown (name, key ID) pairs are ignored, a known key with a bad signature
+  rejects the note, no verified signature rejects it; up to 100 signature lines are accepted (the
+  golang.org/x/mod/sumdb/note limit; the spec asks for at least 16). Key IDs: Ed25519 (type 0x01)
+  SHA-256(name || 0x0A || 0x01 || key)[:4]; ECDSA (0x02) SHA-256(DER SPKI)[:4]; RSA as rekor-tiles
+  does, SHA-256(name || 0x0A || 0xFF || "PKIX-RSA-PKCS#1v1.5" || DER SPKI)[:4]. The text form of
+  an Ed25519 verifier key is ``<name>+<hex key ID>+base64(0x01 || key)`` (``parse_vkey``).
+* tlog-checkpoint: ``origin\\nsize\\nbase64(root)\\n`` + optional extension lines (``Checkpoint``).
+  Rekor v1 names its origin ``<hostname> - <treeID>`` and signs as ``<hostname>`` with key ID
+  SHA-256(DER SPKI)[:4] for every key type; Rekor v2 signs as the origin with the C2SP key IDs.
+* tlog-cosignature: type 0x04 cosignatures, signature blob = u64 big-endian timestamp || Ed25519
+  signature over ``cosignature/v1\\ntime <ts>\\n<checkpoint text>`` (``cosignature_message``).
+
+``verify_rekor_checkpoint`` mirrors sigstore-python: it ignores key names and picks the lines whose
+key ID equals the first 4 bytes of the transparency log entry's log ID.
+
+Left to others: key storage and signing (``sign`` callables come from services.keys), Merkle proof
+checks (protocol.merkle), trust policy (which keys to pass in), witness quorum rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from .errors import ValidationError, VerificationError
+
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+Sign = Callable[[bytes], bytes]
+
+MAX_SIGNATURES = 100
+_SIG_PREFIX = "\u2014 "  # em dash + space
+_MAX_SIZE = (1 << 64) - 1
+_TYPE_ED25519 = 0x01
+_TYPE_COSIGNATURE = 0x04
+_TYPE_CUSTOM = 0xFF
+_RSA_IDENTIFIER = b"PKIX-RSA-PKCS#1v1.5"
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+_SIZE = re.compile(r"0|[1-9][0-9]*")
+_HEX_KEY_ID = re.compile(r"[0-9a-fA-F]{8}")
+_ECDSA_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "secp256r1": hashes.SHA256,
+    "secp384r1": hashes.SHA384,
+    "secp521r1": hashes.SHA512,
+}
+
+
+def _b64decode(text: str, what: str) -> bytes:
+    """Strict standard base64: alphabet, padding and canonical trailing bits."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(f"{what} is not valid base64") from None
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValidationError(f"{what} is not canonical base64")
+    return raw
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+
+
+def _check_text(text: str, what: str) -> None:
+    if _CONTROL.search(text):
+        raise ValidationError(f"{what} contains a control character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"{what} is not valid UTF-8") from None
+
+
+def _as_text(note: str | bytes) -> str:
+    if isinstance(note, bytes):
+        try:
+            return note.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError("malformed note: not valid UTF-8") from None
+    return note
+
+
+# --- checkpoints (c2sp.org/tlog-checkpoint) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint body: origin, tree size, root hash and optional extension lines."""
+
+    origin: str
+    size: int
+    root_hash: bytes
+    extensions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.origin or "\n" in self.origin:
+            raise ValidationError("checkpoint origin must be one non-empty line")
+        if not 0 <= self.size <= _MAX_SIZE:
+            raise ValidationError("checkpoint size out of range")
+        if not self.root_hash:
+            raise ValidationError("checkpoint root hash is empty")
+        if any("\n" in e for e in self.extensions):
+            raise ValidationError("checkpoint extension lines must not contain newlines")
+
+    def to_text(self) -> str:
+        """The note text: ``origin\\nsize\\nbase64root\\n`` followed by the extension lines."""
+        head = f"{self.origin}\n{self.size}\n{base64.b64encode(self.root_hash).decode()}\n"
+        return head + "".join(f"{e}\n" for e in self.extensions)
+
+    @classmethod
+    def from_text(cls, text: str) -> Checkpoint:
+        """Strict parse of a checkpoint body; raises ``ValidationError``."""
+        _check_text(text, "checkpoint")
+        if not text.endswith("\n"):
+            raise ValidationError("checkpoint must end with a newline")
+        lines = text[:-1].split("\n")
+        if len(lines) < 3:
+            raise ValidationError("checkpoint has fewer than three lines")
+        origin, size, root = lines[:3]
+        if not origin:
+            raise ValidationError("checkpoint origin is empty")
+        if not _SIZE.fullmatch(size) or int(size) > _MAX_SIZE:
+            raise ValidationError("checkpoint size is not a decimal 64-bit unsigned integer")
+        return cls(origin, int(size), _b64decode(root, "checkpoint root hash"), tuple(lines[3:]))
+
+
+def rekor_v1_origin(hostname: str, tree_id: int) -> str:
+    """The origin line Rekor v1 writes: ``<hostname> - <treeID>``."""
+    return f"{hostname} - {tree_id}"
+
+
+# --- signed notes (c2sp.org/signed-note) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteSignature:
+    """One signature line: key name, 4-byte key ID, and the signature proper."""
+
+    name: str
+    key_id: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        if not _valid_name(self.name):
+            raise ValidationError("signature key name is empty or has a space or '+'")
+        if len(self.key_id) != 4 or not self.signature:
+            raise ValidationError("signature needs a 4-byte key ID and a non-empty signature")
+
+    def to_line(self) -> str:
+        blob = base64.b64encode(self.key_id + self.signature).decode("ascii")
+        return f"{_SIG_PREFIX}{self.name} {blob}\n"
+
+
+@dataclass(frozen=True)
+class SignedNote:
+    """A note text and its signature lines (all of them after ``from_text``; the verified ones
+    after ``open_note``)."""
+
+    text: str
+    signatures: tuple[NoteSignature, ...]
+
+    def __post_init__(self) -> None:
+        if not self.text.endswith("\n"):
+            raise ValidationError("note text must end with a newline")
+        _check_text(self.text, "note text")
+        if not 1 <= len(self.signatures) <= MAX_SIGNATURES:
+            raise ValidationError(f"a note needs 1 to {MAX_SIGNATURES} signatures")
+
+    @classmethod
+    def from_text(cls, note: str | bytes) -> SignedNote:
+        """Parse (no verification); raises ``ValidationError`` on a malformed note."""
+        note = _as_text(note)
+        _check_text(note, "note")
+        split = note.rfind("\n\n")
+        if split < 0:
+            raise ValidationError("malformed note: no blank line before the signatures")
+        text, block = note[: split + 1], note[split + 2 :]
+        if not block.endswith("\n"):
+            raise ValidationError("malformed note: no signature lines ending in a newline")
+        lines = block[:-1].split("\n")
+        if len(lines) > MAX_SIGNATURES:
+            raise ValidationError(f"malformed note: more than {MAX_SIGNATURES} signatures")
+        return cls(text, tuple(_parse_signature_line(line) for line in lines))
+
+    def to_text(self) -> str:
+        return self.text + "\n" + "".join(s.to_line() for s in self.signatures)
+
+
+def _parse_signature_line(line: str) -> NoteSignature:
+    if not line.startswith(_SIG_PREFIX):
+        raise ValidationError("malformed note: a signature line must start with an em dash")
+    name, _, b64 = line[len(_SIG_PREFIX) :].partition(" ")
+    if not _valid_name(name) or not b64:
+        raise ValidationError("malformed note: bad signature line")
+    blob = _b64decode(b64, "note signature")
+    if len(blob) < 5:
+        raise ValidationError("malformed note: signature shorter than 5 bytes")
+    return NoteSignature(name, blob[:4], blob[4:])
+
+
+# --- keys and verifiers -----------------------------------------------------------------------
+
+
+def _spki(public_key: PublicKey) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _raw_ed25519(public_key: ed25519.Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _named_digest(name: str, key_type: int, key: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + bytes([key_type]) + key).digest()
+
+
+def ecdsa_key_id(spki_der: bytes) -> bytes:
+    """SHA-256(DER SPKI)[:4]: C2SP type 0x02 and every Rekor v1 checkpoint key."""
+    return hashlib.sha256(spki_der).digest()[:4]
+
+
+def ed25519_key_id(name: str, raw_key: bytes) -> bytes:
+    """C2SP Ed25519 key ID: SHA-256(name || 0x0A || 0x01 || key)[:4]."""
+    return _named_digest(name, _TYPE_ED25519, raw_key)[:4]
+
+
+def cosignature_key_id(name: str, raw_key: bytes) -> bytes:
+    """C2SP tlog-cosignature key ID: SHA-256(name || 0x0A || 0x04 || key)[:4]."""
+    return _named_digest(name, _TYPE_COSIGNATURE, raw_key)[:4]
+
+
+def note_key_digest(name: str, public_key: PublicKey) -> bytes:
+    """The full 32-byte key ID digest rekor-tiles uses as ``logId.keyId`` (hint = first 4 bytes)."""
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return _named_digest(name, _TYPE_ED25519, _raw_ed25519(public_key))
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return _named_digest(name, _TYPE_CUSTOM, _RSA_IDENTIFIER + _spki(public_key))
+    return hashlib.sha256(_spki(public_key)).digest()
+
+
+class NoteVerifier:
+    """Verifies note signatures by one (name, key ID, public key).
+
+    ECDSA signatures are ASN.1 DER over SHA-256 (P-256), SHA-384 (P-384) or SHA-512 (P-521) of the
+    text; RSA is PKCS#1 v1.5 with SHA-256; Ed25519 signs the text itself.
+    """
+
+    def __init__(self, name: str, key_id: bytes, public_key: PublicKey) -> None:
+        if not _valid_name(name) or len(key_id) != 4:
+            raise ValidationError("verifier needs a valid key name and a 4-byte key ID")
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            if public_key.curve.name not in _ECDSA_HASHES:
+                raise ValidationError(f"unsupported ECDSA curve {public_key.curve.name}")
+        elif isinstance(public_key, rsa.RSAPublicKey):
+            if public_key.key_size < 2048:
+                raise ValidationError("RSA keys must have at least 2048 bits")
+        elif not isinstance(public_key, ed25519.Ed25519PublicKey):
+            raise ValidationError("unsupported public key type")
+        self.name = name
+        self.key_id = bytes(key_id)
+        self.public_key = public_key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name}+{self.key_id.hex()})"
+
+    def _verify_raw(self, message: bytes, signature: bytes) -> None:
+        key = self.public_key
+        try:
+            if isinstance(key, ed25519.Ed25519PublicKey):
+                key.verify(signature, message)
+            elif isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(signature, message, ec.ECDSA(_ECDSA_HASHES[key.curve.name]()))
+            else:
+                key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            raise VerificationError(
+                f"invalid signature for key {self.name}+{self.key_id.hex()}"
+            ) from None
+
+    def verify(self, text: bytes, signature: bytes) -> None:
+        """Verify ``signature`` (without the key ID) over the note ``text``, or raise."""
+        self._verify_raw(text, signature)
+
+
+def cosignature_message(checkpoint_text: str | bytes, timestamp: int) -> bytes:
+    """The tlog-cosignature ``cosignature/v1`` signed message for a checkpoint body."""
+    if not 0 <= timestamp <= _MAX_SIZE:
+        raise ValidationError("cosignature timestamp out of range")
+    if isinstance(checkpoint_text, str):
+        checkpoint_text = checkpoint_text.encode()
+    return b"cosignature/v1\ntime %d\n" % timestamp + checkpoint_text
+
+
+def cosign_line(checkpoint_text: str, name: str, key_id: bytes, timestamp: int, sign: Sign) -> str:
+    """A witness's type 0x04 cosignature line over ``checkpoint_text`` (``sign`` is Ed25519)."""
+    signature = sign(cosignature_message(checkpoint_text, timestamp))
+    return NoteSignature(name, key_id, struct.pack(">Q", timestamp) + signature).to_line()
+
+
+def parse_cosignature(signature: NoteSignature | bytes) -> tuple[int, bytes]:
+    """Split a type 0x04 signature into (timestamp, 64-byte Ed25519 signature)."""
+    raw = signature.signature if isinstance(signature, NoteSignature) else signature
+    if len(raw) != 72:
+        raise ValidationError("a cosignature is an 8-byte timestamp and a 64-byte signature")
+    return struct.unpack(">Q", raw[:8])[0], raw[8:]
+
+
+class CosignatureVerifier(NoteVerifier):
+    """Verifies C2SP tlog-cosignature (type 0x04, timestamped Ed25519) lines."""
+
+    def verify(self, text: bytes, signature: bytes) -> None:
+        try:
+            timestamp, sig = parse_cosignature(signature)
+        except ValidationError as e:
+            raise VerificationError(e.message) from None
+        self._verify_raw(cosignature_message(text, timestamp), sig)
+
+
+def cosignature_verifier(name: str, public_key: ed25519.Ed25519PublicKey) -> CosignatureVerifier:
+    return CosignatureVerifier(name, cosignature_key_id(name, _raw_ed25519(public_key)), public_key)
+
+
+def verifier_for_key(
+    name: str, public_key: PublicKey | bytes, key_id: bytes | None = None
+) -> NoteVerifier:
+    """A verifier for ``public_key`` (object or DER SPKI); ``key_id`` defaults per key type:
+    Ed25519 and RSA as C2SP/rekor-tiles, ECDSA SHA-256(SPKI)[:4]. Rekor v1 callers pass
+    ``ecdsa_key_id(spki)`` (= log ID[:4]) for every key type."""
+    if isinstance(public_key, bytes):
+        try:
+            loaded = serialization.load_der_public_key(public_key)
+        except (ValueError, UnsupportedAlgorithm):
+            raise ValidationError("public key is not a valid DER SubjectPublicKeyInfo") from None
+        if not isinstance(
+            loaded, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+        ):
+            raise ValidationError("unsupported public key type")
+        public_key = loaded
+    if key_id is None:
+        key_id = note_key_digest(name, public_key)[:4]
+    return NoteVerifier(name, key_id, public_key)
+
+
+def parse_vkey(vkey: str) -> NoteVerifier:
+    """Parse ``<name>+<hex key ID>+base64(type || key)`` for types 0x01 (Ed25519) and 0x04
+    (Ed25519 cosignature); the key ID must match the key."""
+    name, _, rest = vkey.partition("+")
+    hex_id, _, b64 = rest.partition("+")
+    if not _valid_name(name) or not _HEX_KEY_ID.fullmatch(hex_id):
+        raise ValidationError("malformed verifier key")
+    blob = _b64decode(b64, "verifier key")
+    if len(blob) != 33 or blob[0] not in (_TYPE_ED25519, _TYPE_COSIGNATURE):
+        raise ValidationError("verifier key is not a 32-byte Ed25519 key of type 0x01 or 0x04")
+    key_id = bytes.fromhex(hex_id)
+    if _named_digest(name, blob[0], blob[1:])[:4] != key_id:
+        raise ValidationError("verifier key ID does not match the key")
+    key = ed25519.Ed25519PublicKey.from_public_bytes(blob[1:])
+    cls = CosignatureVerifier if blob[0] == _TYPE_COSIGNATURE else NoteVerifier
+    return cls(name, key_id, key)
+
+
+# --- signing and opening ----------------------------------------------------------------------
+
+
+def sign_note(text: str, name: str, key_id: bytes, sign: Sign) -> str:
+    """Sign ``text`` (must end in a newline) and return the whole note with one signature line."""
+    SignedNote(text, (NoteSignature(name, key_id, b"-"),))  # validate before calling the signer
+    return SignedNote(text, (NoteSignature(name, key_id, sign(text.encode())),)).to_text()
+
+
+def sign_checkpoint(checkpoint: Checkpoint, name: str, key_id: bytes, sign: Sign) -> str:
+    return sign_note(checkpoint.to_text(), name, key_id, sign)
+
+
+def open_note(note: str | bytes, verifiers: Sequence[NoteVerifier]) -> SignedNote:
+    """Verify a note per C2SP; returns it with only the verified signatures (deduplicated).
+
+    Raises ``VerificationError`` for a malformed note, a bad signature by a known key, or when no
+    known key signed it."""
+    try:
+        parsed = SignedNote.from_text(note)
+    except ValidationError as e:
+        raise VerificationError(e.message) from None
+    known: dict[tuple[str, bytes], NoteVerifier] = {}
+    for v in verifiers:
+        if known.setdefault((v.name, v.key_id), v) is not v:
+            raise VerificationError(f"two verifiers for key {v.name}+{v.key_id.hex()}")
+    message = parsed.text.encode()
+    verified: list[NoteSignature] = []
+    for sig in parsed.signatures:
+        verifier = known.get((sig.name, sig.key_id))
+        if verifier is None or sig in verified:
+            continue
+        verifier.verify(message, sig.signature)
+        verified.append(sig)
+    if not verified:
+        raise VerificationError("note has no signature from a known key")
+    return SignedNote(parsed.text, tuple(verified))
+
+
+def verify_checkpoint(note: str | bytes, verifiers: Sequence[NoteVerifier]) -> Checkpoint:
+    """``open_note`` then parse the body; any failure is a ``VerificationError``."""
+    opened = open_note(note, verifiers)
+    try:
+        return Checkpoint.from_text(opened.text)
+    except ValidationError as e:
+        raise VerificationError(e.message) from None
+
+
+def verify_rekor_checkpoint(
+    note: str | bytes, log_id: bytes, public_key: PublicKey | bytes
+) -> Checkpoint:
+    """sigstore-python's rule: every line whose key ID is ``log_id[:4]`` (any key name) must verify
+    with the log's key, and there must be at least one."""
+    hint = log_id[:4]
+    if len(hint) != 4:
+        raise VerificationError("log ID is shorter than 4 bytes")
+    try:
+        parsed = SignedNote.from_text(note)
+        checkpoint = Checkpoint.from_text(parsed.text)
+        matching = [s for s in parsed.signatures if s.key_id == hint]
+        if not matching:
+            raise VerificationError(f"checkpoint has no signature for log ID {log_id.hex()}")
+        verifier = verifier_for_key(matching[0].name, public_key, hint)
+    except ValidationError as e:
+        raise VerificationError(e.message) from None
+    for sig in matching:
+        verifier.verify(parsed.text.encode(), sig.signature)
+    return checkpoint
