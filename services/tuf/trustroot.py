@@ -1,0 +1,276 @@
+"""Build the Sigstore trust documents a TUF repository distributes: pure functions, no I/O.
+
+``build_trusted_root`` turns the running stack's public material (Fulcio CA chain, CT log key,
+Rekor key, optional TSA chain) into ``trusted_root.json`` (protobuf-specs ``TrustedRoot``, JSON
+names in camelCase, media type ``application/vnd.dev.sigstore.trustedroot+json;version=0.1`` —
+the only one sigstore-python 4.5.1 and sigstore-go accept). ``build_signing_config`` writes a
+``SigningConfig`` v0.2 from service URLs. ``rotate`` adds a new key or CA and closes the window
+(``validFor.end``) of the one it replaces, so signatures made before the rotation keep verifying.
+
+Reading keys from files or fetching them from services is left to the callers (``services.tuf.cli``).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from protocol.errors import ValidationError
+
+TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+SIGNING_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
+CLIENT_TRUST_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+KINDS = ("tlogs", "ctlogs", "certificateAuthorities", "timestampAuthorities")
+
+
+def rfc3339(when: datetime) -> str:
+    """``2026-01-02T03:04:05Z`` (UTC, whole seconds), the form protobuf JSON uses."""
+    if when.tzinfo is None:
+        raise ValidationError("timestamps must be timezone-aware")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _public_key(pem_or_der: bytes) -> PublicKeyTypes:
+    try:
+        if pem_or_der.lstrip().startswith(b"-----"):
+            return serialization.load_pem_public_key(pem_or_der)
+        return serialization.load_der_public_key(pem_or_der)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError("not a PEM or DER SubjectPublicKeyInfo public key") from exc
+
+
+def key_details(key: PublicKeyTypes) -> str:
+    """The protobuf-specs ``PublicKeyDetails`` name for ``key``."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        names = {"secp256r1": "PKIX_ECDSA_P256_SHA_256", "secp384r1": "PKIX_ECDSA_P384_SHA_384",
+                 "secp521r1": "PKIX_ECDSA_P521_SHA_512"}
+        if key.curve.name in names:
+            return names[key.curve.name]
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        return "PKIX_ED25519"
+    elif isinstance(key, rsa.RSAPublicKey) and key.key_size in (2048, 3072, 4096):
+        return f"PKIX_RSA_PKCS1V15_{key.key_size}_SHA256"
+    raise ValidationError(f"unsupported log key type {type(key).__name__}")
+
+
+def _valid_for(start: datetime, end: datetime | None) -> dict[str, str]:
+    window = {"start": rfc3339(start)}
+    if end is not None:
+        if end <= start:
+            raise ValidationError("validFor.end must be after validFor.start")
+        window["end"] = rfc3339(end)
+    return window
+
+
+def log_instance(
+    public_key: bytes,
+    base_url: str,
+    *,
+    start: datetime,
+    end: datetime | None = None,
+    log_id: bytes | None = None,
+) -> dict[str, Any]:
+    """A ``TransparencyLogInstance``: ``public_key`` is PEM or DER SPKI; ``log_id`` defaults to
+    SHA-256 of the DER SPKI (Rekor v1 and RFC 6962 CT log ids)."""
+    key = _public_key(public_key)
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if log_id is None:
+        log_id = hashlib.sha256(der).digest()
+    return {
+        "baseUrl": base_url.rstrip("/"),
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": _b64(der),
+            "keyDetails": key_details(key),
+            "validFor": _valid_for(start, end),
+        },
+        "logId": {"keyId": _b64(log_id)},
+    }
+
+
+def _load_chain(chain_pem: bytes | Sequence[bytes]) -> list[x509.Certificate]:
+    blobs = [chain_pem] if isinstance(chain_pem, bytes) else list(chain_pem)
+    certs: list[x509.Certificate] = []
+    try:
+        for blob in blobs:
+            certs.extend(x509.load_pem_x509_certificates(blob))
+    except ValueError as exc:
+        raise ValidationError("certificate chain is not a list of PEM certificates") from exc
+    if not certs:
+        raise ValidationError("certificate chain is empty")
+    return certs
+
+
+def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+    attrs = name.get_attributes_for_oid(oid)
+    return str(attrs[0].value) if attrs else ""
+
+
+def certificate_authority(
+    chain_pem: bytes | Sequence[bytes],
+    uri: str,
+    *,
+    start: datetime,
+    end: datetime | None = None,
+) -> dict[str, Any]:
+    """A ``CertificateAuthority``: chain ordered issuing cert first, trust anchor (root) last.
+
+    The subject is taken from the trust anchor, as Sigstore's own trusted roots do.
+    """
+    certs = _load_chain(chain_pem)
+    anchor = certs[-1].subject
+    return {
+        "subject": {
+            "organization": _name_attr(anchor, x509.NameOID.ORGANIZATION_NAME),
+            "commonName": _name_attr(anchor, x509.NameOID.COMMON_NAME),
+        },
+        "uri": uri.rstrip("/"),
+        "certChain": {
+            "certificates": [
+                {"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))} for c in certs
+            ]
+        },
+        "validFor": _valid_for(start, end),
+    }
+
+
+def build_trusted_root(
+    *,
+    fulcio_chain_pem: bytes | Sequence[bytes],
+    fulcio_url: str,
+    ctlog_public_key: bytes,
+    ctlog_url: str,
+    rekor_public_key: bytes,
+    rekor_url: str,
+    valid_from: datetime,
+    ctlog_id: bytes | None = None,
+    rekor_log_id: bytes | None = None,
+    tsa_chain_pem: bytes | Sequence[bytes] | None = None,
+    tsa_url: str | None = None,
+) -> dict[str, Any]:
+    """``trusted_root.json`` for one Fulcio CA, one CT log, one Rekor log and an optional TSA.
+
+    Every window opens at ``valid_from`` and stays open; ``rotate`` closes them later. A TSA chain
+    needs at least two certificates (signing cert, ..., root), as sigstore-python requires.
+    """
+    tsas: list[dict[str, Any]] = []
+    if tsa_chain_pem is not None:
+        if not tsa_url:
+            raise ValidationError("a TSA chain needs the TSA URL")
+        if len(_load_chain(tsa_chain_pem)) < 2:
+            raise ValidationError("the TSA chain must hold the signing certificate and its root")
+        tsas.append(certificate_authority(tsa_chain_pem, tsa_url, start=valid_from))
+    return {
+        "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
+        "tlogs": [log_instance(rekor_public_key, rekor_url, start=valid_from, log_id=rekor_log_id)],
+        "certificateAuthorities": [
+            certificate_authority(fulcio_chain_pem, fulcio_url, start=valid_from)
+        ],
+        "ctlogs": [log_instance(ctlog_public_key, ctlog_url, start=valid_from, log_id=ctlog_id)],
+        "timestampAuthorities": tsas,
+    }
+
+
+def _same_service(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    field = "baseUrl" if kind in ("tlogs", "ctlogs") else "uri"
+    return bool(old.get(field) == new.get(field))
+
+
+def _window(kind: str, entry: dict[str, Any]) -> dict[str, Any]:
+    if kind in ("tlogs", "ctlogs"):
+        return entry.setdefault("publicKey", {}).setdefault("validFor", {})  # type: ignore[no-any-return]
+    return entry.setdefault("validFor", {})  # type: ignore[no-any-return]
+
+
+def rotate(
+    trusted_root: Mapping[str, Any], kind: str, new_entry: Mapping[str, Any], at: datetime
+) -> dict[str, Any]:
+    """Return a copy of ``trusted_root`` with ``new_entry`` added to ``kind`` and the open windows
+    of the entries it replaces (same ``baseUrl`` for logs, same ``uri`` for CAs/TSAs) closed at ``at``.
+
+    ``new_entry`` comes from ``log_instance`` / ``certificate_authority``; its window should start
+    at or before ``at`` so that there is no gap. Adding the same key twice is refused.
+    """
+    if kind not in KINDS:
+        raise ValidationError(f"unknown trusted root section {kind!r}; one of {', '.join(KINDS)}")
+    result = copy.deepcopy(dict(trusted_root))
+    entries: list[dict[str, Any]] = result.setdefault(kind, [])
+    fresh = copy.deepcopy(dict(new_entry))
+    if any(_identity(kind, e) == _identity(kind, fresh) for e in entries):
+        raise ValidationError(f"{kind} already holds this key or certificate chain")
+    closing = rfc3339(at)
+    for entry in entries:
+        window = _window(kind, entry)
+        if _same_service(kind, entry, fresh) and "end" not in window:
+            if window.get("start", closing) >= closing:
+                raise ValidationError("the replaced entry's window starts after the rotation time")
+            window["end"] = closing
+    entries.append(fresh)
+    return result
+
+
+def _identity(kind: str, entry: Mapping[str, Any]) -> Any:
+    if kind in ("tlogs", "ctlogs"):
+        return entry.get("publicKey", {}).get("rawBytes")
+    return tuple(c.get("rawBytes") for c in entry.get("certChain", {}).get("certificates", []))
+
+
+def service(url: str, operator: str, *, start: datetime, api_version: int = 1) -> dict[str, Any]:
+    """A signing-config ``Service`` entry (``operator`` is required by sigstore-python)."""
+    return {
+        "url": url.rstrip("/"),
+        "majorApiVersion": api_version,
+        "validFor": {"start": rfc3339(start)},
+        "operator": operator,
+    }
+
+
+def build_signing_config(
+    *,
+    ca_urls: Sequence[str],
+    oidc_urls: Sequence[str],
+    rekor_urls: Sequence[str],
+    tsa_urls: Sequence[str] = (),
+    operator: str,
+    valid_from: datetime,
+) -> dict[str, Any]:
+    """``signing_config.v0.2.json``: Fulcio API v1, OIDC, Rekor API v1, TSA (full endpoint URLs).
+
+    CA, OIDC and Rekor URLs are base URLs; TSA URLs name the timestamp endpoint itself
+    (``.../api/v1/timestamp``). Selectors are ``ANY`` as in Sigstore's public configuration.
+    """
+    if not ca_urls or not rekor_urls:
+        raise ValidationError("a signing config needs at least one CA URL and one Rekor URL")
+    return {
+        "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
+        "caUrls": [service(u, operator, start=valid_from) for u in ca_urls],
+        "oidcUrls": [service(u, operator, start=valid_from) for u in oidc_urls],
+        "rekorTlogUrls": [service(u, operator, start=valid_from) for u in rekor_urls],
+        "tsaUrls": [service(u, operator, start=valid_from) for u in tsa_urls],
+        "rekorTlogConfig": {"selector": "ANY"},
+        "tsaConfig": {"selector": "ANY"},
+    }
+
+
+def build_client_trust_config(
+    trusted_root: Mapping[str, Any], signing_config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A ``ClientTrustConfig`` (``sigstore --trust-config FILE``) wrapping both documents."""
+    return {
+        "mediaType": CLIENT_TRUST_CONFIG_MEDIA_TYPE,
+        "trustedRoot": dict(trusted_root),
+        "signingConfig": dict(signing_config),
+    }
