@@ -1,10 +1,10 @@
-"""``sigstack tuf ...``: operator commands for the TUF repository (and the trust documents it serves).
+"""``sigstack tuf ...``: operator commands for the TUF repository and the trust documents.
 
 Repository: ``init``, ``add-target``, ``remove-target``, ``sign``, ``status``, ``publish``,
 ``discard``, ``renew``, ``rotate-key``, ``refresh``. Trust documents: ``trusted-root`` (build from
 the stack's keys and certificates, given as files or fetched from ``http(s)://`` URLs),
-``trusted-root-rotate``, ``signing-config``, ``trust-config``. Parsing and printing only; the work is
-done by ``services.tuf.repo`` and ``services.tuf.trustroot``. Never prints key material.
+``trusted-root-rotate``, ``signing-config``, ``trust-config``. Parsing and printing only; the
+work is done by ``services.tuf.repo`` and ``services.tuf.trustroot``. Never prints key material.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from protocol.errors import ConfigError, ValidationError
 
 from . import keys as tufkeys
 from . import trustroot
-from .store import check_outside
 from .repo import DEFAULT_SETTINGS, OFFLINE_ROLES, ONLINE_ROLES, Repository
+from .store import check_outside
 
 
 def _read(ref: str) -> bytes:
@@ -115,8 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     sp = repo_cmd("rotate-key", "stage a root version that replaces one key of a role")
     sp.add_argument("role", choices=OFFLINE_ROLES + ONLINE_ROLES)
     sp.add_argument("--old", required=True, help="old key: public or private PEM file, or key URI")
-    sp.add_argument("--new", required=True,
-                    help="new key: PEM file (a private key is created if the file is missing) or URI")
+    sp.add_argument(
+        "--new",
+        required=True,
+        help="new key: PEM file (a private key is created if the file is missing) or URI",
+    )
     sp = repo_cmd("refresh", "re-sign snapshot/timestamp if they are close to expiry (for cron)")
     sp.add_argument("--margin", type=float, help="seconds; default from repo.json")
 
@@ -126,16 +129,21 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--ctlog-key", required=True, help="CT log public key (PEM/DER file or URL)")
     sp.add_argument("--ctlog-url", required=True)
     sp.add_argument("--ctlog-id", help="log id (hex or base64); default SHA-256 of the key")
-    sp.add_argument("--rekor-key", required=True,
-                    help="Rekor public key, e.g. https://rekor.example/api/v1/log/publicKey")
+    sp.add_argument(
+        "--rekor-key",
+        required=True,
+        help="Rekor public key, e.g. https://rekor.example/api/v1/log/publicKey",
+    )
     sp.add_argument("--rekor-url", required=True)
     sp.add_argument("--rekor-log-id", help="log id (hex or base64); default SHA-256 of the key")
     sp.add_argument("--tsa-chain")
     sp.add_argument("--tsa-url")
     sp.add_argument("--valid-from", help="ISO 8601; default now")
     sp.add_argument("-o", "--output")
-    sp = sub.add_parser("trusted-root-rotate",
-                        help="add a new key/CA to trusted_root.json and close the old one's window")
+    sp = sub.add_parser(
+        "trusted-root-rotate",
+        help="add a new key/CA to trusted_root.json and close the old one's window",
+    )
     sp.add_argument("trusted_root")
     sp.add_argument("--kind", required=True, choices=trustroot.KINDS)
     sp.add_argument("--key", help="new log public key (tlogs, ctlogs)")
@@ -191,11 +199,18 @@ def _repo_command(args: argparse.Namespace) -> int:
     cmd = args.cmd
     if cmd == "init":
         settings = {k: getattr(args, k) for k in DEFAULT_SETTINGS}
-        paths = repo.init(args.key_dir, root_keys=args.root_keys,
-                          root_threshold=args.root_threshold, targets_keys=args.targets_keys,
-                          targets_threshold=args.targets_threshold, algorithm=args.algorithm,
-                          settings=settings)
-        print(f"initialised TUF repository in {repo.layout.root}; serving from {repo.layout.public}")
+        paths = repo.init(
+            args.key_dir,
+            root_keys=args.root_keys,
+            root_threshold=args.root_threshold,
+            targets_keys=args.targets_keys,
+            targets_threshold=args.targets_threshold,
+            algorithm=args.algorithm,
+            settings=settings,
+        )
+        print(
+            f"initialised TUF repository in {repo.layout.root}; serving from {repo.layout.public}"
+        )
         for role, files in paths.items():
             print(f"{role} keys (offline, mode 0600): {', '.join(files)}")
         print(f"clients bootstrap with {repo.layout.public / '1.root.json'}")
@@ -240,19 +255,26 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "trusted-root":
         doc = trustroot.build_trusted_root(
-            fulcio_chain_pem=_read(args.fulcio_chain), fulcio_url=args.fulcio_url,
-            ctlog_public_key=_read(args.ctlog_key), ctlog_url=args.ctlog_url,
-            ctlog_id=_log_id(args.ctlog_id), rekor_public_key=_read(args.rekor_key),
-            rekor_url=args.rekor_url, rekor_log_id=_log_id(args.rekor_log_id),
+            fulcio_chain_pem=_read(args.fulcio_chain),
+            fulcio_url=args.fulcio_url,
+            ctlog_public_key=_read(args.ctlog_key),
+            ctlog_url=args.ctlog_url,
+            ctlog_id=_log_id(args.ctlog_id),
+            rekor_public_key=_read(args.rekor_key),
+            rekor_url=args.rekor_url,
+            rekor_log_id=_log_id(args.rekor_log_id),
             tsa_chain_pem=_read(args.tsa_chain) if args.tsa_chain else None,
-            tsa_url=args.tsa_url, valid_from=_when(args.valid_from))
+            tsa_url=args.tsa_url,
+            valid_from=_when(args.valid_from),
+        )
     elif args.cmd == "trusted-root-rotate":
         at = _when(args.at)
         if args.kind in ("tlogs", "ctlogs"):
             if not args.key:
                 raise ValidationError(f"rotating {args.kind} needs --key")
-            entry = trustroot.log_instance(_read(args.key), args.url, start=at,
-                                           log_id=_log_id(args.log_id))
+            entry = trustroot.log_instance(
+                _read(args.key), args.url, start=at, log_id=_log_id(args.log_id)
+            )
         else:
             if not args.chain:
                 raise ValidationError(f"rotating {args.kind} needs --chain")
@@ -261,11 +283,17 @@ def main(argv: list[str]) -> int:
         doc = trustroot.rotate(current, args.kind, entry, at)
     elif args.cmd == "signing-config":
         doc = trustroot.build_signing_config(
-            ca_urls=args.ca_url, oidc_urls=args.oidc_url, rekor_urls=args.rekor_url,
-            tsa_urls=args.tsa_url, operator=args.operator, valid_from=_when(args.valid_from))
+            ca_urls=args.ca_url,
+            oidc_urls=args.oidc_url,
+            rekor_urls=args.rekor_url,
+            tsa_urls=args.tsa_url,
+            operator=args.operator,
+            valid_from=_when(args.valid_from),
+        )
     elif args.cmd == "trust-config":
         doc = trustroot.build_client_trust_config(
-            json.loads(_read(args.trusted_root)), json.loads(_read(args.signing_config)))
+            json.loads(_read(args.trusted_root)), json.loads(_read(args.signing_config))
+        )
     else:
         return _repo_command(args)
     _emit(doc, getattr(args, "output", None))

@@ -83,10 +83,12 @@ def public_key_of(ref: str) -> SSlibKey:
     return open_signer(ref).public_key
 
 
-def create_key(path: Path, algorithm: str = "ecdsa-p256", public_path: Path | None = None) -> SSlibKey:
+def create_key(
+    path: Path, algorithm: str = "ecdsa-p256", public_path: Path | None = None
+) -> SSlibKey:
     """Write a new private key (mode 0600, never over an existing file) and return its public key.
 
-    With ``public_path`` the public key is also written there as PEM, for key holders to hand around.
+    With ``public_path`` the public key is also written there as PEM, for key holders to pass on.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     keystore.create_file_key(path, algorithm)

@@ -25,8 +25,8 @@ from typing import Any
 
 from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import (
-    MetaFile,
     Metadata,
+    MetaFile,
     Root,
     Snapshot,
     TargetFile,
@@ -60,7 +60,7 @@ def _utcnow() -> datetime:
 
 
 def validate_custom(custom: Any) -> dict[str, Any]:
-    """Check target ``custom`` metadata; ``custom.sigstore`` follows Sigstore's root-signing usage."""
+    """Check target ``custom`` metadata (``custom.sigstore`` as in Sigstore's root-signing)."""
     if not isinstance(custom, dict):
         raise ValidationError("custom target metadata must be a JSON object")
     sig = custom.get("sigstore")
@@ -79,7 +79,9 @@ def validate_custom(custom: Any) -> dict[str, Any]:
 class Repository:
     """One repository directory. ``clock`` returns an aware UTC ``datetime`` (tests inject one)."""
 
-    def __init__(self, data_dir: str | Path, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, data_dir: str | Path, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.layout = Layout(data_dir)
         self.clock = clock or _utcnow
         self._expiry_cache: tuple[int, datetime, datetime] | None = None
@@ -99,8 +101,11 @@ class Repository:
             raise ConfigError(f"cannot read {path.name}: {exc.strerror}") from exc
 
     def root_version(self) -> int:
-        versions = [int(m.group(1)) for p in self.layout.public.glob("*.root.json")
-                    if (m := _VERSIONED.match(p.name))]
+        versions = [
+            int(m.group(1))
+            for p in self.layout.public.glob("*.root.json")
+            if (m := _VERSIONED.match(p.name))
+        ]
         if not versions:
             raise ConfigError(f"no published root in {self.layout.public}")
         return max(versions)
@@ -136,12 +141,16 @@ class Repository:
         algorithm: str = "ecdsa-p256",
         settings: Mapping[str, Any] | None = None,
     ) -> dict[str, list[str]]:
-        """Create keys and publish version 1 of every role. Returns the offline key paths by role."""
+        """Create keys and publish version 1 of every role, return the offline key paths by role."""
         lay = self.layout
         if lay.exists() or (lay.public.exists() and any(lay.public.iterdir())):
-            raise ConfigError(f"{lay.root} already holds a TUF repository; refusing to overwrite it")
-        for count, threshold, role in ((root_keys, root_threshold, "root"),
-                                       (targets_keys, targets_threshold, "targets")):
+            raise ConfigError(
+                f"{lay.root} already holds a TUF repository; refusing to overwrite it"
+            )
+        for count, threshold, role in (
+            (root_keys, root_threshold, "root"),
+            (targets_keys, targets_threshold, "targets"),
+        ):
             if not 1 <= threshold <= count:
                 raise ConfigError(f"{role} threshold must be between 1 and the number of keys")
         key_dir = Path(key_dir).resolve()
@@ -162,8 +171,11 @@ class Repository:
             lay.keys.mkdir(mode=0o700, parents=True, exist_ok=True)
             online_key = tufkeys.create_key(lay.keys / "online.pem", algorithm)
             now = self._now()
-            root = Root(version=1, expires=now + timedelta(days=conf["root_expiry_days"]),
-                        consistent_snapshot=True)
+            root = Root(
+                version=1,
+                expires=now + timedelta(days=conf["root_expiry_days"]),
+                consistent_snapshot=True,
+            )
             for role, signer_list in signers.items():
                 for s in signer_list:
                     root.add_key(s.public_key, role)
@@ -174,8 +186,9 @@ class Repository:
             root_md = Metadata(root)
             for s in signers["root"]:
                 root_md.sign(s, append=True)
-            targets_md = Metadata(Targets(
-                version=1, expires=now + timedelta(days=conf["targets_expiry_days"])))
+            targets_md = Metadata(
+                Targets(version=1, expires=now + timedelta(days=conf["targets_expiry_days"]))
+            )
             for s in signers["targets"]:
                 targets_md.sign(s, append=True)
             conf["online_keys"] = {role: "file:keys/online.pem" for role in ONLINE_ROLES}
@@ -227,7 +240,9 @@ class Repository:
     def renew(self, role: str) -> Metadata[Any]:
         """Stage a new version of an offline role with a fresh expiry (nothing else changes)."""
         if role not in OFFLINE_ROLES:
-            raise ValidationError("only root and targets are renewed by hand; the rest is automatic")
+            raise ValidationError(
+                "only root and targets are renewed by hand; the rest is automatic"
+            )
         with self.layout.locked():
             md = self._stage(role)
             md.signed.expires = self._now() + timedelta(days=self.settings()[f"{role}_expiry_days"])
@@ -264,7 +279,7 @@ class Repository:
 
     def discard(self, role: str) -> None:
         with self.layout.locked():
-            for name in ([f"{role}.json"] + (["online.json"] if role == "root" else [])):
+            for name in [f"{role}.json"] + (["online.json"] if role == "root" else []):
                 (self.layout.staged / name).unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- signing
@@ -285,36 +300,52 @@ class Repository:
             if role == "root":
                 allowed |= set(self.published("root").signed.roles["root"].keyids)
             if keyid not in allowed:
-                raise VerificationError(f"this key is not a {role} key of the staged or current root")
+                raise VerificationError(
+                    f"this key is not a {role} key of the staged or current root"
+                )
             md.sign(signer, append=True)
             self._save_staged(role, md, keep_signatures=True)
             return self.status()[role]
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """For each staged role: version, signatures present and missing, and whether it is ready."""
+        """Per staged role: version, signatures present and missing, whether it is ready."""
         out: dict[str, dict[str, Any]] = {}
         trusted = self.published("root").signed
         staged_root = self.staged("root")
         if staged_root is not None:
             payload = CanonicalJSONSerializer().serialize(staged_root.signed)
             res = staged_root.signed.get_root_verification_result(
-                trusted, payload, staged_root.signatures)
+                trusted, payload, staged_root.signatures
+            )
             missing = max(res.first.missing, 0) + max(res.second.missing, 0)
-            out["root"] = {"version": staged_root.signed.version, "ready": res.verified,
-                           "signatures": len(res.signed), "missing": missing}
+            out["root"] = {
+                "version": staged_root.signed.version,
+                "ready": res.verified,
+                "signatures": len(res.signed),
+                "missing": missing,
+            }
         staged_targets = self.staged("targets")
         root = staged_root.signed if staged_root is not None else trusted
         if staged_targets is not None:
             payload = CanonicalJSONSerializer().serialize(staged_targets.signed)
             tres = root.get_verification_result("targets", payload, staged_targets.signatures)
-            out["targets"] = {"version": staged_targets.signed.version, "ready": tres.verified,
-                              "signatures": len(tres.signed), "missing": max(tres.missing, 0)}
+            out["targets"] = {
+                "version": staged_targets.signed.version,
+                "ready": tres.verified,
+                "signatures": len(tres.signed),
+                "missing": max(tres.missing, 0),
+            }
         elif staged_root is not None:
             current = self.published("targets")
             payload = CanonicalJSONSerializer().serialize(current.signed)
             if not root.get_verification_result("targets", payload, current.signatures).verified:
-                out["targets"] = {"version": None, "ready": False, "signatures": 0, "missing": 1,
-                                  "note": "the new root's targets keys must sign a targets version"}
+                out["targets"] = {
+                    "version": None,
+                    "ready": False,
+                    "signatures": 0,
+                    "missing": 1,
+                    "note": "the new root's targets keys must sign a targets version",
+                }
         return out
 
     # ----------------------------------------------------------------- publishing
@@ -323,8 +354,11 @@ class Repository:
         timestamp. Raises ``VerificationError`` (and publishes nothing) if any role is short."""
         with self.layout.locked():
             status = self.status()
-            short = [f"{role} v{s['version']} needs {s['missing']} more signature(s)"
-                     for role, s in status.items() if not s["ready"]]
+            short = [
+                f"{role} v{s['version']} needs {s['missing']} more signature(s)"
+                for role, s in status.items()
+                if not s["ready"]
+            ]
             if short:
                 raise VerificationError("not published: " + "; ".join(short))
             root_md = self.staged("root")
@@ -355,15 +389,18 @@ class Repository:
             raise ConfigError(f"staged file for target {name} is missing or does not match")
         write_atomic(dest, data)
 
-    def _write_public(self, root_md: Metadata[Root] | None, targets_md: Metadata[Any] | None) -> None:
+    def _write_public(
+        self, root_md: Metadata[Root] | None, targets_md: Metadata[Any] | None
+    ) -> None:
         pub = self.layout.public
         if root_md is not None:
             data = root_md.to_bytes(_SERIALIZER)
             write_atomic(pub / f"{root_md.signed.version}.root.json", data)
             write_atomic(pub / "root.json", data)
         if targets_md is not None:
-            write_atomic(pub / f"{targets_md.signed.version}.targets.json",
-                         targets_md.to_bytes(_SERIALIZER))
+            write_atomic(
+                pub / f"{targets_md.signed.version}.targets.json", targets_md.to_bytes(_SERIALIZER)
+            )
 
     # ----------------------------------------------------------------- online roles
     def _online_signer(self, root: Root, role: str) -> Signer:
@@ -381,26 +418,40 @@ class Repository:
         old_ts = self._load(pub / "timestamp.json") if (pub / "timestamp.json").is_file() else None
         snap_version = old_ts.signed.snapshot_meta.version if old_ts else 0
         if new_snapshot or old_ts is None:
-            targets_version = max(int(m.group(1)) for p in pub.glob("*.targets.json")
-                                  if (m := _VERSIONED.match(p.name)))
+            targets_version = max(
+                int(m.group(1))
+                for p in pub.glob("*.targets.json")
+                if (m := _VERSIONED.match(p.name))
+            )
             targets_bytes = (pub / f"{targets_version}.targets.json").read_bytes()
-            snap = Metadata(Snapshot(
-                version=snap_version + 1,
-                expires=now + timedelta(seconds=conf["snapshot_expiry_seconds"]),
-                meta={"targets.json": MetaFile(
-                    version=targets_version, length=len(targets_bytes),
-                    hashes={"sha256": hashlib.sha256(targets_bytes).hexdigest()})},
-            ))
+            snap = Metadata(
+                Snapshot(
+                    version=snap_version + 1,
+                    expires=now + timedelta(seconds=conf["snapshot_expiry_seconds"]),
+                    meta={
+                        "targets.json": MetaFile(
+                            version=targets_version,
+                            length=len(targets_bytes),
+                            hashes={"sha256": hashlib.sha256(targets_bytes).hexdigest()},
+                        )
+                    },
+                )
+            )
             snap.sign(self._online_signer(root, "snapshot"))
             snap_version = snap.signed.version
             write_atomic(pub / f"{snap_version}.snapshot.json", snap.to_bytes(_SERIALIZER))
         snap_bytes = (pub / f"{snap_version}.snapshot.json").read_bytes()
-        ts = Metadata(Timestamp(
-            version=(old_ts.signed.version if old_ts else 0) + 1,
-            expires=now + timedelta(seconds=conf["timestamp_expiry_seconds"]),
-            snapshot_meta=MetaFile(version=snap_version, length=len(snap_bytes),
-                                   hashes={"sha256": hashlib.sha256(snap_bytes).hexdigest()}),
-        ))
+        ts = Metadata(
+            Timestamp(
+                version=(old_ts.signed.version if old_ts else 0) + 1,
+                expires=now + timedelta(seconds=conf["timestamp_expiry_seconds"]),
+                snapshot_meta=MetaFile(
+                    version=snap_version,
+                    length=len(snap_bytes),
+                    hashes={"sha256": hashlib.sha256(snap_bytes).hexdigest()},
+                ),
+            )
+        )
         ts.sign(self._online_signer(root, "timestamp"))
         write_atomic(pub / "timestamp.json", ts.to_bytes(_SERIALIZER))
         self._expiry_cache = None

@@ -80,11 +80,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8084)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--config", help="JSON configuration file")
-    parser.add_argument("--resign-margin", type=float, dest="resign_margin_seconds",
-                        help="re-sign snapshot/timestamp this many seconds before they expire")
+    parser.add_argument(
+        "--resign-margin",
+        type=float,
+        dest="resign_margin_seconds",
+        help="re-sign snapshot/timestamp this many seconds before they expire",
+    )
     args = parser.parse_args(argv)
     config = load_config(
-        DEFAULTS, file=args.config, env_prefix="SIGSTACK_TUF",
+        DEFAULTS,
+        file=args.config,
+        env_prefix="SIGSTACK_TUF",
         overrides={"data_dir": args.data_dir, "resign_margin_seconds": args.resign_margin_seconds},
     )
     Repository(config["data_dir"]).layout.require()  # fail before forking workers

@@ -7,7 +7,7 @@ the only one sigstore-python 4.5.1 and sigstore-go accept). ``build_signing_conf
 ``SigningConfig`` v0.2 from service URLs. ``rotate`` adds a new key or CA and closes the window
 (``validFor.end``) of the one it replaces, so signatures made before the rotation keep verifying.
 
-Reading keys from files or fetching them from services is left to the callers (``services.tuf.cli``).
+Reading keys from files or fetching them from services is left to callers (``services.tuf.cli``).
 """
 
 from __future__ import annotations
@@ -55,8 +55,11 @@ def _public_key(pem_or_der: bytes) -> PublicKeyTypes:
 def key_details(key: PublicKeyTypes) -> str:
     """The protobuf-specs ``PublicKeyDetails`` name for ``key``."""
     if isinstance(key, ec.EllipticCurvePublicKey):
-        names = {"secp256r1": "PKIX_ECDSA_P256_SHA_256", "secp384r1": "PKIX_ECDSA_P384_SHA_384",
-                 "secp521r1": "PKIX_ECDSA_P521_SHA_512"}
+        names = {
+            "secp256r1": "PKIX_ECDSA_P256_SHA_256",
+            "secp384r1": "PKIX_ECDSA_P384_SHA_384",
+            "secp521r1": "PKIX_ECDSA_P521_SHA_512",
+        }
         if key.curve.name in names:
             return names[key.curve.name]
     elif isinstance(key, ed25519.Ed25519PublicKey):
@@ -86,7 +89,9 @@ def log_instance(
     """A ``TransparencyLogInstance``: ``public_key`` is PEM or DER SPKI; ``log_id`` defaults to
     SHA-256 of the DER SPKI (Rekor v1 and RFC 6962 CT log ids)."""
     key = _public_key(public_key)
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     if log_id is None:
         log_id = hashlib.sha256(der).digest()
     return {
@@ -199,7 +204,8 @@ def rotate(
     trusted_root: Mapping[str, Any], kind: str, new_entry: Mapping[str, Any], at: datetime
 ) -> dict[str, Any]:
     """Return a copy of ``trusted_root`` with ``new_entry`` added to ``kind`` and the open windows
-    of the entries it replaces (same ``baseUrl`` for logs, same ``uri`` for CAs/TSAs) closed at ``at``.
+    of the entries it replaces (same ``baseUrl`` for logs, same ``uri`` for CAs/TSAs) closed at
+    ``at``.
 
     ``new_entry`` comes from ``log_instance`` / ``certificate_authority``; its window should start
     at or before ``at`` so that there is no gap. Adding the same key twice is refused.
