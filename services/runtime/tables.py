@@ -11,6 +11,7 @@ import importlib
 TABLE_MODULES = [
     "services.tlog.store",
     "services.rekor.store",
+    "services.oidc.store",
 ]
 
 

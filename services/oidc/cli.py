@@ -1,0 +1,139 @@
+"""``sigstack oidc add-user | add-service-account | rotate-key`` (admin commands).
+
+Each takes ``--data-dir DIR`` and/or ``--database-url URL`` and initialises a new data dir like
+``sigstack serve oidc`` would. Passwords are read from the terminal (twice) or, for scripts, from
+standard input with ``--password-stdin``; they never appear on the command line. A service
+account's secret is printed once and only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import secrets
+import sys
+from typing import Any
+
+from protocol.errors import ConfigError, ValidationError
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="issuer data directory (keys, and oidc.db by default)")
+    parser.add_argument("--database-url", help="database URL (default sqlite in the data dir)")
+    parser.add_argument("--config", help="JSON configuration file")
+
+
+def _store(args: argparse.Namespace, **extra: Any) -> Any:
+    from . import app
+
+    config = app.load({"data_dir": args.data_dir, "database_url": args.database_url, **extra},
+                      file=args.config)
+    return config, app.prepare(config)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise ValidationError("the passwords differ")
+    if len(password) < 8:
+        raise ValidationError("the password must have at least 8 characters")
+    return password
+
+
+def add_user(args: argparse.Namespace) -> int:
+    from .passwords import hash_password
+
+    username = args.username.strip()
+    if not _NAME.match(username.lower()):
+        raise ValidationError("usernames are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)")
+    if not _EMAIL.match(args.email):
+        raise ValidationError(f"{args.email!r} is not an email address")
+    _config, store = _store(args)
+    if store.user_by_name(username) is not None:
+        raise ValidationError(f"user {username!r} exists already")
+    password_hash = hash_password(_read_password(args))
+    sub = "u-" + secrets.token_hex(16)
+    store.add_user(sub, username, args.email, password_hash)
+    store.audit("add_user", "success", username=username)
+    print(f"added user {username} <{args.email}> sub={sub}")
+    return 0
+
+
+def add_service_account(args: argparse.Namespace) -> int:
+    from .passwords import new_client_secret
+
+    name = args.name.strip().lower()
+    if not _NAME.match(name):
+        raise ValidationError("service account names are 1-63 of a-z 0-9 . _ - "
+                              "(starting with a letter or digit)")
+    config, store = _store(args)
+    domain = (args.domain or config.get("service_account_domain") or "").strip().lower()
+    if not domain or not _EMAIL.match(f"{name}@{domain}"):
+        raise ConfigError("set a service account domain (--domain or service_account_domain)")
+    if store.service_account_by_name(name) is not None:
+        raise ValidationError(f"service account {name!r} exists already")
+    client_id = "sa-" + secrets.token_hex(12)
+    secret, secret_hash = new_client_secret()
+    email = f"{name}@{domain}"
+    store.add_service_account(client_id, name, "sa-" + secrets.token_hex(16), email, secret_hash)
+    store.audit("add_service_account", "success", username=name, client_id=client_id)
+    print(f"service account: {email}")
+    print(f"client_id: {client_id}")
+    print(f"client_secret: {secret}")
+    print("The secret is shown only this once; store it in your CI secret store.")
+    return 0
+
+
+def rotate_key(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import keys
+
+    config, store = _store(args)
+    alg = args.alg or config.get("signing_alg") or "RS256"
+    kid = keys.rotate(store, Path(config["data_dir"]), alg, prepare=args.prepare)
+    store.audit("rotate_key", "success", detail={"kid": kid, "prepare": args.prepare})
+    if args.prepare:
+        print(f"published next signing key {kid} ({alg}); run rotate-key again to sign with it")
+    else:
+        print(f"now signing with key {kid}; the previous key stays in the JWKS until the last "
+              "token it signed has expired")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="sigstack oidc", description="OIDC issuer administration")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("add-user", help="add a person who can sign in")
+    p.add_argument("username")
+    p.add_argument("--email", required=True, help="verified email address put into tokens")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    _common(p)
+    p.set_defaults(func=add_user)
+
+    p = sub.add_parser("add-service-account", help="add a machine identity; prints id and secret")
+    p.add_argument("name")
+    p.add_argument("--domain", help="email domain of service accounts (config "
+                                    "service_account_domain)")
+    _common(p)
+    p.set_defaults(func=add_service_account)
+
+    p = sub.add_parser("rotate-key", help="publish a new signing key and sign with it")
+    p.add_argument("--alg", choices=["RS256", "ES256"], help="algorithm of the new key")
+    p.add_argument("--prepare", action="store_true",
+                   help="only publish the next key; a later rotate-key starts using it")
+    _common(p)
+    p.set_defaults(func=rotate_key)
+
+    args = parser.parse_args(argv)
+    if not args.data_dir and not args.database_url:
+        parser.error("give --data-dir DIR and/or --database-url URL")
+    return int(args.func(args))

@@ -1,0 +1,184 @@
+"""Device authorization grant (RFC 8628) for terminals without a browser.
+
+``POST {iss}/device/code`` (authlib's ``DeviceAuthorizationEndpoint``) answers ``device_code``,
+``user_code`` (8 letters from an unambiguous alphabet, ``XXXX-XXXX``), ``verification_uri``
+(``{iss}/device``), ``verification_uri_complete``, ``expires_in`` and ``interval``. If the request
+carries a PKCE challenge (cosign sends one) it must be S256 and is stored; stock authlib ignores it,
+``DeviceGrant`` checks the ``code_verifier`` on every poll, before anything else.
+
+The person opens ``{iss}/device``, types the code, signs in (same throttling, lockout, CSRF and
+audit as the login page; failed code guesses count against the address) and approves or denies.
+Polls answer ``authorization_pending``, ``slow_down`` (a poll sooner than ``interval`` raises the
+interval by 5 s, RFC 8628 §3.5), ``expired_token``, ``access_denied``, or the token response once;
+the request is deleted when the tokens are minted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
+from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant
+from flask import Flask, Response, request
+
+from . import pages
+from .grants import OIDCServer, check_challenge, check_pkce
+from .issuer import Issuer
+from .login import LoginRefused, authenticate, client_ip, csrf_ok, csrf_token, html, set_csrf_cookie
+from .store import Identity
+
+_USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")
+
+
+def normalise_user_code(text: str) -> str:
+    letters = "".join(ch for ch in text.upper() if ch.isalpha())[:8]
+    return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else text.strip().upper()[:16]
+
+
+class DeviceEndpoint(DeviceAuthorizationEndpoint):
+    CLIENT_AUTH_METHODS = ["none"]
+    server: OIDCServer
+
+    def __init__(self, server: OIDCServer) -> None:
+        super().__init__(server)
+        self.EXPIRES_IN = server.issuer.settings.device_lifetime
+        self.INTERVAL = server.issuer.settings.device_interval
+
+    def create_endpoint_response(self, request: Any) -> Any:
+        check_challenge(request.payload.data, required=False)
+        self._payload = request.payload.data
+        return super().create_endpoint_response(request)
+
+    def get_verification_uri(self) -> str:
+        return self.server.issuer.endpoint("/device")
+
+    def save_device_credential(self, client_id: str, scope: str | None, data: dict[str, Any]) -> None:
+        issuer = self.server.issuer
+        payload = self._payload
+        issuer.store.save_device(
+            data["device_code"], user_code=data["user_code"], client_id=client_id,
+            scope=" ".join(s for s in (scope or "openid email").split() if s),
+            code_challenge=payload.get("code_challenge") or None,
+            code_challenge_method=payload.get("code_challenge_method") or None,
+            interval=self.INTERVAL, expires_at=issuer.store.now() + self.EXPIRES_IN)
+
+
+class DeviceRecord:
+    def __init__(self, row: dict[str, Any], now: int, device_code: str) -> None:
+        self.row = row
+        self.now = now
+        self.device_code = device_code
+
+    def get_client_id(self) -> str:
+        return str(self.row["client_id"])
+
+    def get_scope(self) -> str:
+        return str(self.row["scope"])
+
+    def get_user_code(self) -> str:
+        return str(self.row["user_code"])
+
+    def is_expired(self) -> bool:
+        return bool(self.row["expires_at"] <= self.now)
+
+
+class DeviceGrant(DeviceCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    server: OIDCServer
+
+    def query_device_credential(self, device_code: str) -> DeviceRecord | None:
+        store = self.server.issuer.store
+        row = store.device_by_code(device_code)
+        return DeviceRecord(row, store.now(), device_code) if row else None
+
+    def validate_device_credential(self, credential: DeviceRecord) -> Any:
+        self._row = row = credential.row
+        check_pkce(row["code_challenge"], row["code_challenge_method"],
+                   self.request.form.get("code_verifier"), required=False)
+        return super().validate_device_credential(credential)
+
+    def query_user_grant(self, user_code: str) -> tuple[Identity | None, bool] | None:
+        row = self._row
+        if row["status"] == "pending":
+            return None
+        if row["status"] == "denied":
+            return None, False
+        identity = self.server.issuer.store.identity(row["sub"])
+        if identity is None:
+            return None, False
+        return identity, True
+
+    def should_slow_down(self, credential: DeviceRecord) -> bool:
+        row, now = credential.row, credential.now
+        interval = int(row["interval"])
+        too_soon = row["last_poll"] is not None and now - int(row["last_poll"]) < interval
+        if too_soon:
+            interval += 5
+        self.server.issuer.store.record_poll(credential.device_code, interval, now)
+        return too_soon
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
+        credential: DeviceRecord = self.request.credential
+        issuer = self.server.issuer
+        if not issuer.store.take_device(credential.device_code):
+            raise InvalidGrantError("the device code was used already")
+        token = issuer.issue(self.request.user, audience=credential.get_client_id(),
+                             scope=credential.get_scope())
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+def register(app: Flask, server: OIDCServer, issuer: Issuer) -> None:
+    prefix = issuer.path_prefix
+
+    @app.post(f"{prefix}/device/code")
+    def device_authorization() -> Response:
+        try:
+            resp: Response = server.create_endpoint_response("device_authorization")
+        except OAuth2Error as error:
+            resp = server.handle_error_response(None, error)
+        return resp
+
+    def _page(csrf: str, *, user_code: str = "", username: str = "", error: str | None = None,
+              status: int = 200) -> Response:
+        body = pages.device(action=f"{prefix}/device", csrf=csrf, user_code=user_code,
+                            issuer=issuer.url, username=username, error=error)
+        return set_csrf_cookie(html(body, status), issuer, csrf)
+
+    @app.get(f"{prefix}/device")
+    def device_form() -> Response:
+        return _page(csrf_token(issuer), user_code=request.args.get("user_code", "")[:16])
+
+    @app.post(f"{prefix}/device")
+    def device_submit() -> Response:
+        user_code = normalise_user_code(request.form.get("user_code", ""))
+        username = request.form.get("username", "")
+        decision = request.form.get("decision", "")
+        csrf = csrf_token(issuer)
+        if not csrf_ok(issuer):
+            issuer.store.audit("device", "csrf", username=username[:128], ip=client_ip())
+            return _page(csrf, user_code=user_code, username=username, status=400,
+                         error="The form expired or did not come from this page. Please try again.")
+        if decision not in ("approve", "deny"):
+            return _page(csrf, user_code=user_code, username=username, status=400,
+                         error="Choose Approve or Deny.")
+        try:
+            identity = authenticate(issuer, username, request.form.get("password", ""),
+                                    event="device_login")
+        except LoginRefused as refused:
+            return _page(csrf, user_code=user_code, username=username, error=refused.message,
+                         status=refused.status)
+        row = issuer.store.device_by_user_code(user_code) if _USER_CODE.match(user_code) else None
+        approved = decision == "approve"
+        if row is None or not issuer.store.decide_device(
+                user_code, identity.sub if approved else None, approved):
+            s = issuer.settings
+            issuer.store.record_failure(f"ip:{client_ip()}", s.login_window,
+                                        s.login_ip_max_failures, s.login_lockout)
+            issuer.store.audit("device", "unknown_code", username=identity.name, ip=client_ip())
+            return _page(csrf, user_code=user_code, username=username, status=400,
+                         error="That code is unknown, already used or expired. Check the code "
+                               "your device shows.")
+        issuer.store.audit("device", "approved" if approved else "denied", username=identity.name,
+                           client_id=row["client_id"], ip=client_ip())
+        return html(pages.device_done(approved))

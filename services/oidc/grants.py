@@ -1,0 +1,299 @@
+"""authlib wiring: clients, client authentication, the code and client-credentials grants.
+
+Where stock authlib 1.9 falls short for Sigstore clients (spec/oidc.md §4) this module fixes it:
+
+- client auth ``none`` also accepts HTTP Basic ``sigstore:`` with an empty password
+  (sigstore-python sends no ``client_id`` in the body), see ``authenticate_public``;
+- PKCE is required for the code flow: a missing ``code_challenge``, a missing method and ``plain``
+  are refused at /authorize, and /token always demands a matching S256 verifier
+  (``CodeGrant._require_s256`` and ``check_pkce``);
+- ``redirect_uri=urn:ietf:wg:oauth:2.0:oob`` shows the code on a page instead of redirecting;
+- access tokens are JWTs with the identity claims and ``aud`` is a string (``Issuer.issue``);
+- redirect URIs of the public client are loopback ``http`` URLs on any port, or OOB; any other URI
+  is refused without a redirect (``is_loopback_redirect``);
+- codes are single use: the row is deleted before tokens are minted, and only the request that
+  deleted it gets tokens.
+The device grant and its PKCE check are in ``device.py``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.common.security import generate_token
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+)
+from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from . import pages, passwords
+from .issuer import OOB_REDIRECT, SCOPES, Issuer
+from .store import Identity
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+PKCE_PATTERN = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the requested audience is not one this issuer mints tokens for."""
+
+    error = "invalid_target"
+
+
+def is_loopback_redirect(uri: str) -> bool:
+    """``http://127.0.0.1|localhost|[::1]:<any port>/<path>`` or the OOB URN; nothing else."""
+    if uri == OOB_REDIRECT:
+        return True
+    if not uri or any(ch.isspace() or ord(ch) < 0x20 or ch == "\\" for ch in uri):
+        return False
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        return False
+    netloc_host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    return (
+        parts.scheme == "http"
+        and parts.hostname in _LOOPBACK_HOSTS
+        and "@" not in parts.netloc
+        and not parts.fragment
+        and netloc_host.strip("[]").lower() in _LOOPBACK_HOSTS
+    )
+
+
+class Client:
+    """An OAuth client: the public ``sigstore`` client or one service account."""
+
+    def __init__(self, client_id: str, *, public: bool, secret_hash: str | None = None,
+                 identity: Identity | None = None) -> None:
+        self.client_id = client_id
+        self.public = public
+        self.secret_hash = secret_hash
+        self.identity = identity
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None  # the public client must always send its loopback redirect_uri
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        return " ".join(s for s in scope_to_list(scope or "openid email") if s in SCOPES)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return self.public and is_loopback_redirect(redirect_uri)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if self.public or not self.secret_hash:
+            return False
+        return passwords.check_secret(client_secret, self.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.public:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return self.public and response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        if self.public:
+            return grant_type in ("authorization_code", DEVICE_GRANT)
+        return grant_type == "client_credentials"
+
+
+def authenticate_public(query_client: Any, request: Any) -> Client | None:
+    """Client auth ``none``: ``client_id`` in the form, or HTTP Basic with an empty password."""
+    client_id = request.form.get("client_id") if request.form else None
+    basic_id, basic_secret = extract_basic_authorization(request.headers)
+    if basic_id is not None:
+        if basic_secret or (client_id and client_id != basic_id):
+            return None
+        client_id = basic_id
+    if not client_id or request.payload.data.get("client_secret"):
+        return None
+    client = query_client(client_id)
+    return client if client is not None and client.public else None
+
+
+def check_pkce(challenge: str | None, method: str | None, verifier: str | None,
+               *, required: bool) -> None:
+    """Check a token request's ``code_verifier`` against the stored S256 challenge."""
+    if not challenge:
+        if verifier:
+            raise InvalidRequestError("a code_verifier was sent but no code_challenge was")
+        if required:
+            raise InvalidGrantError("PKCE is required for this client")
+        return
+    if not verifier:
+        raise InvalidRequestError("missing code_verifier")
+    if not PKCE_PATTERN.match(verifier):
+        raise InvalidRequestError("malformed code_verifier")
+    if method != "S256":
+        raise InvalidGrantError("only the S256 code_challenge_method is accepted")
+    if not hmac.compare_digest(create_s256_code_challenge(verifier).encode(), challenge.encode()):
+        raise InvalidGrantError("code_verifier does not match the code_challenge")
+
+
+def check_challenge(data: Any, *, required: bool) -> None:
+    """Validate ``code_challenge``/``code_challenge_method`` of an authorize or device request."""
+    challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+    if not challenge and not method and not required:
+        return
+    if not challenge:
+        raise InvalidRequestError("PKCE is required: send a code_challenge (S256)")
+    if method != "S256":
+        raise InvalidRequestError("code_challenge_method must be S256 (plain is not accepted)")
+    if not PKCE_PATTERN.match(challenge):
+        raise InvalidRequestError("malformed code_challenge")
+
+
+class OIDCServer(AuthorizationServer):
+    """authlib's Flask server carrying our ``Issuer``."""
+
+    def __init__(self, issuer: Issuer) -> None:
+        super().__init__()
+        self.issuer = issuer
+        self._query_client = self._lookup_client
+        self._save_token = lambda token, request: None  # tokens are JWTs; nothing to store
+        self.scopes_supported = list(SCOPES)
+        self.register_token_generator("default", self._no_generator)
+        self.register_client_auth_method("none", authenticate_public)
+
+    @staticmethod
+    def _no_generator(**_kwargs: Any) -> None:
+        raise RuntimeError("tokens are minted by Issuer.issue")
+
+    def _lookup_client(self, client_id: str) -> Client | None:
+        if not isinstance(client_id, str) or len(client_id) > 64:
+            return None
+        if hmac.compare_digest(client_id.encode(), self.issuer.settings.client_id.encode()):
+            return Client(client_id, public=True)
+        row = self.issuer.store.service_account(client_id)
+        if row is None:
+            return None
+        identity = Identity(row["sub"], row["email"], "service", row["name"])
+        return Client(client_id, public=False, secret_hash=row["secret_hash"], identity=identity)
+
+
+class CodeRecord:
+    def __init__(self, row: dict[str, Any], code: str) -> None:
+        self.row = row
+        self.code = code
+
+    def get_redirect_uri(self) -> str:
+        return str(self.row["redirect_uri"])
+
+    def get_scope(self) -> str:
+        return str(self.row["scope"])
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    server: OIDCServer
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri: str = super().validate_authorization_request()
+        try:
+            if "openid" not in scope_to_list(self.request.payload.scope or ""):
+                raise InvalidScopeError("the openid scope is required")
+            check_challenge(self.request.payload.data, required=True)
+        except OAuth2Error as error:
+            error.redirect_uri = redirect_uri
+            raise
+        return redirect_uri
+
+    def create_authorization_response(self, redirect_uri: str, grant_user: Any) -> Any:
+        if redirect_uri != OOB_REDIRECT:
+            return super().create_authorization_response(redirect_uri, grant_user)
+        self.request.user = grant_user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        return 200, pages.oob_code(code), pages.html_headers()
+
+    def generate_authorization_code(self) -> str:
+        return generate_token(48)
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        store = self.server.issuer.store
+        now = store.now()
+        store.save_code(
+            code, client_id=request.client.get_client_id(), sub=request.user.sub,
+            redirect_uri=request.payload.redirect_uri, scope=request.scope,
+            nonce=request.payload.data.get("nonce") or None,
+            code_challenge=request.payload.data["code_challenge"],
+            code_challenge_method=request.payload.data["code_challenge_method"],
+            auth_time=now, expires_at=now + self.server.issuer.settings.code_lifetime)
+
+    def query_authorization_code(self, code: str, client: Client) -> CodeRecord | None:
+        row = self.server.issuer.store.find_code(code)
+        if row is None or row["client_id"] != client.get_client_id():
+            return None
+        return CodeRecord(row, code)
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        row = self.request.authorization_code.row
+        check_pkce(row["code_challenge"], row["code_challenge_method"],
+                   self.request.form.get("code_verifier"), required=True)
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
+        record: CodeRecord = self.request.authorization_code
+        issuer = self.server.issuer
+        if not issuer.store.take_code(record.code):
+            raise InvalidGrantError("the code was used already")
+        identity = issuer.store.identity(record.row["sub"])
+        if identity is None:
+            raise InvalidGrantError("the account behind this code is gone or disabled")
+        token = issuer.issue(identity, audience=self.request.client.get_client_id(),
+                             scope=record.get_scope(), nonce=record.row["nonce"],
+                             auth_time=record.row["auth_time"])
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+    def delete_authorization_code(self, authorization_code: Any) -> None:
+        self.server.issuer.store.take_code(authorization_code.code)
+
+    def authenticate_user(self, authorization_code: Any) -> Identity | None:
+        return self.server.issuer.store.identity(authorization_code.row["sub"])
+
+
+class ServiceAccountGrant(grants.ClientCredentialsGrant):
+    """``client_credentials`` for service accounts: an ID token for the requested audience."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    server: OIDCServer
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        settings = self.server.issuer.settings
+        audiences = self.request.form.getlist("audience") if self.request.form else []
+        if len(audiences) > 1:
+            raise InvalidRequestError("send one audience")
+        audience = audiences[0] if audiences else settings.service_account_default_audience
+        if audience not in settings.service_account_audiences:
+            raise InvalidTargetError(description="this issuer does not mint tokens for that audience")
+        self.request.audience = audience
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
+        client: Client = self.request.client
+        issuer = self.server.issuer
+        assert client.identity is not None
+        token = issuer.issue(client.identity, audience=self.request.audience, scope="openid email")
+        issuer.store.audit("service_token", "success", username=client.identity.name,
+                           client_id=client.client_id,
+                           detail={"aud": self.request.audience})
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+__all__ = ["Client", "CodeGrant", "InvalidClientError", "OIDCServer", "ServiceAccountGrant"]

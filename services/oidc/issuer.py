@@ -1,0 +1,150 @@
+"""The issuer's policy in one object: its URL, lifetimes, audiences, and the tokens it mints.
+
+A token response (``issue``) holds a JWT ``access_token`` and an ``id_token`` with the same identity
+claims, because cosign reads ``id_token`` and sigstore-python reads ``access_token``
+(spec/oidc.md §2): ``iss`` (byte-identical to discovery), ``sub`` (immutable, random at account
+creation), ``aud`` as a plain string, ``iat``, a short ``exp``, ``email`` with
+``email_verified: true`` (Fulcio's email-type issuer needs both, for people and service accounts
+alike), ``nonce`` when the client sent one; the ID token adds ``at_hash``. Also the verification of
+access tokens presented back to us (``/userinfo``).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from protocol.errors import ConfigError, VerificationError
+
+from . import tokens
+from .keys import KeyRing
+from .store import Identity, Store
+
+audit_log = logging.getLogger("sigstack.oidc.audit")
+
+OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
+SCOPES = ("openid", "email")
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str
+    client_id: str
+    token_lifetime: int
+    code_lifetime: int
+    device_lifetime: int
+    device_interval: int
+    login_max_failures: int
+    login_ip_max_failures: int
+    login_window: int
+    login_lockout: int
+    service_account_audiences: tuple[str, ...]
+    service_account_default_audience: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        issuer = str(config.get("issuer_url") or "")
+        check_issuer_url(issuer)
+        audiences = config.get("service_account_audiences") or ["sigstore"]
+        if isinstance(audiences, str):
+            audiences = [a.strip() for a in audiences.split(",") if a.strip()]
+        default_aud = str(config.get("service_account_default_audience") or audiences[0])
+        settings = cls(
+            issuer=issuer,
+            client_id=str(config["client_id"]),
+            token_lifetime=int(config["token_lifetime"]),
+            code_lifetime=int(config["code_lifetime"]),
+            device_lifetime=int(config["device_code_lifetime"]),
+            device_interval=int(config["device_poll_interval"]),
+            login_max_failures=int(config["login_max_failures"]),
+            login_ip_max_failures=int(config["login_ip_max_failures"]),
+            login_window=int(config["login_window_seconds"]),
+            login_lockout=int(config["login_lockout_seconds"]),
+            service_account_audiences=tuple(str(a) for a in audiences),
+            service_account_default_audience=default_aud,
+        )
+        if not 30 <= settings.token_lifetime <= 3600:
+            raise ConfigError("token_lifetime must be between 30 and 3600 seconds")
+        if not 10 <= settings.code_lifetime <= 600:
+            raise ConfigError("code_lifetime must be between 10 and 600 seconds")
+        if settings.login_max_failures < 1 or settings.login_ip_max_failures < 1:
+            raise ConfigError("login failure limits must be at least 1")
+        if default_aud not in settings.service_account_audiences:
+            raise ConfigError("service_account_default_audience must be one of "
+                              "service_account_audiences")
+        return settings
+
+
+def check_issuer_url(issuer: str) -> None:
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"issuer URL {issuer!r} must be an absolute http(s) URL")
+    if parts.query or parts.fragment or parts.username or issuer.endswith("/"):
+        raise ConfigError(f"issuer URL {issuer!r} must have no query, fragment, user or "
+                          "trailing slash (it is compared byte for byte)")
+
+
+class Issuer:
+    def __init__(self, settings: Settings, store: Store, keyring: KeyRing) -> None:
+        self.settings = settings
+        self.store = store
+        self.keyring = keyring
+
+    @property
+    def url(self) -> str:
+        return self.settings.issuer
+
+    @property
+    def path_prefix(self) -> str:
+        return urlsplit(self.settings.issuer).path.rstrip("/")
+
+    def endpoint(self, path: str) -> str:
+        return self.settings.issuer + path
+
+    def issue(self, identity: Identity, *, audience: str, scope: str,
+              nonce: str | None = None, auth_time: int | None = None) -> dict[str, Any]:
+        """Mint the access token and ID token for ``identity`` and return the token response."""
+        now = self.store.now()
+        exp = now + self.settings.token_lifetime
+        claims: dict[str, Any] = {
+            "iss": self.settings.issuer,
+            "sub": identity.sub,
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": exp,
+            "email": identity.email,
+            "email_verified": True,
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        access_token = self.keyring.sign({**claims, "jti": secrets.token_urlsafe(16)})
+        id_claims = {**claims, "at_hash": tokens.at_hash(access_token, self.keyring.alg)}
+        if auth_time is not None:
+            id_claims["auth_time"] = auth_time
+        id_token = self.keyring.sign(id_claims)
+        audit_log.info("token issued sub=%s kind=%s aud=%s", identity.sub, identity.kind, audience)
+        return {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": self.settings.token_lifetime,
+            "scope": scope,
+            "id_token": id_token,
+        }
+
+    def accepted_audiences(self) -> set[str]:
+        return {self.settings.client_id, *self.settings.service_account_audiences}
+
+    def verify_access_token(self, token: str) -> Identity:
+        """The identity behind an access token we issued, or ``VerificationError``."""
+        claims = tokens.verify(token, self.keyring.verification_keys(), issuer=self.settings.issuer,
+                               audiences=self.accepted_audiences(), now=self.store.now())
+        sub = claims.get("sub")
+        identity = self.store.identity(sub) if isinstance(sub, str) else None
+        if identity is None:
+            raise VerificationError("token subject is unknown or disabled")
+        return identity
