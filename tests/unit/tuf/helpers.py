@@ -1,4 +1,4 @@
-"""Shared helpers for the TUF tests: an injectable clock and a trusted root matching a real bundle."""
+"""Helpers for the TUF tests: an injectable clock and a trusted root matching a real bundle."""
 
 from __future__ import annotations
 
