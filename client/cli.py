@@ -1,10 +1,11 @@
 """The ``sigstack`` command's front door.
 
 It only looks at the first word and hands the rest of the arguments to the module that owns that
-command, importing it lazily so that ``sigstack verify-bundle`` never pays for Flask, SQLAlchemy or
-gunicorn. Server-side commands (``serve``, ``db``, ``up``, ``oidc``, ``ca``, ``tuf``) are routed by name
-to ``services`` modules; the client library itself never imports them (see docs/adr/0001).
-Each handler takes ``argv`` and returns an exit code; ``protocol.errors.Error`` is caught once, here.
+command, importing it lazily so that ``sigstack verify-bundle`` never pays for Flask, SQLAlchemy
+or gunicorn. Server-side commands (``serve``, ``db``, ``up``, ``oidc``, ``ca``, ``tuf``) are routed
+by name to ``services`` modules; the client library itself never imports them (see
+docs/adr/0001). Client commands live in ``client.commands``. Each handler takes ``argv`` and
+returns an exit code; ``protocol.errors.Error`` is caught once, here.
 """
 
 from __future__ import annotations
@@ -14,10 +15,27 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # server side
-    "serve": ("services.cli:serve", "run one service (rekor, ctlog, fulcio, oidc, tuf) under gunicorn"),
+    "serve": (
+        "services.cli:serve",
+        "run one service (rekor, ctlog, fulcio, oidc, tuf) under gunicorn",
+    ),
     "db": ("services.cli:db", "database schema: `db upgrade`, `db check`"),
-    "oidc": ("services.oidc.cli:main", "OIDC issuer admin: add-user, add-service-account, rotate-key"),
+    "oidc": (
+        "services.oidc.cli:main",
+        "OIDC issuer admin: add-user, add-service-account, rotate-key",
+    ),
     "ca": ("services.fulcio.cli:ca_main", "certificate authority admin: `ca create`"),
+    # client side
+    "sign-blob": ("client.commands.sign:sign_blob", "sign a file keylessly, write a bundle"),
+    "attest-blob": ("client.commands.sign:attest_blob", "attest a file (in-toto in DSSE)"),
+    "verify-blob": ("client.commands.verify:verify_blob", "verify a file against its bundle"),
+    "verify-blob-attestation": (
+        "client.commands.verify:verify_blob_attestation",
+        "verify an in-toto attestation bundle",
+    ),
+    "sign-bundle": ("client.commands.sign:sign_bundle", "conformance-protocol signing"),
+    "verify-bundle": ("client.commands.verify:verify_bundle", "conformance-protocol verification"),
+    "initialize": ("client.commands.initialize:main", "trust a TUF root and fill the cache"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Command handlers behind ``client.cli``: each takes ``argv`` and returns an exit code."""

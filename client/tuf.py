@@ -1,0 +1,146 @@
+"""TUF bootstrap and cache for trust material (python-tuf ngclient, imported lazily).
+
+``sigstack initialize --mirror URL --root root.json`` trusts the given root (never one fetched from
+the network: no trust on first use), refreshes the metadata and downloads ``trusted_root.json`` and
+``signing_config.v0.2.json`` into the cache: ``$TUF_ROOT`` or ``~/.sigstore/root``, with
+``remote.json`` naming the mirror and one directory per mirror (``metadata/``, ``targets/``).
+
+Later commands read the cached targets. A refresh against the mirror runs when the last one is
+older than ``REFRESH_AFTER`` (TUF's own expiry rules apply); ``--offline`` never touches the
+network and uses the cache as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from protocol.errors import ConfigError, ValidationError
+
+TARGETS = ("trusted_root.json", "signing_config.v0.2.json")
+PRODUCTION = "https://tuf-repo-cdn.sigstore.dev"
+STAGING = "https://tuf-repo-cdn.sigstage.dev"
+REFRESH_AFTER = 24 * 3600
+
+
+def cache_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("TUF_ROOT")
+    return Path(base) if base else Path.home() / ".sigstore" / "root"
+
+
+def _mirror_dir(cache: Path, mirror: str) -> Path:
+    return cache / quote(mirror.rstrip("/"), safe="")
+
+
+def _updater(mirror_dir: Path, mirror: str, bootstrap: bytes | None, fetcher: Any = None) -> Any:
+    from tuf.ngclient import Updater
+
+    meta = mirror_dir / "metadata"
+    targets = mirror_dir / "targets"
+    meta.mkdir(parents=True, exist_ok=True)
+    targets.mkdir(parents=True, exist_ok=True)
+    base = mirror.rstrip("/")
+    return Updater(
+        metadata_dir=str(meta),
+        metadata_base_url=base + "/",
+        target_dir=str(targets),
+        target_base_url=base + "/targets/",
+        fetcher=fetcher,
+        bootstrap=bootstrap,
+    )
+
+
+def _fetch_targets(updater: Any, mirror_dir: Path, required: tuple[str, ...]) -> list[str]:
+    from tuf.api.exceptions import RepositoryError
+
+    updater.refresh()
+    got = []
+    for name in TARGETS:
+        info = updater.get_targetinfo(name)
+        if info is None:
+            if name in required:
+                raise ConfigError(f"the TUF repository does not publish {name}")
+            continue
+        path = mirror_dir / "targets" / name
+        try:
+            cached = updater.find_cached_target(info, str(path))
+            if cached is None:
+                updater.download_target(info, str(path))
+        except RepositoryError as exc:
+            raise ConfigError(f"TUF target {name} failed verification: {exc}") from None
+        got.append(name)
+    (mirror_dir / "last-refresh").write_text(str(int(time.time())))
+    return got
+
+
+def initialize(
+    mirror: str, root_json: bytes, env: Mapping[str, str], fetcher: Any = None
+) -> tuple[Path, list[str]]:
+    """Trust ``root_json`` for ``mirror``; wipe and re-create its cache; fetch the targets."""
+    from tuf.api.exceptions import RepositoryError
+
+    cache = cache_dir(env)
+    mirror_dir = _mirror_dir(cache, mirror)
+    if mirror_dir.exists():
+        shutil.rmtree(mirror_dir)
+    try:
+        updater = _updater(mirror_dir, mirror, root_json, fetcher)
+        got = _fetch_targets(updater, mirror_dir, required=("trusted_root.json",))
+    except RepositoryError as exc:
+        raise ConfigError(f"TUF refresh from {mirror} failed: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"TUF refresh from {mirror} failed: {exc}") from None
+    (cache / "remote.json").write_text(json.dumps({"mirror": mirror}))
+    return mirror_dir, got
+
+
+def _configured_mirror(opts: Any, cache: Path) -> str:
+    if getattr(opts, "staging", False):
+        return STAGING
+    remote = cache / "remote.json"
+    try:
+        mirror = json.loads(remote.read_text())["mirror"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValidationError(
+            "no trust material: pass --trusted-root FILE or --trust-config FILE, set the "
+            "SIGSTORE_* variables, or run `sigstack initialize --mirror URL --root root.json`"
+        ) from None
+    if not isinstance(mirror, str):
+        raise ValidationError(f"{remote} is corrupt; run `sigstack initialize` again")
+    return mirror
+
+
+def cached_target(name: str, opts: Any, env: Mapping[str, str], fetcher: Any = None) -> bytes:
+    """The bytes of a TUF target from the cache, refreshed first when due (unless offline)."""
+    cache = cache_dir(env)
+    mirror = _configured_mirror(opts, cache)
+    mirror_dir = _mirror_dir(cache, mirror)
+    if not (mirror_dir / "metadata" / "root.json").exists():
+        raise ValidationError(
+            f"the TUF cache for {mirror} is empty; run `sigstack initialize --mirror {mirror} "
+            "--root root.json`"
+        )
+    stamp = mirror_dir / "last-refresh"
+    try:
+        age = time.time() - int(stamp.read_text())
+    except (OSError, ValueError):
+        age = float("inf")
+    if not getattr(opts, "offline", False) and age > REFRESH_AFTER:
+        from tuf.api.exceptions import RepositoryError
+
+        try:
+            _fetch_targets(_updater(mirror_dir, mirror, None, fetcher), mirror_dir, (name,))
+        except (RepositoryError, OSError, ValueError) as exc:
+            raise ConfigError(
+                f"TUF refresh from {mirror} failed ({exc}); use --offline to rely on the cache"
+            ) from None
+    path = mirror_dir / "targets" / name
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise ValidationError(f"the TUF cache has no {name} for {mirror}") from None

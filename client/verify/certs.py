@@ -1,0 +1,242 @@
+"""Signing-certificate checks: chain to a trusted Fulcio CA at a given time, embedded SCT, key
+usage, and the identity policy (SAN and OIDC issuer, exact or regular expression).
+
+Chain building uses pyca/cryptography's RFC 5280 client verifier (WebPKI profile with the EKU rule
+relaxed, as sigstore-python does), so CA certificates must be well-formed. A CA of the trusted root
+counts only at times inside its ``validFor`` window (closed interval). SCTs are checked per RFC 6962
+section 3.2: the precertificate TBS (without the SCT list) and the issuer key hash are what the log
+signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from protocol import x509ext
+from protocol.errors import VerificationError
+from protocol.trust import TrustedRoot, in_window
+
+from .keys import Keyring
+
+_OTHERNAME_SAN = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
+
+
+def load_certificate(der: bytes, what: str = "certificate") -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise VerificationError(f"the {what} is not a valid DER X.509 certificate") from None
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(bc.ca)
+
+
+def check_leaf_usage(cert: x509.Certificate) -> None:
+    """KeyUsage digitalSignature and EKU codeSigning, not a CA."""
+    if cert.version != x509.Version.v3:
+        raise VerificationError("the signing certificate is not an X.509 v3 certificate")
+    if is_ca(cert):
+        raise VerificationError("the signing certificate is a CA certificate, not a leaf")
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        raise VerificationError("the signing certificate has no KeyUsage extension") from None
+    if not ku.digital_signature:
+        raise VerificationError("the signing certificate's KeyUsage lacks digitalSignature")
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        raise VerificationError(
+            "the signing certificate has no ExtendedKeyUsage extension"
+        ) from None
+    if ExtendedKeyUsageOID.CODE_SIGNING not in eku:
+        raise VerificationError("the signing certificate's ExtendedKeyUsage lacks codeSigning")
+
+
+class ChainVerifier:
+    def __init__(self, root: TrustedRoot) -> None:
+        self._cas = [
+            (ca, [load_certificate(c, "trusted root CA certificate") for c in ca.cert_chain])
+            for ca in root.certificate_authorities
+        ]
+        if not self._cas:
+            raise VerificationError("the trusted root lists no certificate authorities")
+
+    def verify_at(self, leaf: x509.Certificate, when: datetime) -> list[x509.Certificate]:
+        """Build leaf → trusted anchor valid at ``when``; returns the chain above the leaf."""
+        from cryptography.x509.verification import (
+            Criticality,
+            ExtensionPolicy,
+            PolicyBuilder,
+            Store,
+        )
+        from cryptography.x509.verification import (
+            VerificationError as X509Error,
+        )
+
+        anchors = [c for ca, certs in self._cas if in_window(ca.valid_for, when) for c in certs]
+        if not anchors:
+            raise VerificationError(
+                f"no certificate authority of the trusted root was valid at {when.isoformat()}"
+            )
+        ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+            x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
+        )
+        ee_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(
+            x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
+        )
+        verifier = (
+            PolicyBuilder()
+            .store(Store(anchors))
+            .time(when)
+            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+            .build_client_verifier()
+        )
+        try:
+            return list(verifier.verify(leaf, []).chain[1:])
+        except (X509Error, x509.UnsupportedGeneralNameType) as exc:
+            raise VerificationError(
+                "the signing certificate does not chain to a trusted CA at "
+                f"{when.isoformat()}: {exc}"
+            ) from None
+
+
+def verify_sct(leaf: x509.Certificate, chain: list[x509.Certificate], ct_keys: Keyring) -> None:
+    """Exactly one embedded precertificate SCT, signed (SHA-256) by a trusted CT log key."""
+    if not ct_keys:
+        raise VerificationError(
+            "the trusted root has no CT log keys to check the certificate's SCT"
+        )
+    try:
+        scts = leaf.extensions.get_extension_for_class(
+            x509.PrecertificateSignedCertificateTimestamps
+        ).value
+    except x509.ExtensionNotFound:
+        raise VerificationError("the signing certificate carries no embedded SCT") from None
+    if len(scts) != 1:
+        raise VerificationError(f"expected one embedded SCT, found {len(scts)}")
+    sct = scts[0]
+    if sct.entry_type != x509.certificate_transparency.LogEntryType.PRE_CERTIFICATE:
+        raise VerificationError("the embedded SCT is not for a precertificate")
+    if not isinstance(sct.signature_hash_algorithm, hashes.SHA256):
+        raise VerificationError("the embedded SCT is not signed with SHA-256")
+    if not chain:
+        raise VerificationError("no issuer certificate to check the SCT against")
+    issuer = chain[0]
+    try:
+        eku = issuer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        if ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY in eku and len(chain) > 1:
+            issuer = chain[1]
+    except x509.ExtensionNotFound:
+        pass
+    if not is_ca(issuer):
+        raise VerificationError("the SCT issuer certificate is not a CA")
+    spki = issuer.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    tbs = leaf.tbs_precertificate_bytes
+    millis = _millis(sct)
+    ext = sct.extension_bytes
+    data = (
+        struct.pack(">BBQH", 0, 0, millis, 1)
+        + hashlib.sha256(spki).digest()
+        + len(tbs).to_bytes(3, "big")
+        + tbs
+        + struct.pack(">H", len(ext))
+        + ext
+    )
+    try:
+        ct_keys.verify(sct.log_id, sct.signature, data)
+    except VerificationError:
+        raise VerificationError(
+            "the certificate's SCT is not signed by any CT log of the trusted root"
+        ) from None
+
+
+def _millis(sct: x509.certificate_transparency.SignedCertificateTimestamp) -> int:
+    ts = sct.timestamp.replace(tzinfo=UTC)
+    return int(ts.timestamp()) * 1000 + ts.microsecond // 1000
+
+
+def certificate_identities(cert: x509.Certificate) -> list[str]:
+    """Email, URI and Sigstore username (otherName 57264.1.7) SANs."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    out: list[str] = list(san.get_values_for_type(x509.RFC822Name))
+    out += san.get_values_for_type(x509.UniformResourceIdentifier)
+    for other in san.get_values_for_type(x509.OtherName):
+        if other.type_id == _OTHERNAME_SAN:
+            value = x509ext.parse_der_utf8string(other.value)
+            if value is not None:
+                out.append(value)
+    return out
+
+
+@dataclass(frozen=True)
+class IdentityPolicy:
+    """Expected SAN and OIDC issuer; each exact or a regular expression (``re.search``, i.e.
+    unanchored like cosign's RE2 ``MatchString`` — anchor with ``^...$`` to match whole)."""
+
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    issuer_regexp: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.identity is None) == (self.identity_regexp is None):
+            raise VerificationError(
+                "give exactly one of --certificate-identity and --certificate-identity-regexp"
+            )
+        if (self.issuer is None) == (self.issuer_regexp is None):
+            raise VerificationError(
+                "give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp"
+            )
+        for pattern in (self.identity_regexp, self.issuer_regexp):
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise VerificationError(
+                        f"invalid regular expression {pattern!r}: {exc}"
+                    ) from None
+
+    def verify(self, cert: x509.Certificate) -> None:
+        issuer = x509ext.oidc_issuer(cert)
+        if issuer is None:
+            raise VerificationError("the signing certificate has no OIDC issuer extension")
+        if self.issuer is not None and issuer != self.issuer:
+            raise VerificationError(
+                f"the certificate was issued for OIDC issuer {issuer!r}, expected {self.issuer!r}"
+            )
+        if self.issuer_regexp is not None and not re.search(self.issuer_regexp, issuer):
+            raise VerificationError(
+                f"the certificate's OIDC issuer {issuer!r} does not match {self.issuer_regexp!r}"
+            )
+        sans = certificate_identities(cert)
+        if self.identity is not None and self.identity not in sans:
+            raise VerificationError(
+                f"the certificate's identity {', '.join(sans) or '(none)'} "
+                f"is not the expected {self.identity!r}"
+            )
+        if self.identity_regexp is not None and not any(
+            re.search(self.identity_regexp, s) for s in sans
+        ):
+            raise VerificationError(
+                f"the certificate's identity {', '.join(sans) or '(none)'} "
+                f"does not match {self.identity_regexp!r}"
+            )

@@ -1,0 +1,128 @@
+"""Public keys of the trusted root (logs, CT logs) loaded for verification, and keyrings.
+
+A ``LogKey`` pairs a loaded key with the identifiers a bundle may use to name it (SHA-256 of the
+DER SubjectPublicKeyInfo, and the ``logId`` the trusted root gives, which differs for Rekor v2)
+and its validity window. ``Keyring.verify`` follows sigstore-python: the key whose ID matches the
+hint is tried, otherwise every key (the hint is unauthenticated). Keys of unsupported types are
+skipped, as sigstore-python does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from protocol.errors import VerificationError
+from protocol.trust import PublicKey, TimeRange, TransparencyLogInstance, in_window
+
+_EC_HASH: dict[str, type[hashes.HashAlgorithm]] = {
+    "PKIX_ECDSA_P256_SHA_256": hashes.SHA256,
+    "PKIX_ECDSA_P384_SHA_384": hashes.SHA384,
+    "PKIX_ECDSA_P521_SHA_512": hashes.SHA512,
+}
+_RSA = {
+    "PKCS1_RSA_PKCS1V5",
+    "PKIX_RSA_PKCS1V5",
+    "PKIX_RSA_PKCS1V15_2048_SHA256",
+    "PKIX_RSA_PKCS1V15_3072_SHA256",
+    "PKIX_RSA_PKCS1V15_4096_SHA256",
+}
+
+AnyKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+
+
+def spki_id(key: AnyKey) -> bytes:
+    """SHA-256 of the DER SubjectPublicKeyInfo (the Rekor v1 / RFC 6962 log ID)."""
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).digest()
+
+
+def verify_signature(
+    key: AnyKey, signature: bytes, data: bytes, hash_: type[hashes.HashAlgorithm] | None = None
+) -> bool:
+    """True when ``signature`` over ``data`` verifies; ECDSA defaults to the curve's usual hash."""
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, data)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            algo = hash_ or {384: hashes.SHA384, 521: hashes.SHA512}.get(
+                key.curve.key_size, hashes.SHA256
+            )
+            key.verify(signature, data, ec.ECDSA(algo()))
+        else:
+            key.verify(signature, data, padding.PKCS1v15(), (hash_ or hashes.SHA256)())
+    except InvalidSignature:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class LogKey:
+    key: AnyKey
+    ids: frozenset[bytes]
+    hash: type[hashes.HashAlgorithm] | None
+    valid_for: TimeRange | None
+    base_url: str = ""
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        return verify_signature(self.key, signature, data, self.hash)
+
+
+def load_public_key(pk: PublicKey) -> tuple[AnyKey, type[hashes.HashAlgorithm] | None] | None:
+    """Load a trusted-root key; ``None`` for an empty key or an unsupported type."""
+    if not pk.raw_bytes:
+        return None
+    try:
+        key = serialization.load_der_public_key(pk.raw_bytes)
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+    if pk.key_details in _EC_HASH and isinstance(key, ec.EllipticCurvePublicKey):
+        return key, _EC_HASH[pk.key_details]
+    if pk.key_details == "PKIX_ED25519" and isinstance(key, ed25519.Ed25519PublicKey):
+        return key, None
+    if pk.key_details in _RSA and isinstance(key, rsa.RSAPublicKey):
+        return key, hashes.SHA256
+    return None
+
+
+class Keyring:
+    """The keys of a set of logs that are usable at ``now`` (started; ends ignored, as for
+    verification a retired log's old entries stay valid)."""
+
+    def __init__(self, logs: tuple[TransparencyLogInstance, ...], now: datetime) -> None:
+        self.keys: list[LogKey] = []
+        for log in logs:
+            window = log.public_key.valid_for
+            if window is not None and not window.started(now):
+                continue
+            loaded = load_public_key(log.public_key)
+            if loaded is None:
+                continue
+            key, hash_ = loaded
+            ids = frozenset({spki_id(key), log.log_id})
+            self.keys.append(LogKey(key, ids, hash_, window, log.base_url))
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
+
+    def candidates(self, key_id: bytes) -> list[LogKey]:
+        named = [k for k in self.keys if key_id in k.ids]
+        return named or list(self.keys)
+
+    def verify(
+        self, key_id: bytes, signature: bytes, data: bytes, at: datetime | None = None
+    ) -> None:
+        """Raise unless some candidate key (valid at ``at``, when given) verifies ``signature``."""
+        for key in self.candidates(key_id):
+            if at is not None and not in_window(key.valid_for, at):
+                continue
+            if key.verify(signature, data):
+                return
+        raise VerificationError("no trusted key verifies the signature")

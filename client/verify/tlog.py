@@ -1,0 +1,209 @@
+"""Transparency-log entry checks: Merkle inclusion proof with a signed checkpoint, the inclusion
+promise (SET), and the consistency of the logged body with the bundle.
+
+Log kinds understood: Rekor v1 ``hashedrekord`` 0.0.1 and ``dsse`` 0.0.1, Rekor v2 ``hashedrekord``
+0.0.2 (which also records DSSE envelopes, over their PAE). The SET is the log's signature over the
+RFC 8785 JSON ``{"body", "integratedTime", "logID", "logIndex"}``; the checkpoint is a C2SP signed
+note whose signature line carries the first four bytes of the entry's log ID (Rekor's rule).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from protocol import merkle
+from protocol.bundle import DsseEnvelope, TransparencyLogEntry
+from protocol.canonical import canonicalize
+from protocol.errors import VerificationError
+
+from .keys import Keyring, spki_id
+
+INCONSISTENT = "transparency log entry is inconsistent with other materials"
+
+
+def verify_entry(entry: TransparencyLogEntry, keys: Keyring) -> None:
+    """Inclusion proof + checkpoint, then the SET when the entry has one."""
+    if not keys:
+        raise VerificationError("the trusted root has no usable transparency log keys")
+    proof = entry.inclusion_proof
+    if proof is None or not proof.checkpoint:
+        raise VerificationError("the log entry has no inclusion proof with a checkpoint")
+    leaf = merkle.leaf_hash(entry.canonicalized_body)
+    try:
+        merkle.verify_inclusion(
+            proof.log_index, proof.tree_size, leaf, proof.hashes, proof.root_hash
+        )
+    except VerificationError as exc:
+        raise VerificationError(f"invalid inclusion proof: {exc.message}") from None
+    _verify_checkpoint(entry, keys)
+    if entry.inclusion_promise and entry.integrated_time:
+        verify_set(entry, keys)
+
+
+def _verify_checkpoint(entry: TransparencyLogEntry, keys: Keyring) -> None:
+    from protocol.note import verify_rekor_checkpoint
+
+    proof = entry.inclusion_proof
+    assert proof is not None and proof.checkpoint is not None
+    checkpoint = None
+    reason = "no trusted log key signed it"
+    for key in keys.candidates(entry.log_id):
+        try:
+            checkpoint = verify_rekor_checkpoint(proof.checkpoint, entry.log_id, key.key)
+            break
+        except VerificationError as exc:
+            reason = exc.message
+    if checkpoint is None:
+        raise VerificationError(f"invalid checkpoint: {reason}")
+    if checkpoint.root_hash != proof.root_hash:
+        raise VerificationError(
+            "the checkpoint's root hash differs from the inclusion proof's root hash"
+        )
+    if checkpoint.size != proof.tree_size:
+        raise VerificationError("the checkpoint's tree size differs from the inclusion proof's")
+
+
+def set_payload(entry: TransparencyLogEntry) -> bytes:
+    return canonicalize(
+        {
+            "body": base64.b64encode(entry.canonicalized_body).decode(),
+            "integratedTime": entry.integrated_time,
+            "logID": entry.log_id.hex(),
+            "logIndex": entry.log_index,
+        }
+    )
+
+
+def verify_set(entry: TransparencyLogEntry, keys: Keyring) -> None:
+    if not entry.inclusion_promise:
+        raise VerificationError("the log entry has no inclusion promise (SET)")
+    when = datetime.fromtimestamp(entry.integrated_time, UTC)
+    try:
+        keys.verify(entry.log_id, entry.inclusion_promise, set_payload(entry), at=when)
+    except VerificationError:
+        raise VerificationError(
+            "invalid inclusion promise (SET): no trusted log key valid at the integrated time "
+            "signed it"
+        ) from None
+
+
+# --- body consistency -------------------------------------------------------------------------
+
+
+def _body(entry: TransparencyLogEntry) -> dict[str, Any]:
+    try:
+        body = json.loads(entry.canonicalized_body)
+    except (ValueError, UnicodeDecodeError):
+        raise VerificationError("the log entry body is not JSON") from None
+    if not isinstance(body, dict):
+        raise VerificationError("the log entry body is not a JSON object")
+    kind, version = entry.kind_version.kind, entry.kind_version.version
+    if body.get("kind") != kind or body.get("apiVersion") != version:
+        raise VerificationError(INCONSISTENT)
+    return body
+
+
+def _dig(obj: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(obj, dict) or name not in obj:
+            raise VerificationError(INCONSISTENT)
+        obj = obj[name]
+    return obj
+
+
+def _b64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise VerificationError(INCONSISTENT)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError(INCONSISTENT) from None
+
+
+def _same_key_material(pem_b64: Any, signer: x509.Certificate | Any) -> bool:
+    """The body's PEM (a certificate or a public key) names the bundle's signer."""
+    pem = _b64(pem_b64)
+    if isinstance(signer, x509.Certificate):
+        try:
+            return x509.load_pem_x509_certificate(pem) == signer
+        except ValueError:
+            return False
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        return False
+    return spki_id(key) == spki_id(signer)  # type: ignore[arg-type]
+
+
+def check_hashedrekord(
+    entry: TransparencyLogEntry, signer: Any, signature: bytes, digest: bytes
+) -> None:
+    """The logged hashedrekord (0.0.1 or 0.0.2) records this digest, signature and signer."""
+    if entry.kind_version.kind != "hashedrekord":
+        raise VerificationError(f"expected a hashedrekord log entry, got {entry.kind_version.kind}")
+    body = _body(entry)
+    version = entry.kind_version.version
+    if version == "0.0.1":
+        spec = _dig(body, "spec")
+        ok = (
+            _dig(spec, "data", "hash", "algorithm") == "sha256"
+            and _dig(spec, "data", "hash", "value") == digest.hex()
+            and _b64(_dig(spec, "signature", "content")) == signature
+            and _same_key_material(_dig(spec, "signature", "publicKey", "content"), signer)
+        )
+    elif version == "0.0.2":
+        spec = _dig(body, "spec", "hashedRekordV002")
+        verifier = _dig(spec, "signature", "verifier")
+        if isinstance(signer, x509.Certificate):
+            raw = _b64(_dig(verifier, "x509Certificate", "rawBytes"))
+            same = raw == signer.public_bytes(serialization.Encoding.DER)
+        else:
+            raw = _b64(_dig(verifier, "publicKey", "rawBytes"))
+            same = raw == signer.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        ok = (
+            _dig(spec, "data", "algorithm") == "SHA2_256"
+            and _b64(_dig(spec, "data", "digest")) == digest
+            and _b64(_dig(spec, "signature", "content")) == signature
+            and same
+        )
+    else:
+        raise VerificationError(f"unsupported hashedrekord version {version}")
+    if not ok:
+        raise VerificationError(INCONSISTENT)
+
+
+def check_dsse(entry: TransparencyLogEntry, signer: Any, envelope: DsseEnvelope) -> None:
+    """The logged dsse 0.0.1 (or Rekor v2 hashedrekord 0.0.2 over the PAE) matches the envelope."""
+    kind, version = entry.kind_version.kind, entry.kind_version.version
+    if kind == "hashedrekord" and version == "0.0.2":
+        if len(envelope.signatures) != 1:
+            raise VerificationError("a DSSE envelope logged as hashedrekord needs one signature")
+        digest = hashlib.sha256(envelope.pae()).digest()
+        check_hashedrekord(entry, signer, envelope.signatures[0].sig, digest)
+        return
+    if not (kind == "dsse" and version == "0.0.1"):
+        raise VerificationError(f"unsupported DSSE log entry type {kind}/{version}")
+    spec = _dig(_body(entry), "spec")
+    payload_hash = _dig(spec, "payloadHash")
+    if _dig(payload_hash, "algorithm") != "sha256":
+        raise VerificationError("the DSSE log entry's payload hash is not SHA-256")
+    if _dig(payload_hash, "value") != hashlib.sha256(envelope.payload).hexdigest():
+        raise VerificationError("the DSSE log entry's payload hash does not match the bundle")
+    logged = _dig(spec, "signatures")
+    if not isinstance(logged, list) or len(logged) != len(envelope.signatures):
+        raise VerificationError("the DSSE log entry's signatures do not match the bundle")
+    for item, sig in zip(logged, envelope.signatures, strict=True):
+        if _b64(_dig(item, "signature")) != sig.sig or not _same_key_material(
+            _dig(item, "verifier"), signer
+        ):
+            raise VerificationError("the DSSE log entry's signatures do not match the bundle")
