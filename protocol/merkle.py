@@ -150,9 +150,7 @@ def _chain_border_right(seed: bytes, proof: Sequence[bytes]) -> bytes:
     return seed
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """Recompute the root implied by an inclusion proof; raise VerificationError if malformed."""
     if index < 0 or size <= 0 or index >= size:
         raise VerificationError(f"leaf index {index} is outside a tree of size {size}")

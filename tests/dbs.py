@@ -30,7 +30,9 @@ def postgres_server_url() -> str:
             pass
         engine.dispose()
     except Exception:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 and SIGSTACK_TEST_POSTGRES_URL is unset")
+        pytest.skip(
+            "PostgreSQL is not reachable on 127.0.0.1:5432 and SIGSTACK_TEST_POSTGRES_URL is unset"
+        )
     return DEFAULT_PG
 
 
@@ -47,8 +49,9 @@ def fresh_postgres() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         with admin.connect() as conn:
-            conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-            ), {"n": name})
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()

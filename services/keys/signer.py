@@ -19,11 +19,15 @@ ALGORITHMS = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048", "rsa-3072", "rs
 
 
 def public_key_der(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def public_key_pem(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 class Signer:
@@ -84,7 +88,9 @@ def create_file_key(
     """Write a new PKCS#8 PEM key to ``path`` with mode 0600; never overwrites an existing file."""
     key = generate_private_key(algorithm)
     enc: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
     )
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
     try:
@@ -95,7 +101,9 @@ def create_file_key(
         f.write(pem)
 
 
-def _load_file(uri: str, rest: str, query: Mapping[str, list[str]], environ: Mapping[str, str]) -> Signer:
+def _load_file(
+    uri: str, rest: str, query: Mapping[str, list[str]], environ: Mapping[str, str]
+) -> Signer:
     path = Path(rest)
     passphrase = None
     env_name = (query.get("passphrase-env") or [None])[0]
@@ -110,11 +118,15 @@ def _load_file(uri: str, rest: str, query: Mapping[str, list[str]], environ: Map
     try:
         key = serialization.load_pem_private_key(data, password=passphrase)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"cannot load key {path}: wrong passphrase or not a PEM private key") from exc
+        raise ConfigError(
+            f"cannot load key {path}: wrong passphrase or not a PEM private key"
+        ) from exc
     return Signer(key, uri)
 
 
-def _load_ephemeral(uri: str, rest: str, query: Mapping[str, list[str]], environ: Mapping[str, str]) -> Signer:
+def _load_ephemeral(
+    uri: str, rest: str, query: Mapping[str, list[str]], environ: Mapping[str, str]
+) -> Signer:
     return EphemeralSigner(generate_private_key(rest or "ecdsa-p256"), uri)
 
 

@@ -46,11 +46,20 @@ def create_app(
         if request.method == "GET":
             resp.headers.setdefault("Cache-Control", "no-cache")
         if log.isEnabledFor(logging.INFO):
-            log.info(json.dumps({
-                "service": name, "request_id": g.get("request_id"), "method": request.method,
-                "path": request.path, "status": resp.status_code,
-                "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
-            }))
+            log.info(
+                json.dumps(
+                    {
+                        "service": name,
+                        "request_id": g.get("request_id"),
+                        "method": request.method,
+                        "path": request.path,
+                        "status": resp.status_code,
+                        "ms": round(
+                            (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2
+                        ),
+                    }
+                )
+            )
         return resp
 
     @app.get("/healthz")

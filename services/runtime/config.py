@@ -39,7 +39,7 @@ def load_config(
         prefix = env_prefix.upper() + "_"
         for name, raw in env.items():
             if name.startswith(prefix):
-                key = name[len(prefix):].lower()
+                key = name[len(prefix) :].lower()
                 try:
                     config[key] = json.loads(raw)
                 except ValueError:

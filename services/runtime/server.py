@@ -43,8 +43,11 @@ def run(
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                                format="%(asctime)s %(name)s %(levelname)s %(message)s")
+            logging.basicConfig(
+                stream=sys.stderr,
+                level=logging.WARNING,
+                format="%(asctime)s %(name)s %(levelname)s %(message)s",
+            )
             return app_factory()
 
     _App().run()

@@ -9,5 +9,14 @@ layout.
 from .engine import Appended, Entry, Log, TreeHead, entry_bundle, identity_of, open_log
 from .tiles import WIDTH, tile_path
 
-__all__ = ["WIDTH", "Appended", "Entry", "Log", "TreeHead", "entry_bundle", "identity_of", "open_log",
-           "tile_path"]
+__all__ = [
+    "WIDTH",
+    "Appended",
+    "Entry",
+    "Log",
+    "TreeHead",
+    "entry_bundle",
+    "identity_of",
+    "open_log",
+    "tile_path",
+]

@@ -36,7 +36,7 @@ from protocol import merkle
 from protocol.errors import ConfigError, NotFoundError, UnavailableError, ValidationError
 
 from . import store
-from .tiles import HASH, WIDTH, Edge, TileReader
+from .tiles import HASH, Edge, TileReader
 
 log = logging.getLogger("sigstack.tlog")
 
@@ -122,7 +122,11 @@ class Log:
     # ---- writing -------------------------------------------------------------------------------
 
     def append(
-        self, leaf: bytes, identity: bytes | None = None, extra: bytes = b"", payload: Any = None,
+        self,
+        leaf: bytes,
+        identity: bytes | None = None,
+        extra: bytes = b"",
+        payload: Any = None,
         timeout: float = 30.0,
     ) -> Appended:
         """Append ``leaf``; block until it is committed. ``identity`` deduplicates (default: leaf hash)."""
@@ -185,9 +189,14 @@ class Log:
             conn = conn.execution_options(immediate=True)
             with conn.begin():
                 row = conn.execute(
-                    select(store.trees.c.size, store.trees.c.root_hash, store.trees.c.timestamp_ms,
-                           store.trees.c.note)
-                    .where(store.trees.c.tree_id == self.tree_id).with_for_update()
+                    select(
+                        store.trees.c.size,
+                        store.trees.c.root_hash,
+                        store.trees.c.timestamp_ms,
+                        store.trees.c.note,
+                    )
+                    .where(store.trees.c.tree_id == self.tree_id)
+                    .with_for_update()
                 ).one()
                 edge = self._edge
                 if edge is None or edge.size != row.size:
@@ -215,7 +224,7 @@ class Log:
         for chunk in range(0, len(identities), 500):
             for r in conn.execute(
                 select(e.c.identity, e.c.idx, e.c.integrated_ms).where(
-                    e.c.tree_id == self.tree_id, e.c.identity.in_(identities[chunk:chunk + 500])
+                    e.c.tree_id == self.tree_id, e.c.identity.in_(identities[chunk : chunk + 500])
                 )
             ):
                 existing[bytes(r.identity)] = (r.idx, r.integrated_ms)
@@ -231,9 +240,17 @@ class Log:
             index = edge.size
             edge.append(item.leaf_hash)
             existing[item.identity] = (index, now_ms)
-            rows.append({"tree_id": self.tree_id, "idx": index, "leaf_hash": item.leaf_hash,
-                         "identity": item.identity, "data": item.leaf, "extra": item.extra,
-                         "integrated_ms": now_ms})
+            rows.append(
+                {
+                    "tree_id": self.tree_id,
+                    "idx": index,
+                    "leaf_hash": item.leaf_hash,
+                    "identity": item.identity,
+                    "data": item.leaf,
+                    "extra": item.extra,
+                    "integrated_ms": now_ms,
+                }
+            )
             results.append((index, False, now_ms))
             sequenced.append((index, item.payload))
         if not rows:
@@ -244,7 +261,8 @@ class Log:
         root = edge.root()
         note = self._sign_head(edge.size, root, now_ms)
         conn.execute(
-            update(store.trees).where(store.trees.c.tree_id == self.tree_id)
+            update(store.trees)
+            .where(store.trees.c.tree_id == self.tree_id)
             .values(size=edge.size, root_hash=root, timestamp_ms=now_ms, note=note)
         )
         if self._on_sequenced is not None:
@@ -263,14 +281,18 @@ class Log:
                 )
             )
         }
-        new = [{"tree_id": self.tree_id, "level": lv, "idx": ix, "hashes": data}
-               for lv, ix, data in changed if (lv, ix) not in present]
+        new = [
+            {"tree_id": self.tree_id, "level": lv, "idx": ix, "hashes": data}
+            for lv, ix, data in changed
+            if (lv, ix) not in present
+        ]
         old = [(lv, ix, data) for lv, ix, data in changed if (lv, ix) in present]
         if new:
             conn.execute(insert(t), new)
         for lv, ix, data in old:
             conn.execute(
-                update(t).where(t.c.tree_id == self.tree_id, t.c.level == lv, t.c.idx == ix)
+                update(t)
+                .where(t.c.tree_id == self.tree_id, t.c.level == lv, t.c.idx == ix)
                 .values(hashes=data)
             )
 
@@ -296,8 +318,9 @@ class Log:
         t = store.trees
         with self.engine.connect() as conn:
             r = conn.execute(
-                select(t.c.size, t.c.root_hash, t.c.timestamp_ms, t.c.note)
-                .where(t.c.tree_id == self.tree_id)
+                select(t.c.size, t.c.root_hash, t.c.timestamp_ms, t.c.note).where(
+                    t.c.tree_id == self.tree_id
+                )
             ).one()
         return TreeHead(r.size, bytes(r.root_hash), r.timestamp_ms, r.note)
 
@@ -309,8 +332,10 @@ class Log:
                 .where(e.c.tree_id == self.tree_id, e.c.idx >= start, e.c.idx < end)
                 .order_by(e.c.idx)
             ).all()
-        return [Entry(r.idx, bytes(r.data), bytes(r.extra), bytes(r.leaf_hash), r.integrated_ms)
-                for r in rows]
+        return [
+            Entry(r.idx, bytes(r.data), bytes(r.extra), bytes(r.leaf_hash), r.integrated_ms)
+            for r in rows
+        ]
 
     def entry(self, index: int) -> Entry:
         found = self.entries(index, index + 1) if index >= 0 else []
@@ -326,9 +351,9 @@ class Log:
             return out
         with self.engine.connect() as conn:
             for r in conn.execute(
-                select(e.c.leaf_hash, e.c.idx).where(
-                    e.c.tree_id == self.tree_id, e.c.leaf_hash.in_(list(leaf_hashes))
-                ).order_by(e.c.idx)
+                select(e.c.leaf_hash, e.c.idx)
+                .where(e.c.tree_id == self.tree_id, e.c.leaf_hash.in_(list(leaf_hashes)))
+                .order_by(e.c.idx)
             ):
                 out.setdefault(bytes(r.leaf_hash), r.idx)
         return out
@@ -347,8 +372,9 @@ class Log:
         t = store.tiles
         with self.engine.connect() as conn:
             data = conn.execute(
-                select(t.c.hashes).where(t.c.tree_id == self.tree_id, t.c.level == level,
-                                         t.c.idx == index)
+                select(t.c.hashes).where(
+                    t.c.tree_id == self.tree_id, t.c.level == level, t.c.idx == index
+                )
             ).scalar()
         if data is None or len(data) < min_width * HASH:
             raise NotFoundError(f"tile {level}/{index} does not exist")
@@ -408,10 +434,20 @@ def open_log(
         raise ConfigError(f"log {name!r} does not exist in this database")
     tree_id = secrets.randbelow(1 << 62) + 1
     now_ms = int(time.time() * 1000)
-    note = sign_head(0, merkle.EMPTY_ROOT, now_ms)
-    with engine.begin() as conn:
-        conn.execute(insert(t).values(tree_id=tree_id, name=name, public_key=public_key, size=0,
-                                      root_hash=merkle.EMPTY_ROOT, timestamp_ms=now_ms, note=note))
+    with (
+        engine.begin() as conn
+    ):  # the empty head is unsigned (note ""): personalities sign it on read
+        conn.execute(
+            insert(t).values(
+                tree_id=tree_id,
+                name=name,
+                public_key=public_key,
+                size=0,
+                root_hash=merkle.EMPTY_ROOT,
+                timestamp_ms=now_ms,
+                note="",
+            )
+        )
     return Log(engine, tree_id, sign_head, **options)
 
 

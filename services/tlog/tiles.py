@@ -24,7 +24,7 @@ def tile_path(level: int, index: int, width: int | None = None) -> str:
     """The C2SP path of a tile: index split in 3-digit groups, all but the last prefixed ``x``."""
     digits = f"{index:d}"
     digits = "0" * (-len(digits) % 3) + digits
-    groups = [digits[i:i + 3] for i in range(0, len(digits), 3)]
+    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
     path = "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
     base = f"{level}/{path}" if level >= 0 else path
     return f"{base}.p/{width}" if width is not None and width < WIDTH else base
@@ -41,14 +41,18 @@ def parse_tile_index(parts: list[str]) -> tuple[int, int | None]:
         parts = parts[:-2] + [parts[-2][:-2]]
     for i, part in enumerate(parts):
         body = part[1:] if i < len(parts) - 1 else part
-        if (i < len(parts) - 1 and not part.startswith("x")) or len(body) != 3 or not body.isdigit():
+        if (
+            (i < len(parts) - 1 and not part.startswith("x"))
+            or len(body) != 3
+            or not body.isdigit()
+        ):
             raise ValueError("bad tile index")
     return int("".join(p.lstrip("x") for p in parts)), width
 
 
 def node_from_tile(tile: bytes, offset: int, count: int) -> bytes:
     """Root of ``count`` (a power of two) hashes of a tile starting at ``offset``."""
-    hashes = [tile[i * HASH:(i + 1) * HASH] for i in range(offset, offset + count)]
+    hashes = [tile[i * HASH : (i + 1) * HASH] for i in range(offset, offset + count)]
     return merkle.root_of(hashes)
 
 

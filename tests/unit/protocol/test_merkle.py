@@ -28,8 +28,13 @@ def test_vector_counts() -> None:
 @pytest.mark.parametrize("path", INCLUSION, ids=lambda p: str(p.relative_to(TD)))
 def test_inclusion_vectors(path) -> None:
     v = load_json(path)
-    args = (v["leafIdx"], v["treeSize"], _b(v["leafHash"]), [_b(p) for p in v["proof"] or []],
-            _b(v["root"]))
+    args = (
+        v["leafIdx"],
+        v["treeSize"],
+        _b(v["leafHash"]),
+        [_b(p) for p in v["proof"] or []],
+        _b(v["root"]),
+    )
     if v["wantErr"]:
         with pytest.raises(VerificationError):
             merkle.verify_inclusion(*args)
@@ -40,8 +45,13 @@ def test_inclusion_vectors(path) -> None:
 @pytest.mark.parametrize("path", CONSISTENCY, ids=lambda p: str(p.relative_to(TD)))
 def test_consistency_vectors(path) -> None:
     v = load_json(path)
-    args = (v["size1"], v["size2"], [_b(p) for p in v["proof"] or []], _b(v["root1"]),
-            _b(v["root2"]))
+    args = (
+        v["size1"],
+        v["size2"],
+        [_b(p) for p in v["proof"] or []],
+        _b(v["root1"]),
+        _b(v["root2"]),
+    )
     if v["wantErr"]:
         with pytest.raises(VerificationError):
             merkle.verify_consistency(*args)
@@ -65,7 +75,7 @@ def test_reference_roots_and_nodes() -> None:
     for level, nodes in enumerate(REFERENCE["nodeHashesHexByLevel"]):
         for i, want in enumerate(nodes):
             width = 1 << level
-            assert merkle.root_of(LEAVES[i * width:(i + 1) * width]).hex() == want
+            assert merkle.root_of(LEAVES[i * width : (i + 1) * width]).hex() == want
 
 
 def test_generated_proofs_verify_on_reference_tree() -> None:
@@ -107,9 +117,11 @@ def test_complete_subtrees_cover_range() -> None:
         assert pos == end
 
 
-@pytest.mark.parametrize("v", load_json(VECTORS / "sigstore" / "inclusion-proofs.json"),
-                         ids=lambda v: v["desc"])
+@pytest.mark.parametrize(
+    "v", load_json(VECTORS / "sigstore" / "inclusion-proofs.json"), ids=lambda v: v["desc"]
+)
 def test_real_sigstore_proofs(v) -> None:
     assert v["wantErr"] in (False, None)
-    merkle.verify_inclusion(v["leafIdx"], v["treeSize"], _b(v["leafHash"]),
-                            [_b(p) for p in v["proof"]], _b(v["root"]))
+    merkle.verify_inclusion(
+        v["leafIdx"], v["treeSize"], _b(v["leafHash"]), [_b(p) for p in v["proof"]], _b(v["root"])
+    )

@@ -84,7 +84,9 @@ def test_concurrent_appends_batch_and_dedupe(url) -> None:
     entries = log.entries(0, 321)
     hashes = [e.leaf_hash for e in entries]
     assert log.head().root_hash == merkle.root_of(hashes)
-    assert log.index_of(merkle.leaf_hash(b"5-5")) == next(e.index for e in entries if e.leaf == b"5-5")
+    assert log.index_of(merkle.leaf_hash(b"5-5")) == next(
+        e.index for e in entries if e.leaf == b"5-5"
+    )
 
 
 def test_two_log_instances_share_one_database(url) -> None:
@@ -116,8 +118,8 @@ def test_reader_matches_reference() -> None:
     hashes = [merkle.leaf_hash(bytes([i % 256, i // 256])) for i in range(70000 // 100)]
     tiles = {}
     for i in range(0, len(hashes), WIDTH):
-        tiles[(0, i // WIDTH)] = b"".join(hashes[i:i + WIDTH])
-    full = [merkle.root_of(hashes[i:i + WIDTH]) for i in range(0, len(hashes) - WIDTH + 1, WIDTH)]
+        tiles[(0, i // WIDTH)] = b"".join(hashes[i : i + WIDTH])
+    full = [merkle.root_of(hashes[i : i + WIDTH]) for i in range(0, len(hashes) - WIDTH + 1, WIDTH)]
     tiles[(1, 0)] = b"".join(full)
     reader = TileReader(lambda lv, ix, w: tiles[(lv, ix)])
     for start, end in [(0, 700), (512, 700), (0, 512), (640, 700)]:

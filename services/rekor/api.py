@@ -1,0 +1,248 @@
+"""Rekor v1 JSON API and the C2SP tlog-tiles read API, as a Flask blueprint.
+
+Statuses follow Rekor (spec/rekor.md section 1): malformed JSON 400, schema violations 422, entry
+validation 400, duplicates 409 with ``Location``, created 201 with ``Location`` and ``ETag``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from protocol.errors import ConflictError, NotFoundError, SchemaError, ValidationError
+from services.tlog import entry_bundle
+from services.tlog.tiles import HASH, HEIGHT, WIDTH, parse_tile_index
+
+from .log import RekorLog
+from .types import prepare
+from .verifiers import load_verifier
+
+MAX_QUERIES = 10
+ENTRIES = "/api/v1/log/entries"
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError("request body is not valid JSON") from exc
+
+
+def _int_arg(name: str, default: int | None = None, minimum: int = 0) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        if default is None:
+            raise SchemaError(f"{name} in query is required")
+        return default
+    if not re.fullmatch(r"-?\d{1,19}", raw):
+        raise SchemaError(f"{name} in query must be of type int64")
+    value = int(raw)
+    if value < minimum:
+        raise SchemaError(f"{name} in query should be greater than or equal to {minimum}")
+    return value
+
+
+def blueprint(rekor: RekorLog) -> Blueprint:
+    bp = Blueprint("rekor", __name__)
+
+    @bp.post(ENTRIES)
+    def create_entry() -> Response:
+        prepared = prepare(_json_body())
+        appended = rekor.append(prepared)
+        entry_id = rekor.entry_id(appended.leaf_hash)
+        location = f"{ENTRIES}/{entry_id}"
+        if appended.duplicate:
+            raise ConflictError(
+                f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
+                location=location,
+            )
+        entry = rekor.log.entry(appended.index)
+        resp = jsonify(rekor.render(entry, appended.head))
+        resp.status_code = 201
+        resp.headers["Location"] = location
+        resp.headers["ETag"] = entry_id
+        return resp
+
+    @bp.get(ENTRIES)
+    def entry_by_index() -> Response | tuple[str, int]:
+        index = _int_arg("logIndex")
+        try:
+            return jsonify(rekor.by_index(index))
+        except NotFoundError:
+            return "", 404
+
+    @bp.get(f"{ENTRIES}/<entry_uuid>")
+    def entry_by_uuid(entry_uuid: str) -> Response:
+        leaf_hash = rekor.parse_entry_id(entry_uuid)
+        found = rekor.by_leaf_hashes([leaf_hash])
+        if not found:
+            raise NotFoundError("no entry with that UUID in this log")
+        return jsonify(found[0])
+
+    @bp.post(f"{ENTRIES}/retrieve")
+    @bp.post(f"{ENTRIES}/retrieve/")
+    def retrieve() -> Response:
+        query = _json_body()
+        if not isinstance(query, dict):
+            raise SchemaError("search query must be a JSON object")
+        lists: dict[str, list[Any]] = {}
+        for name in ("entryUUIDs", "logIndexes", "entries"):
+            value = query.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, list) or not value:
+                raise SchemaError(f"{name} must be a non-empty array")
+            lists[name] = value
+        if sum(len(v) for v in lists.values()) > MAX_QUERIES:
+            raise SchemaError(f"more than max allowed {MAX_QUERIES} entries in request")
+        out: list[dict[str, Any]] = []
+        hashes: list[bytes] = []
+        for uuid in lists.get("entryUUIDs", []):
+            if not isinstance(uuid, str):
+                raise SchemaError("entryUUIDs must hold strings")
+            try:
+                hashes.append(rekor.parse_entry_id(uuid))
+            except NotFoundError:
+                continue
+        for proposed in lists.get("entries", []):
+            hashes.append(_leaf_hash(prepare(proposed).body))
+        out += rekor.by_leaf_hashes(hashes) if hashes else []
+        head = rekor.head()
+        for index in lists.get("logIndexes", []):
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                raise SchemaError("logIndexes must hold non-negative integers")
+            if index < head.size:
+                out.append(rekor.by_index(index, head))
+        return jsonify(out)
+
+    @bp.get("/api/v1/log")
+    def log_info() -> Response:
+        head = rekor.head()
+        return jsonify(
+            {
+                "rootHash": head.root_hash.hex(),
+                "signedTreeHead": head.note,
+                "treeID": str(rekor.tree_id),
+                "treeSize": head.size,
+            }
+        )
+
+    @bp.get("/api/v1/log/publicKey")
+    def public_key() -> Response:
+        tree = request.args.get("treeID")
+        if tree is not None and tree != str(rekor.tree_id):
+            raise ValidationError(f"unknown treeID {tree[:20]}")
+        return Response(rekor.signer.public_pem, mimetype="application/x-pem-file")
+
+    @bp.get("/api/v1/log/proof")
+    def consistency() -> Response:
+        first = _int_arg("firstSize", default=1, minimum=1)
+        last = _int_arg("lastSize", minimum=1)
+        tree = request.args.get("treeID")
+        if tree is not None and tree != str(rekor.tree_id):
+            raise ValidationError(f"unknown treeID {tree[:20]}")
+        if first > last:
+            raise ValidationError(f"firstSize({first}) must be less than lastSize({last})")
+        size = rekor.head().size
+        if last > size:
+            raise ValidationError(
+                f"the tree size requested({last}) was greater than what is currently observable({size})"
+            )
+        proof = rekor.log.consistency_proof(first, last)
+        return jsonify(
+            {"hashes": [h.hex() for h in proof], "rootHash": rekor.log.root_at(last).hex()}
+        )
+
+    @bp.post("/api/v1/index/retrieve")
+    def search_index() -> Response:
+        query = _json_body()
+        if not isinstance(query, dict):
+            raise SchemaError("search index query must be a JSON object")
+        operator = query.get("operator", "or")
+        if operator not in ("and", "or"):
+            raise SchemaError("operator must be 'and' or 'or'")
+        criteria = _criteria(query)
+        if not criteria:
+            raise ValidationError("one of hash, publicKey, email or subject is required")
+        return jsonify(rekor.search(criteria, operator))
+
+    # ---- C2SP tlog-tiles -----------------------------------------------------------------------
+
+    @bp.get("/checkpoint")
+    def checkpoint() -> Response:
+        return Response(
+            rekor.head().note, mimetype="text/plain", headers={"Cache-Control": "no-cache"}
+        )
+
+    @bp.get("/tile/<path:rest>")
+    def tile(rest: str) -> Response:
+        parts = rest.split("/")
+        size = rekor.head().size
+        try:
+            if parts[0] == "entries":
+                index, width = parse_tile_index(parts[1:])
+                level = -1
+            else:
+                if not re.fullmatch(r"\d{1,2}", parts[0]) or int(parts[0]) > 63:
+                    raise ValueError("bad level")
+                level = int(parts[0])
+                index, width = parse_tile_index(parts[1:])
+        except (ValueError, IndexError) as exc:
+            raise NotFoundError("no such tile") from exc
+        count = size >> (HEIGHT * max(level, 0))
+        want = width or WIDTH
+        if index * WIDTH + want > count:
+            raise NotFoundError("no such tile")
+        if level < 0:
+            body = entry_bundle(rekor.log.entries(index * WIDTH, index * WIDTH + want))
+        else:
+            body = rekor.log.tile(level, index, want)[: want * HASH]
+        return Response(
+            body,
+            mimetype="application/octet-stream",
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    return bp
+
+
+def _leaf_hash(body: bytes) -> bytes:
+    from protocol.merkle import leaf_hash
+
+    return leaf_hash(body)
+
+
+def _criteria(query: dict[str, Any]) -> list[list[str]]:
+    criteria: list[list[str]] = []
+    digest = query.get("hash")
+    if digest is not None:
+        if not isinstance(digest, str):
+            raise SchemaError("hash must be a string")
+        value = digest.lower()
+        if ":" not in value:
+            algs = {40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
+            if len(value) not in algs:
+                raise ValidationError("hash has an unknown length")
+            value = f"{algs[len(value)]}:{value}"
+        criteria.append([value])
+    key = query.get("publicKey")
+    if key is not None:
+        if not isinstance(key, dict) or key.get("format") != "x509":
+            raise ValidationError("publicKey search supports format x509 only")
+        content = key.get("content")
+        if isinstance(content, str) and content.lstrip().startswith("-----BEGIN"):
+            content = base64.b64encode(content.encode()).decode()
+        verifier = load_verifier(content, "publicKey.content")
+        criteria.append([verifier.key_hash, f"sha256:{verifier.key_hash}"])
+    for name in ("email", "subject"):
+        value = query.get(name)
+        if value is not None:
+            if not isinstance(value, str) or not 1 <= len(value) <= 512:
+                raise SchemaError(f"{name} must be a string of 1 to 512 characters")
+            criteria.append([value.lower()])
+    return criteria

@@ -1,0 +1,238 @@
+"""Rekor entry types: validate a proposed entry, verify its signatures, build its canonical body.
+
+Supported (kind, apiVersion): hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2. The canonical body is
+RFC 8785 JSON of ``{"apiVersion", "kind", "spec"}`` with the reduced spec Rekor stores (section 2 of
+spec/rekor.md); it is the leaf the log stores and hashes. ``index_keys`` are the search-index keys
+Rekor derives for the entry (key hash, certificate subjects, artifact and payload digests).
+
+Errors: a top-level object that breaks the API schema (not an object, missing or mistyped ``kind``,
+``apiVersion`` or ``spec``) is ``SchemaError`` (422); anything wrong inside the spec, including a
+signature that does not verify, is ``ValidationError`` (400) with Rekor's "error processing entry"
+wording.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.canonical import canonicalize
+from protocol.errors import SchemaError, ValidationError
+
+from .verifiers import HASHES, b64, b64decode, load_verifier
+
+HEX = re.compile(r"^[0-9a-f]+$")
+HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
+INTOTO = "application/vnd.in-toto+json"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    kind: str
+    api_version: str
+    body: bytes
+    index_keys: tuple[str, ...]
+
+
+def _obj(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationError(f"error processing entry: {what} must be an object")
+    return value
+
+
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"error processing entry: {what} must be a non-empty string")
+    return value
+
+
+def _wrap(kind: str, version: str, spec: dict[str, Any]) -> bytes:
+    return canonicalize({"apiVersion": version, "kind": kind, "spec": spec})
+
+
+def _hashedrekord(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    sig = _obj(spec.get("signature"), "spec.signature")
+    data = _obj(spec.get("data"), "spec.data")
+    h = _obj(data.get("hash"), "spec.data.hash")
+    algorithm = _str(h.get("algorithm"), "spec.data.hash.algorithm")
+    value = _str(h.get("value"), "spec.data.hash.value")
+    if algorithm not in HEX_LEN:
+        raise ValidationError("error processing entry: unsupported hash algorithm")
+    if len(value) != HEX_LEN[algorithm] or not HEX.match(value):
+        raise ValidationError(
+            f"error processing entry: {algorithm} digest must be {HEX_LEN[algorithm]} lower-case hex"
+        )
+    signature = b64decode(sig.get("content"), "spec.signature.content")
+    pk = _obj(sig.get("publicKey"), "spec.signature.publicKey")
+    verifier = load_verifier(pk.get("content"), "spec.signature.publicKey.content")
+    verifier.verify_digest(signature, bytes.fromhex(value), algorithm)
+    canonical = {
+        "data": {"hash": {"algorithm": algorithm, "value": value}},
+        "signature": {
+            "content": b64(signature),
+            "publicKey": {"content": b64(verifier.canonical_pem)},
+        },
+    }
+    keys = [verifier.key_hash, *verifier.subjects(), f"{algorithm}:{value}"]
+    return canonical, keys
+
+
+def _pae(payload_type: str, payload: bytes) -> bytes:
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def _intoto_keys(payload_type: str, payload: bytes) -> list[str]:
+    """Subject digests and SLSA material digests of an in-toto statement."""
+    if payload_type != INTOTO:
+        return []
+    try:
+        statement = json.loads(payload)
+    except ValueError:
+        return []
+    keys: list[str] = []
+    if not isinstance(statement, dict):
+        return keys
+    digests = [s.get("digest") for s in statement.get("subject") or [] if isinstance(s, dict)]
+    predicate = statement.get("predicate")
+    if isinstance(predicate, dict):
+        digests += [
+            m.get("digest") for m in predicate.get("materials") or [] if isinstance(m, dict)
+        ]
+    for digest in digests:
+        if isinstance(digest, dict):
+            keys += [f"{alg}:{val}".lower() for alg, val in digest.items() if isinstance(val, str)]
+    return keys
+
+
+def _dsse(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    if any(k in spec for k in ("signatures", "envelopeHash", "payloadHash")):
+        raise ValidationError("error processing entry: only proposedContent may be sent for dsse")
+    proposed = _obj(spec.get("proposedContent"), "spec.proposedContent")
+    envelope_text = _str(proposed.get("envelope"), "spec.proposedContent.envelope")
+    verifiers_in = proposed.get("verifiers")
+    if not isinstance(verifiers_in, list) or not verifiers_in:
+        raise ValidationError("error processing entry: at least one verifier is required")
+    verifiers = [load_verifier(v, "spec.proposedContent.verifiers[]") for v in verifiers_in]
+    try:
+        envelope = json.loads(envelope_text)
+    except ValueError as exc:
+        raise ValidationError("error processing entry: envelope is not valid JSON") from exc
+    envelope = _obj(envelope, "envelope")
+    payload_type = _str(envelope.get("payloadType"), "envelope.payloadType")
+    payload = b64decode(envelope.get("payload"), "envelope.payload")
+    sigs = envelope.get("signatures")
+    if not isinstance(sigs, list) or not sigs:
+        raise ValidationError("error processing entry: envelope has no signatures")
+    pae = _pae(payload_type, payload)
+    out = []
+    for s in sigs:
+        sig_b64 = _str(_obj(s, "envelope.signatures[]").get("sig"), "envelope.signatures[].sig")
+        raw = b64decode(sig_b64, "envelope.signatures[].sig")
+        for v in verifiers:
+            try:
+                v.verify_message(raw, pae)
+            except ValidationError:
+                continue
+            out.append({"signature": sig_b64, "verifier": b64(v.canonical_pem)})
+            break
+        else:
+            raise ValidationError(
+                "error processing entry: a signature in the envelope does not "
+                "verify with any of the given verifiers"
+            )
+    out.sort(key=lambda s: s["signature"])
+    payload_hash = hashlib.sha256(payload).hexdigest()
+    envelope_hash = hashlib.sha256(envelope_text.encode()).hexdigest()
+    canonical = {
+        "envelopeHash": {"algorithm": "sha256", "value": envelope_hash},
+        "payloadHash": {"algorithm": "sha256", "value": payload_hash},
+        "signatures": out,
+    }
+    keys = [f"sha256:{v.key_hash}" for v in verifiers] + [
+        s for v in verifiers for s in v.subjects()
+    ]
+    keys += [
+        f"sha256:{payload_hash}",
+        f"sha256:{envelope_hash}",
+        *_intoto_keys(payload_type, payload),
+    ]
+    return canonical, keys
+
+
+def _intoto(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    content = _obj(spec.get("content"), "spec.content")
+    envelope = _obj(content.get("envelope"), "spec.content.envelope")
+    h = _obj(content.get("hash"), "spec.content.hash")
+    algorithm = _str(h.get("algorithm"), "spec.content.hash.algorithm")
+    value = _str(h.get("value"), "spec.content.hash.value")
+    if algorithm != "sha256" or len(value) != 64 or not HEX.match(value):
+        raise ValidationError("error processing entry: content.hash must be a sha256 hex digest")
+    payload_type = _str(envelope.get("payloadType"), "envelope.payloadType")
+    payload_b64 = b64decode(envelope.get("payload"), "envelope.payload").decode("latin-1")
+    payload = b64decode(payload_b64, "envelope.payload (inner)")
+    sigs = envelope.get("signatures")
+    if not isinstance(sigs, list) or not sigs:
+        raise ValidationError("error processing entry: envelope has no signatures")
+    pae = _pae(payload_type, payload)
+    out, keys = [], []
+    for s in sigs:
+        s = _obj(s, "envelope.signatures[]")
+        outer = b64decode(s.get("sig"), "envelope.signatures[].sig")
+        raw = b64decode(outer.decode("latin-1"), "envelope.signatures[].sig (inner)")
+        verifier = load_verifier(s.get("publicKey"), "envelope.signatures[].publicKey")
+        verifier.verify_message(raw, pae)
+        item = {"publicKey": b64(verifier.canonical_pem), "sig": b64(outer)}
+        keyid = s.get("keyid")
+        if isinstance(keyid, str) and keyid:
+            item["keyid"] = keyid
+        out.append(item)
+        keys += [f"sha256:{verifier.key_hash}", *verifier.subjects()]
+    payload_hash = hashlib.sha256(payload).hexdigest()
+    canonical = {
+        "content": {
+            "envelope": {"payloadType": payload_type, "signatures": out},
+            "hash": {"algorithm": algorithm, "value": value},
+            "payloadHash": {"algorithm": "sha256", "value": payload_hash},
+        }
+    }
+    keys += [f"sha256:{payload_hash}", *_intoto_keys(payload_type, payload)]
+    return canonical, keys
+
+
+TYPES: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[dict[str, Any], list[str]]]] = {
+    ("hashedrekord", "0.0.1"): _hashedrekord,
+    ("dsse", "0.0.1"): _dsse,
+    ("intoto", "0.0.2"): _intoto,
+}
+KINDS = {kind for kind, _ in TYPES}
+
+
+def prepare(proposed: Any) -> Prepared:
+    """Validate a ProposedEntry and return its canonical body and index keys."""
+    if not isinstance(proposed, dict):
+        raise SchemaError("entry must be a JSON object")
+    kind, version, spec = proposed.get("kind"), proposed.get("apiVersion"), proposed.get("spec")
+    if not isinstance(kind, str) or not kind:
+        raise SchemaError("kind in body is required")
+    if not isinstance(version, str) or not re.match(
+        r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$", version
+    ):
+        raise SchemaError("apiVersion in body is required and must be a semantic version")
+    if not isinstance(spec, dict):
+        raise SchemaError("spec in body is required and must be an object")
+    if kind not in KINDS:
+        raise ValidationError(f"error processing entry: {kind} is not a supported entry kind")
+    handler = TYPES.get((kind, version))
+    if handler is None:
+        raise ValidationError(f"error processing entry: {kind} version {version} is not supported")
+    canonical, keys = handler(spec)
+    unique = tuple(dict.fromkeys(k.lower() for k in keys if k and len(k) <= 512))
+    return Prepared(kind, version, _wrap(kind, version, canonical), unique)
+
+
+__all__ = ["HASHES", "KINDS", "Prepared", "prepare"]

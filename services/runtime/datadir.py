@@ -1,0 +1,68 @@
+"""Data-directory rules shared by the services that keep a log or keys on disk.
+
+``sigstack serve <service> --data-dir DIR``: a new or empty DIR is initialised (a key written with
+mode 0600, the SQLite database created by Alembic); an existing DIR is reused; a DIR whose database
+exists but whose key is missing, or the reverse, is refused with a message that says what to do.
+The check that the key matches the log stored in the database is the log engine's (``open_log``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from protocol.errors import ConfigError
+from services.keys import create_file_key
+from services.runtime import db
+
+
+@dataclass(frozen=True)
+class Prepared:
+    database_url: str
+    key_uri: str
+    created: bool  # the key was made now: the log may be created too
+
+
+def prepare(
+    data_dir: str | Path,
+    service: str,
+    *,
+    database_url: str | None = None,
+    key_uri: str | None = None,
+    key_algorithm: str = "ecdsa-p256",
+) -> Prepared:
+    directory = Path(data_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_path = directory / f"{service}-key.pem"
+    db_path = directory / f"{service}.db"
+    url = database_url or db.sqlite_url(db_path)
+    if key_uri and key_uri.startswith("ephemeral:"):
+        raise ConfigError(
+            f"an ephemeral key would be lost at restart while the {service} log persists; "
+            "use a file: or pkcs11: key"
+        )
+    key_present = bool(key_uri) or key_path.exists()
+    if database_url is None:
+        db_present = db_path.exists()
+        if db_present and not key_present:
+            raise ConfigError(
+                f"{db_path} exists but its key {key_path} is missing: restore the key from backup "
+                "(a log must never continue under a new key), or start with an empty directory"
+            )
+        if key_present and not db_present:
+            raise ConfigError(
+                f"{key_path} exists but the database {db_path} is missing: restore the database "
+                "from backup, or start with an empty directory"
+            )
+    created = not key_present
+    if created:
+        db.upgrade(url)
+        create_file_key(key_path, key_algorithm)
+    else:
+        db.require_current_schema(db.make_engine(url))
+    if key_uri is None:
+        if os.stat(key_path).st_mode & 0o077:
+            raise ConfigError(f"{key_path} is readable by others: chmod 600 it")
+        key_uri = f"file:{key_path.resolve()}"
+    return Prepared(url, key_uri, created)

@@ -1,0 +1,219 @@
+"""The Rekor v1 API on a real SQLite log through Flask's test client."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from protocol import merkle, note
+from protocol.canonical import canonicalize
+from tests.rekor_helpers import (
+    b64,
+    dsse,
+    hashedrekord,
+    intoto,
+    rekor_types_parse,
+    self_signed_cert,
+    sigstore_python_verify,
+    statement,
+)
+
+ENTRIES = "/api/v1/log/entries"
+
+
+def _post(client, body):
+    return client.post(ENTRIES, data=json.dumps(body), content_type="application/json")
+
+
+def test_create_hashedrekord_and_verify_everything(client, rekor) -> None:
+    resp = _post(client, hashedrekord(b"hello"))
+    assert resp.status_code == 201
+    data = resp.get_json()
+    ((entry_id, entry),) = data.items()
+    assert len(entry_id) == 80 and int(entry_id[:16], 16) == rekor.tree_id
+    assert resp.headers["Location"] == f"{ENTRIES}/{entry_id}"
+    assert resp.headers["ETag"] == entry_id
+    assert (
+        entry["logIndex"] == 0
+        and entry["logID"] == hashlib.sha256(rekor.signer.public_der).hexdigest()
+    )
+    body = base64.b64decode(entry["body"])
+    assert body == canonicalize(json.loads(body))
+    assert entry_id[16:] == merkle.leaf_hash(body).hex()
+    sigstore_python_verify(data, rekor.signer.public_der)
+    rekor_types_parse(data)
+    proof = entry["verification"]["inclusionProof"]
+    cp = note.verify_rekor_checkpoint(proof["checkpoint"], rekor.log_id, rekor.signer.public_key)
+    assert cp.origin == f"rekor.test - {rekor.tree_id}" and cp.size == proof["treeSize"] == 1
+
+
+def test_many_entries_proofs_and_lookups(client, rekor) -> None:
+    ids = []
+    for i in range(20):
+        resp = _post(client, hashedrekord(f"artifact {i}".encode()))
+        assert resp.status_code == 201
+        ids.append(next(iter(resp.get_json())))
+    for i in (0, 7, 19):
+        by_index = client.get(f"{ENTRIES}?logIndex={i}").get_json()
+        assert next(iter(by_index)) == ids[i]
+        sigstore_python_verify(by_index, rekor.signer.public_der)
+        by_uuid = client.get(f"{ENTRIES}/{ids[i]}").get_json()
+        assert next(iter(by_uuid)) == ids[i]
+        by_short = client.get(f"{ENTRIES}/{ids[i][16:]}").get_json()
+        assert next(iter(by_short)) == ids[i]
+    got = client.post(f"{ENTRIES}/retrieve/", json={"entryUUIDs": ids[:3], "logIndexes": [5]})
+    assert got.status_code == 200 and len(got.get_json()) == 4
+    got = client.post(f"{ENTRIES}/retrieve", json={"logIndexes": [19, 99]})
+    assert [next(iter(e)) for e in got.get_json()] == [ids[19]]
+    too_many = client.post(
+        f"{ENTRIES}/retrieve", json={"entryUUIDs": ids[:6], "logIndexes": [1] * 5}
+    )
+    assert too_many.status_code == 422 and "max allowed 10" in too_many.get_json()["message"]
+    assert client.get(f"{ENTRIES}?logIndex=20").status_code == 404
+    assert client.get(f"{ENTRIES}?logIndex=-1").status_code == 422
+    assert client.get(f"{ENTRIES}?logIndex=abc").status_code == 422
+    assert client.get(f"{ENTRIES}/{'0' * 16}{ids[0][16:]}").status_code == 404
+    assert client.get(f"{ENTRIES}/xyz").status_code == 400
+
+    info = client.get("/api/v1/log").get_json()
+    assert info["treeSize"] == 20 and info["treeID"] == str(rekor.tree_id)
+    root20 = bytes.fromhex(info["rootHash"])
+    note.verify_rekor_checkpoint(info["signedTreeHead"], rekor.log_id, rekor.signer.public_key)
+    proof = client.get("/api/v1/log/proof?firstSize=7&lastSize=20").get_json()
+    root7 = rekor.log.root_at(7)
+    merkle.verify_consistency(7, 20, [bytes.fromhex(h) for h in proof["hashes"]], root7, root20)
+    assert bytes.fromhex(proof["rootHash"]) == root20
+    bad = client.get("/api/v1/log/proof?firstSize=9&lastSize=3")
+    assert bad.status_code == 400 and "must be less than" in bad.get_json()["message"]
+    assert client.get("/api/v1/log/proof?firstSize=1&lastSize=21").status_code == 400
+    assert client.get("/api/v1/log/proof?firstSize=1").status_code == 422
+    pem = client.get("/api/v1/log/publicKey")
+    assert pem.mimetype == "application/x-pem-file" and pem.data == rekor.signer.public_pem
+    assert client.get("/api/v1/log/publicKey?treeID=1").status_code == 400
+
+
+def test_duplicate_is_409_with_location(client) -> None:
+    entry = hashedrekord(b"same")
+    first = _post(client, entry)
+    again = _post(client, entry)
+    assert again.status_code == 409
+    entry_id = next(iter(first.get_json()))
+    assert again.headers["Location"] == f"{ENTRIES}/{entry_id}"
+    assert again.get_json() == {
+        "code": 409,
+        "message": f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
+    }
+
+
+def test_dsse_and_intoto_entries(client, rekor) -> None:
+    payload = statement(hashlib.sha256(b"a").hexdigest())
+    for proposed in (dsse(payload), intoto(payload)):
+        resp = _post(client, proposed)
+        assert resp.status_code == 201, resp.get_json()
+        data = resp.get_json()
+        rekor_types_parse(data)
+        body = json.loads(base64.b64decode(next(iter(data.values()))["body"]))
+        assert body["kind"] == proposed["kind"]
+    found = client.post(
+        "/api/v1/index/retrieve", json={"hash": "sha256:" + hashlib.sha256(b"a").hexdigest()}
+    )
+    assert len(found.get_json()) == 2
+
+
+def test_search_index(client) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = self_signed_cert(key, "Alice@Example.com")
+    resp = _post(client, hashedrekord(b"by cert", key, cert))
+    assert resp.status_code == 201
+    entry_id = next(iter(resp.get_json()))
+    digest = hashlib.sha256(b"by cert").hexdigest()
+    assert client.post(
+        "/api/v1/index/retrieve", json={"email": "alice@example.com"}
+    ).get_json() == [entry_id]
+    assert client.post("/api/v1/index/retrieve", json={"hash": digest}).get_json() == [entry_id]
+    assert client.post(
+        "/api/v1/index/retrieve", json={"publicKey": {"format": "x509", "content": b64(cert)}}
+    ).get_json() == [entry_id]
+    both = {"email": "alice@example.com", "hash": "sha256:" + "0" * 64, "operator": "and"}
+    assert client.post("/api/v1/index/retrieve", json=both).get_json() == []
+    both["operator"] = "or"
+    assert client.post("/api/v1/index/retrieve", json=both).get_json() == [entry_id]
+    assert client.post("/api/v1/index/retrieve", json={}).status_code == 400
+
+
+def _mutations():
+    good = hashedrekord(b"x")
+    wrong_alg = hashedrekord(b"x")
+    wrong_alg["spec"]["data"]["hash"] = {"algorithm": "sha384", "value": "a" * 96}
+    bad_b64 = hashedrekord(b"x")
+    bad_b64["spec"]["signature"]["content"] = "!!!notbase64"
+    bad_sig = hashedrekord(b"x")
+    bad_sig["spec"]["data"]["hash"]["value"] = hashlib.sha256(b"y").hexdigest()
+    short = hashedrekord(b"x")
+    short["spec"]["data"]["hash"]["value"] = "abc"
+    not_pem = hashedrekord(b"x")
+    not_pem["spec"]["signature"]["publicKey"]["content"] = b64(b"hello")
+    return [
+        ("not json", b"{nope", 400, "not valid JSON"),
+        ("unknown kind", {**good, "kind": "helmish"}, 400, "not a supported entry kind"),
+        ("wrong version", {**good, "apiVersion": "0.0.9"}, 400, "version 0.0.9 is not supported"),
+        ("missing kind", {k: v for k, v in good.items() if k != "kind"}, 422, "kind"),
+        ("bad version format", {**good, "apiVersion": "one"}, 422, "apiVersion"),
+        ("array body", [good], 422, "JSON object"),
+        ("bad base64", bad_b64, 400, "base64"),
+        ("bad signature", bad_sig, 400, "does not verify"),
+        ("p256 with sha384", wrong_alg, 400, "entry algorithms are not allowed"),
+        ("short digest", short, 400, "lower-case hex"),
+        ("not a key", not_pem, 400, "PEM"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "name,body,status,words", _mutations(), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_bad_input_is_refused_and_nothing_written(client, rekor, name, body, status, words) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    resp = client.post(ENTRIES, data=data, content_type="application/json")
+    assert resp.status_code == status, resp.get_json()
+    assert words in resp.get_json()["message"]
+    assert rekor.log.head().size == 0
+
+
+def test_oversized_body_is_413(client, rekor) -> None:
+    resp = client.post(
+        ENTRIES, data=b"{" + b" " * (70 * 1024) + b"}", content_type="application/json"
+    )
+    assert resp.status_code == 413 and resp.get_json()["code"] == 413
+    assert rekor.log.head().size == 0
+
+
+def test_tiles_api(client, rekor) -> None:
+    leaves = []
+    for i in range(300):
+        resp = _post(client, hashedrekord(f"tile {i}".encode()))
+        leaves.append(base64.b64decode(next(iter(resp.get_json().values()))["body"]))
+    cp_text = client.get("/checkpoint").get_data(as_text=True)
+    cp = note.verify_rekor_checkpoint(cp_text, rekor.log_id, rekor.signer.public_key)
+    assert cp.size == 300
+    hashes = [merkle.leaf_hash(x) for x in leaves]
+    full = client.get("/tile/0/000")
+    assert full.status_code == 200 and full.data == b"".join(hashes[:256])
+    part = client.get("/tile/0/001.p/44")
+    assert part.data == b"".join(hashes[256:300])
+    assert client.get("/tile/0/001.p/43").data == b"".join(hashes[256:299])
+    assert client.get("/tile/0/001").status_code == 404
+    assert client.get("/tile/0/001.p/45").status_code == 404
+    assert client.get("/tile/1/000.p/1").data == merkle.root_of(hashes[:256])
+    bundle = client.get("/tile/entries/001.p/44").data
+    pos, got = 0, []
+    while pos < len(bundle):
+        n = int.from_bytes(bundle[pos : pos + 2], "big")
+        got.append(bundle[pos + 2 : pos + 2 + n])
+        pos += 2 + n
+    assert got == leaves[256:300]
+    assert client.get("/tile/0/1").status_code == 404
+    assert client.get("/tile/x/000").status_code == 404
