@@ -1,0 +1,163 @@
+"""``sigstack serve rekor`` as a real gunicorn server: data-dir rules, restarts, crashes, PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import stat
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from protocol import merkle, note
+from services.keys import load_signer
+from tests.dbs import fresh_postgres
+from tests.rekor_helpers import hashedrekord, sigstore_python_verify
+from tests.servers import Service
+
+pytestmark = pytest.mark.xdist_group("servers")
+
+
+def post(url: str, body: dict, timeout: float = 30) -> tuple[int, dict, dict]:
+    req = urllib.request.Request(
+        f"{url}/api/v1/log/entries",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+            return resp.status, json.loads(resp.read()), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}"), dict(exc.headers)
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310
+        return json.loads(resp.read())
+
+
+def test_new_dir_is_initialised_reused_and_inconsistent_dirs_refused(tmp_path) -> None:
+    data = tmp_path / "rekor"
+    with Service("rekor", "--data-dir", str(data), "--hostname", "log.test") as srv:
+        key = data / "rekor-key.pem"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        status, body, headers = post(srv.url, hashedrekord(b"one"))
+        assert status == 201
+        signer = load_signer(f"file:{key}")
+        sigstore_python_verify(body, signer.public_der)
+        tree = get(f"{srv.url}/api/v1/log")["treeID"]
+    with Service("rekor", "--data-dir", str(data), "--hostname", "log.test") as srv:
+        info = get(f"{srv.url}/api/v1/log")
+        assert info["treeID"] == tree and info["treeSize"] == 1
+        status, body, _ = post(srv.url, hashedrekord(b"two"))
+        assert status == 201 and next(iter(body.values()))["logIndex"] == 1
+    moved = tmp_path / "key.bak"
+    (data / "rekor-key.pem").rename(moved)
+    result = Service("rekor", "--data-dir", str(data)).run_to_exit()
+    assert result.returncode != 0 and "key" in result.stderr and "missing" in result.stderr
+    moved.rename(data / "rekor-key.pem")
+    (data / "rekor.db").rename(tmp_path / "db.bak")
+    result = Service("rekor", "--data-dir", str(data)).run_to_exit()
+    assert result.returncode != 0 and "database" in result.stderr and "missing" in result.stderr
+    (tmp_path / "db.bak").rename(data / "rekor.db")
+    result = Service("rekor", "--data-dir", str(data), "--key", "ephemeral:").run_to_exit()
+    assert result.returncode != 0 and "ephemeral" in result.stderr
+
+
+def _hammer(url: str, stop: threading.Event, acked: dict, heads: list, prefix: str) -> None:
+    i = 0
+    while not stop.is_set():
+        i += 1
+        try:
+            status, body, _ = post(url, hashedrekord(f"{prefix}-{i}".encode()), timeout=10)
+        except OSError:
+            continue
+        if status == 201:
+            ((entry_id, entry),) = body.items()
+            proof = entry["verification"]["inclusionProof"]
+            acked[entry_id] = (entry["logIndex"], entry["body"])
+            heads.append((proof["treeSize"], proof["rootHash"], proof["checkpoint"]))
+
+
+def _check_after_crash(url: str, acked: dict, heads: list, log_id: bytes, key) -> None:
+    info = get(f"{url}/api/v1/log")
+    size, root = info["treeSize"], bytes.fromhex(info["rootHash"])
+    note.verify_rekor_checkpoint(info["signedTreeHead"], log_id, key)
+    assert acked, "no entry was acknowledged before the crash"
+    for entry_id, (index, body) in acked.items():
+        got = get(f"{url}/api/v1/log/entries?logIndex={index}")
+        assert next(iter(got)) == entry_id and got[entry_id]["body"] == body
+    for old_size, old_root, checkpoint in {h[:2]: h for h in heads}.values():
+        note.verify_rekor_checkpoint(checkpoint, log_id, key)
+        proof = get(f"{url}/api/v1/log/proof?firstSize={old_size}&lastSize={size}")
+        merkle.verify_consistency(
+            old_size,
+            size,
+            [bytes.fromhex(h) for h in proof["hashes"]],
+            bytes.fromhex(old_root),
+            root,
+        )
+
+
+def _crash_cycle(servers: list[Service], seconds: float = 2.0) -> tuple[dict, list]:
+    acked: dict = {}
+    heads: list = []
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_hammer, args=(srv.url, stop, acked, heads, f"{srv.port}-{n}"))
+        for srv in servers
+        for n in range(6)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    for srv in servers:  # SIGKILL the whole process group: master and workers, mid-write
+        srv.kill(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join()
+    return acked, heads
+
+
+def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(tmp_path) -> None:
+    data = tmp_path / "rekor"
+    srv = Service("rekor", "--data-dir", str(data), "--workers", "2").start()
+    acked, heads = _crash_cycle([srv])
+    signer = load_signer(f"file:{data / 'rekor-key.pem'}")
+    log_id = hashlib.sha256(signer.public_der).digest()
+    with Service("rekor", "--data-dir", str(data), port=srv.port) as again:
+        _check_after_crash(again.url, acked, heads, log_id, signer.public_key)
+        status, body, _ = post(again.url, hashedrekord(b"after the crash"))
+        assert status == 201
+
+
+@pytest.mark.postgres
+def test_two_servers_on_one_postgres_survive_sigkill(tmp_path) -> None:
+    with fresh_postgres() as url:
+        first = Service("rekor", "--data-dir", str(tmp_path / "a"), "--database-url", url).start()
+        key = tmp_path / "a" / "rekor-key.pem"
+        second_dir = tmp_path / "b"
+        second_dir.mkdir()
+        os.link(key, second_dir / "rekor-key.pem")
+        second = Service("rekor", "--data-dir", str(second_dir), "--database-url", url).start()
+        acked, heads = _crash_cycle([first, second])
+        signer = load_signer(f"file:{key}")
+        log_id = hashlib.sha256(signer.public_der).digest()
+        indexes = sorted(index for index, _ in acked.values())
+        assert len(set(indexes)) == len(indexes), "two servers handed out the same index"
+        with Service("rekor", "--data-dir", str(tmp_path / "a"), "--database-url", url) as again:
+            _check_after_crash(again.url, acked, heads, log_id, signer.public_key)
+            size = get(f"{again.url}/api/v1/log")["treeSize"]
+            assert size >= len(acked) and indexes[-1] < size
+            for index, body in sorted(acked.values())[:: max(1, len(acked) // 20)]:
+                leaf = base64.b64decode(body)
+                got = get(f"{again.url}/api/v1/log/entries?logIndex={index}")
+                entry_id = next(iter(got))
+                assert entry_id.endswith(merkle.leaf_hash(leaf).hex())
