@@ -1,0 +1,118 @@
+"""RFC 6962 section 4 HTTP API of the CT log (``/ct/v1/...``) on Flask.
+
+Writes: ``add-chain``, ``add-pre-chain``. Reads: ``get-sth``, ``get-sth-consistency``,
+``get-proof-by-hash``, ``get-entries`` (at most ``MAX_ENTRIES`` per call, inclusive ``end``),
+``get-roots``, ``get-entry-and-proof``. Bad input is a 400 (``protocol.errors.ValidationError``)
+through the runtime's error mapping; unknown leaves are 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from protocol.errors import NotFoundError, ValidationError
+
+from .log import CTLog
+
+MAX_ENTRIES = 256
+
+
+def _int_arg(name: str) -> int:
+    raw = request.args.get(name, "")
+    if not raw.isdigit():
+        raise ValidationError(f"parameter {name} must be a non-negative integer")
+    return int(raw)
+
+
+def _chain() -> list[bytes]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("chain"), list):
+        raise ValidationError('body must be {"chain": [base64 DER, ...]}')
+    try:
+        return [base64.b64decode(c, validate=True) for c in body["chain"]]
+    except (binascii.Error, TypeError, ValueError) as exc:
+        raise ValidationError("chain entries must be base64 DER certificates") from exc
+
+
+def blueprint(ct: CTLog) -> Blueprint:
+    bp = Blueprint("ctlog", __name__, url_prefix="/ct/v1")
+
+    @bp.post("/add-chain")
+    def add_chain() -> Any:
+        return jsonify(ct.add_chain(_chain(), precert=False).to_json())
+
+    @bp.post("/add-pre-chain")
+    def add_pre_chain() -> Any:
+        return jsonify(ct.add_chain(_chain(), precert=True).to_json())
+
+    @bp.get("/get-sth")
+    def get_sth() -> Any:
+        return jsonify(ct.sth())
+
+    def _size_ok(size: int) -> None:
+        if size > ct.log.head().size:
+            raise ValidationError("tree_size is larger than the current tree")
+
+    @bp.get("/get-sth-consistency")
+    def get_sth_consistency() -> Any:
+        first, second = _int_arg("first"), _int_arg("second")
+        if first > second:
+            raise ValidationError("first must not be larger than second")
+        _size_ok(second)
+        proof = [] if first == 0 else ct.log.consistency_proof(first, second)
+        return jsonify({"consistency": [base64.b64encode(h).decode() for h in proof]})
+
+    @bp.get("/get-proof-by-hash")
+    def get_proof_by_hash() -> Any:
+        try:
+            leaf_hash = base64.b64decode(request.args.get("hash", ""), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationError("hash must be base64") from exc
+        if len(leaf_hash) != 32:
+            raise ValidationError("hash must be 32 bytes")
+        size = _int_arg("tree_size")
+        _size_ok(size)
+        index = ct.log.index_of(leaf_hash)
+        if index is None or index >= size:
+            raise NotFoundError("no leaf with this hash in a tree of that size")
+        proof = ct.log.inclusion_proof(index, size)
+        return jsonify(
+            {"leaf_index": index, "audit_path": [base64.b64encode(h).decode() for h in proof]}
+        )
+
+    @bp.get("/get-entries")
+    def get_entries() -> Any:
+        start, end = _int_arg("start"), _int_arg("end")
+        if end < start:
+            raise ValidationError("end must not be smaller than start")
+        size = ct.log.head().size
+        if start >= size:
+            raise ValidationError("start is beyond the end of the tree")
+        end = min(end, start + MAX_ENTRIES - 1, size - 1)
+        return jsonify({"entries": ct.entries(start, end)})
+
+    @bp.get("/get-roots")
+    def get_roots() -> Any:
+        return jsonify({"certificates": [base64.b64encode(r).decode() for r in ct.roots_der]})
+
+    @bp.get("/get-entry-and-proof")
+    def get_entry_and_proof() -> Any:
+        index, size = _int_arg("leaf_index"), _int_arg("tree_size")
+        _size_ok(size)
+        if index >= size:
+            raise ValidationError("leaf_index must be smaller than tree_size")
+        entry = ct.log.entry(index)
+        proof = ct.log.inclusion_proof(index, size)
+        return jsonify(
+            {
+                "leaf_input": base64.b64encode(entry.leaf).decode(),
+                "extra_data": base64.b64encode(entry.extra).decode(),
+                "audit_path": [base64.b64encode(h).decode() for h in proof],
+            }
+        )
+
+    return bp

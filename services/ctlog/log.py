@@ -1,0 +1,178 @@
+"""The RFC 6962 personality on the shared log engine (``services.tlog``).
+
+- ``add_chain(chain, precert)`` checks the submission (RFC 6962 section 4.1/4.2): every certificate
+  is signed by the next, the chain ends in (or is issued by) a configured root, a precertificate
+  carries the critical poison extension and a final certificate does not. It appends the
+  MerkleTreeLeaf (section 3.4; the SCT timestamp is inside) with ``extra`` = the get-entries
+  ``extra_data`` (section 4.6), deduplicated on (entry type, signed entry) so a resubmission gets an
+  SCT with the first timestamp, and returns a v1 SCT signed by the log key.
+- Tree heads are RFC 6962 STHs: the engine stores, per committed batch, the base64 TLS
+  ``DigitallySigned`` over the TreeHeadSignature (section 3.5) as the head's note.
+- Log ID = SHA-256 of the key's DER SubjectPublicKeyInfo.
+Precertificates issued through a precertificate-signing certificate are refused (Fulcio does not
+use them).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import Engine
+
+from protocol import sct as ctsct
+from protocol.errors import ValidationError
+from services.keys import Signer
+from services.tlog import Log, TreeHead, identity_of, open_log
+
+MAX_CHAIN = 10
+
+
+def _u24(data: bytes) -> bytes:
+    return len(data).to_bytes(3, "big") + data
+
+
+def _chain_vector(certs: list[bytes]) -> bytes:
+    return _u24(b"".join(_u24(c) for c in certs))
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
+def _spki(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+class CTLog:
+    def __init__(
+        self,
+        engine: Engine,
+        signer: Signer,
+        roots: list[x509.Certificate],
+        *,
+        create: bool = False,
+        **options: Any,
+    ) -> None:
+        if not roots:
+            raise ValidationError("the CT log needs at least one accepted root")
+        self.signer = signer
+        self.roots = roots
+        self.roots_der = [r.public_bytes(serialization.Encoding.DER) for r in roots]
+        self.log_id = hashlib.sha256(signer.public_der).digest()
+        self.log: Log = open_log(
+            engine, "ctlog", signer.public_der, self._sign_head, create=create, **options
+        )
+
+    # ---- signing -------------------------------------------------------------------------------
+
+    def _sign_head(self, size: int, root: bytes, timestamp_ms: int) -> str:
+        data = ctsct.tree_head_signed_data(timestamp_ms, size, root)
+        return base64.b64encode(ctsct.digitally_signed(self.signer.sign(data))).decode()
+
+    def sth(self) -> dict[str, Any]:
+        head: TreeHead = self.log.head()
+        signature = head.note or self._sign_head(head.size, head.root_hash, head.timestamp_ms)
+        return {
+            "tree_size": head.size,
+            "timestamp": head.timestamp_ms,
+            "sha256_root_hash": base64.b64encode(head.root_hash).decode(),
+            "tree_head_signature": signature,
+        }
+
+    # ---- submissions ---------------------------------------------------------------------------
+
+    def _parse_chain(self, chain: list[bytes]) -> list[x509.Certificate]:
+        if not chain:
+            raise ValidationError("chain is empty")
+        if len(chain) > MAX_CHAIN:
+            raise ValidationError(f"chain is longer than {MAX_CHAIN} certificates")
+        try:
+            certs = [x509.load_der_x509_certificate(c) for c in chain]
+        except ValueError as exc:
+            raise ValidationError("chain holds a certificate that does not parse") from exc
+        for child, parent in zip(certs, certs[1:], strict=False):
+            if not _signed_by(child, parent):
+                raise ValidationError(
+                    "chain is not ordered: a certificate is not signed by the next"
+                )
+        last = certs[-1]
+        last_der = chain[-1]
+        if last_der not in self.roots_der and not any(_signed_by(last, r) for r in self.roots):
+            raise ValidationError("chain does not end in a root this log accepts")
+        return certs
+
+    def add_chain(self, chain: list[bytes], precert: bool) -> ctsct.SignedCertificateTimestamp:
+        """Validate, log and answer an SCT (see module docstring)."""
+        certs = self._parse_chain(chain)
+        leaf = certs[0]
+        try:
+            poison = leaf.extensions.get_extension_for_oid(ctsct.OID_PRECERT_POISON)
+        except x509.ExtensionNotFound:
+            poison = None
+        except ValueError as exc:
+            raise ValidationError("certificate extensions do not parse") from exc
+        if precert:
+            if poison is None or not poison.critical:
+                raise ValidationError("add-pre-chain needs a precertificate (critical poison)")
+            if len(certs) < 2:
+                raise ValidationError("a precertificate chain needs its issuer")
+            issuer = certs[1]
+            try:
+                eku = issuer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+                if ctsct.OID_PRECERT_SIGNING_EKU in eku:
+                    raise ValidationError("precertificate-signing certificates are not supported")
+            except x509.ExtensionNotFound:
+                pass
+            tbs = ctsct.strip_extension_from_tbs(leaf.tbs_certificate_bytes)
+            entry_type = ctsct.PRECERT_ENTRY
+            signed_entry = ctsct.precert_signed_entry(hashlib.sha256(_spki(issuer)).digest(), tbs)
+            extra = _u24(chain[0]) + _chain_vector(chain[1:])
+        else:
+            if poison is not None:
+                raise ValidationError("add-chain does not take precertificates")
+            entry_type = ctsct.X509_ENTRY
+            signed_entry = ctsct.x509_signed_entry(chain[0])
+            extra = _chain_vector(chain[1:])
+        timestamp = int(time.time() * 1000)
+        leaf_input = ctsct.merkle_tree_leaf(timestamp, entry_type, signed_entry, b"")
+        identity = identity_of(b"rfc6962", entry_type.to_bytes(2, "big"), signed_entry)
+        appended = self.log.append(leaf_input, identity=identity, extra=extra)
+        if appended.duplicate:
+            first = self.log.entry(appended.index).leaf
+            timestamp = int.from_bytes(first[2:10], "big")
+        return self.sign_sct(timestamp, entry_type, signed_entry)
+
+    def sign_sct(
+        self, timestamp: int, entry_type: int, signed_entry: bytes
+    ) -> ctsct.SignedCertificateTimestamp:
+        data = (
+            bytes([0, 0])
+            + timestamp.to_bytes(8, "big")
+            + entry_type.to_bytes(2, "big")
+            + signed_entry
+            + b"\x00\x00"
+        )
+        return ctsct.SignedCertificateTimestamp(self.log_id, timestamp, self.signer.sign(data))
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    def entries(self, start: int, end: int) -> list[dict[str, str]]:
+        return [
+            {
+                "leaf_input": base64.b64encode(e.leaf).decode(),
+                "extra_data": base64.b64encode(e.extra).decode(),
+            }
+            for e in self.log.entries(start, end + 1)
+        ]

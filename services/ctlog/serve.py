@@ -1,0 +1,47 @@
+"""``sigstack serve ctlog``: prepare the data directory, then run the RFC 6962 API under gunicorn.
+
+Data directory rules are the shared ones (``services.runtime.datadir``): a new DIR gets
+``ctlog-key.pem`` (P-256, 0600) and ``ctlog.db`` (Alembic); an existing one is reused; a key without
+a database or the reverse is refused. ``--roots`` names the PEM file of accepted roots (for Fulcio's
+development CA: ``FULCIO_DATA_DIR/ca/root.pem``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from services.runtime import datadir, server
+from services.runtime.config import load_config
+
+from .app import DEFAULTS, create_app, load_roots
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="sigstack serve ctlog", description="Run the RFC 6962 CT log.")
+    p.add_argument("--data-dir", required=True, help="key and (by default) the SQLite database")
+    p.add_argument("--port", type=int, default=6962)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--roots", help="PEM file of the roots accepted (Fulcio's CA)")
+    p.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in the data dir)")
+    p.add_argument("--key", dest="key_uri", help="log key URI (default: file in the data dir)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--config", help="JSON configuration file")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    config = load_config(DEFAULTS, file=args.config, env_prefix="SIGSTACK_CTLOG",
+                         overrides={"roots_file": args.roots})  # fmt: skip
+    load_roots(config["roots_file"])  # refuse before touching the data directory
+    prepared = datadir.prepare(
+        args.data_dir, "ctlog", database_url=args.database_url, key_uri=args.key_uri
+    )
+    config.update(database_url=prepared.database_url, key_uri=prepared.key_uri)
+    # Create the tree once, here, before workers fork; workers only open it.
+    create_app({**config, "create": prepared.created})
+    print(f"ctlog: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
+    server.run(lambda: create_app(config), host=args.host, port=args.port,
+               workers=args.workers, threads=args.threads)  # fmt: skip
+    return 0

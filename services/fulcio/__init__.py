@@ -1,0 +1,8 @@
+"""Fulcio-compatible certificate authority: OIDC token -> 10-minute code-signing certificate with an
+embedded SCT from our CT log (services.ctlog, reached over HTTP only).
+
+Modules: ``config`` (issuers file), ``templates`` (ci-provider claim templates), ``oidc`` (token
+verification), ``identity`` (principals), ``pop`` (proof of possession, CSRs, allow-list), ``ca``
+(chain checks, leaf profile), ``ctclient`` (RFC 6962 client), ``service`` (issuance, HTTP-free),
+``api`` (Flask routes), ``serve`` (``sigstack serve fulcio``), ``cli`` (``sigstack ca create``).
+"""

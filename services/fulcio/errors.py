@@ -1,0 +1,46 @@
+"""Fulcio's client-facing error messages (fulcio.md section 1.8) and the gRPC-style body formatter.
+
+Clients see only these constant strings; the detail (why a token was refused, what the CT log said)
+goes to the service log. ``grpc_body`` turns an HTTP status and message into the google.rpc.Status
+JSON that grpc-gateway answers with.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from protocol.errors import Error, ValidationError
+
+log = logging.getLogger("sigstack.fulcio")
+
+MSG_TOKEN = "There was an error processing the identity token"  # noqa: S105
+MSG_KEY_PARSE = "The public key supplied in the request could not be parsed"
+MSG_KEY_INSECURE = "The public key supplied in the request is insecure"
+MSG_CSR_PARSE = "The certificate signing request could not be parsed"
+MSG_SIGNATURE = "The signature supplied in the request could not be verified"
+MSG_CA = "error communicating with CA backend"
+MSG_CT = "Error entering certificate in CTL"
+MSG_SCT = "Error marshaling signed certificate timestamp"
+MSG_PEM = "Error marshaling code signing certificate"
+MSG_BUNDLE = "error retrieving trust bundle from CA backend"
+MSG_CONFIG = "error loading fulcio configuration"
+
+# HTTP status -> gRPC code (grpc-gateway HTTPStatusFromCode, inverted for the codes we produce).
+GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 429: 8, 500: 13, 503: 14}
+
+
+def grpc_body(status: int, message: str) -> dict[str, Any]:
+    return {"code": GRPC_CODE.get(status, 2), "message": message, "details": []}
+
+
+def client_error(message: str, detail: str) -> ValidationError:
+    """A 400 (code 3) error with a safe ``message``; ``detail`` is logged at WARNING."""
+    log.warning("request refused: %s (%s)", message, detail)
+    return ValidationError(message)
+
+
+def server_error(message: str, detail: str) -> Error:
+    """A 500 (code 13) error with a safe ``message``; ``detail`` is logged at ERROR."""
+    log.error("%s: %s", message, detail)
+    return Error(message)

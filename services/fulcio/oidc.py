@@ -1,0 +1,241 @@
+"""OIDC identity-token verification against the configured issuers (fulcio.md section 4.4).
+
+Pipeline: the token must have exactly three parts; ``iss`` is read *unverified* only to pick the
+issuer (exact entry, then meta-issuer); discovery ``{iss}/.well-known/openid-configuration`` (its
+``issuer`` must equal ``iss``) and the JWKS are fetched lazily and cached per issuer; a token whose
+``kid`` is unknown triggers one JWKS refetch (at most once per ``refetch_interval`` seconds).
+Accepted algorithms: the intersection of the discovery document's
+``id_token_signing_alg_values_supported`` (RS256 if absent) with RS/PS/ES 256/384/512 and EdDSA, so
+``none`` and HMAC never verify. Claims: ``aud`` contains the issuer's ClientID, ``exp`` in the future
+with no leeway, ``nbf`` (if present) at most one minute ahead. HTTP fetches never follow a redirect to
+another host; an issuer's ``CACert`` is added to the system roots for its TLS connections.
+
+Every refusal raises ``protocol.errors.ValidationError("There was an error processing the identity token")``; the
+reason is logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import jwt
+import requests
+from jwt.algorithms import get_default_algorithms
+
+from .config import IdentityConfig, Issuer
+from .errors import MSG_TOKEN, client_error
+
+SUPPORTED_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                  "ES256", "ES384", "ES512", "EdDSA")  # fmt: skip
+MAX_TOKEN_BYTES = 64 * 1024
+_ALGORITHMS = get_default_algorithms()
+
+
+def _b64json(part: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise client_error(MSG_TOKEN, "token part is not base64url JSON") from exc
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWS compact token, *not verified*; used only to route to an issuer."""
+    if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+        raise client_error(MSG_TOKEN, "token is not a three-part JWS")
+    payload = _b64json(token.split(".")[1])
+    if not isinstance(payload, dict):
+        raise client_error(MSG_TOKEN, "token payload is not a JSON object")
+    return payload
+
+
+class _Provider:
+    """Discovery document and JWKS of one issuer, cached; thread-safe."""
+
+    def __init__(self, issuer: Issuer, http: Callable[[str], Any], refetch_interval: float) -> None:
+        self.issuer = issuer
+        self.http = http
+        self.refetch_interval = refetch_interval
+        self.lock = threading.Lock()
+        self.algs: tuple[str, ...] = ()
+        self.jwks_uri = ""
+        self.keys: dict[str | None, list[dict[str, Any]]] = {}
+        self.prepared: dict[tuple[int, str], Any] = {}
+        self.fetched_at = 0.0
+
+    def _discover(self) -> None:
+        url = self.issuer.url.rstrip("/") + "/.well-known/openid-configuration"
+        doc = self.http(url)
+        if not isinstance(doc, dict) or doc.get("issuer") != self.issuer.url:
+            raise client_error(MSG_TOKEN, f"discovery issuer mismatch for {self.issuer.url}")
+        offered = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
+        self.algs = tuple(a for a in SUPPORTED_ALGS if a in offered)
+        if not isinstance(doc.get("jwks_uri"), str):
+            raise client_error(MSG_TOKEN, f"discovery for {self.issuer.url} has no jwks_uri")
+        self.jwks_uri = doc["jwks_uri"]
+
+    def _fetch_keys(self) -> None:
+        jwks = self.http(self.jwks_uri)
+        keys: dict[str | None, list[dict[str, Any]]] = {}
+        for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
+            if isinstance(jwk, dict) and jwk.get("use", "sig") == "sig":
+                keys.setdefault(jwk.get("kid"), []).append(jwk)
+        self.keys, self.prepared = keys, {}
+        self.fetched_at = time.monotonic()
+
+    def candidates(self, kid: str | None) -> list[dict[str, Any]]:
+        with self.lock:
+            if not self.jwks_uri:
+                self._discover()
+                self._fetch_keys()
+            found = self._lookup(kid)
+            if not found and time.monotonic() - self.fetched_at >= self.refetch_interval:
+                self._fetch_keys()
+                found = self._lookup(kid)
+            return found
+
+    def _lookup(self, kid: str | None) -> list[dict[str, Any]]:
+        if kid is None:
+            return [k for group in self.keys.values() for k in group]
+        return list(self.keys.get(kid, []))
+
+    def key_for(self, jwk: dict[str, Any], alg: str) -> Any:
+        cache_key = (id(jwk), alg)
+        key = self.prepared.get(cache_key)
+        if key is None:
+            key = _ALGORITHMS[alg].from_jwk(json.dumps(jwk))
+            self.prepared[cache_key] = key
+        return key
+
+
+class TokenVerifier:
+    """Verifies identity tokens for an ``IdentityConfig``; returns (issuer, claims)."""
+
+    def __init__(
+        self,
+        identity: IdentityConfig,
+        *,
+        timeout: float = 10.0,
+        refetch_interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        max_cached: int = 100,
+    ) -> None:
+        self.identity = identity
+        self.timeout = timeout
+        self.refetch_interval = refetch_interval
+        self.clock = clock
+        self.max_cached = max_cached
+        self._providers: dict[str, _Provider] = {}
+        self._lock = threading.Lock()
+        self._bundles: dict[str, str] = {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="fulcio-ca-")
+
+    def _bundle_for(self, issuer: Issuer) -> str | bool:
+        if not issuer.ca_cert:
+            return True
+        path = self._bundles.get(issuer.ca_cert)
+        if path is None:
+            import certifi
+
+            path = f"{self._tmp.name}/{len(self._bundles)}.pem"
+            with open(certifi.where()) as system, open(path, "w") as out:
+                out.write(system.read() + "\n" + issuer.ca_cert)
+            self._bundles[issuer.ca_cert] = path
+        return path
+
+    def _http_getter(self, issuer: Issuer) -> Callable[[str], Any]:
+        verify = self._bundle_for(issuer)
+
+        def get(url: str) -> Any:
+            for _ in range(4):
+                try:
+                    resp = requests.get(url, timeout=self.timeout, verify=verify,
+                                        allow_redirects=False)  # fmt: skip
+                except requests.RequestException as exc:
+                    raise client_error(MSG_TOKEN, f"cannot fetch {url}: {exc}") from exc
+                if resp.is_redirect:
+                    target = urljoin(url, resp.headers.get("Location", ""))
+                    if urlsplit(target).netloc != urlsplit(url).netloc:
+                        raise client_error(MSG_TOKEN, f"refusing cross-host redirect from {url}")
+                    url = target
+                    continue
+                if resp.status_code != 200:
+                    raise client_error(MSG_TOKEN, f"{url} answered {resp.status_code}")
+                try:
+                    return resp.json()
+                except ValueError as exc:
+                    raise client_error(MSG_TOKEN, f"{url} did not answer JSON") from exc
+            raise client_error(MSG_TOKEN, f"too many redirects from {url}")
+
+        return get
+
+    def _provider(self, issuer: Issuer) -> _Provider:
+        with self._lock:
+            provider = self._providers.get(issuer.url)
+            if provider is None:
+                if len(self._providers) >= self.max_cached:
+                    self._providers.pop(next(iter(self._providers)))
+                provider = _Provider(issuer, self._http_getter(issuer), self.refetch_interval)
+                self._providers[issuer.url] = provider
+            return provider
+
+    def verify(self, token: str) -> tuple[Issuer, dict[str, Any]]:
+        if not token:
+            raise client_error(MSG_TOKEN, "no identity token in the request")
+        claims = unverified_claims(token)
+        iss = claims.get("iss")
+        issuer = self.identity.lookup(iss) if isinstance(iss, str) else None
+        if issuer is None:
+            raise client_error(MSG_TOKEN, f"issuer {iss!r} is not configured")
+        header = _b64json(token.split(".")[0])
+        alg = header.get("alg") if isinstance(header, dict) else None
+        provider = self._provider(issuer)
+        candidates = provider.candidates(header.get("kid") if isinstance(header, dict) else None)
+        if alg not in provider.algs:
+            raise client_error(MSG_TOKEN, f"token algorithm {alg!r} is not accepted")
+        payload = self._check_signature(provider, token, alg, candidates)
+        self._check_claims(issuer, payload)
+        return issuer, payload
+
+    def _check_signature(
+        self, provider: _Provider, token: str, alg: str, candidates: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        jws = jwt.PyJWS(algorithms=[alg])
+        for jwk in candidates:
+            try:
+                key = provider.key_for(jwk, alg)
+                decoded = jws.decode_complete(token, key, algorithms=[alg])
+            except (jwt.InvalidTokenError, ValueError, TypeError, KeyError):
+                continue
+            payload = json.loads(decoded["payload"])
+            if isinstance(payload, dict):
+                return payload
+        raise client_error(MSG_TOKEN, "no key of the issuer verifies the token signature")
+
+    def _check_claims(self, issuer: Issuer, claims: dict[str, Any]) -> None:
+        if claims.get("iss") != issuer.url:
+            raise client_error(MSG_TOKEN, "iss does not match the issuer")
+        aud = claims.get("aud")
+        auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if issuer.client_id not in auds:
+            raise client_error(MSG_TOKEN, f'expected audience "{issuer.client_id}" got {auds}')
+        now = self.clock()
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool) or now >= exp:
+            raise client_error(MSG_TOKEN, "token is expired or has no exp")
+        nbf = claims.get("nbf")
+        if nbf is not None and (not isinstance(nbf, int | float) or nbf > now + 60):
+            raise client_error(MSG_TOKEN, "token is not valid yet (nbf)")
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise client_error(MSG_TOKEN, "token has no sub")
+
+
+def bearer(header: str | None) -> str:
+    """The token of an ``Authorization`` header: first ``"Bearer "`` removed, as grpc-gateway does."""
+    return (header or "").replace("Bearer ", "", 1).strip()
