@@ -75,7 +75,8 @@ def _print_status(status: dict[str, dict[str, Any]]) -> None:
     for role, s in status.items():
         state = "ready to publish" if s["ready"] else f"needs {s['missing']} more signature(s)"
         note = f" ({s['note']})" if "note" in s else ""
-        print(f"{role} v{s['version']}: {s['signatures']} signature(s), {state}{note}")
+        version = f"v{s['version']}" if s["version"] else "(not staged)"
+        print(f"{role} {version}: {s['signatures']} signature(s), {state}{note}")
 
 
 def _parser() -> argparse.ArgumentParser:
