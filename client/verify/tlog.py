@@ -137,10 +137,13 @@ def _same_key_material(pem_b64: Any, signer: x509.Certificate | Any) -> bool:
         except ValueError:
             return False
     try:
-        key = serialization.load_pem_public_key(pem)
+        key: Any = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError):
-        return False
-    return spki_id(key) == spki_id(signer)  # type: ignore[arg-type]
+        try:  # a managed key checked against a certificate-logged entry: compare the keys
+            key = x509.load_pem_x509_certificate(pem).public_key()
+        except ValueError:
+            return False
+    return bool(spki_id(key) == spki_id(signer))
 
 
 def check_hashedrekord(
@@ -165,6 +168,12 @@ def check_hashedrekord(
         if isinstance(signer, x509.Certificate):
             raw = _b64(_dig(verifier, "x509Certificate", "rawBytes"))
             same = raw == signer.public_bytes(serialization.Encoding.DER)
+        elif isinstance(verifier, dict) and "x509Certificate" in verifier:
+            raw = _b64(_dig(verifier, "x509Certificate", "rawBytes"))
+            try:
+                same = spki_id(x509.load_der_x509_certificate(raw).public_key()) == spki_id(signer)
+            except ValueError:
+                same = False
         else:
             raw = _b64(_dig(verifier, "publicKey", "rawBytes"))
             same = raw == signer.public_bytes(

@@ -1,0 +1,86 @@
+"""Every case of ../shared/testdata/pyassets/cases through ``sigstack verify-bundle``, once with the
+artifact path and once with ``sha256:<hex>``, expecting sigstore-python 4.5.1's outcome: accept
+exactly the happy paths, reject every ``_fail`` case."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from client.cli import main
+from tests.testdata import ROOT, TESTDATA
+
+CASES = TESTDATA / "pyassets" / "cases"
+DEFAULT_ARTIFACT = CASES / "a.txt"
+
+
+def _cases() -> list[Path]:
+    return sorted(p for p in CASES.iterdir() if p.is_dir())
+
+
+def _args(case: Path, mode: str) -> list[str] | None:
+    artifact = case / "artifact" if (case / "artifact").exists() else DEFAULT_ARTIFACT
+    if (case / "digest").exists():
+        if mode == "PATH":
+            return None  # digest-only case (the artifact is not shipped)
+        target = (case / "digest").read_text().strip()
+    elif mode == "PATH":
+        target = str(artifact)
+    else:
+        target = "sha256:" + hashlib.sha256(artifact.read_bytes()).hexdigest()
+    return [
+        "verify-bundle",
+        "--bundle", str(case / "bundle.sigstore.json"),
+        "--certificate-identity", (case / "identity").read_text().strip(),
+        "--certificate-oidc-issuer", (case / "issuer").read_text().strip(),
+        "--trusted-root", str(case / "trusted_root.json"),
+        target,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["PATH", "DIGEST"])
+@pytest.mark.parametrize("case", _cases(), ids=lambda p: p.name)
+def test_case(case: Path, mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args(case, mode)
+    if args is None:
+        pytest.skip("digest-only case")
+    code = main(args)
+    err = capsys.readouterr().err
+    if case.name.endswith("_fail"):
+        assert code == 1, err
+        assert err.startswith("Error: ")
+    else:
+        assert code == 0, err
+        assert "Verified OK" in err
+
+
+def test_all_cases_present() -> None:
+    assert len(_cases()) == 16
+
+
+def test_command_as_a_process() -> None:
+    """The real entry point, in a fresh interpreter: exit codes and lazy imports."""
+    case = CASES / "staging-v0.3-happy-path"
+    args = _args(case, "PATH")
+    assert args is not None
+    probe = (
+        "import sys; from client.cli import main; rc = main(sys.argv[1:]); "
+        "heavy = [m for m in ('requests', 'tuf', 'flask', 'sqlalchemy') if m in sys.modules]; "
+        "print(heavy); sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    bad = _args(CASES / "staging-cve-2022-36056_fail", "PATH")
+    assert bad is not None
+    proc = subprocess.run(
+        [sys.executable, "-m", "client.cli", *bad], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert "inconsistent" in proc.stderr
