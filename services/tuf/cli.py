@@ -23,7 +23,8 @@ from protocol.errors import ConfigError, ValidationError
 
 from . import keys as tufkeys
 from . import trustroot
-from .repo import DEFAULT_SETTINGS, OFFLINE_ROLES, ONLINE_ROLES, Repository
+from .online import DEFAULT_SETTINGS, ONLINE_ROLES
+from .repo import OFFLINE_ROLES, Repository
 from .store import check_outside
 
 
@@ -299,3 +300,13 @@ def main(argv: list[str]) -> int:
         return _repo_command(args)
     _emit(doc, getattr(args, "output", None))
     return 0
+
+
+if __name__ == "__main__":  # `python -m services.tuf.cli ...`, same as `sigstack tuf ...`
+    from protocol.errors import Error
+
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Error as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        sys.exit(1)

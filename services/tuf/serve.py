@@ -22,7 +22,7 @@ from flask import Flask, Response, abort
 from services.runtime.app import create_app
 from services.runtime.config import load_config
 
-from .repo import Repository
+from .online import PublishedRepository
 
 log = logging.getLogger("sigstack.tuf")
 
@@ -44,7 +44,7 @@ def _content_type(name: str) -> str:
 
 def build_app(config: Mapping[str, Any]) -> Flask:
     """The mirror app. ``config["clock"]`` (a callable returning aware UTC now) is for tests."""
-    repo = Repository(config["data_dir"], clock=config.get("clock"))
+    repo = PublishedRepository(config["data_dir"], clock=config.get("clock"))
     repo.layout.require()
     margin_s = config.get("resign_margin_seconds")
     margin = timedelta(seconds=float(margin_s)) if margin_s is not None else None
@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
         env_prefix="SIGSTACK_TUF",
         overrides={"data_dir": args.data_dir, "resign_margin_seconds": args.resign_margin_seconds},
     )
-    Repository(config["data_dir"]).layout.require()  # fail before forking workers
+    PublishedRepository(config["data_dir"]).layout.require()  # fail before forking workers
     from services.runtime import server
 
     server.run(lambda: build_app(config), host=args.host, port=args.port, workers=args.workers)
