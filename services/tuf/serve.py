@@ -74,7 +74,9 @@ def build_app(config: Mapping[str, Any]) -> Flask:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="sigstack serve tuf", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sigstack serve tuf", description="serve a TUF repository's public/ as a mirror"
+    )
     parser.add_argument("--data-dir", help="repository directory made by `sigstack tuf init`")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8084)
