@@ -52,8 +52,10 @@ GITHUB_ACTIONS: dict[str, Any] = {
     },
 }
 
+# No default ``url``: the identity code uses the token's ``iss`` (the GitLab instance), so
+# self-managed GitLab works without configuration; DefaultTemplateValues.url overrides it.
 GITLAB_CI: dict[str, Any] = {
-    "DefaultTemplateValues": {"url": "https://gitlab.com", "environment": ""},
+    "DefaultTemplateValues": {"environment": ""},
     "SubjectAlternativeNameTemplate": "https://{{ .ci_config_ref_uri }}",
     "ExtensionTemplates": {
         "BuildSignerURI": "https://{{ .ci_config_ref_uri }}",

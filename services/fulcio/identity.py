@@ -111,7 +111,8 @@ def _spiffe(issuer: Issuer, claims: dict[str, Any]) -> Principal:
 def _ci_provider(issuer: Issuer, claims: dict[str, Any]) -> Principal:
     ci = issuer.ci_provider
     assert ci is not None
-    data = dict(ci.defaults)
+    data = {"url": claims["iss"].rstrip("/")}  # GitLab: the instance is the issuer
+    data.update(ci.defaults)
     data.update({k: _flatten(v) for k, v in claims.items()})
     san = render(ci.san_template, data)
     if not urlsplit(san).scheme:

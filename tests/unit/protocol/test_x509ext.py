@@ -81,9 +81,7 @@ def test_unknown_name_and_empty_values() -> None:
 
 
 def test_parse_der_rejects_non_der() -> None:
-    assert (
-        x509ext.parse_der_utf8string(b"\x0c\x81\x05hello") is None
-    )  # not minimal
+    assert x509ext.parse_der_utf8string(b"\x0c\x81\x05hello") is None  # not minimal
     assert x509ext.parse_der_utf8string(b"\x0c\x05hell") is None
     assert x509ext.parse_der_utf8string(b"\x04\x01a") is None
 

@@ -1,0 +1,63 @@
+"""A Fulcio app (Flask test client) backed by a real CT log over HTTP and a throw-away OIDC issuer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+
+from services.fulcio.cli import create_ca
+from services.fulcio.serve import build_app
+
+from .support import OIDCIssuer, make_ctlog, pem_public
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[OIDCIssuer]:
+    oidc = OIDCIssuer(("RS256", "ES256", "EdDSA", "PS256", "ES384"))
+    yield oidc
+    oidc.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, issuer: OIDCIssuer) -> Iterator[dict[str, Any]]:
+    tmp: Path = tmp_path_factory.mktemp("fulcio")
+    paths = create_ca(tmp / "ca", algorithm="ecdsa-p256")
+    server, ctlog = make_ctlog(tmp / "ct", paths["root.pem"].read_bytes())
+    (tmp / "ct.pub").write_bytes(pem_public(ctlog.signer.public_key))
+    base = issuer.url
+    config = {
+        "OIDCIssuers": {
+            base: {"IssuerURL": base, "ClientID": "sigstore", "Type": "email"},
+            base + "/corp": {"Type": "email", "ClientID": "trusted-artifact-signer",
+                             "SkipEmailVerification": True, "IssuerClaim": "$.federated.connector"},
+            base + "/uri": {"Type": "uri", "SubjectDomain": "https://build.example.com"},
+            base + "/username": {"Type": "username", "SubjectDomain": "example.com"},
+            base + "/k8s": {"Type": "kubernetes"},
+            base + "/spiffe": {"Type": "spiffe", "SPIFFETrustDomain": "example.org"},
+            base + "/github": {"Type": "ci-provider", "CIProvider": "github-workflow"},
+            base + "/gitlab": {"Type": "ci-provider", "CIProvider": "gitlab-pipeline"},
+        },
+        "MetaIssuers": {
+            base + "/meta/*": {"Type": "email"},
+        },
+        "ca_key": f"file:{paths['intermediate-key.pem']}",
+        "ca_chain": str(paths["chain.pem"]),
+        "ct_log_url": server.url,
+        "ct_log_public_key": str(tmp / "ct.pub"),
+    }  # fmt: skip
+    app = build_app(json.loads(json.dumps(config)))
+    yield {
+        "client": app.test_client(),
+        "ctlog": ctlog,
+        "chain": x509.load_pem_x509_certificates(paths["chain.pem"].read_bytes()),
+        "paths": paths,
+        "tmp": tmp,
+        "config": config,
+        "ct_url": server.url,
+    }
+    server.close()

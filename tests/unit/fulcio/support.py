@@ -1,0 +1,158 @@
+"""Real parts for Fulcio tests: a throw-away OIDC issuer (discovery + JWKS over HTTP), a threaded
+WSGI server helper, a CT log on a temporary SQLite database, and a Fulcio app wired to both."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import get_default_algorithms
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+ALGS = get_default_algorithms()
+
+
+class WSGIServer:
+    """Serve a WSGI app on 127.0.0.1 on a free port, in a daemon thread."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def _new_key(alg: str) -> Any:
+    if alg.startswith(("RS", "PS")):
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == "ES384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if alg == "ES512":
+        return ec.generate_private_key(ec.SECP521R1())
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(alg)
+
+
+class OIDCIssuer:
+    """A minimal OIDC provider: discovery, JWKS, and ``token(...)`` to mint signed ID tokens."""
+
+    def __init__(self, algs: tuple[str, ...] = ("RS256", "ES256", "EdDSA")) -> None:
+        self.keys: dict[str, tuple[str, Any]] = {}
+        self.algs = list(algs)
+        self.hits = {"discovery": 0, "jwks": 0}
+        self.redirect_to: str | None = None
+        for alg in algs:
+            self.add_key(alg)
+        self.http = WSGIServer(self._wsgi)
+        self.url = self.http.url
+
+    def add_key(self, alg: str, publish: bool = True) -> str:
+        kid = uuid.uuid4().hex[:12]
+        self.keys[kid] = (alg, _new_key(alg), publish)  # type: ignore[assignment]
+        return kid
+
+    def publish_all(self) -> None:
+        self.keys = {k: (a, key, True) for k, (a, key, *_) in self.keys.items()}  # type: ignore[misc]
+
+    def jwks(self) -> dict[str, Any]:
+        out = []
+        for kid, (alg, key, *rest) in self.keys.items():
+            if rest and not rest[0]:
+                continue
+            jwk = ALGS[alg].to_jwk(key.public_key(), as_dict=True)
+            jwk.update(kid=kid, alg=alg, use="sig")
+            out.append(jwk)
+        return {"keys": out}
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        req = Request(environ)
+        suffix = "/.well-known/openid-configuration"
+        if self.redirect_to and req.path.endswith(suffix):
+            resp = Response(status=302, headers={"Location": self.redirect_to})
+        elif req.path.endswith(suffix):
+            self.hits["discovery"] += 1
+            iss = self.url + req.path[: -len(suffix)]
+            doc = {
+                "issuer": iss,
+                "jwks_uri": iss + "/jwks",
+                "id_token_signing_alg_values_supported": self.algs + ["HS256", "none"],
+            }
+            resp = Response(json.dumps(doc), mimetype="application/json")
+        elif req.path.endswith("/jwks"):
+            self.hits["jwks"] += 1
+            resp = Response(json.dumps(self.jwks()), mimetype="application/json")
+        else:
+            resp = Response("not found", status=404)
+        return resp(environ, start_response)
+
+    def kid_for(self, alg: str) -> str:
+        return next(k for k, (a, *_rest) in self.keys.items() if a == alg)
+
+    def token(
+        self,
+        sub: str = "alice",
+        *,
+        alg: str = "RS256",
+        kid: str | None = None,
+        aud: str | list[str] = "sigstore",
+        exp_in: float = 300,
+        iss: str | None = None,
+        drop: tuple[str, ...] = (),
+        **claims: Any,
+    ) -> str:
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.url + iss if iss and iss.startswith("/") else iss or self.url, "sub": sub, "aud": aud, "iat": now, "exp": now + exp_in,
+        }  # fmt: skip
+        payload.update(claims)
+        for name in drop:
+            payload.pop(name, None)
+        kid = kid or self.kid_for(alg)
+        key = self.keys[kid][1]
+        return jwt.encode(payload, key, algorithm=alg, headers={"kid": kid})
+
+    def email_token(self, email: str = "alice@example.com", **kw: Any) -> str:
+        kw.setdefault("email_verified", True)
+        return self.token(sub=kw.pop("sub", "1234"), email=email, **kw)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def make_ctlog(tmp: Path, roots_pem: bytes) -> tuple[WSGIServer, Any]:
+    """A CT log on a fresh SQLite database under ``tmp``, served over HTTP; returns (server, CTLog)."""
+    from services.ctlog.app import create_app
+    from services.keys import create_file_key
+    from services.runtime import db
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    url = db.sqlite_url(tmp / "ctlog.db")
+    db.upgrade(url)
+    create_file_key(tmp / "ctlog-key.pem")
+    (tmp / "roots.pem").write_bytes(roots_pem)
+    app = create_app({
+        "database_url": url, "key_uri": f"file:{tmp / 'ctlog-key.pem'}",
+        "roots_file": str(tmp / "roots.pem"), "create": True, "batch_wait_ms": 1,
+    })  # fmt: skip
+    return WSGIServer(app), app.extensions["ctlog"]
+
+
+def pem_public(key: Any) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
