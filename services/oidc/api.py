@@ -37,9 +37,23 @@ def discovery(issuer: Issuer) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPES),
         "token_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "none"],
-        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "nbf", "nonce", "at_hash",
-                             "auth_time", "email", "email_verified"],
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "claims_supported": [
+            "iss",
+            "sub",
+            "aud",
+            "iat",
+            "exp",
+            "nbf",
+            "nonce",
+            "at_hash",
+            "auth_time",
+            "email",
+            "email_verified",
+        ],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
     }
@@ -103,6 +117,12 @@ def register(app: Flask, issuer: Issuer) -> OIDCServer:
 
 def oauth_error_body(status: int, message: str) -> dict[str, str]:
     """Errors raised outside authlib, in RFC 6749 §5.2 shape."""
-    code = {400: "invalid_request", 404: "not_found", 405: "invalid_request",
-            413: "invalid_request", 422: "invalid_request", 503: "temporarily_unavailable"}
+    code = {
+        400: "invalid_request",
+        404: "not_found",
+        405: "invalid_request",
+        413: "invalid_request",
+        422: "invalid_request",
+        503: "temporarily_unavailable",
+    }
     return {"error": code.get(status, "server_error"), "error_description": message}

@@ -30,7 +30,8 @@ from services.runtime.config import load_config
 
 from . import api, keys
 from .issuer import Issuer, Settings
-from .store import Store, keys as keys_table
+from .store import Store
+from .store import keys as keys_table
 
 log = logging.getLogger("sigstack.oidc")
 
@@ -58,10 +59,12 @@ DEFAULTS: dict[str, Any] = {
 ENV_PREFIX = "SIGSTACK_OIDC"
 
 
-def load(overrides: Mapping[str, Any], file: str | None = None,
-         environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return load_config(DEFAULTS, file=file, env_prefix=ENV_PREFIX, overrides=overrides,
-                       environ=environ)
+def load(
+    overrides: Mapping[str, Any], file: str | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return load_config(
+        DEFAULTS, file=file, env_prefix=ENV_PREFIX, overrides=overrides, environ=environ
+    )
 
 
 def database_url(config: Mapping[str, Any]) -> str:
@@ -90,11 +93,15 @@ def prepare(config: Mapping[str, Any]) -> Store:
     key_files = _key_files(data_dir)
     if own_sqlite:
         if db_file.exists() and not key_files:
-            raise ConfigError(f"{db_file} exists but {data_dir / 'keys'} holds no signing key: "
-                              "restore the keys from backup; refusing to make new ones")
+            raise ConfigError(
+                f"{db_file} exists but {data_dir / 'keys'} holds no signing key: "
+                "restore the keys from backup; refusing to make new ones"
+            )
         if key_files and not db_file.exists():
-            raise ConfigError(f"{data_dir / 'keys'} holds signing keys but {db_file} is missing: "
-                              "restore the database from backup; refusing to start afresh")
+            raise ConfigError(
+                f"{data_dir / 'keys'} holds signing keys but {db_file} is missing: "
+                "restore the database from backup; refusing to start afresh"
+            )
         if not db_file.exists():
             data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             db.upgrade(url)
@@ -104,8 +111,10 @@ def prepare(config: Mapping[str, Any]) -> Store:
     rows = store.key_rows()
     if not rows:
         if key_files:
-            raise ConfigError(f"the database has no signing keys but {data_dir / 'keys'} has some: "
-                              "refusing to mix a new issuer with old keys")
+            raise ConfigError(
+                f"the database has no signing keys but {data_dir / 'keys'} has some: "
+                "refusing to mix a new issuer with old keys"
+            )
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         kid = keys.create_key(store, data_dir, str(config.get("signing_alg") or "RS256"), "next")
         store.promote_key(kid)

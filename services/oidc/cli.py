@@ -30,8 +30,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _store(args: argparse.Namespace, **extra: Any) -> Any:
     from . import app
 
-    config = app.load({"data_dir": args.data_dir, "database_url": args.database_url, **extra},
-                      file=args.config)
+    config = app.load(
+        {"data_dir": args.data_dir, "database_url": args.database_url, **extra}, file=args.config
+    )
     return config, app.prepare(config)
 
 
@@ -52,7 +53,9 @@ def add_user(args: argparse.Namespace) -> int:
 
     username = args.username.strip()
     if not _NAME.match(username.lower()):
-        raise ValidationError("usernames are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)")
+        raise ValidationError(
+            "usernames are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)"
+        )
     if not _EMAIL.match(args.email):
         raise ValidationError(f"{args.email!r} is not an email address")
     _config, store = _store(args)
@@ -71,8 +74,9 @@ def add_service_account(args: argparse.Namespace) -> int:
 
     name = args.name.strip().lower()
     if not _NAME.match(name):
-        raise ValidationError("service account names are 1-63 of a-z 0-9 . _ - "
-                              "(starting with a letter or digit)")
+        raise ValidationError(
+            "service account names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)"
+        )
     config, store = _store(args)
     domain = (args.domain or config.get("service_account_domain") or "").strip().lower()
     if not domain or not _EMAIL.match(f"{name}@{domain}"):
@@ -103,8 +107,10 @@ def rotate_key(args: argparse.Namespace) -> int:
     if args.prepare:
         print(f"published next signing key {kid} ({alg}); run rotate-key again to sign with it")
     else:
-        print(f"now signing with key {kid}; the previous key stays in the JWKS until the last "
-              "token it signed has expired")
+        print(
+            f"now signing with key {kid}; the previous key stays in the JWKS until the last "
+            "token it signed has expired"
+        )
     return 0
 
 
@@ -121,15 +127,19 @@ def main(argv: list[str]) -> int:
 
     p = sub.add_parser("add-service-account", help="add a machine identity; prints id and secret")
     p.add_argument("name")
-    p.add_argument("--domain", help="email domain of service accounts (config "
-                                    "service_account_domain)")
+    p.add_argument(
+        "--domain", help="email domain of service accounts (config service_account_domain)"
+    )
     _common(p)
     p.set_defaults(func=add_service_account)
 
     p = sub.add_parser("rotate-key", help="publish a new signing key and sign with it")
     p.add_argument("--alg", choices=["RS256", "ES256"], help="algorithm of the new key")
-    p.add_argument("--prepare", action="store_true",
-                   help="only publish the next key; a later rotate-key starts using it")
+    p.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only publish the next key; a later rotate-key starts using it",
+    )
     _common(p)
     p.set_defaults(func=rotate_key)
 

@@ -53,15 +53,21 @@ class DeviceEndpoint(DeviceAuthorizationEndpoint):
     def get_verification_uri(self) -> str:
         return self.server.issuer.endpoint("/device")
 
-    def save_device_credential(self, client_id: str, scope: str | None, data: dict[str, Any]) -> None:
+    def save_device_credential(
+        self, client_id: str, scope: str | None, data: dict[str, Any]
+    ) -> None:
         issuer = self.server.issuer
         payload = self._payload
         issuer.store.save_device(
-            data["device_code"], user_code=data["user_code"], client_id=client_id,
+            data["device_code"],
+            user_code=data["user_code"],
+            client_id=client_id,
             scope=" ".join(s for s in (scope or "openid email").split() if s),
             code_challenge=payload.get("code_challenge") or None,
             code_challenge_method=payload.get("code_challenge_method") or None,
-            interval=self.INTERVAL, expires_at=issuer.store.now() + self.EXPIRES_IN)
+            interval=self.INTERVAL,
+            expires_at=issuer.store.now() + self.EXPIRES_IN,
+        )
 
 
 class DeviceRecord:
@@ -94,8 +100,12 @@ class DeviceGrant(DeviceCodeGrant):
 
     def validate_device_credential(self, credential: DeviceRecord) -> Any:
         self._row = row = credential.row
-        check_pkce(row["code_challenge"], row["code_challenge_method"],
-                   self.request.form.get("code_verifier"), required=False)
+        check_pkce(
+            row["code_challenge"],
+            row["code_challenge_method"],
+            self.request.form.get("code_verifier"),
+            required=False,
+        )
         return super().validate_device_credential(credential)
 
     def query_user_grant(self, user_code: str) -> tuple[Identity | None, bool] | None:
@@ -123,8 +133,9 @@ class DeviceGrant(DeviceCodeGrant):
         issuer = self.server.issuer
         if not issuer.store.take_device(credential.device_code):
             raise InvalidGrantError("the device code was used already")
-        token = issuer.issue(self.request.user, audience=credential.get_client_id(),
-                             scope=credential.get_scope())
+        token = issuer.issue(
+            self.request.user, audience=credential.get_client_id(), scope=credential.get_scope()
+        )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
@@ -139,10 +150,22 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer) -> None:
             resp = server.handle_error_response(None, error)
         return resp
 
-    def _page(csrf: str, *, user_code: str = "", username: str = "", error: str | None = None,
-              status: int = 200) -> Response:
-        body = pages.device(action=f"{prefix}/device", csrf=csrf, user_code=user_code,
-                            issuer=issuer.url, username=username, error=error)
+    def _page(
+        csrf: str,
+        *,
+        user_code: str = "",
+        username: str = "",
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        body = pages.device(
+            action=f"{prefix}/device",
+            csrf=csrf,
+            user_code=user_code,
+            issuer=issuer.url,
+            username=username,
+            error=error,
+        )
         return set_csrf_cookie(html(body, status), issuer, csrf)
 
     @app.get(f"{prefix}/device")
@@ -157,28 +180,56 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer) -> None:
         csrf = csrf_token(issuer)
         if not csrf_ok(issuer):
             issuer.store.audit("device", "csrf", username=username[:128], ip=client_ip())
-            return _page(csrf, user_code=user_code, username=username, status=400,
-                         error="The form expired or did not come from this page. Please try again.")
+            return _page(
+                csrf,
+                user_code=user_code,
+                username=username,
+                status=400,
+                error="The form expired or did not come from this page. Please try again.",
+            )
         if decision not in ("approve", "deny"):
-            return _page(csrf, user_code=user_code, username=username, status=400,
-                         error="Choose Approve or Deny.")
+            return _page(
+                csrf,
+                user_code=user_code,
+                username=username,
+                status=400,
+                error="Choose Approve or Deny.",
+            )
         try:
-            identity = authenticate(issuer, username, request.form.get("password", ""),
-                                    event="device_login")
+            identity = authenticate(
+                issuer, username, request.form.get("password", ""), event="device_login"
+            )
         except LoginRefused as refused:
-            return _page(csrf, user_code=user_code, username=username, error=refused.message,
-                         status=refused.status)
+            return _page(
+                csrf,
+                user_code=user_code,
+                username=username,
+                error=refused.message,
+                status=refused.status,
+            )
         row = issuer.store.device_by_user_code(user_code) if _USER_CODE.match(user_code) else None
         approved = decision == "approve"
         if row is None or not issuer.store.decide_device(
-                user_code, identity.sub if approved else None, approved):
+            user_code, identity.sub if approved else None, approved
+        ):
             s = issuer.settings
-            issuer.store.record_failure(f"ip:{client_ip()}", s.login_window,
-                                        s.login_ip_max_failures, s.login_lockout)
+            issuer.store.record_failure(
+                f"ip:{client_ip()}", s.login_window, s.login_ip_max_failures, s.login_lockout
+            )
             issuer.store.audit("device", "unknown_code", username=identity.name, ip=client_ip())
-            return _page(csrf, user_code=user_code, username=username, status=400,
-                         error="That code is unknown, already used or expired. Check the code "
-                               "your device shows.")
-        issuer.store.audit("device", "approved" if approved else "denied", username=identity.name,
-                           client_id=row["client_id"], ip=client_ip())
+            return _page(
+                csrf,
+                user_code=user_code,
+                username=username,
+                status=400,
+                error="That code is unknown, already used or expired. Check the code "
+                "your device shows.",
+            )
+        issuer.store.audit(
+            "device",
+            "approved" if approved else "denied",
+            username=identity.name,
+            client_id=row["client_id"],
+            ip=client_ip(),
+        )
         return html(pages.device_done(approved))

@@ -75,8 +75,14 @@ def is_loopback_redirect(uri: str) -> bool:
 class Client:
     """An OAuth client: the public ``sigstore`` client or one service account."""
 
-    def __init__(self, client_id: str, *, public: bool, secret_hash: str | None = None,
-                 identity: Identity | None = None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        *,
+        public: bool,
+        secret_hash: str | None = None,
+        identity: Identity | None = None,
+    ) -> None:
         self.client_id = client_id
         self.public = public
         self.secret_hash = secret_hash
@@ -127,8 +133,9 @@ def authenticate_public(query_client: Any, request: Any) -> Client | None:
     return client if client is not None and client.public else None
 
 
-def check_pkce(challenge: str | None, method: str | None, verifier: str | None,
-               *, required: bool) -> None:
+def check_pkce(
+    challenge: str | None, method: str | None, verifier: str | None, *, required: bool
+) -> None:
     """Check a token request's ``code_verifier`` against the stored S256 challenge."""
     if not challenge:
         if verifier:
@@ -200,8 +207,24 @@ class CodeRecord:
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    # "client_secret_basic" is listed only so that a failed Basic attempt answers 401 (RFC 6749
+    # §5.2); service accounts that pass it are then refused by check_grant_type.
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none", "client_secret_basic"]
     server: OIDCServer
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+        # authlib echoes the URI into the error text and crashes on some characters; we answer
+        # with a fixed message (and never redirect to an unvalidated URI).
+        uri = request.payload.redirect_uri
+        if not uri:
+            raise InvalidRequestError("missing redirect_uri", state=request.payload.state)
+        if not client.check_redirect_uri(uri):
+            raise InvalidRequestError(
+                "redirect_uri must be http://127.0.0.1, http://localhost or http://[::1] on any "
+                "port, or urn:ietf:wg:oauth:2.0:oob"
+            )
+        return str(uri)
 
     def validate_authorization_request(self) -> str:
         redirect_uri: str = super().validate_authorization_request()
@@ -229,12 +252,17 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         store = self.server.issuer.store
         now = store.now()
         store.save_code(
-            code, client_id=request.client.get_client_id(), sub=request.user.sub,
-            redirect_uri=request.payload.redirect_uri, scope=request.scope,
+            code,
+            client_id=request.client.get_client_id(),
+            sub=request.user.sub,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope,
             nonce=request.payload.data.get("nonce") or None,
             code_challenge=request.payload.data["code_challenge"],
             code_challenge_method=request.payload.data["code_challenge_method"],
-            auth_time=now, expires_at=now + self.server.issuer.settings.code_lifetime)
+            auth_time=now,
+            expires_at=now + self.server.issuer.settings.code_lifetime,
+        )
 
     def query_authorization_code(self, code: str, client: Client) -> CodeRecord | None:
         row = self.server.issuer.store.find_code(code)
@@ -245,8 +273,12 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def validate_token_request(self) -> None:
         super().validate_token_request()
         row = self.request.authorization_code.row
-        check_pkce(row["code_challenge"], row["code_challenge_method"],
-                   self.request.form.get("code_verifier"), required=True)
+        check_pkce(
+            row["code_challenge"],
+            row["code_challenge_method"],
+            self.request.form.get("code_verifier"),
+            required=True,
+        )
 
     def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
         record: CodeRecord = self.request.authorization_code
@@ -256,9 +288,13 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         identity = issuer.store.identity(record.row["sub"])
         if identity is None:
             raise InvalidGrantError("the account behind this code is gone or disabled")
-        token = issuer.issue(identity, audience=self.request.client.get_client_id(),
-                             scope=record.get_scope(), nonce=record.row["nonce"],
-                             auth_time=record.row["auth_time"])
+        token = issuer.issue(
+            identity,
+            audience=self.request.client.get_client_id(),
+            scope=record.get_scope(),
+            nonce=record.row["nonce"],
+            auth_time=record.row["auth_time"],
+        )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
     def delete_authorization_code(self, authorization_code: Any) -> None:
@@ -282,7 +318,9 @@ class ServiceAccountGrant(grants.ClientCredentialsGrant):
             raise InvalidRequestError("send one audience")
         audience = audiences[0] if audiences else settings.service_account_default_audience
         if audience not in settings.service_account_audiences:
-            raise InvalidTargetError(description="this issuer does not mint tokens for that audience")
+            raise InvalidTargetError(
+                description="this issuer does not mint tokens for that audience"
+            )
         self.request.audience = audience
 
     def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
@@ -290,9 +328,13 @@ class ServiceAccountGrant(grants.ClientCredentialsGrant):
         issuer = self.server.issuer
         assert client.identity is not None
         token = issuer.issue(client.identity, audience=self.request.audience, scope="openid email")
-        issuer.store.audit("service_token", "success", username=client.identity.name,
-                           client_id=client.client_id,
-                           detail={"aud": self.request.audience})
+        issuer.store.audit(
+            "service_token",
+            "success",
+            username=client.identity.name,
+            client_id=client.client_id,
+            detail={"aud": self.request.audience},
+        )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 

@@ -74,8 +74,9 @@ class Settings:
         if settings.login_max_failures < 1 or settings.login_ip_max_failures < 1:
             raise ConfigError("login failure limits must be at least 1")
         if default_aud not in settings.service_account_audiences:
-            raise ConfigError("service_account_default_audience must be one of "
-                              "service_account_audiences")
+            raise ConfigError(
+                "service_account_default_audience must be one of service_account_audiences"
+            )
         return settings
 
 
@@ -84,8 +85,10 @@ def check_issuer_url(issuer: str) -> None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"issuer URL {issuer!r} must be an absolute http(s) URL")
     if parts.query or parts.fragment or parts.username or issuer.endswith("/"):
-        raise ConfigError(f"issuer URL {issuer!r} must have no query, fragment, user or "
-                          "trailing slash (it is compared byte for byte)")
+        raise ConfigError(
+            f"issuer URL {issuer!r} must have no query, fragment, user or "
+            "trailing slash (it is compared byte for byte)"
+        )
 
 
 class Issuer:
@@ -105,8 +108,15 @@ class Issuer:
     def endpoint(self, path: str) -> str:
         return self.settings.issuer + path
 
-    def issue(self, identity: Identity, *, audience: str, scope: str,
-              nonce: str | None = None, auth_time: int | None = None) -> dict[str, Any]:
+    def issue(
+        self,
+        identity: Identity,
+        *,
+        audience: str,
+        scope: str,
+        nonce: str | None = None,
+        auth_time: int | None = None,
+    ) -> dict[str, Any]:
         """Mint the access token and ID token for ``identity`` and return the token response."""
         now = self.store.now()
         exp = now + self.settings.token_lifetime
@@ -141,8 +151,13 @@ class Issuer:
 
     def verify_access_token(self, token: str) -> Identity:
         """The identity behind an access token we issued, or ``VerificationError``."""
-        claims = tokens.verify(token, self.keyring.verification_keys(), issuer=self.settings.issuer,
-                               audiences=self.accepted_audiences(), now=self.store.now())
+        claims = tokens.verify(
+            token,
+            self.keyring.verification_keys(),
+            issuer=self.settings.issuer,
+            audiences=self.accepted_audiences(),
+            now=self.store.now(),
+        )
         sub = claims.get("sub")
         identity = self.store.identity(sub) if isinstance(sub, str) else None
         if identity is None:

@@ -53,7 +53,7 @@ def _check_file_mode(uri: str) -> None:
 
 
 def create_key(store: Store, data_dir: Path, alg: str, state: str) -> str:
-    """Generate a key file in ``data_dir/keys`` (0600), record it in the database; return its kid."""
+    """Generate a key file in ``data_dir/keys`` (0600) and record it in the database; -> kid."""
     if alg not in tokens.ALGORITHMS:
         raise ConfigError(f"signing algorithm must be one of {', '.join(tokens.ALGORITHMS)}")
     keys_dir = data_dir / "keys"
@@ -92,8 +92,9 @@ class KeyRing:
     """The keys a running issuer signs and verifies with, read from the database on each use
     (a rotation by the CLI or another worker is seen at once); signers are cached per kid."""
 
-    def __init__(self, store: Store, data_dir: Path | None,
-                 environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, store: Store, data_dir: Path | None, environ: dict[str, str] | None = None
+    ) -> None:
         self.store = store
         self.data_dir = data_dir
         self.environ = environ
@@ -147,9 +148,15 @@ class KeyRing:
         return token
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [tokens.public_jwk(self._signer(row).public_key, row["alg"])
-                         for row in self.published()]}
+        return {
+            "keys": [
+                tokens.public_jwk(self._signer(row).public_key, row["alg"])
+                for row in self.published()
+            ]
+        }
 
     def verification_keys(self) -> dict[str, tuple[PublicKeyTypes, str]]:
-        return {str(row["kid"]): (self._signer(row).public_key, str(row["alg"]))
-                for row in self.published()}
+        return {
+            str(row["kid"]): (self._signer(row).public_key, str(row["alg"]))
+            for row in self.published()
+        }

@@ -59,8 +59,9 @@ def csrf_token(issuer: Issuer) -> str:
 
 def set_csrf_cookie(resp: Response, issuer: Issuer, token: str) -> Response:
     secure = issuer.url.startswith("https:")
-    resp.set_cookie(_cookie_name(issuer), token, httponly=True, samesite="Strict", secure=secure,
-                    path="/")
+    resp.set_cookie(
+        _cookie_name(issuer), token, httponly=True, samesite="Strict", secure=secure, path="/"
+    )
     return resp
 
 
@@ -88,8 +89,11 @@ def authenticate(issuer: Issuer, username: str, password: str, *, event: str) ->
     if _locked(issuer, ip_key) or _locked(issuer, user_key):
         store.audit(event, "locked", username=username, ip=ip)
         audit_log.warning("%s locked username=%r ip=%s", event, username, ip)
-        raise LoginRefused("Too many failed sign-ins. This sign-in is locked for a while; "
-                           "try again later or ask an administrator.", 429)
+        raise LoginRefused(
+            "Too many failed sign-ins. This sign-in is locked for a while; "
+            "try again later or ask an administrator.",
+            429,
+        )
     user = store.user_by_name(username) if username else None
     if user is None or user["disabled"]:
         passwords.burn_time(password)
@@ -97,13 +101,18 @@ def authenticate(issuer: Issuer, username: str, password: str, *, event: str) ->
     else:
         ok = passwords.check_password(password, user["password_hash"])
     if not ok:
-        count = store.record_failure(user_key, s.login_window, s.login_max_failures, s.login_lockout)
+        count = store.record_failure(
+            user_key, s.login_window, s.login_max_failures, s.login_lockout
+        )
         store.record_failure(ip_key, s.login_window, s.login_ip_max_failures, s.login_lockout)
         store.audit(event, "failure", username=username, ip=ip, detail={"failures": count})
         audit_log.warning("%s failed username=%r ip=%s failures=%d", event, username, ip, count)
         if count >= s.login_max_failures:
-            raise LoginRefused("Too many failed sign-ins. This sign-in is locked for a while; "
-                               "try again later or ask an administrator.", 429)
+            raise LoginRefused(
+                "Too many failed sign-ins. This sign-in is locked for a while; "
+                "try again later or ask an administrator.",
+                429,
+            )
         raise LoginRefused("The username or password is not correct.", 401)
     assert user is not None
     store.clear_failures(user_key)
@@ -124,11 +133,17 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
         description = error.get_error_description() or error.error
         return html(pages.error("Sign-in request refused", f"{error.error}: {description}"), 400)
 
-    def _login_page(csrf: str, *, username: str = "", error: str | None = None,
-                    status: int = 200) -> Response:
-        body = pages.login(action=request.full_path.rstrip("?"), csrf=csrf,
-                           client_id=request.args.get("client_id", ""), issuer=issuer.url,
-                           username=username, error=error)
+    def _login_page(
+        csrf: str, *, username: str = "", error: str | None = None, status: int = 200
+    ) -> Response:
+        body = pages.login(
+            action=request.full_path.rstrip("?"),
+            csrf=csrf,
+            client_id=request.args.get("client_id", ""),
+            issuer=issuer.url,
+            username=username,
+            error=error,
+        )
         return set_csrf_cookie(html(body, status), issuer, csrf)
 
     @app.get(f"{prefix}/auth")
@@ -148,14 +163,19 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
         username = request.form.get("username", "")
         if not csrf_ok(issuer):
             issuer.store.audit("login", "csrf", username=username[:128], ip=client_ip())
-            return _login_page(csrf_token(issuer), username=username, status=400,
-                               error="The form expired or did not come from this page. "
-                                     "Please sign in again.")
+            return _login_page(
+                csrf_token(issuer),
+                username=username,
+                status=400,
+                error="The form expired or did not come from this page. Please sign in again.",
+            )
         try:
-            identity = authenticate(issuer, username, request.form.get("password", ""),
-                                    event="login")
+            identity = authenticate(
+                issuer, username, request.form.get("password", ""), event="login"
+            )
         except LoginRefused as refused:
-            return _login_page(csrf_token(issuer), username=username, error=refused.message,
-                               status=refused.status)
+            return _login_page(
+                csrf_token(issuer), username=username, error=refused.message, status=refused.status
+            )
         resp: Response = server.create_authorization_response(grant_user=identity, grant=grant)
         return resp

@@ -23,8 +23,11 @@ def html_headers() -> list[tuple[str, str]]:
         ("Content-Type", "text/html; charset=utf-8"),
         ("Cache-Control", "no-store"),
         ("Pragma", "no-cache"),
-        ("Content-Security-Policy",
-         "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+            "base-uri 'none'",
+        ),
         ("X-Frame-Options", "DENY"),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "no-referrer"),
@@ -55,12 +58,19 @@ def _credentials(username: str, described: str) -> str:
     )
 
 
-def login(*, action: str, csrf: str, client_id: str, issuer: str, username: str = "",
-          error: str | None = None) -> str:
+def login(
+    *,
+    action: str,
+    csrf: str,
+    client_id: str,
+    issuer: str,
+    username: str = "",
+    error: str | None = None,
+) -> str:
     described = ' aria-describedby="form-error"' if error else ""
     body = (
         "<h1>Sign in</h1>"
-        f'<p>Sign in to <strong>{escape(issuer)}</strong> to get a signing identity for '
+        f"<p>Sign in to <strong>{escape(issuer)}</strong> to get a signing identity for "
         f"<strong>{escape(client_id)}</strong>.</p>"
         f"{_error(error)}"
         f'<form method="post" action="{escape(action)}">'
@@ -72,8 +82,15 @@ def login(*, action: str, csrf: str, client_id: str, issuer: str, username: str 
     return _page("Sign in", body)
 
 
-def device(*, action: str, csrf: str, user_code: str, issuer: str, username: str = "",
-           error: str | None = None) -> str:
+def device(
+    *,
+    action: str,
+    csrf: str,
+    user_code: str,
+    issuer: str,
+    username: str = "",
+    error: str | None = None,
+) -> str:
     described = ' aria-describedby="form-error"' if error else ""
     body = (
         "<h1>Approve a device sign-in</h1>"
@@ -96,11 +113,15 @@ def device(*, action: str, csrf: str, user_code: str, issuer: str, username: str
 
 def device_done(approved: bool) -> str:
     if approved:
-        body = ("<h1>Device approved</h1><p role=\"status\">The device is now signed in. "
-                "You can close this window.</p>")
+        body = (
+            '<h1>Device approved</h1><p role="status">The device is now signed in. '
+            "You can close this window.</p>"
+        )
     else:
-        body = ("<h1>Request denied</h1><p role=\"status\">The device was not signed in. "
-                "You can close this window.</p>")
+        body = (
+            '<h1>Request denied</h1><p role="status">The device was not signed in. '
+            "You can close this window.</p>"
+        )
     return _page("Device sign-in", body)
 
 

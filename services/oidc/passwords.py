@@ -46,8 +46,15 @@ def check_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest, validate=True)
-        computed = hashlib.scrypt(raw, salt=base64.b64decode(salt, validate=True), n=1 << int(log2_n),
-                                  r=int(r), p=int(p), maxmem=_MAXMEM, dklen=len(expected))
+        computed = hashlib.scrypt(
+            raw,
+            salt=base64.b64decode(salt, validate=True),
+            n=1 << int(log2_n),
+            r=int(r),
+            p=int(p),
+            maxmem=_MAXMEM,
+            dklen=len(expected),
+        )
     except ValueError:
         return False
     return hmac.compare_digest(computed, expected)

@@ -14,13 +14,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data-dir", required=True, help="keys, and oidc.db unless --database-url")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--issuer-url", help="public issuer URL (default http://HOST:PORT); "
-                                             "must match Fulcio's config byte for byte")
+    parser.add_argument(
+        "--issuer-url",
+        help="public issuer URL (default http://HOST:PORT); "
+        "must match Fulcio's config byte for byte",
+    )
     parser.add_argument("--database-url", help="e.g. postgresql://... (default sqlite in data dir)")
     parser.add_argument("--config", help="JSON configuration file (keys as in docs/oidc.md)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--signing-alg", choices=["RS256", "ES256"],
-                        help="algorithm of the first key of a new data dir (default RS256)")
+    parser.add_argument(
+        "--signing-alg",
+        choices=["RS256", "ES256"],
+        help="algorithm of the first key of a new data dir (default RS256)",
+    )
     args = parser.parse_args(argv)
 
     from services.runtime.server import run
@@ -28,12 +34,15 @@ def main(argv: list[str]) -> int:
     from . import app
 
     host_for_url = f"[{args.host}]" if ":" in args.host else args.host
-    config = app.load({
-        "data_dir": args.data_dir,
-        "database_url": args.database_url,
-        "issuer_url": args.issuer_url,
-        "signing_alg": args.signing_alg,
-    }, file=args.config)
+    config = app.load(
+        {
+            "data_dir": args.data_dir,
+            "database_url": args.database_url,
+            "issuer_url": args.issuer_url,
+            "signing_alg": args.signing_alg,
+        },
+        file=args.config,
+    )
     if not config.get("issuer_url"):
         config["issuer_url"] = f"http://{host_for_url}:{args.port}"
     from .issuer import Settings

@@ -146,33 +146,52 @@ class Store:
 
     def add_key(self, kid: str, alg: str, key_uri: str, state: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(keys).values(kid=kid, alg=alg, key_uri=key_uri, state=state,
-                                                created_at=self.now()))
+            conn.execute(
+                sa.insert(keys).values(
+                    kid=kid, alg=alg, key_uri=key_uri, state=state, created_at=self.now()
+                )
+            )
 
     def promote_key(self, kid: str) -> None:
         """Make ``kid`` the active key and retire the previous active key (one transaction)."""
         now = self.now()
         with self.engine.begin() as conn:
-            conn.execute(sa.update(keys).where(keys.c.state == "active")
-                         .values(state="retired", retired_at=now))
+            conn.execute(
+                sa.update(keys)
+                .where(keys.c.state == "active")
+                .values(state="retired", retired_at=now)
+            )
             conn.execute(sa.update(keys).where(keys.c.kid == kid).values(state="active"))
 
     def note_key_use(self, kid: str, exp: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.update(keys).where(
-                keys.c.kid == kid, sa.or_(keys.c.last_exp.is_(None), keys.c.last_exp < exp)
-            ).values(last_exp=exp))
+            conn.execute(
+                sa.update(keys)
+                .where(keys.c.kid == kid, sa.or_(keys.c.last_exp.is_(None), keys.c.last_exp < exp))
+                .values(last_exp=exp)
+            )
 
     # -- users and service accounts ------------------------------------------------------------
     def add_user(self, sub: str, username: str, email: str, password_hash: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(users).values(sub=sub, username=username, email=email,
-                                                 password_hash=password_hash, disabled=False,
-                                                 created_at=self.now()))
+            conn.execute(
+                sa.insert(users).values(
+                    sub=sub,
+                    username=username,
+                    email=email,
+                    password_hash=password_hash,
+                    disabled=False,
+                    created_at=self.now(),
+                )
+            )
 
     def user_by_name(self, username: str) -> Mapping[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+            row = (
+                conn.execute(sa.select(users).where(users.c.username == username))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def identity(self, sub: str) -> Identity | None:
@@ -181,29 +200,49 @@ class Store:
             row = conn.execute(sa.select(users).where(users.c.sub == sub)).mappings().first()
             if row and not row["disabled"]:
                 return Identity(row["sub"], row["email"], "user", row["username"])
-            row = conn.execute(sa.select(service_accounts).where(service_accounts.c.sub == sub)
-                               ).mappings().first()
+            row = (
+                conn.execute(sa.select(service_accounts).where(service_accounts.c.sub == sub))
+                .mappings()
+                .first()
+            )
             if row and not row["disabled"]:
                 return Identity(row["sub"], row["email"], "service", row["name"])
         return None
 
-    def add_service_account(self, client_id: str, name: str, sub: str, email: str,
-                            secret_hash: str) -> None:
+    def add_service_account(
+        self, client_id: str, name: str, sub: str, email: str, secret_hash: str
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(service_accounts).values(
-                client_id=client_id, name=name, sub=sub, email=email, secret_hash=secret_hash,
-                disabled=False, created_at=self.now()))
+            conn.execute(
+                sa.insert(service_accounts).values(
+                    client_id=client_id,
+                    name=name,
+                    sub=sub,
+                    email=email,
+                    secret_hash=secret_hash,
+                    disabled=False,
+                    created_at=self.now(),
+                )
+            )
 
     def service_account(self, client_id: str) -> Mapping[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(service_accounts)
-                               .where(service_accounts.c.client_id == client_id)).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(service_accounts).where(service_accounts.c.client_id == client_id)
+                )
+                .mappings()
+                .first()
+            )
         return dict(row) if row and not row["disabled"] else None
 
     def service_account_by_name(self, name: str) -> Mapping[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(service_accounts)
-                               .where(service_accounts.c.name == name)).mappings().first()
+            row = (
+                conn.execute(sa.select(service_accounts).where(service_accounts.c.name == name))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     # -- authorization codes -------------------------------------------------------------------
@@ -216,8 +255,11 @@ class Store:
     def find_code(self, code: str) -> Mapping[str, Any] | None:
         """The unexpired code row, or None (unknown, already used, or expired)."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(auth_codes).where(auth_codes.c.code_hash == code_hash(code))
-                               ).mappings().first()
+            row = (
+                conn.execute(sa.select(auth_codes).where(auth_codes.c.code_hash == code_hash(code)))
+                .mappings()
+                .first()
+            )
         if row is None or row["expires_at"] <= self.now():
             return None
         return dict(row)
@@ -225,7 +267,9 @@ class Store:
     def take_code(self, code: str) -> bool:
         """Delete the code; True only for the one caller that actually deleted it (single use)."""
         with self.engine.begin() as conn:
-            result = conn.execute(sa.delete(auth_codes).where(auth_codes.c.code_hash == code_hash(code)))
+            result = conn.execute(
+                sa.delete(auth_codes).where(auth_codes.c.code_hash == code_hash(code))
+            )
         return result.rowcount == 1
 
     # -- device requests -----------------------------------------------------------------------
@@ -233,41 +277,64 @@ class Store:
         now = self.now()
         with self.engine.begin() as conn:
             conn.execute(sa.delete(device_codes).where(device_codes.c.expires_at < now - 3600))
-            conn.execute(sa.insert(device_codes).values(device_code_hash=code_hash(device_code),
-                                                        status="pending", **values))
+            conn.execute(
+                sa.insert(device_codes).values(
+                    device_code_hash=code_hash(device_code), status="pending", **values
+                )
+            )
 
     def device_by_code(self, device_code: str) -> Mapping[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(device_codes).where(
-                device_codes.c.device_code_hash == code_hash(device_code))).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(device_codes).where(
+                        device_codes.c.device_code_hash == code_hash(device_code)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def device_by_user_code(self, user_code: str) -> Mapping[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(device_codes).where(device_codes.c.user_code == user_code)
-                               ).mappings().first()
+            row = (
+                conn.execute(sa.select(device_codes).where(device_codes.c.user_code == user_code))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def decide_device(self, user_code: str, sub: str | None, approved: bool) -> bool:
         """Record the user's decision on a pending, unexpired request; False if there is none."""
         with self.engine.begin() as conn:
-            result = conn.execute(sa.update(device_codes).where(
-                device_codes.c.user_code == user_code, device_codes.c.status == "pending",
-                device_codes.c.expires_at > self.now(),
-            ).values(status="approved" if approved else "denied", sub=sub))
+            result = conn.execute(
+                sa.update(device_codes)
+                .where(
+                    device_codes.c.user_code == user_code,
+                    device_codes.c.status == "pending",
+                    device_codes.c.expires_at > self.now(),
+                )
+                .values(status="approved" if approved else "denied", sub=sub)
+            )
         return result.rowcount == 1
 
     def record_poll(self, device_code: str, interval: int, last_poll: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.update(device_codes).where(
-                device_codes.c.device_code_hash == code_hash(device_code)
-            ).values(interval=interval, last_poll=last_poll))
+            conn.execute(
+                sa.update(device_codes)
+                .where(device_codes.c.device_code_hash == code_hash(device_code))
+                .values(interval=interval, last_poll=last_poll)
+            )
 
     def take_device(self, device_code: str) -> bool:
         with self.engine.begin() as conn:
-            result = conn.execute(sa.delete(device_codes).where(
-                device_codes.c.device_code_hash == code_hash(device_code),
-                device_codes.c.status == "approved"))
+            result = conn.execute(
+                sa.delete(device_codes).where(
+                    device_codes.c.device_code_hash == code_hash(device_code),
+                    device_codes.c.status == "approved",
+                )
+            )
         return result.rowcount == 1
 
     # -- throttling ----------------------------------------------------------------------------
@@ -288,12 +355,21 @@ class Store:
                 failures, start = row["failures"] + 1, row["window_start"]
             locked = now + lockout if failures >= limit else None
             if row is None:
-                conn.execute(sa.insert(throttle).values(key=key, failures=failures,
-                                                        window_start=start, locked_until=locked))
+                conn.execute(
+                    sa.insert(throttle).values(
+                        key=key, failures=failures, window_start=start, locked_until=locked
+                    )
+                )
             else:
-                conn.execute(sa.update(throttle).where(throttle.c.key == key).values(
-                    failures=failures, window_start=start,
-                    locked_until=locked if locked else row["locked_until"]))
+                conn.execute(
+                    sa.update(throttle)
+                    .where(throttle.c.key == key)
+                    .values(
+                        failures=failures,
+                        window_start=start,
+                        locked_until=locked if locked else row["locked_until"],
+                    )
+                )
         return failures
 
     def clear_failures(self, key: str) -> None:
@@ -301,14 +377,28 @@ class Store:
             conn.execute(sa.delete(throttle).where(throttle.c.key == key))
 
     # -- audit ---------------------------------------------------------------------------------
-    def audit(self, event: str, outcome: str, *, username: str | None = None,
-              client_id: str | None = None, ip: str | None = None,
-              detail: Mapping[str, Any] | None = None) -> None:
+    def audit(
+        self,
+        event: str,
+        outcome: str,
+        *,
+        username: str | None = None,
+        client_id: str | None = None,
+        ip: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(audit).values(
-                at=self.now(), event=event, outcome=outcome, username=username,
-                client_id=client_id, ip=ip,
-                detail=json.dumps(dict(detail), sort_keys=True) if detail else None))
+            conn.execute(
+                sa.insert(audit).values(
+                    at=self.now(),
+                    event=event,
+                    outcome=outcome,
+                    username=username,
+                    client_id=client_id,
+                    ip=ip,
+                    detail=json.dumps(dict(detail), sort_keys=True) if detail else None,
+                )
+            )
 
     def audit_rows(self) -> list[Mapping[str, Any]]:
         with self.engine.connect() as conn:

@@ -54,9 +54,18 @@ def public_jwk(key: PublicKeyTypes, alg: str) -> dict[str, str]:
     if alg == "RS256" and isinstance(key, rsa.RSAPublicKey):
         nums = key.public_numbers()
         required = {"e": _int_b64(nums.e), "kty": "RSA", "n": _int_b64(nums.n)}
-    elif alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1":
+    elif (
+        alg == "ES256"
+        and isinstance(key, ec.EllipticCurvePublicKey)
+        and key.curve.name == "secp256r1"
+    ):
         nums = key.public_numbers()
-        required = {"crv": "P-256", "kty": "EC", "x": _int_b64(nums.x, 32), "y": _int_b64(nums.y, 32)}
+        required = {
+            "crv": "P-256",
+            "kty": "EC",
+            "x": _int_b64(nums.x, 32),
+            "y": _int_b64(nums.y, 32),
+        }
     else:
         raise ConfigError(f"signing key does not fit algorithm {alg}")
     thumb = hashlib.sha256(json.dumps(required, separators=(",", ":"), sort_keys=True).encode())
@@ -64,7 +73,7 @@ def public_jwk(key: PublicKeyTypes, alg: str) -> dict[str, str]:
 
 
 def at_hash(access_token: str, alg: str) -> str:
-    """Left half of the SHA-256 of the access token, base64url (both RS256 and ES256 use SHA-256)."""
+    """Left half of the SHA-256 of the access token, base64url (RS256 and ES256 use SHA-256)."""
     if alg not in ALGORITHMS:
         raise ConfigError(f"unsupported algorithm {alg}")
     digest = hashlib.sha256(access_token.encode("ascii")).digest()
@@ -96,8 +105,9 @@ def _check_signature(key: PublicKeyTypes, alg: str, signing_input: bytes, signat
         if alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey):
             if len(signature) != 64:
                 raise VerificationError("token signature has the wrong length")
-            der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
-                                       int.from_bytes(signature[32:], "big"))
+            der = encode_dss_signature(
+                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            )
             key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
             return
     except InvalidSignature as exc:

@@ -1,0 +1,215 @@
+"""Data-dir rules, key files, rotation and the JWKS, ES256, token encoding, the admin CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+
+import jwt
+import pytest
+
+from protocol.errors import ConfigError, VerificationError
+from services.oidc import app as oidc_app
+from services.oidc import cli, tokens
+from services.oidc.passwords import check_password, hash_password
+
+from .helpers import ISSUER, claims_of, header_of, make_env
+
+
+def _config(data_dir, **extra):
+    return oidc_app.load({"data_dir": str(data_dir), "issuer_url": ISSUER, **extra}, environ={})
+
+
+def test_new_dir_is_initialised_with_private_key_files(tmp_path):
+    store = oidc_app.prepare(_config(tmp_path / "d"))
+    files = list((tmp_path / "d" / "keys").glob("*.pem"))
+    assert len(files) == 1
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "d" / "keys").stat().st_mode) == 0o700
+    assert (tmp_path / "d" / "oidc.db").exists()
+    [row] = store.key_rows()
+    assert row["state"] == "active" and files[0].name == f"{row['kid']}.pem"
+    # reused as it is: no second key
+    oidc_app.prepare(_config(tmp_path / "d"))
+    assert len(list((tmp_path / "d" / "keys").glob("*.pem"))) == 1
+
+
+def test_inconsistent_dirs_are_refused(tmp_path):
+    oidc_app.prepare(_config(tmp_path / "a"))
+    (tmp_path / "a" / "oidc.db").rename(tmp_path / "a" / "moved.db")
+    with pytest.raises(ConfigError, match="refusing to start afresh"):
+        oidc_app.prepare(_config(tmp_path / "a"))
+
+    oidc_app.prepare(_config(tmp_path / "b"))
+    for f in (tmp_path / "b" / "keys").glob("*.pem"):
+        f.unlink()
+    with pytest.raises(ConfigError, match="refusing to make new ones"):
+        oidc_app.prepare(_config(tmp_path / "b"))
+
+    oidc_app.prepare(_config(tmp_path / "c"))
+    [key] = (tmp_path / "c" / "keys").glob("*.pem")
+    os.chmod(key, 0o644)
+    with pytest.raises(ConfigError, match="readable by other users"):
+        oidc_app.prepare(_config(tmp_path / "c"))
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="not a directory"):
+        oidc_app.prepare(_config(tmp_path / "file"))
+
+
+def test_bad_issuer_urls_are_refused(tmp_path):
+    for i, url in enumerate(("https://x/auth/", "ftp://x", "https://x?a=b", "x")):
+        with pytest.raises(ConfigError):
+            make_env(tmp_path / str(i), issuer_url=url)
+
+
+def test_issuer_with_a_path_serves_under_it(tmp_path):
+    env = make_env(tmp_path, issuer_url="https://id.example.internal/auth")
+    doc = env.client.get("/auth/.well-known/openid-configuration").get_json()
+    assert doc["issuer"] == "https://id.example.internal/auth"
+    assert doc["token_endpoint"] == "https://id.example.internal/auth/token"
+    assert env.client.get("/auth/keys").status_code == 200
+
+
+def test_rotation_keeps_the_old_key_until_its_tokens_expire(env):
+    sub = env.store.identity(env.user_sub)
+    old_token = env.issuer.issue(sub, audience="sigstore", scope="openid")["id_token"]
+    old_kid = header_of(old_token)["kid"]
+    assert cli.main(["rotate-key", "--data-dir", str(env.data_dir)]) == 0
+    new_token = env.issuer.issue(sub, audience="sigstore", scope="openid")["id_token"]
+    new_kid = header_of(new_token)["kid"]
+    assert new_kid != old_kid
+    kids = {k["kid"] for k in env.client.get("/keys").get_json()["keys"]}
+    assert kids == {old_kid, new_kid}
+    # both tokens verify with an outside library against the published JWKS
+    jwks = jwt.PyJWKSet.from_dict(env.client.get("/keys").get_json())
+    for token in (old_token, new_token):
+        key = jwks[header_of(token)["kid"]].key
+        jwt.decode(
+            token,
+            key,
+            algorithms=["RS256"],
+            audience="sigstore",
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+        )
+    # after the old key's last token has expired (+ grace), it leaves the JWKS
+    env.clock.advance(env.issuer.settings.token_lifetime + 61)
+    kids = {k["kid"] for k in env.client.get("/keys").get_json()["keys"]}
+    assert kids == {new_kid}
+
+
+def test_prepared_rotation_publishes_before_use(env):
+    active = env.issuer.keyring.active()[0]
+    assert cli.main(["rotate-key", "--prepare", "--data-dir", str(env.data_dir)]) == 0
+    kids = [k["kid"] for k in env.client.get("/keys").get_json()["keys"]]
+    assert len(kids) == 2 and env.issuer.keyring.active()[0] == active
+    cli.main(["rotate-key", "--data-dir", str(env.data_dir)])
+    assert env.issuer.keyring.active()[0] != active and env.issuer.keyring.active()[0] in kids
+
+
+def test_es256_is_selectable(tmp_path):
+    env = make_env(tmp_path, signing_alg="ES256")
+    doc = env.client.get("/.well-known/openid-configuration").get_json()
+    assert doc["id_token_signing_alg_values_supported"] == ["ES256"]
+    token = env.issuer.issue(env.store.identity(env.user_sub), audience="sigstore", scope="openid")[
+        "id_token"
+    ]
+    jwk = env.client.get("/keys").get_json()["keys"][0]
+    assert jwk["kty"] == "EC" and jwk["crv"] == "P-256"
+    claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["ES256"], audience="sigstore")
+    assert claims["iss"] == ISSUER
+
+
+def test_verify_rejects_wrong_issuer_unknown_kid_and_crit(env):
+    kid, alg, signer = env.issuer.keyring.active()
+    now = env.store.now()
+    keys = env.issuer.keyring.verification_keys()
+    good = {"iss": ISSUER, "sub": "s", "aud": "sigstore", "iat": now, "exp": now + 60}
+    tokens.verify(
+        tokens.encode(good, signer, kid, alg), keys, issuer=ISSUER, audiences={"sigstore"}, now=now
+    )
+    with pytest.raises(VerificationError, match="issuer"):
+        tokens.verify(
+            tokens.encode({**good, "iss": ISSUER + "/"}, signer, kid, alg),
+            keys,
+            issuer=ISSUER,
+            audiences={"sigstore"},
+            now=now,
+        )
+    with pytest.raises(VerificationError, match="not signed by a key"):
+        tokens.verify(
+            tokens.encode(good, signer, "other", alg),
+            keys,
+            issuer=ISSUER,
+            audiences={"sigstore"},
+            now=now,
+        )
+    with pytest.raises(VerificationError, match="future"):
+        tokens.verify(
+            tokens.encode({**good, "iat": now + 30}, signer, kid, alg),
+            keys,
+            issuer=ISSUER,
+            audiences={"sigstore"},
+            now=now,
+        )
+
+
+def test_at_hash_matches_the_access_token(env):
+    body = env.issuer.issue(env.store.identity(env.user_sub), audience="sigstore", scope="openid")
+    assert claims_of(body["id_token"])["at_hash"] == tokens.at_hash(body["access_token"], "RS256")
+    # OIDC Core §3.1.3.6: left half of SHA-256, base64url; recomputed independently
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(body["access_token"].encode()).digest()[:16]
+    assert (
+        claims_of(body["id_token"])["at_hash"]
+        == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    )
+
+
+def test_add_user_from_stdin_and_scrypt_hash(env, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-passw0rd\n"))
+    assert (
+        cli.main(
+            [
+                "add-user",
+                "bob",
+                "--email",
+                "bob@example.org",
+                "--password-stdin",
+                "--data-dir",
+                str(env.data_dir),
+            ]
+        )
+        == 0
+    )
+    assert "added user bob" in capsys.readouterr().out
+    row = env.store.user_by_name("bob")
+    assert row["password_hash"].startswith("scrypt$")
+    assert check_password("s3cret-passw0rd", row["password_hash"])
+    assert not check_password("s3cret-passw0rd!", row["password_hash"])
+    assert env.store.identity(row["sub"]).email == "bob@example.org"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    from protocol.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        cli.main(
+            [
+                "add-user",
+                "carol",
+                "--email",
+                "c@example.org",
+                "--password-stdin",
+                "--data-dir",
+                str(env.data_dir),
+            ]
+        )
+
+
+def test_password_hashes_are_salted_and_malformed_ones_never_match():
+    a, b = hash_password("pw-123456"), hash_password("pw-123456")
+    assert a != b and check_password("pw-123456", a) and check_password("pw-123456", b)
+    for stored in ("", "scrypt$x", "bcrypt$1$2$3$4$5", a.replace("scrypt", "plain")):
+        assert not check_password("pw-123456", stored)
