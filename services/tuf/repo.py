@@ -83,6 +83,11 @@ class Repository(PublishedRepository):
                 raise ConfigError(f"{role} threshold must be between 1 and the number of keys")
         key_dir = Path(key_dir).resolve()
         check_outside(key_dir, lay.public)
+        existing = [p.name for p in key_dir.glob("*.pem")] if key_dir.is_dir() else []
+        if (lay.keys / "online.pem").exists() or any(
+            n.startswith(("root-", "targets-")) for n in existing
+        ):
+            raise ConfigError(f"keys from an earlier init exist in {key_dir}; refusing to reuse")
         unknown = set(settings or {}) - set(DEFAULT_SETTINGS)
         if unknown:
             raise ConfigError(f"unknown repository settings: {', '.join(sorted(unknown))}")

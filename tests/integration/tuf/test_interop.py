@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,3 +128,40 @@ def test_sigstore_python_reads_both_targets_from_our_mirror(
         (CASE / "artifact").read_bytes(), bundle, policy.Identity(identity=IDENTITY, issuer=ISSUER)
     )
     assert any((tmp_path / "xdg-cache").rglob("*trusted_root.json"))
+
+
+def test_sigstore_python_cli_accepts_generated_trust_config(tmp_path: Path) -> None:
+    """``sigstore --trust-config`` (the CLI, not only the API) with our ClientTrustConfig."""
+    cli = Path(sys.executable).parent / "sigstore"
+    tc = tmp_path / "trust_config.json"
+    tc.write_text(
+        json.dumps(trustroot.build_client_trust_config(staging_case_root(), SIGNING_CONFIG))
+    )
+    artifact = tmp_path / "artifact"
+    shutil.copy(CASE / "artifact", artifact)
+
+    def verify(identity: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                str(cli),
+                "--trust-config",
+                str(tc),
+                "verify",
+                "identity",
+                "--bundle",
+                str(CASE / "bundle.sigstore.json"),
+                "--cert-identity",
+                identity,
+                "--cert-oidc-issuer",
+                ISSUER,
+                str(artifact),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    ok = verify(IDENTITY)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "OK" in ok.stdout + ok.stderr
+    assert verify("someone@example.com").returncode != 0

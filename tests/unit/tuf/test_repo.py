@@ -59,6 +59,8 @@ def test_init_refuses_to_overwrite_and_keys_in_served_dir(repo: Repository, tmp_
     fresh = Repository(tmp_path / "other")
     with pytest.raises(ConfigError, match="served directory"):
         fresh.init(tmp_path / "other" / "public" / "keys")
+    with pytest.raises(ConfigError, match="earlier init"):
+        Repository(tmp_path / "fourth").init(tmp_path / "offline")
     with pytest.raises(ConfigError, match="threshold"):
         Repository(tmp_path / "third").init(tmp_path / "k3", root_keys=1, root_threshold=2)
 
@@ -242,3 +244,15 @@ def test_cli_flow_and_rotate_key_signs_with_private_keys(
     assert "published: root" in capsys.readouterr().out
     assert stat.S_IMODE(os.stat(tmp_path / "root-2.pem").st_mode) == 0o600
     assert Repository(data).published("root").signed.version == 2
+    assert tuf_main(["refresh", "--data-dir", data]) == 0
+    assert "nothing (not due)" in capsys.readouterr().out
+    assert tuf_main(["refresh", "--data-dir", data, "--margin", str(2 * 86400)]) == 0
+    assert "re-signed timestamp" in capsys.readouterr().out
+    assert tuf_main(["renew", "--data-dir", data, "targets"]) == 0
+    assert tuf_main(["remove-target", "--data-dir", data, "trusted_root.json"]) == 0
+    assert tuf_main(["status", "--data-dir", data]) == 0
+    assert "targets v3: 0 signature(s), needs 2 more" in capsys.readouterr().out
+    assert tuf_main(["discard", "--data-dir", data, "targets"]) == 0
+    assert tuf_main(["publish", "--data-dir", data]) == 0
+    assert "snapshot and timestamp only" in capsys.readouterr().out
+    assert "trusted_root.json" in Repository(data).published("targets").signed.targets
