@@ -218,7 +218,8 @@ class Repository(PublishedRepository):
     # ----------------------------------------------------------------- signing
     def _effective_root(self) -> Root:
         staged = self.staged("root")
-        return staged.signed if staged is not None else self.published("root").signed
+        root: Root = (staged if staged is not None else self.published("root")).signed
+        return root
 
     def sign(self, role: str, signer: Signer) -> dict[str, Any]:
         """Add ``signer``'s signature to the staged ``role``; returns the role's status."""
