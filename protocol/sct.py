@@ -50,10 +50,14 @@ _TREE_HASH = 1
 
 
 def _u16_prefixed(data: bytes) -> bytes:
+    if len(data) > 0xFFFF:
+        raise ValidationError("value too long for a uint16 length prefix")
     return struct.pack(">H", len(data)) + data
 
 
 def _u24_prefixed(data: bytes) -> bytes:
+    if len(data) > 0xFFFFFF:
+        raise ValidationError("value too long for a uint24 length prefix")
     return len(data).to_bytes(3, "big") + data
 
 

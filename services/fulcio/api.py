@@ -135,6 +135,7 @@ def register(fulcio: Fulcio) -> Callable[[Flask], None]:
 
     def _register(app: Flask) -> None:
         app.register_blueprint(blueprint(fulcio))
+        app.extensions["fulcio"] = fulcio
         # grpc-gateway's health answer; replaces the runtime's generic body on the same route.
         app.view_functions["_healthz"] = lambda: ({"status": "SERVING"}, 200)
 

@@ -23,10 +23,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from protocol import sct as ctsct
 from protocol import x509ext
-from protocol.errors import ConfigError
+from protocol.errors import ConfigError, ValidationError
 from services.keys import Signer, public_key_der
 
-from .errors import MSG_CA, server_error
+from .errors import MSG_CA, MSG_SCT, server_error
 from .identity import Principal
 
 LEAF_LIFETIME = dt.timedelta(minutes=10)
@@ -154,7 +154,11 @@ class CertificateAuthority:
     def final(
         self, builder: x509.CertificateBuilder, scts: list[ctsct.SignedCertificateTimestamp]
     ) -> x509.Certificate:
-        return self._sign(builder.add_extension(ctsct.sct_list_extension(scts), critical=False))
+        try:
+            ext = ctsct.sct_list_extension(scts)
+        except ValidationError as exc:
+            raise server_error(MSG_SCT, f"cannot encode the SCT list: {exc}") from exc
+        return self._sign(builder.add_extension(ext, critical=False))
 
     def plain(self, builder: x509.CertificateBuilder) -> x509.Certificate:
         return self._sign(builder)

@@ -1,0 +1,379 @@
+"""Every row of the error table (fulcio.md 1.8) that a request can cause, and every refused token:
+status, gRPC body, and that nothing was issued and nothing reached the CT log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from services.fulcio import errors as msg
+from services.fulcio.serve import build_app
+
+from .helpers import b64, csr_pem, new_key, pub_pem, sign, v2_csr_body, v2_key_body
+from .support import OIDCIssuer, WSGIServer
+
+
+@pytest.fixture()
+def unchanged(stack: dict[str, Any]) -> Iterator[None]:
+    fulcio = stack["client"].application.extensions["fulcio"]
+    issued, size = fulcio.issued, stack["ctlog"].log.head().size
+    yield
+    assert fulcio.issued == issued, "a refused request issued a certificate"
+    assert stack["ctlog"].log.head().size == size, "a refused request reached the CT log"
+
+
+def _post(
+    stack: dict[str, Any], body: Any, headers: Any = None, path: str = "/api/v2/signingCert"
+) -> Any:
+    if isinstance(body, (bytes, str)):
+        return stack["client"].post(path, data=body, headers=headers or {},
+                                    content_type="application/json")  # fmt: skip
+    return stack["client"].post(path, json=body, headers=headers or {})
+
+
+def _refused(resp: Any, message: str, status: int = 400, code: int = 3) -> None:
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.get_json() == {"code": code, "message": message, "details": []}
+
+
+def _csr_with(stack: dict[str, Any], token: str) -> Any:
+    return _post(stack, v2_csr_body(csr_pem(new_key("ec-p256")), token))
+
+
+# ---- identity tokens ------------------------------------------------------------------------
+
+
+def _unsigned(payload: dict[str, Any], header: dict[str, Any]) -> str:
+    enc = [base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
+           for p in (header, payload)]  # fmt: skip
+    return ".".join(enc) + "."
+
+
+def test_alg_none_refused(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
+    claims = jwt.decode(issuer.email_token(), options={"verify_signature": False})
+    token = _unsigned(claims, {"alg": "none", "kid": issuer.kid_for("RS256")})
+    _refused(_csr_with(stack, token), msg.MSG_TOKEN)
+
+
+def test_hs256_signed_with_public_key_refused(
+    stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
+) -> None:
+    kid = issuer.kid_for("RS256")
+    public_pem = (
+        issuer.keys[kid][1]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    claims = jwt.decode(issuer.email_token(), options={"verify_signature": False})
+    import hashlib
+    import hmac
+
+    header = {"alg": "HS256", "kid": kid, "typ": "JWT"}
+    signing_input = _unsigned(claims, header)[:-1]
+    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    token = signing_input + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    _refused(_csr_with(stack, token), msg.MSG_TOKEN)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda i: i.email_token(aud="someone-else"),
+        lambda i: i.email_token(exp_in=-1),
+        lambda i: i.email_token(drop=("exp",)),
+        lambda i: i.email_token(nbf=int(time.time()) + 120),
+        lambda i: i.email_token(iss="https://unknown.example.com"),
+        lambda i: i.email_token(email_verified=False),
+        lambda i: i.email_token(drop=("email_verified",)),
+        lambda i: i.token("bob", drop=()),  # email issuer, no email claim
+        lambda i: i.email_token(iss="/meta/a.b"),  # wildcard never matches a dot
+        lambda i: i.email_token(iss="/meta/a/b"),  # nor a slash (anchored)
+        lambda i: i.token("https://evil.example.com/x", iss="/uri"),
+        lambda i: i.token("ann!x", iss="/username"),
+        lambda i: i.token("spiffe://other.org/a", iss="/spiffe"),
+        lambda i: i.token("sa", iss="/k8s"),
+        lambda i: i.email_token()[:-4] + "AAAA",  # signature altered
+        lambda i: "not-a-jwt",
+        lambda i: "",
+    ],
+    ids=["aud", "expired", "no-exp", "nbf-future", "unknown-issuer", "email-unverified",
+         "email-verified-missing", "no-email", "meta-dot", "meta-slash", "uri-domain",
+         "username-bang", "spiffe-domain", "k8s-claims", "bad-signature", "malformed", "missing"],
+)  # fmt: skip
+def test_bad_tokens_refused(
+    stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None, make: Any
+) -> None:
+    _refused(_csr_with(stack, make(issuer)), msg.MSG_TOKEN)
+
+
+def test_unknown_kid_refetches_jwks_once(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    kid = issuer.add_key("ES256", publish=False)
+    token = issuer.email_token(alg="ES256", kid=kid)
+    time.sleep(1.1)  # past the refetch interval
+    before = issuer.hits["jwks"]
+    _refused(_csr_with(stack, token), msg.MSG_TOKEN)
+    assert issuer.hits["jwks"] == before + 1
+    issuer.publish_all()  # key rotation: the new key appears in the JWKS
+    time.sleep(1.1)
+    assert _csr_with(stack, token).status_code == 200
+
+
+def test_accepted_token_variants(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    assert _csr_with(stack, issuer.email_token(nbf=int(time.time()) + 30)).status_code == 200
+    assert _csr_with(stack, issuer.email_token(email_verified="True")).status_code == 200
+    for alg in ("ES256", "EdDSA", "PS256", "ES384"):
+        assert _csr_with(stack, issuer.email_token(alg=alg)).status_code == 200, alg
+    assert _csr_with(stack, issuer.email_token(aud=["x", "sigstore"])).status_code == 200
+
+
+def test_cross_host_redirect_refused(tmp_path: Any, stack: dict[str, Any]) -> None:
+    evil = OIDCIssuer(("RS256",))
+    mover = OIDCIssuer(("RS256",))
+    mover.redirect_to = evil.url + "/.well-known/openid-configuration"
+    try:
+        config = dict(stack["config"])
+        config["OIDCIssuers"] = {mover.url: {"Type": "email"}}
+        config["MetaIssuers"] = {}
+        client = build_app(config).test_client()
+        resp = client.post("/api/v2/signingCert",
+                           json=v2_csr_body(csr_pem(new_key("ec-p256")), mover.email_token()))  # fmt: skip
+        _refused(resp, msg.MSG_TOKEN)
+        assert evil.hits["discovery"] == 0
+    finally:
+        evil.close()
+        mover.close()
+
+
+# ---- keys, proofs, CSRs ---------------------------------------------------------------------
+
+
+def test_public_key_unparseable(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
+    body = {"publicKeyRequest": {"publicKey": {"content": "garbage"}, "proofOfPossession": "AA=="},
+            "credentials": {"oidcIdentityToken": issuer.email_token()}}  # fmt: skip
+    _refused(_post(stack, body), msg.MSG_KEY_PARSE)
+    body = {"credentials": {"oidcIdentityToken": issuer.email_token()}}
+    _refused(_post(stack, body), msg.MSG_KEY_PARSE)
+
+
+@pytest.mark.parametrize("key", [lambda: rsa.generate_private_key(65537, 1024),
+                                 lambda: ec.generate_private_key(ec.SECP224R1())])  # fmt: skip
+def test_insecure_keys(
+    stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None, key: Any
+) -> None:
+    k = key()
+    body = v2_key_body(k, b"x", issuer.email_token())
+    _refused(_post(stack, body), msg.MSG_KEY_INSECURE)
+
+
+def test_wrong_proof_of_possession(
+    stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
+) -> None:
+    key = new_key("ec-p256")
+    # signed over `sub` instead of the email: the sigstore-go#282 mistake
+    body = v2_key_body(key, sign(key, b"1234"), issuer.email_token())
+    _refused(_post(stack, body), msg.MSG_SIGNATURE)
+    body = v2_key_body(key, b"\x00" * 64, issuer.email_token())
+    _refused(_post(stack, body), msg.MSG_SIGNATURE)
+
+
+def test_malformed_csr(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
+    token = issuer.email_token()
+    _refused(_post(stack, {"certificateSigningRequest": b64(b"hello"),
+                           "credentials": {"oidcIdentityToken": token}}), msg.MSG_CSR_PARSE)  # fmt: skip
+    bad = b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+    _refused(_post(stack, v2_csr_body(bad, token)), msg.MSG_CSR_PARSE)
+    _refused(_post(stack, {"certificateSigningRequest": "%%%",
+                           "credentials": {"oidcIdentityToken": token}}), msg.MSG_CSR_PARSE)  # fmt: skip
+
+
+def test_csr_bad_self_signature(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
+    from cryptography import x509
+
+    pem = csr_pem(new_key("ec-p256"))
+    der = bytearray(x509.load_pem_x509_csr(pem).public_bytes(serialization.Encoding.DER))
+    der[-3] ^= 0x01  # flip a bit inside the signature
+    tampered = b"-----BEGIN CERTIFICATE REQUEST-----\n" + base64.encodebytes(bytes(der)) + \
+        b"-----END CERTIFICATE REQUEST-----\n"  # fmt: skip
+    _refused(_post(stack, v2_csr_body(tampered, issuer.email_token())), msg.MSG_SIGNATURE)
+
+
+def test_rsa_pss_csr_refused(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
+    from cryptography import x509
+
+    key = new_key("rsa-2048")
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .sign(key, hashes.SHA256(), rsa_padding=pss)
+    )
+    pem = csr.public_bytes(serialization.Encoding.PEM)
+    _refused(_post(stack, v2_csr_body(pem, issuer.email_token())),
+             "unrecognized signature algorithm: SHA256-RSAPSS")  # fmt: skip
+
+
+def test_algorithm_not_permitted(
+    stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
+) -> None:
+    p384 = new_key("ec-p384")
+    _refused(_post(stack, v2_csr_body(csr_pem(p384, hashes.SHA256()), issuer.email_token())),
+             "signing algorithm not permitted: *ecdsa.PublicKey, SHA-256")  # fmt: skip
+    rsa_key = new_key("rsa-2048")
+    _refused(_post(stack, v2_csr_body(csr_pem(rsa_key, hashes.SHA384()), issuer.email_token())),
+             "signing algorithm not permitted: *rsa.PublicKey, SHA-384")  # fmt: skip
+
+
+# ---- request shape, routes --------------------------------------------------------------------
+
+
+def test_malformed_json_and_routes(stack: dict[str, Any], unchanged: None) -> None:
+    resp = _post(stack, b"{not json")
+    assert resp.status_code == 400 and resp.get_json()["code"] == 3
+    resp = stack["client"].get("/api/v2/nothing")
+    assert resp.status_code == 404 and resp.get_json()["code"] == 5
+    assert stack["client"].get("/healthz").get_json() == {"status": "SERVING"}
+
+
+def test_v1_token_only_from_header(
+    stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
+) -> None:
+    key = new_key("ec-p256")
+    body = {"publicKey": {"content": b64(pub_pem(key).encode())},
+            "signedEmailAddress": b64(sign(key, b"alice@example.com")),
+            "credentials": {"oidcIdentityToken": issuer.email_token()}}  # fmt: skip
+    _refused(_post(stack, body, path="/api/v1/signingCert"), msg.MSG_TOKEN)
+
+
+def test_trust_bundle_configuration_root_cert(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    from cryptography import x509
+
+    bundle = stack["client"].get("/api/v2/trustBundle").get_json()
+    certs = bundle["chains"][0]["certificates"]
+    assert [x509.load_pem_x509_certificate(c.encode()) for c in certs] == stack["chain"]
+    root = stack["client"].get("/api/v1/rootCert")
+    assert root.status_code == 200 and root.get_data(as_text=True) == "\n".join(certs)
+    conf = stack["client"].get("/api/v2/configuration").get_json()["issuers"]
+    by_url = {c.get("issuerUrl") or c.get("wildcardIssuerUrl"): c for c in conf}
+    assert by_url[issuer.url] == {
+        "issuerUrl": issuer.url, "audience": "sigstore", "challengeClaim": "email",
+        "spiffeTrustDomain": "", "issuerType": "email", "subjectDomain": "",
+        "skipEmailVerification": False,
+    }  # fmt: skip
+    assert by_url[issuer.url + "/meta/*"]["issuerType"] == "email"
+    assert by_url[issuer.url + "/spiffe"]["challengeClaim"] == "sub"
+
+
+# ---- server-side failures (code 13) ---------------------------------------------------------
+
+
+def _fulcio_with_ct(stack: dict[str, Any], ct_url: str, **extra: Any) -> Any:
+    config = {**stack["config"], "ct_log_url": ct_url, "ct_log_public_key": "", **extra}
+    return build_app(config).test_client()
+
+
+def test_ct_log_refusal_is_500(tmp_path: Any, stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    from services.fulcio.cli import create_ca
+
+    from .support import make_ctlog
+
+    other = create_ca(tmp_path / "other", algorithm="ecdsa-p256")
+    server, other_log = make_ctlog(tmp_path / "ct", other["root.pem"].read_bytes())
+    try:
+        client = _fulcio_with_ct(stack, server.url)
+        resp = client.post("/api/v2/signingCert",
+                           json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
+        _refused(resp, msg.MSG_CT, 500, 13)
+        assert other_log.log.head().size == 0
+    finally:
+        server.close()
+
+
+def _fake_ct(answer: dict[str, Any]) -> WSGIServer:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(answer).encode()]
+
+    return WSGIServer(app)
+
+
+def test_unencodable_sct_is_500(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    huge = {"sct_version": 0, "id": b64(b"\x01" * 32), "timestamp": 1,
+            "extensions": b64(b"\x00" * 65530), "signature": b64(b"\x04\x03\x00\x02\x30\x00")}  # fmt: skip
+    server = _fake_ct(huge)
+    try:
+        client = _fulcio_with_ct(stack, server.url)
+        resp = client.post("/api/v2/signingCert",
+                           json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
+        _refused(resp, msg.MSG_SCT, 500, 13)
+    finally:
+        server.close()
+
+
+def test_sct_not_from_configured_log_is_500(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    fake = {"sct_version": 0, "id": b64(b"\x01" * 32), "timestamp": 1, "extensions": "",
+            "signature": b64(b"\x04\x03\x00\x02\x30\x00")}  # fmt: skip
+    server = _fake_ct(fake)
+    try:
+        config = {**stack["config"], "ct_log_url": server.url}
+        resp = (
+            build_app(config)
+            .test_client()
+            .post(
+                "/api/v2/signingCert",
+                json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()),
+            )
+        )
+        _refused(resp, msg.MSG_CT, 500, 13)
+    finally:
+        server.close()
+
+
+def test_ca_signing_failure_is_500(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec as _ec
+
+    from services.fulcio.api import register
+    from services.fulcio.ca import CertificateAuthority
+    from services.fulcio.config import parse_identity_config
+    from services.fulcio.errors import grpc_body
+    from services.fulcio.service import Fulcio
+    from services.keys import load_signer
+    from services.runtime.app import create_app
+
+    real = load_signer(stack["config"]["ca_key"])
+
+    class BrokenHSMKey(_ec.EllipticCurvePrivateKey):  # a key whose device has gone away
+        curve = property(lambda self: real.private_key.curve)
+        key_size = property(lambda self: real.private_key.key_size)
+        public_key = lambda self: real.public_key  # noqa: E731
+
+        def sign(self, data: bytes, alg: Any) -> bytes:
+            raise OSError("device unplugged")
+
+        exchange = private_numbers = private_bytes = __copy__ = __deepcopy__ = sign  # type: ignore
+
+    real.private_key = BrokenHSMKey()
+    ca = CertificateAuthority(real, stack["chain"])
+    fulcio = Fulcio(parse_identity_config(stack["config"]), ca, None)
+    client = create_app("fulcio", {}, register(fulcio), error_body=grpc_body).test_client()
+    resp = client.post("/api/v2/signingCert",
+                       json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
+    _refused(resp, msg.MSG_CA, 500, 13)
+    assert "device unplugged" not in resp.get_data(as_text=True)
+
+
+def test_without_ct_log_answers_detached_without_sct(
+    stack: dict[str, Any], issuer: OIDCIssuer
+) -> None:
+    client = _fulcio_with_ct(stack, "")
+    resp = client.post("/api/v2/signingCert",
+                       json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
+    assert resp.status_code == 200
+    assert list(resp.get_json()) == ["signedCertificateDetachedSct"]
