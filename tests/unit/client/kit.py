@@ -155,7 +155,7 @@ class Kit:
 
     def leaf(
         self,
-        key: ec.EllipticCurvePrivateKey,
+        key: Any,
         identity: str = IDENTITY,
         issuer: str = ISSUER,
         not_before: datetime | None = None,
@@ -168,7 +168,7 @@ class Kit:
             x509.CertificateBuilder()
             .subject_name(x509.Name([]))
             .issuer_name(self.ca.subject)
-            .public_key(key.public_key())
+            .public_key(key.public_key() if hasattr(key, "public_key") else key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
             .not_valid_after(start + timedelta(minutes=10))

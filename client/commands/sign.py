@@ -1,0 +1,135 @@
+"""``sign-blob``, ``attest-blob`` (cosign's habits) and ``sign-bundle`` (sigstore-conformance
+protocol): parse, get a token, one library call, write the v0.3 bundle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from protocol.errors import ValidationError
+
+from .common import PREDICATE_TYPES, ArgumentParser, add_trust_flags, say, trust_options
+
+
+def _add_signing_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bundle", required=True, metavar="FILE", help="where to write the bundle")
+    p.add_argument("--identity-token", metavar="JWT|FILE", help="OIDC token, or a file with one")
+    p.add_argument("--oidc-client-id", default="sigstore")
+    p.add_argument("--oidc-client-secret", default="")
+    p.add_argument("--device", action="store_true", help="use the device flow to sign in")
+    p.add_argument("--output", choices=("text", "json"), default="text")
+    p.add_argument("-y", "--yes", action="store_true", help="accepted for cosign compatibility")
+    add_trust_flags(p, signing=True)
+
+
+def _signer(ns: argparse.Namespace, progress: bool) -> Any:
+    from client import trust
+    from client.sign.oidc import get_token
+    from client.sign.signer import Signer
+    from protocol.trust import select_services
+
+    opts = trust_options(ns)
+    config = trust.signing_config(opts)
+    try:
+        root = trust.trusted_root(opts)
+    except ValidationError as exc:
+        say(f"Warning: the bundle will not be checked after signing ({exc.message})")
+        root = None
+    issuer = ns.oidc_issuer if getattr(ns, "oidc_issuer", None) else None
+    if issuer is None and config.oidc_urls:
+        issuer = select_services(config.oidc_urls, (1,))[0].url
+    token = get_token(
+        ns.identity_token,
+        os.environ,
+        issuer,
+        client_id=ns.oidc_client_id,
+        client_secret=ns.oidc_client_secret,
+        device=ns.device,
+    )
+    return Signer(config, root, token, progress=say if progress else (lambda _m: None))
+
+
+def _write(ns: argparse.Namespace, bundle: Any) -> None:
+    try:
+        with open(ns.bundle, "w", encoding="utf-8") as fh:
+            fh.write(bundle.to_json(indent=None))
+    except OSError as exc:
+        raise ValidationError(f"cannot write {ns.bundle}: {exc.strerror}") from None
+    entry = bundle.verification_material.tlog_entries[0]
+    if ns.output == "json":
+        print(json.dumps({"bundle": ns.bundle, "logIndex": entry.log_index}))
+    else:
+        say(f"Wrote bundle to file {ns.bundle}")
+
+
+def sign_blob(argv: list[str]) -> int:
+    from client.hashing import hash_file
+
+    p = ArgumentParser("sign-blob", "Sign a file keylessly and write a Sigstore bundle.")
+    p.add_argument("file", metavar="FILE")
+    _add_signing_flags(p)
+    ns = p.parse_args(argv)
+    digest = hash_file(ns.file)
+    signer = _signer(ns, progress=ns.output == "text")
+    _write(ns, signer.sign_digest(digest))
+    return 0
+
+
+def attest_blob(argv: list[str]) -> int:
+    from client.hashing import hash_file
+    from client.verify.intoto import make_statement
+
+    p = ArgumentParser("attest-blob", "Attest a file: an in-toto statement in a DSSE envelope.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--predicate", required=True, metavar="FILE", help="the predicate JSON")
+    p.add_argument("--type", default="custom", help="predicate type URI or cosign alias")
+    _add_signing_flags(p)
+    ns = p.parse_args(argv)
+    try:
+        with open(ns.predicate, "rb") as fh:
+            predicate = json.loads(fh.read())
+    except OSError as exc:
+        raise ValidationError(f"cannot read {ns.predicate}: {exc.strerror}") from None
+    except ValueError:
+        raise ValidationError(f"{ns.predicate} is not JSON") from None
+    digest = hash_file(ns.file)
+    statement = make_statement(
+        [(os.path.basename(ns.file), digest.hex())],
+        PREDICATE_TYPES.get(ns.type, ns.type),
+        predicate,
+    )
+    signer = _signer(ns, progress=ns.output == "text")
+    _write(ns, signer.sign_dsse(statement))
+    return 0
+
+
+def sign_bundle(argv: list[str]) -> int:
+    """sigstore-conformance: ``sign-bundle [--staging] [--in-toto] --identity-token T --bundle F
+    [--trusted-root F] [--signing-config F] FILE``."""
+    from client.hashing import hash_file
+
+    p = ArgumentParser("sign-bundle", "Sign a file (conformance protocol).")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--in-toto", action="store_true", help="FILE is an in-toto statement")
+    _add_signing_flags(p)
+    ns = p.parse_args(argv)
+    signer = _signer(ns, progress=False)
+    if ns.in_toto:
+        try:
+            with open(ns.file, "rb") as fh:
+                payload = fh.read()
+        except OSError as exc:
+            raise ValidationError(f"cannot read {ns.file}: {exc.strerror}") from None
+        bundle = signer.sign_dsse(payload)
+    else:
+        bundle = signer.sign_digest(hash_file(ns.file, progress=False))
+    ns.output = "quiet"
+    _write(ns, bundle)
+    return 0
+
+
+def _main() -> int:  # pragma: no cover
+    return sign_blob(sys.argv[1:])

@@ -1,0 +1,301 @@
+"""OIDC identity tokens for keyless signing.
+
+Where a token comes from, in order (``get_token``): ``--identity-token`` (a JWT, or a file holding
+one); ``SIGSTORE_ID_TOKEN``; ambient CI credentials through the ``id`` package (GitHub Actions,
+GitLab, Buildkite, CircleCI, Google Cloud); otherwise an interactive flow against the issuer:
+
+* browser flow (``browser_flow``): a loopback HTTP listener on 127.0.0.1, authorization code with
+  PKCE S256, ``state`` and ``nonce`` checked; the URL is printed when no browser can be opened;
+* device flow (``device_flow``, RFC 8628), chosen with ``--device`` or when no terminal is
+  attached: the verification link and user code are printed, the token endpoint is polled.
+
+Tokens are decoded without verifying the signature (Fulcio verifies it); only shape, expiry and
+audience are checked here so that a bad token fails early with a clear message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.errors import ValidationError
+
+from ..http import json_request
+
+DEFAULT_CLIENT_ID = "sigstore"
+SCOPES = "openid email"
+
+
+@dataclass(frozen=True)
+class IdentityToken:
+    raw: str
+    claims: dict[str, Any]
+
+    @classmethod
+    def parse(cls, raw: str, audience: str | None = DEFAULT_CLIENT_ID) -> IdentityToken:
+        raw = raw.strip()
+        parts = raw.split(".")
+        if len(parts) != 3:
+            raise ValidationError("the identity token is not a JWT (header.payload.signature)")
+        try:
+            padded = parts[1] + "=" * (-len(parts[1]) % 4)
+            claims = json.loads(base64.urlsafe_b64decode(padded))
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationError("the identity token's payload is not base64url JSON") from None
+        if not isinstance(claims, dict):
+            raise ValidationError("the identity token's payload is not a JSON object")
+        for claim in ("iss", "sub", "exp"):
+            if claim not in claims:
+                raise ValidationError(f"the identity token has no {claim!r} claim")
+        exp = claims["exp"]
+        if not isinstance(exp, int | float) or exp < time.time():
+            raise ValidationError("the identity token has expired; get a fresh one")
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud]
+        if audience is not None and audience not in auds:
+            raise ValidationError(
+                f"the identity token's audience {aud!r} is not {audience!r} (--oidc-client-id)"
+            )
+        return cls(raw, claims)
+
+    @property
+    def issuer(self) -> str:
+        return str(self.claims["iss"])
+
+    @property
+    def identity(self) -> str:
+        """What the certificate will say: the email for people, the subject otherwise."""
+        email = self.claims.get("email")
+        return str(email) if isinstance(email, str) and email else str(self.claims["sub"])
+
+
+def read_token_arg(value: str) -> str:
+    """``--identity-token`` takes a JWT or the path of a file holding one."""
+    if value.count(".") == 2 and not os.path.exists(value):
+        return value
+    try:
+        with open(value, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError:
+        raise ValidationError(
+            "--identity-token is neither a JWT nor a readable file holding one"
+        ) from None
+
+
+def ambient_token(audience: str) -> str | None:
+    """A CI-provided token (GitHub Actions, GitLab, Buildkite, CircleCI, Google Cloud)."""
+    try:
+        import id as ambient  # the `id` package
+    except ImportError:
+        return None
+    try:
+        return ambient.detect_credential(audience=audience)
+    except ambient.IdentityError as exc:
+        raise ValidationError(f"ambient credential detection failed: {exc}") from None
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def discover(issuer: str) -> dict[str, Any]:
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    doc = json_request("GET", url, what="the OIDC issuer")
+    if not isinstance(doc, dict) or "token_endpoint" not in doc:
+        raise ValidationError(f"{url} is not an OpenID Connect discovery document")
+    return doc
+
+
+def _id_token_from(response: Any, nonce: str | None, client_id: str) -> str:
+    if not isinstance(response, dict):
+        raise ValidationError("the token endpoint answered with something unexpected")
+    raw = response.get("id_token") or response.get("access_token")
+    if not isinstance(raw, str):
+        raise ValidationError("the token endpoint returned no id_token")
+    token = IdentityToken.parse(raw, client_id)
+    if nonce is not None and "id_token" in response and token.claims.get("nonce") != nonce:
+        raise ValidationError("the ID token's nonce does not match the request (possible replay)")
+    return raw
+
+
+def browser_flow(
+    issuer: str,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = "",
+    open_url: Callable[[str], bool] | None = None,
+    out: Any = None,
+    timeout: float = 300.0,
+) -> str:
+    """Authorization code + PKCE S256 with a loopback redirect; returns the raw ID token."""
+    import http.server
+    import threading
+    import urllib.parse
+
+    out = out or sys.stderr
+    doc = discover(issuer)
+    verifier, challenge = _pkce()
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    result: dict[str, str] = {}
+    done = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            url = urllib.parse.urlsplit(self.path)
+            if url.path != "/auth/callback":
+                self.send_error(404)
+                return
+            query = dict(urllib.parse.parse_qsl(url.query))
+            result.update(query)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(b"<p>sigstack: authentication complete, you may close this page.</p>")
+            done.set()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    redirect = f"http://localhost:{port}/auth/callback"
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect,
+        "scope": SCOPES,
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    auth_url = doc["authorization_endpoint"] + "?" + urllib.parse.urlencode(params)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        opener = open_url or _open_browser
+        print("Your browser will now be opened to:", file=out)
+        print(auth_url, file=out)
+        if not opener(auth_url):
+            print("No browser could be opened; visit the URL above to sign in.", file=out)
+        if not done.wait(timeout):
+            raise ValidationError("timed out waiting for the browser sign-in")
+    finally:
+        server.shutdown()
+        server.server_close()
+    if result.get("state") != state:
+        raise ValidationError("the OIDC redirect carried a wrong state (possible CSRF); try again")
+    if "error" in result:
+        raise ValidationError(
+            f"sign-in failed: {result.get('error_description') or result['error']}"
+        )
+    if "code" not in result:
+        raise ValidationError("the OIDC redirect carried no authorization code")
+    form = {
+        "grant_type": "authorization_code",
+        "code": result["code"],
+        "redirect_uri": redirect,
+        "client_id": client_id,
+        "code_verifier": verifier,
+    }
+    if client_secret:
+        form["client_secret"] = client_secret
+    response = json_request("POST", doc["token_endpoint"], form=form, what="the token endpoint")
+    return _id_token_from(response, nonce, client_id)
+
+
+def _open_browser(url: str) -> bool:
+    import webbrowser
+
+    try:
+        return bool(webbrowser.open(url))
+    except webbrowser.Error:
+        return False
+
+
+def device_flow(
+    issuer: str,
+    client_id: str = DEFAULT_CLIENT_ID,
+    out: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    timeout: float = 600.0,
+) -> str:
+    """RFC 8628 device authorization grant (with PKCE); returns the raw ID token."""
+    out = out or sys.stderr
+    doc = discover(issuer)
+    endpoint = doc.get("device_authorization_endpoint")
+    if not endpoint:
+        raise ValidationError(f"{issuer} does not offer the device flow")
+    verifier, challenge = _pkce()
+    start = json_request(
+        "POST",
+        endpoint,
+        form={
+            "client_id": client_id,
+            "scope": SCOPES,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+        what="the device authorization endpoint",
+    )
+    link = start.get("verification_uri_complete") or start.get("verification_uri")
+    print(f"Open {link} and enter the code {start.get('user_code')}", file=out)
+    interval = float(start.get("interval") or 5)
+    deadline = time.monotonic() + min(timeout, float(start.get("expires_in") or timeout))
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "device_code": start["device_code"],
+        "client_id": client_id,
+        "code_verifier": verifier,
+    }
+    while time.monotonic() < deadline:
+        sleep(interval)
+        try:
+            response = json_request(
+                "POST", doc["token_endpoint"], form=form, what="the token endpoint"
+            )
+        except ValidationError as exc:
+            body = getattr(exc, "body", None)
+            error = body.get("error") if isinstance(body, dict) else None
+            if error == "authorization_pending":
+                continue
+            if error == "slow_down":
+                interval += 5
+                continue
+            raise
+        return _id_token_from(response, None, client_id)
+    raise ValidationError("the device code expired before sign-in completed")
+
+
+def get_token(
+    explicit: str | None,
+    env: Mapping[str, str],
+    issuer: str | None,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = "",
+    device: bool = False,
+    interactive: bool | None = None,
+) -> IdentityToken:
+    """The identity token, from the first source that has one (see the module docstring)."""
+    if explicit:
+        return IdentityToken.parse(read_token_arg(explicit), client_id)
+    if env.get("SIGSTORE_ID_TOKEN"):
+        return IdentityToken.parse(env["SIGSTORE_ID_TOKEN"], client_id)
+    found = ambient_token(client_id)
+    if found:
+        return IdentityToken.parse(found, client_id)
+    if not issuer:
+        raise ValidationError("no identity token and no OIDC issuer to sign in with")
+    tty = sys.stdin.isatty() if interactive is None else interactive
+    if device or not tty:
+        return IdentityToken.parse(device_flow(issuer, client_id), client_id)
+    return IdentityToken.parse(browser_flow(issuer, client_id, client_secret), client_id)

@@ -1,0 +1,148 @@
+"""Clients of the signing services: Fulcio v2 (``POST /api/v2/signingCert``), Rekor v1
+(``POST /api/v1/log/entries``, hashedrekord 0.0.1 and dsse 0.0.1) and RFC 3161 timestamp
+authorities. Each call is one request over ``client.http``; answers are parsed into protocol
+models or raise with the service's reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from protocol.bundle import InclusionProof, KindVersion, TransparencyLogEntry
+from protocol.errors import UnavailableError, ValidationError
+
+from ..http import join, json_request, request
+
+
+def _origin(url: str) -> str:
+    """Fulcio's API paths are absolute: keep only scheme://host[:port] (as sigstore-python)."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def request_certificate(
+    fulcio_url: str, key: ec.EllipticCurvePrivateKey, token: str
+) -> list[x509.Certificate]:
+    """A short-lived code-signing certificate for ``key``; returns [leaf, ..., root-most]."""
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = csr.public_bytes(serialization.Encoding.PEM)
+    answer = json_request(
+        "POST",
+        join(_origin(fulcio_url), "/api/v2/signingCert"),
+        {"certificateSigningRequest": base64.b64encode(pem).decode()},
+        headers={"Authorization": f"Bearer {token}"},
+        what="Fulcio",
+    )
+    if not isinstance(answer, dict):
+        raise UnavailableError("Fulcio answered with something unexpected")
+    if "signedCertificateEmbeddedSct" not in answer:
+        raise ValidationError(
+            "Fulcio returned a certificate without an embedded SCT; this client needs a Fulcio "
+            "that runs with a CT log"
+        )
+    try:
+        pems = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+        chain = [x509.load_pem_x509_certificate(p.encode()) for p in pems]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UnavailableError("Fulcio's certificate chain could not be read") from None
+    if len(chain) < 2:
+        raise UnavailableError("Fulcio returned no issuer certificate with the leaf")
+    return chain
+
+
+def _entry_from_v1(answer: Any) -> TransparencyLogEntry:
+    if not isinstance(answer, dict) or len(answer) != 1:
+        raise UnavailableError("Rekor answered with something other than one log entry")
+    ((_, entry),) = answer.items()
+    try:
+        body = base64.b64decode(entry["body"])
+        kind_body = json.loads(body)
+        verification = entry["verification"]
+        proof = verification.get("inclusionProof")
+        if not proof or not proof.get("checkpoint"):
+            raise UnavailableError("Rekor returned no inclusion proof with a checkpoint")
+        return TransparencyLogEntry(
+            log_index=int(entry["logIndex"]),
+            log_id=bytes.fromhex(entry["logID"]),
+            kind_version=KindVersion(kind_body["kind"], kind_body["apiVersion"]),
+            integrated_time=int(entry["integratedTime"]),
+            canonicalized_body=body,
+            inclusion_promise=base64.b64decode(verification["signedEntryTimestamp"]),
+            inclusion_proof=InclusionProof(
+                log_index=int(proof["logIndex"]),
+                root_hash=bytes.fromhex(proof["rootHash"]),
+                tree_size=int(proof["treeSize"]),
+                hashes=tuple(bytes.fromhex(h) for h in proof.get("hashes") or ()),
+                checkpoint=proof["checkpoint"],
+            ),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UnavailableError("Rekor's log entry could not be read") from None
+
+
+def upload_entry(rekor_url: str, proposed: dict[str, Any]) -> TransparencyLogEntry:
+    """Log a proposed entry on a Rekor v1 API; returns the entry with SET and inclusion proof."""
+    answer = json_request(
+        "POST", join(rekor_url, "/api/v1/log/entries"), proposed, ok=(201,), what="Rekor"
+    )
+    return _entry_from_v1(answer)
+
+
+def hashedrekord(digest_hex: str, signature: bytes, cert_pem: bytes) -> dict[str, Any]:
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest_hex}},
+            "signature": {
+                "content": base64.b64encode(signature).decode(),
+                "publicKey": {"content": base64.b64encode(cert_pem).decode()},
+            },
+        },
+    }
+
+
+def dsse_entry(envelope_json: str, cert_pem: bytes) -> dict[str, Any]:
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "proposedContent": {
+                "envelope": envelope_json,
+                "verifiers": [base64.b64encode(cert_pem).decode()],
+            }
+        },
+    }
+
+
+def timestamp(tsa_url: str, signature: bytes) -> bytes:
+    """An RFC 3161 timestamp over ``signature`` (SHA-256, with a nonce); DER response bytes."""
+    from rfc3161_client import TimestampRequestBuilder, decode_timestamp_response
+
+    req = TimestampRequestBuilder().data(signature).nonce(nonce=True).build()
+    status, raw = request(
+        "POST",
+        tsa_url,
+        req.as_bytes(),
+        {"Content-Type": "application/timestamp-query"},
+        timeout=10,
+    )
+    if status != 200:
+        raise UnavailableError(f"the timestamp authority answered HTTP {status}")
+    try:
+        decode_timestamp_response(raw)
+    except ValueError:
+        raise UnavailableError("the timestamp authority's answer is not a timestamp") from None
+    return raw
