@@ -3,10 +3,13 @@ tests can move, and functions that drive the flows through Flask's test client."
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import re
 import secrets
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,8 +112,23 @@ def basic(client_id: str, secret: str = "") -> dict[str, str]:
     return {"Authorization": f"Basic {raw}"}
 
 
+_TEMPLATES: dict[str, Path] = {}
+
+
+def _template(alg: str) -> Path:
+    """One initialised data dir per algorithm, copied for each test (Alembic and key generation
+    once per session instead of once per test)."""
+    if alg not in _TEMPLATES:
+        root = Path(tempfile.mkdtemp(prefix="oidc-template-")) / "data"
+        atexit.register(shutil.rmtree, root.parent, True)
+        oidc_app.prepare(oidc_app.load({"data_dir": str(root), "signing_alg": alg}, environ={}))
+        _TEMPLATES[alg] = root
+    return _TEMPLATES[alg]
+
+
 def make_env(tmp_path: Path, **overrides: Any) -> Env:
     data_dir = tmp_path / "data"
+    shutil.copytree(_template(overrides.get("signing_alg", "RS256")), data_dir)
     config = oidc_app.load(
         {"data_dir": str(data_dir), "issuer_url": ISSUER, **overrides}, environ={}
     )
