@@ -1,0 +1,175 @@
+"""TUF bootstrap: ``sigstack initialize`` against a python-tuf repository served on loopback, then
+verification from the cache (online and ``--offline``); a tampered target is refused; the real
+staging repository copy replays with an injected clock and is refused as expired without it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import threading
+import types
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from client import tuf as client_tuf
+from client.cli import main
+from protocol.errors import ConfigError
+from tests.testdata import TESTDATA
+
+from .kit import IDENTITY, ISSUER, Kit
+
+DATA = b"tuf-distributed trust\n"
+
+
+def _build_repo(repo: Path, targets: dict[str, bytes]) -> bytes:
+    from securesystemslib.signer import CryptoSigner
+    from tuf.api.metadata import (
+        Metadata,
+        MetaFile,
+        Root,
+        Snapshot,
+        TargetFile,
+        Targets,
+        Timestamp,
+    )
+    from tuf.api.serialization.json import JSONSerializer
+
+    signer = CryptoSigner.generate_ed25519()
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)
+    root = Metadata(Root(expires=expires, consistent_snapshot=False))
+    for role in ("root", "targets", "snapshot", "timestamp"):
+        root.signed.add_key(signer.public_key, role)
+    tgt = Metadata(Targets(expires=expires))
+    (repo / "targets").mkdir(parents=True)
+    for name, data in targets.items():
+        tgt.signed.targets[name] = TargetFile.from_data(name, data, ["sha256"])
+        (repo / "targets" / name).write_bytes(data)
+    snap = Metadata(Snapshot(expires=expires))
+    snap.signed.meta["targets.json"] = MetaFile(version=1)
+    ts = Metadata(Timestamp(expires=expires))
+    ts.signed.snapshot_meta = MetaFile(version=1)
+    ser = JSONSerializer()
+    for md, name in ((root, "1.root.json"), (tgt, "targets.json"), (snap, "snapshot.json"),
+                     (ts, "timestamp.json")):  # fmt: skip
+        md.sign(signer)
+        md.to_file(str(repo / name), ser)
+    (repo / "root.json").write_bytes((repo / "1.root.json").read_bytes())
+    return (repo / "root.json").read_bytes()
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    kit = Kit()
+    repo = tmp_path / "repo"
+    root_json = _build_repo(
+        repo,
+        {
+            "trusted_root.json": kit.trusted_root().to_json().encode(),
+            "signing_config.v0.2.json": b'{"mediaType": '
+            b'"application/vnd.dev.sigstore.signingconfig.v0.2+json"}',
+        },
+    )
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(repo))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "root.json").write_bytes(root_json)
+    yield kit, f"http://127.0.0.1:{server.server_address[1]}", tmp_path, repo
+    server.shutdown()
+    server.server_close()
+
+
+def test_initialize_then_verify_from_cache(served, monkeypatch, capsys) -> None:
+    kit, url, tmp, repo = served
+    monkeypatch.setenv("TUF_ROOT", str(tmp / "cache"))
+    assert main(["initialize", "--mirror", url, "--root", str(tmp / "root.json")]) == 0
+    assert "trusted_root.json" in capsys.readouterr().err
+    bundle, _ = kit.sign_blob(DATA)
+    (tmp / "b.json").write_text(bundle.to_json())
+    (tmp / "a.txt").write_bytes(DATA)
+    args = ["verify-blob", str(tmp / "a.txt"), "--bundle", str(tmp / "b.json"),
+            "--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER]  # fmt: skip
+    assert main(args) == 0
+    assert main([*args, "--offline"]) == 0
+    # the mirror now serves a different trusted root without re-signing: refused on refresh
+    (repo / "targets" / "trusted_root.json").write_bytes(Kit().trusted_root().to_json().encode())
+    monkeypatch.setattr(client_tuf, "REFRESH_AFTER", -1)
+    cache_dir = client_tuf._mirror_dir(tmp / "cache", url)
+    (cache_dir / "targets" / "trusted_root.json").unlink()
+    assert main(args) == 1
+    assert "failed" in capsys.readouterr().err
+
+
+def test_initialize_needs_a_root(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("TUF_ROOT", str(tmp_path))
+    assert main(["initialize", "--mirror", "http://127.0.0.1:9"]) == 1
+    assert "--root" in capsys.readouterr().err
+
+
+def test_root_checksum(served, monkeypatch, capsys) -> None:
+    _, url, tmp, _ = served
+    monkeypatch.setenv("TUF_ROOT", str(tmp / "cache"))
+    good = hashlib.sha256((tmp / "root.json").read_bytes()).hexdigest()
+    base = ["initialize", "--mirror", url, "--root", str(tmp / "root.json")]
+    assert main([*base, "--root-checksum", "sha256:" + "0" * 64]) == 1
+    assert main([*base, "--root-checksum", f"sha256:{good}"]) == 0
+
+
+def test_no_trust_configured(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("TUF_ROOT", str(tmp_path))
+    for var in ("SIGSTORE_ROOT_FILE", "SIGSTORE_REKOR_PUBLIC_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    case = TESTDATA / "pyassets/cases/staging-v0.3-happy-path"
+    assert main(["verify-bundle", "--bundle", str(case / "bundle.sigstore.json"),
+                 "--certificate-identity", "x", "--certificate-oidc-issuer", "y",
+                 str(case / "artifact")]) == 1  # fmt: skip
+    assert "sigstack initialize" in capsys.readouterr().err
+
+
+STAGING_TUF = TESTDATA / "pyassets/test-assets/staging-tuf"
+
+
+def _local_fetcher():
+    from tuf.api.exceptions import DownloadHTTPError
+    from tuf.ngclient import FetcherInterface
+
+    class Local(FetcherInterface):
+        def _fetch(self, url: str) -> Iterator[bytes]:
+            path = STAGING_TUF / url.removeprefix(client_tuf.STAGING + "/")
+            if not path.is_file():
+                raise DownloadHTTPError(f"{url} not found", 404)
+            return iter([path.read_bytes()])
+
+    return Local()
+
+
+def test_staging_replay_with_frozen_clock(tmp_path, monkeypatch) -> None:
+    from tuf.ngclient._internal import trusted_metadata_set
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return dt.datetime(2025, 5, 6, tzinfo=dt.UTC)
+
+    root = (TESTDATA / "pyassets/trust/staging/root.json").read_bytes()
+    env = {"TUF_ROOT": str(tmp_path)}
+    with pytest.raises(ConfigError, match="[Ee]xpired"):
+        client_tuf.initialize(client_tuf.STAGING, root, env, fetcher=_local_fetcher())
+    monkeypatch.setattr(
+        trusted_metadata_set,
+        "datetime",
+        types.SimpleNamespace(datetime=Frozen, timezone=dt.timezone),
+    )
+    # trusted_root.json verifies; the copy of signing_config.v0.2.json in testdata lost a byte
+    # (1021 vs the 1022 that targets.json records), and TUF must refuse it
+    with pytest.raises(ConfigError, match="signing_config.v0.2.json failed verification"):
+        client_tuf.initialize(client_tuf.STAGING, root, env, fetcher=_local_fetcher())
+    from protocol.trust import TrustedRoot
+
+    where = client_tuf._mirror_dir(tmp_path, client_tuf.STAGING)
+    root_doc = TrustedRoot.from_json((where / "targets" / "trusted_root.json").read_bytes())
+    assert any("sigstage" in t.base_url for t in root_doc.tlogs)
