@@ -269,6 +269,19 @@ class Kit:
         )
         return bundle, key
 
+    def sign_with_key(self, data: bytes, key: Any) -> Bundle:
+        """A managed-key bundle (``publicKey`` hint, the key's PEM in the log body)."""
+        digest = hashlib.sha256(data).digest()
+        sig = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        body = hashedrekord(digest, sig, pem(key.public_key()))
+        return Bundle(
+            media_type=MEDIA_TYPE_V03,
+            verification_material=VerificationMaterial(
+                public_key_hint="test-key", tlog_entries=(self.log_entry(body),)
+            ),
+            message_signature=MessageSignature(sig, HashOutput("SHA2_256", digest)),
+        )
+
     def attest(self, statement: dict[str, Any]) -> Bundle:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = self.leaf(key)

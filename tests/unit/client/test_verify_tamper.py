@@ -280,3 +280,23 @@ def test_ca_window_is_closed(kit: Kit, good: Bundle) -> None:
         kit.trusted_root(certificate_authorities=(dataclasses.replace(ca, valid_for=edge),)),
     )
     assert make_ca  # the kit's CA builder is shared with the other tests
+
+
+def test_managed_key_bundle_through_the_command(kit: Kit, tmp_path, capsys) -> None:
+    from client.cli import main
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "b.json").write_text(kit.sign_with_key(DATA, key).to_json())
+    (tmp_path / "key.pub").write_bytes(pem(key.public_key()))
+    (tmp_path / "other.pub").write_bytes(pem(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    (tmp_path / "root.json").write_text(kit.trusted_root().to_json())
+    (tmp_path / "a.txt").write_bytes(DATA)
+    base = ["verify-bundle", "--bundle", str(tmp_path / "b.json")]
+    tail = ["--trusted-root", str(tmp_path / "root.json")]
+    assert main([*base, "--key", str(tmp_path / "key.pub"), *tail, str(tmp_path / "a.txt")]) == 0
+    assert main([*base, "--key", str(tmp_path / "key.pub"), *tail, "sha256:" + DIGEST.hex()]) == 0
+    assert main([*base, "--key", str(tmp_path / "other.pub"), *tail, str(tmp_path / "a.txt")]) == 1
+    # a managed-key bundle is not accepted on identity flags
+    ident = ["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER]
+    assert main([*base, *ident, *tail, str(tmp_path / "a.txt")]) == 1
+    assert "--key" in capsys.readouterr().err

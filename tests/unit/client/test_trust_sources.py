@@ -1,0 +1,63 @@
+"""Trust sources other than --trusted-root: --trust-config, the cosign-style SIGSTORE_* variables
+(assembled into a trusted root), and signing configs from URL flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from client import trust
+from client.cli import main
+from protocol.errors import ValidationError
+from protocol.trust import ClientTrustConfig, SigningConfig
+
+from .kit import IDENTITY, ISSUER, Kit, pem
+
+DATA = b"env trust\n"
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    kit = Kit()
+    bundle, _ = kit.sign_blob(DATA)
+    (tmp_path / "b.json").write_text(bundle.to_json())
+    (tmp_path / "a.txt").write_bytes(DATA)
+    (tmp_path / "fulcio.pem").write_bytes(pem(kit.ca))
+    (tmp_path / "rekor.pub").write_bytes(pem(kit.log_key.public_key()))
+    (tmp_path / "ctfe.pub").write_bytes(pem(kit.ct_key.public_key()))
+    return kit, tmp_path
+
+
+def _args(tmp: Path) -> list[str]:
+    return ["verify-blob", str(tmp / "a.txt"), "--bundle", str(tmp / "b.json"),
+            "--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER]  # fmt: skip
+
+
+def test_sigstore_env_variables(setup, monkeypatch, capsys) -> None:
+    _, tmp = setup
+    monkeypatch.setenv("TUF_ROOT", str(tmp / "empty"))
+    monkeypatch.setenv("SIGSTORE_ROOT_FILE", str(tmp / "fulcio.pem"))
+    monkeypatch.setenv("SIGSTORE_REKOR_PUBLIC_KEY", str(tmp / "rekor.pub"))
+    assert main(_args(tmp)) == 1
+    assert "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE" in capsys.readouterr().err
+    monkeypatch.setenv("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", str(tmp / "ctfe.pub"))
+    assert main(_args(tmp)) == 0
+    monkeypatch.setenv("SIGSTORE_REKOR_PUBLIC_KEY", str(tmp / "ctfe.pub"))  # wrong log key
+    assert main(_args(tmp)) == 1
+
+
+def test_trust_config_file(setup) -> None:
+    kit, tmp = setup
+    (tmp / "tc.json").write_text(ClientTrustConfig(kit.trusted_root(), SigningConfig()).to_json())
+    assert main([*_args(tmp), "--trust-config", str(tmp / "tc.json")]) == 0
+
+
+def test_signing_config_from_url_flags() -> None:
+    opts = trust.TrustOptions(fulcio_url="https://f.test", rekor_url="https://r.test",
+                              oidc_issuer="https://o.test")  # fmt: skip
+    config = trust.signing_config(opts, env={})
+    assert config.ca_urls[0].url == "https://f.test"
+    assert config.oidc_urls[0].url == "https://o.test"
+    with pytest.raises(ValidationError):
+        trust.signing_config(trust.TrustOptions(fulcio_url="https://f.test"), env={})
