@@ -1,0 +1,197 @@
+"""Fulcio and the CT log as real gunicorn servers, driven by sigstore-python 4.5.1.
+
+The CA is made with ``sigstack ca create`` (encrypted file keys), the CT log and Fulcio are
+started with ``sigstack serve``, tokens come from a throw-away OIDC issuer. sigstore-python's Fulcio
+client obtains a certificate, its SCT verification accepts it with a trusted root listing our CA and
+CT log, and a full ``sign_artifact`` + ``verify_artifact`` round trip (with our Rekor) succeeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from services.keys import load_signer
+from tests.servers import ROOT, Service
+from tests.unit.fulcio.support import OIDCIssuer
+
+pytestmark = [pytest.mark.xdist_group("servers"), pytest.mark.interop]
+
+SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
+DER = serialization.Encoding.DER
+
+
+def _sigstack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "client.cli", *args], cwd=ROOT, text=True,
+                          capture_output=True, env={**os.environ, **(env or {})}, timeout=60)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp: Path = tmp_path_factory.mktemp("fulcio-int")
+    os.environ["SIGSTACK_TEST_CA_PASS"] = "correct horse"
+    done = _sigstack("ca", "create", "--out-dir", str(tmp / "ca"), "--algorithm", "ecdsa-p384",
+                     "--passphrase-env", "SIGSTACK_TEST_CA_PASS")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        (tmp / "ca" / "intermediate-key.pem")
+        .read_bytes()
+        .startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    )
+    issuer = OIDCIssuer(("RS256", "ES256"))
+    ct = Service("ctlog", "--data-dir", str(tmp / "ct"), "--roots", str(tmp / "ca" / "root.pem"),
+                 log=tmp / "ct.log").start()  # fmt: skip
+    rekor = Service("rekor", "--data-dir", str(tmp / "rekor"), "--hostname", "rekor.test",
+                    log=tmp / "rekor.log").start()  # fmt: skip
+    ct_signer = load_signer(f"file:{tmp / 'ct' / 'ctlog-key.pem'}")
+    (tmp / "ct.pub").write_bytes(ct_signer.public_pem)
+    (tmp / "fulcio.json").write_text(json.dumps({"OIDCIssuers": {issuer.url: {"Type": "email"}}}))
+    fulcio = Service(
+        "fulcio", "--data-dir", str(tmp / "fulcio"), "--config", str(tmp / "fulcio.json"),
+        "--ct-url", ct.url, "--ct-public-key", str(tmp / "ct.pub"),
+        "--ca-key", f"file:{tmp / 'ca' / 'intermediate-key.pem'}?passphrase-env=SIGSTACK_TEST_CA_PASS",
+        "--ca-chain", str(tmp / "ca" / "chain.pem"), log=tmp / "fulcio.log",
+    ).start()  # fmt: skip
+    try:
+        yield {"tmp": tmp, "issuer": issuer, "ct": ct, "fulcio": fulcio, "rekor": rekor,
+               "ct_der": ct_signer.public_der,
+               "rekor_der": load_signer(f"file:{tmp / 'rekor' / 'rekor-key.pem'}").public_der}  # fmt: skip
+    finally:
+        for service in (fulcio, rekor, ct):
+            service.kill()
+        issuer.close()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _trust_config(stack: dict[str, Any]) -> str:
+    chain = x509.load_pem_x509_certificates((stack["tmp"] / "ca" / "chain.pem").read_bytes())
+    start = {"start": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()}
+
+    def log(url: str, der: bytes) -> dict[str, Any]:
+        return {"baseUrl": url, "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": _b64(der), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                              "validFor": start},
+                "logId": {"keyId": _b64(hashlib.sha256(der).digest())}}  # fmt: skip
+
+    trusted_root = {
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [log(stack["rekor"].url, stack["rekor_der"])],
+        "certificateAuthorities": [{
+            "subject": {"organization": "sigstack", "commonName": "sigstack"},
+            "uri": stack["fulcio"].url,
+            "certChain": {"certificates": [{"rawBytes": _b64(c.public_bytes(DER))} for c in chain]},
+            "validFor": start,
+        }],
+        "ctlogs": [log(stack["ct"].url, stack["ct_der"])],
+        "timestampAuthorities": [],
+    }  # fmt: skip
+    service = {"majorApiVersion": 1, "validFor": start, "operator": "sigstack.test"}
+    signing_config = {
+        "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls": [{"url": stack["fulcio"].url, **service}],
+        "oidcUrls": [],
+        "rekorTlogUrls": [{"url": stack["rekor"].url, **service}],
+        "rekorTlogConfig": {"selector": "ANY"},
+        "tsaUrls": [],
+        "tsaConfig": {"selector": "ANY"},
+    }
+    return json.dumps({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": trusted_root, "signingConfig": signing_config,
+    })  # fmt: skip
+
+
+def test_sigstore_python_fulcio_client_and_sct(stack: dict[str, Any]) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from sigstore._internal.fulcio.client import FulcioClient
+    from sigstore._internal.sct import verify_sct
+    from sigstore._internal.trust import KeyringPurpose
+    from sigstore.models import ClientTrustConfig
+    from sigstore.oidc import IdentityToken
+
+    config = ClientTrustConfig.from_json(_trust_config(stack))
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    token = IdentityToken(stack["issuer"].email_token("pat@example.com"))
+    resp = FulcioClient(stack["fulcio"].url).signing_cert.post(csr, token)
+    verify_sct(resp.cert, resp.chain, config.trusted_root.ct_keyring(KeyringPurpose.SIGN))
+    assert resp.cert.signature_hash_algorithm.name == "sha384"  # type: ignore[union-attr]
+    # The SCT must not verify against a keyring without our CT log.
+    from sigstore._internal.trust import CTKeyring, Keyring
+    from sigstore.errors import VerificationError
+
+    with pytest.raises(VerificationError):
+        verify_sct(resp.cert, resp.chain, CTKeyring(Keyring([])))
+
+
+def test_sigstore_python_sign_and_verify(stack: dict[str, Any]) -> None:
+    from sigstore.models import ClientTrustConfig
+    from sigstore.oidc import IdentityToken
+    from sigstore.sign import SigningContext
+    from sigstore.verify import Verifier
+    from sigstore.verify.policy import Identity
+
+    config = ClientTrustConfig.from_json(_trust_config(stack))
+    ctx = SigningContext.from_trust_config(config)
+    token = IdentityToken(stack["issuer"].email_token("quinn@example.com"))
+    with ctx.signer(token) as signer:
+        bundle = signer.sign_artifact(b"hello sigstack")
+    verifier = Verifier(trusted_root=config.trusted_root)
+    policy = Identity(identity="quinn@example.com", issuer=stack["issuer"].url)
+    verifier.verify_artifact(b"hello sigstack", bundle, policy)
+    from sigstore.errors import VerificationError
+
+    with pytest.raises(VerificationError):
+        verifier.verify_artifact(b"tampered", bundle, policy)
+
+
+def test_v1_api_and_refusal_through_gunicorn(stack: dict[str, Any]) -> None:
+    url = stack["fulcio"].url
+    root = requests.get(f"{url}/api/v1/rootCert", timeout=10)
+    assert root.status_code == 200 and root.text.count("BEGIN CERTIFICATE") == 2
+    before = requests.get(f"{stack['ct'].url}/ct/v1/get-sth", timeout=10).json()["tree_size"]
+    bad = requests.post(f"{url}/api/v2/signingCert", timeout=10,
+                        json={"certificateSigningRequest": "AAAA"},
+                        headers={"Authorization": "Bearer " + stack["issuer"].email_token(
+                            aud="other")})  # fmt: skip
+    assert bad.status_code == 400 and bad.json()["code"] == 3
+    after = requests.get(f"{stack['ct'].url}/ct/v1/get-sth", timeout=10).json()["tree_size"]
+    assert after == before
+    assert requests.get(f"{url}/healthz", timeout=10).json() == {"status": "SERVING"}
+
+
+def test_serve_refuses_inconsistent_data_dirs(stack: dict[str, Any], tmp_path: Path) -> None:
+    ca = stack["tmp"] / "ca" / "root.pem"
+    data = tmp_path / "ct"
+    data.mkdir()
+    (data / "ctlog.db").write_bytes(b"")
+    done = _sigstack("serve", "ctlog", "--data-dir", str(data), "--roots", str(ca), "--port", "1")
+    assert done.returncode != 0 and "missing" in done.stderr
+    fdata = tmp_path / "fulcio" / "ca"
+    fdata.mkdir(parents=True)
+    (fdata / "chain.pem").write_bytes(ca.read_bytes())
+    done = _sigstack("serve", "fulcio", "--data-dir", str(tmp_path / "fulcio"), "--port", "1",
+                     "--config", str(stack["tmp"] / "fulcio.json"))  # fmt: skip
+    assert done.returncode != 0 and "intermediate-key.pem is missing" in done.stderr
