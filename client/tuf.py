@@ -38,7 +38,7 @@ def _mirror_dir(cache: Path, mirror: str) -> Path:
 
 
 def _updater(mirror_dir: Path, mirror: str, bootstrap: bytes | None, fetcher: Any = None) -> Any:
-    from tuf.ngclient import Updater
+    from tuf.ngclient.updater import Updater
 
     meta = mirror_dir / "metadata"
     targets = mirror_dir / "targets"

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -45,7 +46,7 @@ class Signer:
     token: IdentityToken
     progress: Callable[[str], None] = _quiet
     _key: ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
-    _chain: list = field(default_factory=list, repr=False)
+    _chain: list[x509.Certificate] = field(default_factory=list, repr=False)
 
     def _certificate(self) -> None:
         if self._key is not None:
@@ -60,7 +61,8 @@ class Signer:
     @property
     def certificate_pem(self) -> bytes:
         self._certificate()
-        return self._chain[0].public_bytes(serialization.Encoding.PEM)
+        pem: bytes = self._chain[0].public_bytes(serialization.Encoding.PEM)
+        return pem
 
     def _timestamps(self, signature: bytes) -> tuple[bytes, ...]:
         if not self.signing_config.tsa_urls:

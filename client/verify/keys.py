@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,7 +37,7 @@ _RSA = {
 AnyKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 
 
-def spki_id(key: AnyKey) -> bytes:
+def spki_id(key: Any) -> bytes:
     """SHA-256 of the DER SubjectPublicKeyInfo (the Rekor v1 / RFC 6962 log ID)."""
     der = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
