@@ -44,7 +44,12 @@ def test_client_credentials_basic_gives_an_id_token_for_the_audience(env, capsys
     # the same account gets the same sub next time
     again = env.client.post(
         "/token",
-        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": "openid email",
+        },
     )
     assert again.status_code == 200
     assert _pyjwt_verify(env, again.get_json()["id_token"], "sigstore")["sub"] == claims["sub"]
