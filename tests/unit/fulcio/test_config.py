@@ -1,0 +1,156 @@
+"""Configuration validation, meta-issuer patterns, claim templates, CA chain checks, and an issuer
+behind TLS from an internal CA (per-issuer ``CACert``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from werkzeug.serving import make_server
+
+from protocol.errors import ConfigError, ValidationError
+from services.fulcio.ca import CertificateAuthority
+from services.fulcio.cli import _name, ca_certificate, create_ca
+from services.fulcio.config import meta_pattern, parse_identity_config
+from services.fulcio.oidc import TokenVerifier
+from services.fulcio.templates import parse_template, render
+from services.keys import load_signer
+
+from .support import OIDCIssuer
+
+
+def test_meta_pattern_is_anchored_and_literal() -> None:
+    p = meta_pattern("https://oidc.eks.*.amazonaws.com/id/*")
+    assert p.match("https://oidc.eks.us-west-2.amazonaws.com/id/ABC_1")
+    assert not p.match("https://oidc.eks.us.west.amazonaws.com/id/ABC")
+    assert not p.match("https://oidc.eks.x.amazonaws.com/id/ABC/../../evil")
+    assert not p.match("https://evil.com/?https://oidc.eks.x.amazonaws.com/id/A")
+    assert not meta_pattern("https://a.b/*").match("https://aXb/c")  # '.' is literal
+
+
+@pytest.mark.parametrize(
+    ("issuer", "fragment"),
+    [
+        ({"Type": "nope"}, "Type must be"),
+        ({"Type": "uri", "IssuerClaim": "$.x", "SubjectDomain": "https://a"}, "IssuerClaim"),
+        ({"Type": "uri"}, "SubjectDomain is required"),
+        ({"Type": "uri", "SubjectDomain": "example.com"}, "needs a scheme"),
+        ({"Type": "spiffe"}, "SPIFFETrustDomain"),
+        ({"Type": "email", "CACert": "not pem"}, "CACert"),
+        ({"Type": "ci-provider", "CIProvider": "nobody"}, "CIIssuerMetadata"),
+        ({"Type": "email", "IssuerURL": "https://other"}, "must equal"),
+    ],
+)
+def test_bad_issuer_entries(issuer: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        parse_identity_config({"OIDCIssuers": {"https://i.example": issuer}})
+
+
+def test_other_config_errors() -> None:
+    with pytest.raises(ConfigError, match="no OIDCIssuers"):
+        parse_identity_config({})
+    with pytest.raises(ConfigError, match="meta-issuers"):
+        parse_identity_config({"MetaIssuers": {"https://*": {
+            "Type": "spiffe", "SPIFFETrustDomain": "x.org"}}})  # fmt: skip
+    meta = {"ci": {"SubjectAlternativeNameTemplate": "{{ .a }", "ExtensionTemplates": {}}}
+    with pytest.raises(ConfigError):
+        parse_identity_config({"OIDCIssuers": {"https://i": {"Type": "ci-provider",
+                               "CIProvider": "ci"}}, "CIIssuerMetadata": meta})  # fmt: skip
+    meta = {"ci": {"SubjectAlternativeNameTemplate": "x", "ExtensionTemplates": {"Bogus": "x"}}}
+    with pytest.raises(ConfigError, match="unknown extension"):
+        parse_identity_config({"OIDCIssuers": {"https://i": {"Type": "ci-provider",
+                               "CIProvider": "ci"}}, "CIIssuerMetadata": meta})  # fmt: skip
+
+
+def test_templates() -> None:
+    data = {"a": "1", "b.c": "2", "t": "tag", "empty": ""}
+    assert render("a", data) == "1"
+    assert render('x{{ .a }}-{{ index . "b.c" }}y', data) == "x1-2y"
+    assert render('{{if eq .t "tag"}}T{{else}}B{{end}}', data) == "T"
+    assert render("{{if .empty}}Y{{else}}N{{end}}", data) == "N"
+    assert render('{{if eq .t "x"}}{{if .a}}Q{{end}}{{else}}{{ .a }}{{end}}', data) == "1"
+    with pytest.raises(ValidationError, match="missing_one"):
+        render("{{ .missing_one }}", data)
+    for bad in ("{{ .a", "{{if .a}}x", "{{ end }}", "{{ foo bar }}", '{{ index . "a }}'):
+        with pytest.raises(ConfigError):
+            parse_template(bad)
+
+
+def test_ca_chain_checks(tmp_path: Path) -> None:
+    paths = create_ca(tmp_path / "ca", algorithm="ecdsa-p256")
+    inter = load_signer(f"file:{paths['intermediate-key.pem']}")
+    root = load_signer(f"file:{paths['root-key.pem']}")
+    chain = x509.load_pem_x509_certificates(paths["chain.pem"].read_bytes())
+    CertificateAuthority(inter, chain)
+    with pytest.raises(ConfigError, match="does not match"):
+        CertificateAuthority(root, chain)
+    with pytest.raises(ConfigError, match="not in order|does not match"):
+        CertificateAuthority(inter, [chain[0], chain[0]])
+    no_eku = ca_certificate(inter, _name("i", "o"), issuer=chain[1], issuer_signer=root,
+                            years=1, path_length=0, code_signing=False)  # fmt: skip
+    with pytest.raises(ConfigError, match="codeSigning"):
+        CertificateAuthority(inter, [no_eku, chain[1]])
+    with pytest.raises(ConfigError, match="self-signed root"):
+        CertificateAuthority(inter, [chain[0]])
+    with pytest.raises(ConfigError, match="refusing to overwrite"):
+        create_ca(tmp_path / "ca")
+
+
+def _tls_pair(tmp: Path) -> tuple[bytes, ssl.SSLContext]:
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "internal CA")])
+    ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
+          .not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                         critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+          .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(name)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), False)
+            .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    (tmp / "srv.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / "srv.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))  # fmt: skip
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp / "srv.pem", tmp / "srv.key")
+    return ca.public_bytes(serialization.Encoding.PEM), ctx
+
+
+def test_issuer_behind_internal_tls_ca(tmp_path: Path) -> None:
+    import threading
+
+    ca_pem, ctx = _tls_pair(tmp_path)
+    issuer = OIDCIssuer(("ES256",))
+    server = make_server("127.0.0.1", 0, issuer._wsgi, threaded=True, ssl_context=ctx)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_port}"
+    issuer.url = url
+    try:
+        token = issuer.email_token(alg="ES256")
+        ok = TokenVerifier(parse_identity_config(
+            {"OIDCIssuers": {url: {"Type": "email", "CACert": ca_pem.decode()}}}))  # fmt: skip
+        found, claims = ok.verify(token)
+        assert found.url == url and claims["email"] == "alice@example.com"
+        plain = TokenVerifier(parse_identity_config({"OIDCIssuers": {url: {"Type": "email"}}}))
+        with pytest.raises(ValidationError):
+            plain.verify(token)
+    finally:
+        server.shutdown()
+        issuer.close()
