@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from protocol.errors import ConflictError, NotFoundError, SchemaError, ValidationError
-from services.tlog import entry_bundle
+from services.tlog import Entry, entry_bundle
 from services.tlog.tiles import HASH, HEIGHT, WIDTH, parse_tile_index
 
 from .log import RekorLog
@@ -61,7 +61,9 @@ def blueprint(rekor: RekorLog) -> Blueprint:
                 f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
                 location=location,
             )
-        entry = rekor.log.entry(appended.index)
+        entry = Entry(
+            appended.index, prepared.body, b"", appended.leaf_hash, appended.integrated_ms
+        )
         resp = jsonify(rekor.render(entry, appended.head))
         resp.status_code = 201
         resp.headers["Location"] = location

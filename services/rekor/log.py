@@ -13,12 +13,13 @@ import base64
 import hashlib
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from protocol import note
 from protocol.canonical import canonicalize
 from protocol.errors import NotFoundError, ValidationError
 from services.keys import Signer
+from services.runtime import db
 from services.tlog import Appended, Entry, Log, TreeHead, open_log
 from services.tlog import store as tlog_store
 
@@ -70,7 +71,7 @@ class RekorLog:
             for key in keys or ()
         ]
         if rows:
-            conn.execute(insert(store.index), rows)
+            db.bulk_insert(conn, store.index, rows)
 
     # ---- ids -----------------------------------------------------------------------------------
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 
 from protocol.errors import ConfigError
 
@@ -41,11 +40,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
+        kwargs.setdefault("pool_size", 8)
+        kwargs.setdefault("max_overflow", 24)
         engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=NullPool if ":memory:" not in url else None,
-            **kwargs,
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
 
         @event.listens_for(engine, "connect")
@@ -108,3 +106,36 @@ def require_current_schema(engine: Engine) -> None:
             f"database schema is at {sorted(current) or 'nothing'}, the code needs {sorted(heads)}: "
             "run `sigstack db upgrade --database-url URL` first"
         )
+
+
+_PG_ARRAY_TYPES = {
+    "BIGINT": "bigint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BYTEA": "bytea",
+    "TEXT": "text",
+}
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in one round trip.
+
+    PostgreSQL: one ``INSERT ... SELECT * FROM unnest(arrays...)`` statement, compiled once (a
+    multi-row VALUES statement costs more to compile in SQLAlchemy than the insert itself; the
+    driver's executemany costs a round trip per row). SQLite runs in-process: executemany.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    casts = []
+    for name in columns:
+        sql_type = table.c[name].type.compile(dialect=conn.dialect).split("(")[0].upper()
+        casts.append(f"%({name})s::{_PG_ARRAY_TYPES.get(sql_type, sql_type.lower())}[]")
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 (names from our schema)
+        f"SELECT * FROM unnest({', '.join(casts)})"
+    )
+    conn.exec_driver_sql(statement, {name: [r[name] for r in rows] for name in columns})

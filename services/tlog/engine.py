@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from protocol import merkle
 from protocol.errors import ConfigError, NotFoundError, UnavailableError, ValidationError
+from services.runtime import db
 
 from . import store
 from .tiles import HASH, Edge, TileReader
@@ -219,15 +220,7 @@ class Log:
         self, conn: Connection, edge: Edge, batch: list[_Pending], row: Any
     ) -> tuple[TreeHead, list[tuple[int, bool, int]], list[tuple[int, Any]]]:
         e = store.entries
-        identities = list({item.identity for item in batch})
-        existing: dict[bytes, tuple[int, int]] = {}
-        for chunk in range(0, len(identities), 500):
-            for r in conn.execute(
-                select(e.c.identity, e.c.idx, e.c.integrated_ms).where(
-                    e.c.tree_id == self.tree_id, e.c.identity.in_(identities[chunk : chunk + 500])
-                )
-            ):
-                existing[bytes(r.identity)] = (r.idx, r.integrated_ms)
+        existing = self._existing(conn, list({item.identity for item in batch}))
         now_ms = int(time.time() * 1000)
         rows: list[dict[str, Any]] = []
         results: list[tuple[int, bool, int]] = []
@@ -256,7 +249,7 @@ class Log:
         if not rows:
             head = TreeHead(row.size, bytes(row.root_hash), row.timestamp_ms, row.note)
             return head, results, sequenced
-        conn.execute(insert(e), rows)
+        db.bulk_insert(conn, e, rows)
         self._store_tiles(conn, edge)
         root = edge.root()
         note = self._sign_head(edge.size, root, now_ms)
@@ -268,6 +261,20 @@ class Log:
         if self._on_sequenced is not None:
             self._on_sequenced(conn, sequenced)
         return TreeHead(edge.size, root, now_ms, note), results, sequenced
+
+    def _existing(self, conn: Connection, identities: list[bytes]) -> dict[bytes, tuple[int, int]]:
+        """identity -> (index, integrated_ms) for those already in the log (raw SQL: hot path)."""
+        sql = "SELECT identity, idx, integrated_ms FROM tlog_entries WHERE tree_id = "
+        if conn.dialect.name == "postgresql":
+            result = conn.exec_driver_sql(
+                sql + "%(t)s AND identity = ANY(%(ids)s)", {"t": self.tree_id, "ids": identities}
+            )
+        else:
+            marks = ",".join("?" * len(identities))
+            result = conn.exec_driver_sql(
+                sql + f"? AND identity IN ({marks})", (self.tree_id, *identities)
+            )
+        return {bytes(r[0]): (r[1], r[2]) for r in result}
 
     def _store_tiles(self, conn: Connection, edge: Edge) -> None:
         t = store.tiles
@@ -288,7 +295,7 @@ class Log:
         ]
         old = [(lv, ix, data) for lv, ix, data in changed if (lv, ix) in present]
         if new:
-            conn.execute(insert(t), new)
+            db.bulk_insert(conn, t, new)
         for lv, ix, data in old:
             conn.execute(
                 update(t)

@@ -1,0 +1,267 @@
+"""Rekor write throughput and proof latency on this machine. Prints figures; asserts nothing.
+
+1. Starts ``sigstack serve rekor`` (gunicorn, gthread workers) on a fresh PostgreSQL database
+   (or SQLite with --sqlite), pre-generates distinct signed hashedrekord entries, and drives them
+   with ``wrk`` (Debian package; C, so the load generator costs little CPU) at --connections
+   concurrent clients for --seconds. Prints entries/s, p50/p99 latency and non-201 answers.
+2. Measures, in the same run, the per-entry crypto ceiling: one signature verification of the
+   entry (key parsed from PEM) plus one SET signature, single-threaded, scaled to the cores.
+3. Builds logs of 10^4, 10^5, 10^6 entries directly through the engine and times inclusion proofs
+   (engine, cold and warm tile cache) and whole GET-by-index answers.
+
+Usage: .venv/bin/python bench/rekor_write.py [--seconds 20] [--connections 32] [--sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, loadavg, median, pct
+
+from protocol import merkle
+from services.keys import create_file_key
+from services.runtime import db
+from tests.dbs import fresh_postgres
+from tests.rekor_helpers import hashedrekord
+from tests.servers import Service
+
+LUA = """
+local threads = {}
+local n = 0
+function setup(thread)
+  thread:set("id", n)
+  n = n + 1
+  table.insert(threads, thread)
+end
+local bodies = {}
+local i = 0
+created = 0
+other = 0
+function init(args)
+  local f = io.open(args[1], "r")
+  local k = 0
+  for line in f:lines() do
+    if k % tonumber(args[2]) == id then table.insert(bodies, line) end
+    k = k + 1
+  end
+  f:close()
+end
+request = function()
+  i = i + 1
+  if i > #bodies then i = 1 end
+  return wrk.format("POST", "/api/v1/log/entries", {["Content-Type"] = "application/json"}, bodies[i])
+end
+response = function(status, headers, body)
+  if status == 201 then created = created + 1 else other = other + 1 end
+end
+done = function(summary, latency, requests)
+  local c, o = 0, 0
+  for _, t in ipairs(threads) do
+    c = c + t:get("created")
+    o = o + t:get("other")
+  end
+  io.write(string.format("RESULT %d %d %f %f %f\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.mean))
+  io.write(string.format("CODE 201 %d\\nCODE 0 %d\\n", c, o))
+end
+"""
+
+
+def crypto_ceiling(entries: list[bytes], seconds: float = 3.0) -> float:
+    """Entries/s one core can verify + SET-sign (PEM key load + ECDSA verify + ECDSA sign)."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    log_key = ec.generate_private_key(ec.SECP256R1())
+    parsed = [json.loads(e) for e in entries[:2000]]
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        spec = parsed[done % len(parsed)]["spec"]
+        key = serialization.load_pem_public_key(
+            base64.b64decode(spec["signature"]["publicKey"]["content"])
+        )
+        key.verify(
+            base64.b64decode(spec["signature"]["content"]),  # type: ignore[union-attr]
+            bytes.fromhex(spec["data"]["hash"]["value"]),
+            ec.ECDSA(utils.Prehashed(hashes.SHA256())),
+        )  # type: ignore[call-arg]
+        log_key.sign(
+            b'{"body":"...","integratedTime":1,"logID":"..","logIndex":1}',
+            ec.ECDSA(hashes.SHA256()),
+        )
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
+def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
+    n = args.entries
+    t0 = time.perf_counter()
+    entries = [json.dumps(hashedrekord(os.urandom(16))).encode() for _ in range(n)]
+    print(f"generated {n} distinct signed entries in {time.perf_counter() - t0:.1f}s")
+    bodies = work / "bodies.txt"
+    bodies.write_bytes(b"\n".join(entries) + b"\n")
+    (work / "post.lua").write_text(LUA)
+    extra = ["--database-url", url] if url else []
+    srv = Service(
+        "rekor",
+        "--data-dir",
+        str(work / "data"),
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        *extra,
+        log=work / "server.log",
+    ).start()
+    try:
+        threads = 2
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(args.connections),
+                "-d",
+                f"{args.seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(work / "post.lua"),
+                srv.url,
+                "--",
+                str(bodies),
+                str(threads),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        srv.stop()
+    result = next(line.split() for line in out.splitlines() if line.startswith("RESULT"))
+    codes = {
+        int(c): int(k)
+        for _, c, k in (line.split() for line in out.splitlines() if line.startswith("CODE"))
+    }
+    requests, duration_us = int(result[1]), int(result[2])
+    created = codes.get(201, 0)
+    print(
+        f"backend: {'PostgreSQL' if url else 'SQLite'}; workers {args.workers} x {args.threads} "
+        f"threads; {args.connections} connections for {args.seconds}s; {loadavg()}"
+    )
+    print(f"  requests {requests}, answers {codes}")
+    print(f"  entries/s (201 only): {created / (duration_us / 1e6):.0f}")
+    print(
+        f"  latency p50 {float(result[3]) / 1000:.1f} ms, p99 {float(result[4]) / 1000:.1f} ms, "
+        f"mean {float(result[5]) / 1000:.1f} ms"
+    )
+    if created < requests:
+        print(
+            "  NOTE: not every request was a fresh entry (wrk wraps around the bodies): "
+            "raise --entries"
+        )
+    ceiling = crypto_ceiling(entries)
+    cores = os.cpu_count() or 1
+    print(
+        f"  crypto ceiling (verify + SET sign): {ceiling:.0f}/s on one core, "
+        f"{ceiling * cores:.0f}/s on {cores} cores; achieved/ceiling = "
+        f"{created / (duration_us / 1e6) / (ceiling * cores):.2f}"
+    )
+
+
+def proof_bench(url: str, sizes: list[int]) -> None:
+    from services.rekor.log import RekorLog
+    from services.keys import load_signer
+    from services.tlog.engine import _Pending
+
+    engine = db.make_engine(url)
+    work = Path(tempfile.mkdtemp())
+    create_file_key(work / "k.pem")
+    rekor = RekorLog(engine, load_signer(f"file:{work / 'k.pem'}"), "bench", create=True)
+    size = 0
+    for target in sizes:
+        t0 = time.perf_counter()
+        while size < target:
+            chunk = min(20000, target - size)
+            rekor.log._commit(
+                [_Pending(b"leaf %d" % (size + i), None, b"", None) for i in range(chunk)]
+            )
+            size += chunk
+        build = time.perf_counter() - t0
+        head = rekor.head()
+        rng = random.Random(size)
+        picks = [rng.randrange(size) for _ in range(200)]
+        cold, warm, full = [], [], []
+        for i in picks:
+            rekor.log._cache.clear()
+            t = time.perf_counter()
+            proof = rekor.log.inclusion_proof(i, size)
+            cold.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            rekor.log.inclusion_proof(i, size)
+            warm.append((time.perf_counter() - t) * 1000)
+            merkle.verify_inclusion(
+                i, size, merkle.leaf_hash(b"leaf %d" % i), proof, head.root_hash
+            )
+            rekor.log._cache.clear()
+            t = time.perf_counter()
+            rekor.by_index(i, head)
+            full.append((time.perf_counter() - t) * 1000)
+        print(
+            f"  size {size:>8}: built in {build:5.1f}s; inclusion proof cold p50 "
+            f"{median(cold):.2f} ms p99 {pct(cold, 99):.2f} ms; warm p50 {median(warm):.2f} ms; "
+            f"whole entry (read + proof + SET) cold p50 {median(full):.2f} ms p99 {pct(full, 99):.2f} ms"
+        )
+    engine.dispose()
+    shutil.rmtree(work)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=int, default=20)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--entries", type=int, default=60000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--sqlite", action="store_true")
+    p.add_argument("--skip-write", action="store_true")
+    p.add_argument("--skip-proofs", action="store_true")
+    p.add_argument("--proof-sizes", default="10000,100000,1000000")
+    args = p.parse_args()
+    if not shutil.which("wrk") and not args.skip_write:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    os.chdir(ROOT)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if not args.skip_write:
+            print("== write throughput")
+            if args.sqlite:
+                write_bench(args, work, None)
+            else:
+                with fresh_postgres() as url:
+                    write_bench(args, work, url)
+        if not args.skip_proofs:
+            sizes = [int(s) for s in args.proof_sizes.split(",")]
+            print("== inclusion proofs (SQLite)")
+            proof_bench(db.sqlite_url(work / "proofs.db"), sizes) if db.upgrade(
+                db.sqlite_url(work / "proofs.db")
+            ) is None else None
+            print("== inclusion proofs (PostgreSQL)")
+            with fresh_postgres() as url:
+                db.upgrade(url)
+                proof_bench(url, sizes)
+
+
+if __name__ == "__main__":
+    main()
