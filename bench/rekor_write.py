@@ -181,8 +181,8 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
 
 
 def proof_bench(url: str, sizes: list[int]) -> None:
-    from services.rekor.log import RekorLog
     from services.keys import load_signer
+    from services.rekor.log import RekorLog
     from services.tlog.engine import _Pending
 
     engine = db.make_engine(url)
