@@ -1,0 +1,73 @@
+"""The dependency rules of ARCHITECTURE.md, checked on the source (imports parsed with ast).
+
+- protocol/ is pure: stdlib, cryptography, rfc8785 and protocol itself.
+- client/ depends on protocol only (never services, never migrations).
+- a service package talks to other services over HTTP only: it may import services.runtime,
+  services.keys and protocol; rekor and ctlog may also import services.tlog.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+STDLIB = set(sys.stdlib_module_names)
+SHARED_SERVICES = {"runtime", "keys"}
+LOG_PERSONALITIES = {"rekor", "ctlog"}
+ORCHESTRATORS = {"cli.py", "stack.py", "__init__.py"}  # modules that start services, by design
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = ".".join(path.relative_to(ROOT).with_suffix("").parts[: -node.level])
+            found.add(f"{base}.{node.module}" if node.module else base)
+    return found
+
+
+def _files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _files("protocol"), ids=str)
+def test_protocol_is_pure(path: Path) -> None:
+    for name in _imports(path):
+        top = name.split(".")[0]
+        assert top in STDLIB | {"cryptography", "rfc8785", "protocol", "__future__"}, (
+            f"{path.relative_to(ROOT)} imports {name}"
+        )
+
+
+@pytest.mark.parametrize("path", _files("client"), ids=str)
+def test_client_depends_on_protocol_only(path: Path) -> None:
+    for name in _imports(path):
+        assert name.split(".")[0] not in {"services", "migrations"}, (
+            f"{path.relative_to(ROOT)} imports {name}"
+        )
+
+
+@pytest.mark.parametrize("path", _files("services"), ids=str)
+def test_services_talk_over_http(path: Path) -> None:
+    parts = path.relative_to(ROOT / "services").parts
+    if len(parts) == 1:  # services/cli.py, services/stack.py: they start services
+        return
+    own = parts[0]
+    allowed = SHARED_SERVICES | {own}
+    if own in LOG_PERSONALITIES:
+        allowed.add("tlog")
+    if own == "runtime":  # the table registry names every store module, by string only
+        allowed.add("tlog")
+    for name in _imports(path):
+        bits = name.split(".")
+        if bits[0] == "services" and len(bits) > 1:
+            assert bits[1] in allowed, f"{path.relative_to(ROOT)} imports {name}"
