@@ -28,7 +28,7 @@ from protocol.bundle import (
     VerificationMaterial,
     pae,
 )
-from protocol.errors import UnavailableError
+from protocol.errors import UnavailableError, ValidationError
 from protocol.trust import SigningConfig, TrustedRoot, select_services
 
 from . import services
@@ -56,7 +56,7 @@ class Signer:
         self._key = ec.generate_private_key(ec.SECP256R1())
         self.progress("Retrieving signed certificate...")
         self._chain = services.request_certificate(fulcio.url, self._key, self.token.raw)
-        self.progress(f"Successfully verified SCT... (certificate for {self.token.identity})")
+        self.progress(f"Certificate issued to {self.token.identity} by {self.token.issuer}")
 
     @property
     def certificate_pem(self) -> bytes:
@@ -72,7 +72,7 @@ class Signer:
             tsas = select_services(
                 self.signing_config.tsa_urls, (1,), self.signing_config.tsa_config
             )
-        except Exception:  # noqa: BLE001 - no usable TSA: timestamps are optional with Rekor v1
+        except ValidationError:  # no usable TSA now: timestamps are optional with Rekor v1
             return ()
         for tsa in tsas:
             try:

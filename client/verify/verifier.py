@@ -131,8 +131,7 @@ class Verifier:
         """Managed key: the log entry and signature, no certificate or identity."""
         result = Result()
         entry = self._structure(bundle, keyless=False)
-        times = self._establish_time(bundle, entry, result)
-        del times
+        self._establish_time(bundle, entry, result)
         self._verify_log(entry, result)
         self._verify_content(bundle, artifact, key, key, result)
         return result
