@@ -345,31 +345,38 @@ class Store:
 
     def record_failure(self, key: str, window: int, limit: int, lockout: int) -> int:
         """Count one failure for ``key``; lock it for ``lockout`` seconds at ``limit`` failures
-        within ``window`` seconds. Returns the failure count in the current window."""
+        within ``window`` seconds. Returns the failure count in the current window.
+
+        Read-modify-write under a write lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``FOR
+        UPDATE``) so concurrent guesses from several workers are all counted. Stale counters are
+        dropped on the way."""
         now = self.now()
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(throttle).where(throttle.c.key == key)).mappings().first()
-            if row is None or row["window_start"] + window <= now:
-                failures, start = 1, now
-            else:
-                failures, start = row["failures"] + 1, row["window_start"]
-            locked = now + lockout if failures >= limit else None
-            if row is None:
+        with self.engine.connect() as base:
+            conn = base.execution_options(immediate=True)
+            with conn.begin():
                 conn.execute(
-                    sa.insert(throttle).values(
-                        key=key, failures=failures, window_start=start, locked_until=locked
+                    sa.delete(throttle).where(
+                        throttle.c.window_start < now - window,
+                        sa.or_(throttle.c.locked_until.is_(None), throttle.c.locked_until < now),
                     )
                 )
-            else:
-                conn.execute(
-                    sa.update(throttle)
-                    .where(throttle.c.key == key)
-                    .values(
-                        failures=failures,
-                        window_start=start,
-                        locked_until=locked if locked else row["locked_until"],
+                query = sa.select(throttle).where(throttle.c.key == key).with_for_update()
+                row = conn.execute(query).mappings().first()
+                if row is None or row["window_start"] + window <= now:
+                    failures, start = 1, now
+                else:
+                    failures, start = row["failures"] + 1, row["window_start"]
+                locked = now + lockout if failures >= limit else None
+                values = {"failures": failures, "window_start": start}
+                if row is None:
+                    conn.execute(sa.insert(throttle).values(key=key, locked_until=locked, **values))
+                else:
+                    locked = locked or row["locked_until"]
+                    conn.execute(
+                        sa.update(throttle)
+                        .where(throttle.c.key == key)
+                        .values(locked_until=locked, **values)
                     )
-                )
         return failures
 
     def clear_failures(self, key: str) -> None:

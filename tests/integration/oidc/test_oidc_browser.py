@@ -75,6 +75,55 @@ def test_sigstore_python_oauth_flow_with_chromium(server, browser, monkeypatch):
     assert token.identity == claims["sub"]  # not a public-good issuer: sigstore-python uses sub
 
 
+@pytest.mark.interop
+def test_sigstore_python_out_of_band_flow(server, browser, monkeypatch):
+    """force_oob: sigstore-python prints the authorize URL (redirect_uri urn:...:oob) and reads
+    the code from stdin; the person copies it from our code page."""
+    import sys
+
+    from sigstore.oidc import Issuer
+
+    urls: queue.Queue[str] = queue.Queue()
+    codes: queue.Queue[str] = queue.Queue()
+
+    class _Stderr:
+        def write(self, text: str) -> int:
+            for word in text.split():
+                if word.startswith(server.url + "/auth?"):
+                    urls.put(word)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(sys, "stderr", _Stderr())
+    monkeypatch.setattr("builtins.input", lambda prompt="": codes.get(timeout=30))
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["token"] = Issuer(server.url).identity_token(force_oob=True)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    url = urls.get(timeout=30)
+    assert "redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob" in url
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_label("Username").fill(USER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    code_box = page.get_by_label("Verification code")
+    code_box.wait_for(timeout=10000)
+    assert page.url.startswith(server.url)  # no redirect to the URN
+    codes.put(code_box.input_value())
+    thread.join(timeout=30)
+    assert "error" not in result, result.get("error")
+    _fulcio_ready(_verify(server, str(result["token"])), server.url, time.time())
+
+
 def test_device_flow_with_scripted_approval(server, browser):
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
