@@ -71,6 +71,7 @@ class CTLog:
         self.roots = roots
         self.roots_der = [r.public_bytes(serialization.Encoding.DER) for r in roots]
         self.log_id = hashlib.sha256(signer.public_der).digest()
+        self._known_chains: set[tuple[bytes, ...]] = set()  # issuer chains already checked
         self.log: Log = open_log(
             engine, "ctlog", signer.public_der, self._sign_head, create=create, **options
         )

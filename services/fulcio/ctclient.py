@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
+import json
 import time
 from typing import Any
 
-import requests
+import urllib3
 from cryptography import x509
 
 from protocol import sct as ctsct
@@ -40,36 +40,34 @@ class CTClient:
         self.public_key = public_key
         self.timeout = timeout
         self.deadline = deadline
-        self.verify_tls = verify_tls
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            self._local.session = session
-        return session
+        tls: dict[str, Any] = {}
+        if isinstance(verify_tls, str):
+            tls["ca_certs"] = verify_tls
+        elif not verify_tls:
+            tls["cert_reqs"] = "CERT_NONE"
+        # urllib3 directly: thread-safe keep-alive pool, far less CPU per call than requests.
+        self._pool = urllib3.PoolManager(maxsize=64, retries=False, **tls)
 
     def _post(self, path: str, chain: list[bytes]) -> ctsct.SignedCertificateTimestamp:
         url = f"{self.base_url}/ct/v1/{path}"
-        body = {"chain": [base64.b64encode(c).decode() for c in chain]}
+        body = json.dumps({"chain": [base64.b64encode(c).decode() for c in chain]}).encode()
+        headers = {"Content-Type": "application/json"}
         stop = time.monotonic() + self.deadline
         delay = 0.05
         while True:
             retry_after = None
             try:
-                resp = self._session().post(
-                    url, json=body, timeout=self.timeout, verify=self.verify_tls
+                resp = self._pool.request(
+                    "POST", url, body=body, headers=headers, timeout=self.timeout
                 )
-                if resp.status_code == 200:
-                    return ctsct.SignedCertificateTimestamp.from_json(resp.json())
-                if resp.status_code not in RETRY_STATUSES:
-                    raise server_error(
-                        MSG_CT, f"{url} answered {resp.status_code}: {resp.text[:500]}"
-                    )
+                if resp.status == 200:
+                    return ctsct.SignedCertificateTimestamp.from_json(json.loads(resp.data))
+                if resp.status not in RETRY_STATUSES:
+                    text = resp.data[:500].decode("utf-8", "replace")
+                    raise server_error(MSG_CT, f"{url} answered {resp.status}: {text}")
                 retry_after = resp.headers.get("Retry-After")
-                problem = f"{url} answered {resp.status_code}"
-            except requests.RequestException as exc:
+                problem = f"{url} answered {resp.status}"
+            except urllib3.exceptions.HTTPError as exc:
                 problem = f"{url}: {exc}"
             except (ValueError, ValidationError) as exc:
                 raise server_error(MSG_CT, f"{url} answered a malformed SCT: {exc}") from exc

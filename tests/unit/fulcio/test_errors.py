@@ -377,3 +377,26 @@ def test_without_ct_log_answers_detached_without_sct(
                        json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
     assert resp.status_code == 200
     assert list(resp.get_json()) == ["signedCertificateDetachedSct"]
+
+
+def test_ct_client_retries_503_then_succeeds(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    answers = iter([("503 Service Unavailable", b"{}"), ("429 Too Many Requests", b"{}")])
+    sct = {"sct_version": 0, "id": b64(b"\x01" * 32), "timestamp": 1, "extensions": "",
+           "signature": b64(b"\x04\x03\x00\x02\x30\x00")}  # fmt: skip
+    hits = []
+
+    def app(environ: Any, start_response: Any) -> Any:
+        hits.append(environ["PATH_INFO"])
+        status, body = next(answers, ("200 OK", json.dumps(sct).encode()))
+        start_response(status, [("Content-Type", "application/json"), ("Retry-After", "0")])
+        return [body]
+
+    server = WSGIServer(app)
+    try:
+        client = _fulcio_with_ct(stack, server.url)
+        resp = client.post("/api/v2/signingCert",
+                           json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
+        assert resp.status_code == 200
+        assert hits == ["/ct/v1/add-pre-chain"] * 3
+    finally:
+        server.close()

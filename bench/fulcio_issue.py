@@ -1,0 +1,218 @@
+"""Fulcio end-to-end issuance throughput on this machine. Prints figures; asserts nothing.
+
+1. Creates a CA (``--ca-algorithm``, P-256 by default), starts ``sigstack serve ctlog`` (SQLite, or
+   PostgreSQL with --database-url) and ``sigstack serve fulcio`` (gunicorn gthread workers) with
+   the CT log's public key (every SCT is checked), plus a throw-away OIDC issuer in this process.
+2. Pre-generates --requests distinct CSRs (P-256, as sigstore-python sends) and a pool of RS256
+   identity tokens, and drives ``POST /api/v2/signingCert`` with ``wrk`` for --seconds: every
+   answer is a full issuance (token check, proof of possession, precert, CT append, final cert).
+   Prints certificates/s, p50/p99 latency and non-200 answers.
+3. Measures, in the same run, the per-certificate crypto ceiling on one core: RS256 token
+   verification, CSR parse + self-signature check, two CA signatures (precert, final), the CT
+   log's SCT signature and Fulcio's check of it; scaled to the cores.
+
+Usage: .venv/bin/python bench/fulcio_issue.py [--seconds 10] [--connections 16] [--requests 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, loadavg
+
+from services.fulcio.cli import create_ca
+from services.keys import load_signer
+from tests.servers import Service
+from tests.unit.fulcio.support import OIDCIssuer
+
+LUA = """
+local threads = {}
+local n = 0
+function setup(thread)
+  thread:set("id", n)
+  n = n + 1
+  table.insert(threads, thread)
+end
+local bodies = {}
+local i = 0
+ok = 0
+other = 0
+function init(args)
+  local f = io.open(args[1], "r")
+  local k = 0
+  for line in f:lines() do
+    if k % tonumber(args[2]) == id then table.insert(bodies, line) end
+    k = k + 1
+  end
+  f:close()
+end
+request = function()
+  i = i + 1
+  if i > #bodies then i = 1 end
+  return wrk.format("POST", "/api/v2/signingCert", {["Content-Type"] = "application/json"},
+                    bodies[i])
+end
+response = function(status, headers, body)
+  if status == 200 then ok = ok + 1 else other = other + 1 end
+end
+done = function(summary, latency, requests)
+  local c, o = 0, 0
+  for _, t in ipairs(threads) do
+    c = c + t:get("ok")
+    o = o + t:get("other")
+  end
+  io.write(string.format("RESULT %d %d %f %f %f\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.mean))
+  io.write(string.format("OK %d\\nOTHER %d\\n", c, o))
+end
+"""
+
+
+def _csr_bodies(n: int, tokens: list[str]) -> tuple[list[str], list[bytes]]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    bodies, pems = [], []
+    for i in range(n):
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([]))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        pem = csr.public_bytes(serialization.Encoding.PEM)
+        pems.append(pem)
+        bodies.append(json.dumps({
+            "credentials": {"oidcIdentityToken": tokens[i % len(tokens)]},
+            "certificateSigningRequest": base64.b64encode(pem).decode(),
+        }))  # fmt: skip
+    return bodies, pems
+
+
+def crypto_ceiling(
+    issuer: OIDCIssuer, tokens: list[str], pems: list[bytes], ca_dir: Path, seconds: float = 3.0
+) -> float:
+    """Certificates/s one core can do counting only the cryptography of one issuance."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from protocol import sct as ctsct
+    from services.fulcio.ca import CertificateAuthority
+    from services.fulcio.config import parse_identity_config
+    from services.fulcio.identity import principal
+    from services.fulcio.oidc import TokenVerifier
+    from services.fulcio.pop import parse_csr
+
+    chain = x509.load_pem_x509_certificates((ca_dir / "chain.pem").read_bytes())
+    ca = CertificateAuthority(load_signer(f"file:{ca_dir / 'intermediate-key.pem'}"), chain)
+    verifier = TokenVerifier(
+        parse_identity_config({"OIDCIssuers": {issuer.url: {"Type": "email"}}})
+    )
+    verifier.verify(tokens[0])  # discovery + JWKS outside the timing
+    ct_key = ec.generate_private_key(ec.SECP256R1())
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        found, claims = verifier.verify(tokens[done % len(tokens)])
+        who = principal(found, claims)
+        key, _ = parse_csr(pems[done % len(pems)])
+        builder = ca.leaf_builder(who, key)
+        precert = ca.precertificate(builder)
+        tbs = ctsct.strip_extension_from_tbs(precert.tbs_certificate_bytes)
+        data = ctsct.precert_signed_data(int(time.time() * 1000), b"\0" * 32, tbs)
+        sig = ct_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        sct = ctsct.SignedCertificateTimestamp(b"\0" * 32, 1, sig)
+        sct.verify(ct_key.public_key(), data)
+        ca.final(builder, [sct])
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--requests", type=int, default=20000)
+    p.add_argument("--tokens", type=int, default=200)
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers for each service")
+    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--ca-algorithm", default="ecdsa-p256")
+    p.add_argument("--database-url", help="PostgreSQL for the CT log (default: SQLite)")
+    args = p.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    os.chdir(ROOT)
+    issuer = OIDCIssuer(("RS256",))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        paths = create_ca(work / "ca", algorithm=args.ca_algorithm)
+        tokens = [issuer.email_token(f"user{i}@example.com", exp_in=3600)
+                  for i in range(args.tokens)]  # fmt: skip
+        t0 = time.perf_counter()
+        bodies, pems = _csr_bodies(args.requests, tokens)
+        print(f"generated {args.requests} CSRs in {time.perf_counter() - t0:.1f}s")
+        (work / "bodies.txt").write_text("\n".join(bodies) + "\n")
+        (work / "post.lua").write_text(LUA)
+        extra = ["--database-url", args.database_url] if args.database_url else []
+        ct = Service("ctlog", "--data-dir", str(work / "ct"), "--roots", str(paths["root.pem"]),
+                     "--workers", str(args.workers), "--threads", str(args.threads), *extra,
+                     log=work / "ct.log").start()  # fmt: skip
+        (work / "ct.pub").write_bytes(
+            load_signer(f"file:{work / 'ct' / 'ctlog-key.pem'}").public_pem
+        )
+        (work / "fulcio.json").write_text(
+            json.dumps({"OIDCIssuers": {issuer.url: {"Type": "email"}}})
+        )
+        fulcio = Service(
+            "fulcio", "--data-dir", str(work / "f"), "--config", str(work / "fulcio.json"),
+            "--ct-url", ct.url, "--ct-public-key", str(work / "ct.pub"),
+            "--ca-key", f"file:{paths['intermediate-key.pem']}", "--ca-chain", str(paths["chain.pem"]),
+            "--workers", str(args.workers), "--threads", str(args.threads), log=work / "fulcio.log",
+        ).start()  # fmt: skip
+        try:
+            threads = 2
+            out = subprocess.run(
+                ["wrk", "-t", str(threads), "-c", str(args.connections), "-d", f"{args.seconds}s",
+                 "--timeout", "10s", "-s", str(work / "post.lua"), fulcio.url, "--",
+                 str(work / "bodies.txt"), str(threads)],
+                capture_output=True, text=True, check=True).stdout  # fmt: skip
+        finally:
+            fulcio.stop()
+            ct.stop()
+        result = next(line.split() for line in out.splitlines() if line.startswith("RESULT"))
+        ok = int(next(line.split()[1] for line in out.splitlines() if line.startswith("OK")))
+        other = int(next(line.split()[1] for line in out.splitlines() if line.startswith("OTHER")))
+        duration = int(result[2]) / 1e6
+        rate = ok / duration
+        print(f"CT log on {'PostgreSQL' if extra else 'SQLite'}; CA {args.ca_algorithm}; "
+              f"{args.workers} workers x {args.threads} threads per service; "
+              f"{args.connections} connections for {args.seconds}s; {loadavg()}")  # fmt: skip
+        print(f"  requests {result[1]}, 200: {ok}, other: {other}")
+        print(f"  certificates/s: {rate:.0f}")
+        print(
+            f"  latency p50 {float(result[3]) / 1000:.1f} ms, p99 {float(result[4]) / 1000:.1f} ms"
+        )
+        if int(result[1]) > args.requests:
+            print(
+                "  NOTE: wrk wrapped around the CSRs (the CT log deduplicated repeats): raise --requests"
+            )
+        ceiling = crypto_ceiling(issuer, tokens, pems, work / "ca")
+        cores = os.cpu_count() or 1
+        print(f"  crypto ceiling (token + CSR + 2 CA sigs + SCT sign/verify): {ceiling:.0f}/s on "
+              f"one core, {ceiling * cores:.0f}/s on {cores} cores; achieved/ceiling = "
+              f"{rate / (ceiling * cores):.2f}")  # fmt: skip
+    issuer.close()
+
+
+if __name__ == "__main__":
+    main()
