@@ -1,5 +1,15 @@
 """Authorization code flow with PKCE, shaped like sigstore-python and cosign requests, and the
-attacks on it (spec/oidc.md §2, §4, §5)."""
+attacks on it (spec/oidc.md §2, §4, §5).
+
+Where stock authlib falls short (spec/oidc.md §4) and the test that shows our fix:
+
+- sigstore-python's Basic ``sigstore:`` token request got 401: test_sigstore_python_shaped_flow
+- opaque access tokens broke sigstore-python: test_sigstore_python_shaped_flow (IdentityToken)
+- OOB redirected to ``urn:...:oob?code=``: test_oob_redirect_shows_a_copyable_code
+- ``plain`` and missing PKCE were accepted: test_authorize_requires_s256_pkce and
+  test_plain_verifier_equal_to_challenge_is_refused
+- the device grant ignored PKCE: test_device.py::test_device_flow_wrong_or_missing_verifier_is_refused
+"""
 
 from __future__ import annotations
 
@@ -67,6 +77,11 @@ def test_sigstore_python_shaped_flow(env):
         assert claims["iat"] <= int(env.clock())
         assert "nonce" not in claims
     assert "at_hash" in id_token
+    # sigstore-python 4.5.1 takes the access token as its identity token
+    from sigstore.oidc import IdentityToken
+
+    identity = IdentityToken(body["access_token"])
+    assert identity.issuer == ISSUER and identity.identity == env.user_sub
     assert header_of(body["id_token"])["alg"] == "RS256"
     info = env.client.get("/userinfo", headers={"Authorization": "Bearer " + body["access_token"]})
     assert info.status_code == 200 and info.get_json()["email"] == "alice@example.org"
@@ -170,11 +185,13 @@ def _exchange(env, code, verifier, **extra):
 
 
 def test_wrong_pkce_verifier_is_refused(env):
-    _, challenge = pkce()
+    verifier, challenge = pkce()
     code = code_from(login(env, auth_params(challenge)))
     other, _ = pkce()
     resp = _exchange(env, code, other)
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_grant"
+    # a failed attempt does not burn the code for its rightful owner
+    assert _exchange(env, code, verifier).status_code == 200
 
 
 def test_missing_pkce_verifier_is_refused(env):
