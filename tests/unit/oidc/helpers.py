@@ -128,7 +128,8 @@ def _template(alg: str) -> Path:
 
 def make_env(tmp_path: Path, **overrides: Any) -> Env:
     data_dir = tmp_path / "data"
-    shutil.copytree(_template(overrides.get("signing_alg", "RS256")), data_dir)
+    if not overrides.get("database_url"):
+        shutil.copytree(_template(overrides.get("signing_alg", "RS256")), data_dir)
     config = oidc_app.load(
         {"data_dir": str(data_dir), "issuer_url": ISSUER, **overrides}, environ={}
     )

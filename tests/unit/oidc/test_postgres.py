@@ -1,0 +1,59 @@
+"""The issuer on PostgreSQL: schema by Alembic, keys in the data dir, the flows unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.oidc import cli
+from services.runtime import db
+from tests.dbs import fresh_postgres
+
+from .helpers import auth_params, code_from, login, make_env, pkce
+
+pytestmark = pytest.mark.postgres
+
+
+def test_code_flow_lockout_and_rotation_on_postgres(tmp_path):
+    with fresh_postgres() as url:
+        db.upgrade(url)
+        env = make_env(tmp_path, database_url=url)
+        try:
+            assert env.data_dir.joinpath("keys").is_dir()
+            assert not env.data_dir.joinpath("oidc.db").exists()
+            verifier, challenge = pkce()
+            code = code_from(login(env, auth_params(challenge)))
+            tok = env.client.post(
+                "/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "redirect_uri": auth_params(None)["redirect_uri"],
+                    "code": code,
+                    "client_id": "sigstore",
+                    "code_verifier": verifier,
+                },
+            )
+            assert tok.status_code == 200, tok.get_json()
+            again = env.client.post(
+                "/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "redirect_uri": auth_params(None)["redirect_uri"],
+                    "code": code,
+                    "client_id": "sigstore",
+                    "code_verifier": verifier,
+                },
+            )
+            assert again.get_json()["error"] == "invalid_grant"
+            params = auth_params(challenge)
+            limit = env.issuer.settings.login_max_failures
+            statuses = [login(env, params, password="nope").status_code for _ in range(limit)]
+            assert statuses[-1] == 429
+            before = env.issuer.keyring.active()[0]
+            assert (
+                cli.main(["rotate-key", "--data-dir", str(env.data_dir), "--database-url", url])
+                == 0
+            )
+            assert env.issuer.keyring.active()[0] != before
+            assert len(env.client.get("/keys").get_json()["keys"]) == 2
+        finally:
+            env.store.engine.dispose()
