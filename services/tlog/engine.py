@@ -37,7 +37,7 @@ from protocol.errors import ConfigError, NotFoundError, UnavailableError, Valida
 from services.runtime import db
 
 from . import store
-from .tiles import HASH, Edge, TileReader
+from .tiles import HASH, Edge, Tile, TileReader
 
 log = logging.getLogger("sigstack.tlog")
 
@@ -112,7 +112,7 @@ class Log:
         self._batch_max = batch_max
         self._batch_wait = batch_wait
         self._on_sequenced = on_sequenced
-        self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int], Tile] = OrderedDict()
         self._cache_max = cache_tiles
         self._cache_lock = threading.Lock()
         self._edge: Edge | None = None
@@ -370,10 +370,13 @@ class Log:
 
     def tile(self, level: int, index: int, min_width: int = 1) -> bytes:
         """Tile content (at least ``min_width`` hashes, possibly more); NotFoundError if shorter."""
+        return self._tile(level, index, min_width).data
+
+    def _tile(self, level: int, index: int, min_width: int = 1) -> Tile:
         key = (level, index)
         with self._cache_lock:
             cached = self._cache.get(key)
-            if cached is not None and len(cached) >= min_width * HASH:
+            if cached is not None and cached.width >= min_width:
                 self._cache.move_to_end(key)
                 return cached
         t = store.tiles
@@ -385,21 +388,21 @@ class Log:
             ).scalar()
         if data is None or len(data) < min_width * HASH:
             raise NotFoundError(f"tile {level}/{index} does not exist")
-        data = bytes(data)
         with self._cache_lock:
-            self._cache_put(key, data)
-        return data
+            return self._cache_put(key, bytes(data))
 
-    def _cache_put(self, key: tuple[int, int], data: bytes) -> None:
+    def _cache_put(self, key: tuple[int, int], data: bytes) -> Tile:
+        """Keep the longest version of a tile seen (tiles only grow); return what is cached."""
         current = self._cache.get(key)
-        if current is None or len(current) <= len(data):
-            self._cache[key] = data
+        if current is None or current.width < len(data) // HASH:
+            current = self._cache[key] = Tile(data)
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_max:
             self._cache.popitem(last=False)
+        return current
 
     def _reader(self) -> TileReader:
-        return TileReader(self.tile)
+        return TileReader(self._tile)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         return merkle.inclusion_proof(index, size, self._reader().subtree)

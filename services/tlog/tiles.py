@@ -56,6 +56,36 @@ def node_from_tile(tile: bytes, offset: int, count: int) -> bytes:
     return merkle.root_of(hashes)
 
 
+class Tile:
+    """A tile's hashes plus the subtree levels above them, computed once and kept (immutable prefix)."""
+
+    __slots__ = ("data", "_levels")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._levels: list[list[bytes]] | None = None
+
+    @property
+    def width(self) -> int:
+        return len(self.data) // HASH
+
+    def node(self, offset: int, count: int) -> bytes:
+        """Root of ``count`` (a power of two, aligned) hashes starting at ``offset``."""
+        if count == 1:
+            return self.data[offset * HASH : (offset + 1) * HASH]
+        levels = self._levels if self._levels is not None else self._build()
+        return levels[count.bit_length() - 1][offset // count]
+
+    def _build(self) -> list[list[bytes]]:
+        level = [self.data[i * HASH : (i + 1) * HASH] for i in range(self.width)]
+        levels = [level]
+        while len(level) > 1:
+            level = [merkle.node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            levels.append(level)
+        self._levels = levels
+        return levels
+
+
 def node_location(level: int, index: int) -> tuple[int, int, int, int]:
     """Where node (level, index) lives: (tile level, tile index, offset, count)."""
     tile_level, r = divmod(level, HEIGHT)
@@ -145,25 +175,25 @@ class Edge:
         return merkle.fold_subtrees(hashes)
 
 
-TileSource = Callable[[int, int, int], bytes]
+TileSource = Callable[[int, int, int], Tile]
 
 
 class TileReader:
-    """Answers ``subtree(start, end)`` from tiles; ``fetch(level, index, min_width)`` gets a tile."""
+    """Answers ``subtree(start, end)`` from tiles; ``fetch(level, index, min_width)`` gets a Tile."""
 
     def __init__(self, fetch: TileSource) -> None:
         self._fetch = fetch
-        self._seen: dict[tuple[int, int], bytes] = {}
+        self._seen: dict[tuple[int, int], Tile] = {}
 
     def node(self, level: int, index: int) -> bytes:
         tl, ti, off, count = node_location(level, index)
         tile = self._seen.get((tl, ti))
-        if tile is None or len(tile) < (off + count) * HASH:
+        if tile is None or tile.width < off + count:
             tile = self._fetch(tl, ti, off + count)
             self._seen[(tl, ti)] = tile
-        if len(tile) < (off + count) * HASH:
+        if tile.width < off + count:
             raise LookupError(f"tile {tl}/{ti} is missing hashes")
-        return node_from_tile(tile, off, count)
+        return tile.node(off, count)
 
     def subtree(self, start: int, end: int) -> bytes:
         return merkle.fold_subtrees(

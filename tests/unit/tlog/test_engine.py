@@ -10,7 +10,7 @@ from protocol import merkle
 from protocol.errors import ConfigError
 from services.runtime import db
 from services.tlog import WIDTH, open_log
-from services.tlog.tiles import TileReader, tile_path
+from services.tlog.tiles import Tile, TileReader, tile_path
 from tests.dbs import fresh_postgres
 
 
@@ -121,6 +121,6 @@ def test_reader_matches_reference() -> None:
         tiles[(0, i // WIDTH)] = b"".join(hashes[i : i + WIDTH])
     full = [merkle.root_of(hashes[i : i + WIDTH]) for i in range(0, len(hashes) - WIDTH + 1, WIDTH)]
     tiles[(1, 0)] = b"".join(full)
-    reader = TileReader(lambda lv, ix, w: tiles[(lv, ix)])
+    reader = TileReader(lambda lv, ix, w: Tile(tiles[(lv, ix)]))
     for start, end in [(0, 700), (512, 700), (0, 512), (640, 700)]:
         assert reader.subtree(start, end) == merkle.root_of(hashes[start:end])
