@@ -33,7 +33,7 @@ def discovery(issuer: Issuer) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", DEVICE_GRANT, "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [issuer.keyring.alg],
+        "id_token_signing_alg_values_supported": issuer.keyring.algorithms(),
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPES),
         "token_endpoint_auth_methods_supported": [

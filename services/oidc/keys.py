@@ -141,6 +141,15 @@ class KeyRing:
     def alg(self) -> str:
         return self.active()[1]
 
+    def algorithms(self) -> list[str]:
+        """The signing algorithm, then any other algorithm of a still-published key (only while
+        an algorithm change at a rotation is in progress)."""
+        algs = [self.alg]
+        for row in self.published():
+            if row["alg"] not in algs:
+                algs.append(str(row["alg"]))
+        return algs
+
     def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
         kid, alg, signer = self.active()
         token = tokens.encode(claims, signer, kid, alg, typ)

@@ -232,3 +232,21 @@ def test_migration_matches_the_table_definitions(env):
 
     assert [d for d in diffs if touches_oidc(d)] == []
     assert len([t for t in metadata.tables if t.startswith("oidc_")]) == 7
+
+
+def test_algorithm_change_at_rotation_advertises_both_until_old_tokens_expire(env):
+    old = env.issuer.issue(env.store.identity(env.user_sub), audience="sigstore", scope="openid")
+    assert cli.main(["rotate-key", "--alg", "ES256", "--data-dir", str(env.data_dir)]) == 0
+    doc = env.client.get("/.well-known/openid-configuration").get_json()
+    assert doc["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
+    new = env.issuer.issue(env.store.identity(env.user_sub), audience="sigstore", scope="openid")
+    assert header_of(new["id_token"])["alg"] == "ES256"
+    assert header_of(old["id_token"])["alg"] == "RS256"
+    for body in (old, new):
+        resp = env.client.get(
+            "/userinfo", headers={"Authorization": "Bearer " + body["access_token"]}
+        )
+        assert resp.status_code == 200
+    env.clock.advance(env.issuer.settings.token_lifetime + 61)
+    doc = env.client.get("/.well-known/openid-configuration").get_json()
+    assert doc["id_token_signing_alg_values_supported"] == ["ES256"]
