@@ -170,9 +170,19 @@ def _fields(issuer: Issuer) -> dict[str, Any]:
 
 
 def _ci_provider(name: str, metadata: Mapping[str, Any]) -> CIProvider:
-    raw = metadata.get(name) or BUILTIN_CI.get(name)
-    if not isinstance(raw, Mapping):
+    user, builtin = metadata.get(name), BUILTIN_CI.get(name)
+    if user is None and builtin is None:
         raise ConfigError(f"ci-provider {name!r} has no CIIssuerMetadata entry")
+    if user is not None and not isinstance(user, Mapping):
+        raise ConfigError(f"CIIssuerMetadata {name!r} must be a JSON object")
+    user, builtin = user or {}, builtin or {}
+    # An entry named like a built-in mapping overrides it key by key (defaults merged), so a
+    # self-managed instance only states what differs.
+    raw = {**builtin, **user}
+    raw["DefaultTemplateValues"] = {
+        **(builtin.get("DefaultTemplateValues") or {}),
+        **(user.get("DefaultTemplateValues") or {}),
+    }
     templates = dict(raw.get("ExtensionTemplates") or {})
     unknown = sorted(set(templates) - set(EXTENSION_KEYS))
     if unknown:

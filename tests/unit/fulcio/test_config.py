@@ -154,3 +154,37 @@ def test_issuer_behind_internal_tls_ca(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         issuer.close()
+
+
+def test_builtin_mapping_override_merges_defaults() -> None:
+    cfg = parse_identity_config({
+        "OIDCIssuers": {"https://git.corp": {"Type": "ci-provider", "CIProvider": "gitlab-pipeline"}},
+        "CIIssuerMetadata": {"gitlab-pipeline": {"DefaultTemplateValues": {"url": "https://g.corp"}}},
+    })  # fmt: skip
+    ci = cfg.issuers["https://git.corp"].ci_provider
+    assert ci is not None and ci.defaults["url"] == "https://g.corp"
+    assert ci.defaults["environment"] == "" and "source_repository_ref" in ci.extension_templates
+
+
+def test_serve_data_dir_and_ephemeral_ca(tmp_path: Path) -> None:
+    from services.fulcio.serve import build_app, prepare_data_dir
+
+    key, chain = prepare_data_dir(tmp_path / "data")
+    assert (tmp_path / "data" / "ca" / "intermediate-key.pem").stat().st_mode & 0o077 == 0
+    assert prepare_data_dir(tmp_path / "data") == (key, chain)  # reused, not recreated
+    issuer = OIDCIssuer(("RS256",))
+    try:
+        app = build_app({"OIDCIssuers": {issuer.url: {"Type": "email"}}, "ca_key": "ephemeral:",
+                         "ct_log_url": ""})  # fmt: skip
+        client = app.test_client()
+        bundle = client.get("/api/v2/trustBundle").get_json()["chains"][0]["certificates"]
+        assert len(bundle) == 1
+        from .helpers import csr_pem, new_key, v2_csr_body
+
+        resp = client.post("/api/v2/signingCert",
+                           json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
+        certs = resp.get_json()["signedCertificateDetachedSct"]["chain"]["certificates"]
+        leaf = x509.load_pem_x509_certificate(certs[0].encode())
+        leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(bundle[0].encode()))
+    finally:
+        issuer.close()
