@@ -273,3 +273,35 @@ def test_unsupported_grant_and_junk_bodies_get_oauth_errors(env):
         "/token", data={"grant_type": "authorization_code", "client_id": "sigstore"}
     )
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_request"
+
+
+def test_concurrent_exchanges_of_one_code_give_one_token(env):
+    """The code row is deleted before tokens are minted: of racing requests exactly one wins."""
+    import threading
+
+    verifier, challenge = pkce()
+    code = code_from(login(env, auth_params(challenge)))
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def exchange() -> None:
+        client = env.app.test_client()
+        barrier.wait()
+        resp = client.post(
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "redirect_uri": REDIRECT,
+                "code": code,
+                "client_id": "sigstore",
+                "code_verifier": verifier,
+            },
+        )
+        statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=exchange) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] + [400] * 5
