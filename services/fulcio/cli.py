@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,9 @@ def ca_main(argv: list[str]) -> int:
     )  # fmt: skip
     for name, path in paths.items():
         print(f"wrote {name}: {path}")
+    if not args.root_key_uri and not args.passphrase_env:
+        print("warning: the keys are NOT encrypted; use --passphrase-env VAR (or an HSM) for a "
+              "production CA", file=sys.stderr)  # fmt: skip
     key = args.intermediate_key_uri or f"file:{paths['intermediate-key.pem']}" + (
         f"?passphrase-env={args.passphrase_env}" if args.passphrase_env else ""
     )
