@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "OIDC issuer admin: add-user, add-service-account, rotate-key",
     ),
     "ca": ("services.fulcio.cli:ca_main", "certificate authority admin: `ca create`"),
+    "tuf": (
+        "services.tuf.cli:main",
+        "TUF repository admin: init, add-target, sign, publish, rotate-key, trusted-root",
+    ),
+    "up": ("services.stack:main", "start the whole stack on one machine (SQLite, keys in a dir)"),
     # client side
     "sign-blob": ("client.commands.sign:sign_blob", "sign a file keylessly, write a bundle"),
     "attest-blob": ("client.commands.sign:attest_blob", "attest a file (in-toto in DSSE)"),
