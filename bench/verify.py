@@ -45,7 +45,9 @@ def bench_verify(case: str, runs: int) -> None:
     identity = (d / "identity").read_text().strip()
     issuer = (d / "issuer").read_text().strip()
     py = sys.executable
-    ours = [py, "-m", "client.cli", "verify-bundle", "--bundle", str(d / "bundle.sigstore.json"),
+    # exactly what the installed `sigstack` console script runs (pip's wrapper: import main, call it)
+    entry = "import sys; from client.cli import main; sys.exit(main())"
+    ours = [py, "-c", entry, "verify-bundle", "--bundle", str(d / "bundle.sigstore.json"),
             "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
             "--trusted-root", str(d / "trusted_root.json"), artifact]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:

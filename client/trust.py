@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from protocol.errors import ValidationError
+from protocol.record import record
 from protocol.trust import (
     TRUSTED_ROOT_V01,
     CertificateAuthority,
@@ -40,7 +40,7 @@ ENV_VARS = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrustOptions:
     trusted_root: str | None = None
     signing_config: str | None = None

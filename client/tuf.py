@@ -56,7 +56,7 @@ def _updater(mirror_dir: Path, mirror: str, bootstrap: bytes | None, fetcher: An
 
 
 def _fetch_targets(updater: Any, mirror_dir: Path, required: tuple[str, ...]) -> list[str]:
-    from tuf.api.exceptions import RepositoryError
+    from tuf.api.exceptions import DownloadError, RepositoryError
 
     updater.refresh()
     got = []
@@ -71,7 +71,7 @@ def _fetch_targets(updater: Any, mirror_dir: Path, required: tuple[str, ...]) ->
             cached = updater.find_cached_target(info, str(path))
             if cached is None:
                 updater.download_target(info, str(path))
-        except RepositoryError as exc:
+        except (RepositoryError, DownloadError) as exc:
             raise ConfigError(f"TUF target {name} failed verification: {exc}") from None
         got.append(name)
     (mirror_dir / "last-refresh").write_text(str(int(time.time())))
@@ -82,7 +82,7 @@ def initialize(
     mirror: str, root_json: bytes, env: Mapping[str, str], fetcher: Any = None
 ) -> tuple[Path, list[str]]:
     """Trust ``root_json`` for ``mirror``; wipe and re-create its cache; fetch the targets."""
-    from tuf.api.exceptions import RepositoryError
+    from tuf.api.exceptions import DownloadError, RepositoryError
 
     cache = cache_dir(env)
     mirror_dir = _mirror_dir(cache, mirror)
@@ -91,9 +91,7 @@ def initialize(
     try:
         updater = _updater(mirror_dir, mirror, root_json, fetcher)
         got = _fetch_targets(updater, mirror_dir, required=("trusted_root.json",))
-    except RepositoryError as exc:
-        raise ConfigError(f"TUF refresh from {mirror} failed: {exc}") from None
-    except (OSError, ValueError) as exc:
+    except (RepositoryError, DownloadError, OSError, ValueError) as exc:
         raise ConfigError(f"TUF refresh from {mirror} failed: {exc}") from None
     (cache / "remote.json").write_text(json.dumps({"mirror": mirror}))
     return mirror_dir, got
@@ -131,11 +129,11 @@ def cached_target(name: str, opts: Any, env: Mapping[str, str], fetcher: Any = N
     except (OSError, ValueError):
         age = float("inf")
     if not getattr(opts, "offline", False) and age > REFRESH_AFTER:
-        from tuf.api.exceptions import RepositoryError
+        from tuf.api.exceptions import DownloadError, RepositoryError
 
         try:
             _fetch_targets(_updater(mirror_dir, mirror, None, fetcher), mirror_dir, (name,))
-        except (RepositoryError, OSError, ValueError) as exc:
+        except (RepositoryError, DownloadError, OSError, ValueError) as exc:
             raise ConfigError(
                 f"TUF refresh from {mirror} failed ({exc}); use --offline to rely on the cache"
             ) from None

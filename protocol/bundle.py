@@ -14,11 +14,11 @@ checks live in ``client.verify``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import ValidationError
 from .protojson import Reader, b64, b64decode, loads
+from .record import record
 
 MEDIA_TYPE_V01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
 MEDIA_TYPE_V02 = "application/vnd.dev.sigstore.bundle+json;version=0.2"
@@ -41,7 +41,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HashOutput:
     algorithm: str  # HashAlgorithm enum name, e.g. "SHA2_256"
     digest: bytes
@@ -56,7 +56,7 @@ class HashOutput:
         return {"algorithm": self.algorithm, "digest": b64(self.digest)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MessageSignature:
     signature: bytes
     message_digest: HashOutput | None = None
@@ -76,13 +76,13 @@ class MessageSignature:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DsseSignature:
     sig: bytes
     keyid: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DsseEnvelope:
     payload: bytes
     payload_type: str
@@ -111,13 +111,13 @@ class DsseEnvelope:
         return pae(self.payload_type, self.payload)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KindVersion:
     kind: str
     version: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InclusionProof:
     log_index: int
     root_hash: bytes
@@ -152,7 +152,7 @@ class InclusionProof:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TransparencyLogEntry:
     log_index: int
     log_id: bytes  # LogId.keyId
@@ -201,7 +201,7 @@ class TransparencyLogEntry:
         return self._write()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VerificationMaterial:
     """Exactly one of ``certificate``, ``x509_certificate_chain`` and ``public_key_hint`` is set."""
 
@@ -264,7 +264,7 @@ class VerificationMaterial:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bundle:
     """A Sigstore bundle. Exactly one of ``message_signature`` / ``dsse_envelope`` is set."""
 

@@ -11,12 +11,12 @@ for signing is done by the helpers here; the cryptography is left to ``client``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ValidationError
 from .protojson import Reader, b64, loads, rfc3339
+from .record import record
 
 TRUSTED_ROOT_V01 = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 TRUSTED_ROOT_V02 = "application/vnd.dev.sigstore.trustedroot.v0.2+json"
@@ -24,7 +24,7 @@ SIGNING_CONFIG_V02 = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
 CLIENT_TRUST_CONFIG_V01 = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TimeRange:
     start: datetime
     end: datetime | None = None
@@ -64,7 +64,7 @@ def in_window(window: TimeRange | None, when: datetime) -> bool:
     return window is None or window.contains(when)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PublicKey:
     raw_bytes: bytes  # DER SubjectPublicKeyInfo
     key_details: str  # PublicKeyDetails enum name
@@ -85,7 +85,7 @@ class PublicKey:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TransparencyLogInstance:
     base_url: str
     hash_algorithm: str
@@ -120,7 +120,7 @@ class TransparencyLogInstance:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CertificateAuthority:
     cert_chain: tuple[bytes, ...]  # DER, leaf-most first, trust anchor last
     valid_for: TimeRange | None = None
@@ -162,7 +162,7 @@ class CertificateAuthority:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrustedRoot:
     media_type: str
     tlogs: tuple[TransparencyLogInstance, ...]
@@ -209,7 +209,7 @@ class TrustedRoot:
         return json.dumps(self.to_dict(), indent=indent)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Service:
     url: str
     major_api_version: int
@@ -239,7 +239,7 @@ class Service:
 SELECTORS = ("ALL", "ANY", "EXACT")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServiceConfiguration:
     selector: str = "ANY"
     count: int = 0
@@ -263,7 +263,7 @@ class ServiceConfiguration:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SigningConfig:
     media_type: str = SIGNING_CONFIG_V02
     ca_urls: tuple[Service, ...] = ()
@@ -355,7 +355,7 @@ def select_services(
     return chosen
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClientTrustConfig:
     trusted_root: TrustedRoot
     signing_config: SigningConfig

@@ -23,10 +23,10 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from protocol.errors import ValidationError
+from protocol.record import record
 
 from ..http import json_request
 
@@ -34,7 +34,7 @@ DEFAULT_CLIENT_ID = "sigstore"
 SCOPES = "openid email"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IdentityToken:
     raw: str
     claims: dict[str, Any]

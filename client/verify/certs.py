@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -22,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from protocol import x509ext
 from protocol.errors import VerificationError
+from protocol.record import record
 from protocol.trust import TrustedRoot, in_window
 
 from .keys import Keyring
@@ -187,7 +187,7 @@ def certificate_identities(cert: x509.Certificate) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IdentityPolicy:
     """Expected SAN and OIDC issuer; each exact or a regular expression (``re.search``, i.e.
     unanchored like cosign's RE2 ``MatchString`` — anchor with ``^...$`` to match whole)."""

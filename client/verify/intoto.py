@@ -7,22 +7,22 @@ Statement v1 (``https://in-toto.io/Statement/v1``) and v0.1 are accepted; a subj
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from protocol.errors import VerificationError
+from protocol.record import record
 
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Subject:
     name: str | None
     digest: dict[str, str]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Statement:
     type: str
     predicate_type: str

@@ -10,7 +10,6 @@ skipped, as sigstore-python does.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from protocol.errors import VerificationError
+from protocol.record import record
 from protocol.trust import PublicKey, TimeRange, TransparencyLogInstance, in_window
 
 _EC_HASH: dict[str, type[hashes.HashAlgorithm]] = {
@@ -64,7 +64,7 @@ def verify_signature(
     return True
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LogKey:
     key: AnyKey
     ids: frozenset[bytes]

@@ -10,7 +10,7 @@ reading files and trust sources (``client.trust``), printing (``client.commands`
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa,
 
 from protocol.bundle import Bundle
 from protocol.errors import VerificationError
+from protocol.record import record
 from protocol.trust import TrustedRoot
 
 from . import timestamps, tlog
@@ -35,7 +36,7 @@ _HASHES: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
 }
 
 
-@dataclass
+@record
 class Artifact:
     """What was signed: its SHA-256 and, when it is a file, the path (for other digests)."""
 
@@ -75,7 +76,7 @@ class Artifact:
         return self._digests[algorithm]
 
 
-@dataclass
+@record
 class Result:
     """What was verified, for the check list and ``--output json``."""
 

@@ -95,13 +95,18 @@ def test_initialize_then_verify_from_cache(served, monkeypatch, capsys) -> None:
             "--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER]  # fmt: skip
     assert main(args) == 0
     assert main([*args, "--offline"]) == 0
-    # the mirror now serves a different trusted root without re-signing: refused on refresh
-    (repo / "targets" / "trusted_root.json").write_bytes(Kit().trusted_root().to_json().encode())
+    # the mirror now serves a changed trusted root without re-signing: refused on refresh, both
+    # when the length is unchanged (hash mismatch) and when it grew (length mismatch)
     monkeypatch.setattr(client_tuf, "REFRESH_AFTER", -1)
     cache_dir = client_tuf._mirror_dir(tmp / "cache", url)
-    (cache_dir / "targets" / "trusted_root.json").unlink()
-    assert main(args) == 1
-    assert "failed" in capsys.readouterr().err
+    served_root = repo / "targets" / "trusted_root.json"
+    original = served_root.read_bytes()
+    for tampered in (original.replace(b"https://log.test", b"https://log.evil"), original + b" "):
+        served_root.write_bytes(tampered)
+        (cache_dir / "targets" / "trusted_root.json").unlink(missing_ok=True)
+        capsys.readouterr()
+        assert main(args) == 1
+        assert "failed verification" in capsys.readouterr().err
 
 
 def test_initialize_needs_a_root(tmp_path, monkeypatch, capsys) -> None:
