@@ -25,11 +25,22 @@ PREDICATE_TYPES = {
 }
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    # argparse's default asks shutil for the terminal width, an import the hot path can skip
+    try:
+        width = os.get_terminal_size(sys.stderr.fileno()).columns - 2
+    except (OSError, ValueError):
+        width = 98
+    return argparse.HelpFormatter(prog, width=max(width, 40))
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that exits with 2 on usage errors (its default) and prefixes the program name."""
 
     def __init__(self, prog: str, description: str) -> None:
-        super().__init__(prog=f"sigstack {prog}", description=description)
+        super().__init__(
+            prog=f"sigstack {prog}", description=description, formatter_class=_formatter
+        )
 
 
 def add_trust_flags(p: argparse.ArgumentParser, signing: bool = False) -> None:
