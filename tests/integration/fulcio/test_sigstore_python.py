@@ -195,3 +195,28 @@ def test_serve_refuses_inconsistent_data_dirs(stack: dict[str, Any], tmp_path: P
     done = _sigstack("serve", "fulcio", "--data-dir", str(tmp_path / "fulcio"), "--port", "1",
                      "--config", str(stack["tmp"] / "fulcio.json"))  # fmt: skip
     assert done.returncode != 0 and "intermediate-key.pem is missing" in done.stderr
+
+
+SIGSTORE_JS = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "sigstore"
+
+
+@pytest.mark.skipif(not SIGSTORE_JS.exists(), reason="sigstore-js CLI not installed (make sysdeps)")
+def test_sigstore_js_attest_gets_a_certificate(stack: dict[str, Any], tmp_path: Path) -> None:
+    """sigstore-js (public key + proof of possession over the email) signs with our Fulcio."""
+    (tmp_path / "statement.json").write_text('{"_type": "https://in-toto.io/Statement/v1"}')
+    env = {**os.environ, "CI": "true",
+           "SIGSTORE_ID_TOKEN": stack["issuer"].email_token("js@example.com")}  # fmt: skip
+    done = subprocess.run(
+        [str(SIGSTORE_JS), "attest", str(tmp_path / "statement.json"), "--no-tlog-upload",
+         "--fulcio-url", stack["fulcio"].url, "-o", str(tmp_path / "bundle.json")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    bundle = json.loads((tmp_path / "bundle.json").read_text())
+    material = bundle["verificationMaterial"]
+    raw = material.get("certificate") or material["x509CertificateChain"]["certificates"][0]
+    leaf = x509.load_der_x509_certificate(base64.b64decode(raw["rawBytes"]))
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.RFC822Name) == ["js@example.com"]
+    chain = x509.load_pem_x509_certificates((stack["tmp"] / "ca" / "chain.pem").read_bytes())
+    leaf.verify_directly_issued_by(chain[0])
