@@ -43,42 +43,49 @@ def _read_password(args: argparse.Namespace) -> str:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat password: ") != password:
             raise ValidationError("the passwords differ")
-    if len(password) < 8:
-        raise ValidationError("the password must have at least 8 characters")
     return password
 
 
-def add_user(args: argparse.Namespace) -> int:
+def create_user(store: Any, username: str, email: str, password: str) -> str:
+    """Add a person who can sign in; return their immutable ``sub``."""
     from .passwords import hash_password
 
-    username = args.username.strip()
+    username = username.strip()
     if not _NAME.match(username.lower()):
         raise ValidationError(
             "usernames are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)"
         )
-    if not _EMAIL.match(args.email):
-        raise ValidationError(f"{args.email!r} is not an email address")
-    _config, store = _store(args)
+    if not _EMAIL.match(email):
+        raise ValidationError(f"{email!r} is not an email address")
+    if len(password) < 8:
+        raise ValidationError("the password must have at least 8 characters")
     if store.user_by_name(username) is not None:
         raise ValidationError(f"user {username!r} exists already")
-    password_hash = hash_password(_read_password(args))
     sub = "u-" + secrets.token_hex(16)
-    store.add_user(sub, username, args.email, password_hash)
+    store.add_user(sub, username, email, hash_password(password))
     store.audit("add_user", "success", username=username)
-    print(f"added user {username} <{args.email}> sub={sub}")
+    return sub
+
+
+def add_user(args: argparse.Namespace) -> int:
+    _config, store = _store(args)
+    sub = create_user(store, args.username, args.email, _read_password(args))
+    print(f"added user {args.username.strip()} <{args.email}> sub={sub}")
     return 0
 
 
-def add_service_account(args: argparse.Namespace) -> int:
+def create_service_account(
+    store: Any, config: Any, name: str, domain: str | None = None
+) -> tuple[str, str, str]:
+    """Add a machine identity; return (email, client_id, client_secret). The secret is not kept."""
     from .passwords import new_client_secret
 
-    name = args.name.strip().lower()
+    name = name.strip().lower()
     if not _NAME.match(name):
         raise ValidationError(
             "service account names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)"
         )
-    config, store = _store(args)
-    domain = (args.domain or config.get("service_account_domain") or "").strip().lower()
+    domain = (domain or config.get("service_account_domain") or "").strip().lower()
     if not domain or not _EMAIL.match(f"{name}@{domain}"):
         raise ConfigError("set a service account domain (--domain or service_account_domain)")
     if store.service_account_by_name(name) is not None:
@@ -88,6 +95,12 @@ def add_service_account(args: argparse.Namespace) -> int:
     email = f"{name}@{domain}"
     store.add_service_account(client_id, name, "sa-" + secrets.token_hex(16), email, secret_hash)
     store.audit("add_service_account", "success", username=name, client_id=client_id)
+    return email, client_id, secret
+
+
+def add_service_account(args: argparse.Namespace) -> int:
+    config, store = _store(args)
+    email, client_id, secret = create_service_account(store, config, args.name, args.domain)
     print(f"service account: {email}")
     print(f"client_id: {client_id}")
     print(f"client_secret: {secret}")
