@@ -296,6 +296,11 @@ class Bundle:
         r = Reader(obj, "bundle")
         media_type = r.text("media_type", "")
         if media_type not in MEDIA_TYPES:
+            if not media_type and ("base64Signature" in obj or "rekorBundle" in obj):
+                raise ValidationError(
+                    "this is a legacy cosign bundle, not a Sigstore bundle; re-sign with "
+                    "`sigstack sign-blob --bundle` (or `cosign sign-blob --new-bundle-format`)"
+                )
             raise ValidationError(f"unsupported bundle media type {media_type!r}")
         content = [n for n in ("message_signature", "dsse_envelope") if r.has(n)]
         if len(content) != 1:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import Any
 
 from protocol.errors import ValidationError
@@ -129,7 +128,3 @@ def sign_bundle(argv: list[str]) -> int:
     ns.output = "quiet"
     _write(ns, bundle)
     return 0
-
-
-def _main() -> int:  # pragma: no cover
-    return sign_blob(sys.argv[1:])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from protocol.errors import ValidationError, VerificationError
@@ -135,7 +134,3 @@ def verify_blob(argv: list[str]) -> int:
 def verify_blob_attestation(argv: list[str]) -> int:
     p = _parser("verify-blob-attestation", "Verify an in-toto attestation bundle.", True)
     return _run(p.parse_args(argv), attestation=True)
-
-
-def _main() -> int:  # pragma: no cover - convenience for `python -m`
-    return verify_bundle(sys.argv[1:])

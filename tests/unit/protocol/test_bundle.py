@@ -103,3 +103,9 @@ def test_not_an_object(text) -> None:
 
 def test_pae() -> None:
     assert pae("a", b"xy") == b"DSSEv1 1 a 2 xy"
+
+
+def test_legacy_cosign_bundle_is_named() -> None:
+    legacy = {"base64Signature": "AAAA", "cert": "x", "rekorBundle": {}}
+    with pytest.raises(ValidationError, match="legacy cosign bundle"):
+        Bundle.from_dict(legacy)
