@@ -40,7 +40,7 @@ def _leaf(stack: dict[str, Any], chain: list[str], key: Any) -> x509.Certificate
     return check_leaf(chain, stack["chain"], stack["ctlog"].signer.public_key, key)
 
 
-@pytest.mark.parametrize("kind", KEY_KINDS)
+@pytest.mark.parametrize("kind", [*KEY_KINDS, "rsa-4096"])
 def test_v2_csr_each_key_type(stack: dict[str, Any], issuer: OIDCIssuer, kind: str) -> None:
     key = new_key(kind)
     token = issuer.email_token()
@@ -201,3 +201,19 @@ def test_precert_and_final_share_serial_in_ct_log(
     entry = stack["ctlog"].log.entry(before)
     assert leaf.tbs_precertificate_bytes in entry.leaf  # the logged precert TBS is the final's
     assert isinstance(leaf.public_key(), ec.EllipticCurvePublicKey)
+
+
+def test_configured_extra_algorithm(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    from cryptography.hazmat.primitives import hashes
+
+    from services.fulcio.serve import build_app
+
+    config = {**stack["config"], "client_signing_algorithms": ["ecdsa-sha2-256-nistp384"]}
+    client = build_app(config).test_client()
+    p384 = new_key("ec-p384")
+    ok = client.post("/api/v2/signingCert",
+                     json=v2_csr_body(csr_pem(p384, hashes.SHA256()), issuer.email_token()))  # fmt: skip
+    assert ok.status_code == 200
+    refused = client.post("/api/v2/signingCert",
+                          json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
+    assert refused.status_code == 400 and "not permitted" in refused.get_json()["message"]
