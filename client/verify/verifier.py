@@ -102,6 +102,21 @@ class Result:
         }
 
 
+def _fail_closed(method: Any) -> Any:
+    """Malformed material deep inside a certificate or signature (cryptography parses lazily and
+    raises ValueError) becomes a VerificationError: verification fails closed, with a reason."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise VerificationError(f"the bundle holds malformed material: {exc}") from None
+
+    wrapper.__doc__ = method.__doc__
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
 class Verifier:
     def __init__(self, trusted_root: TrustedRoot, now: datetime | None = None) -> None:
         self.root = trusted_root
@@ -114,12 +129,14 @@ class Verifier:
 
     # -- public entry points -------------------------------------------------------------------
 
+    @_fail_closed
     def verify_artifact(self, bundle: Bundle, artifact: Artifact, policy: IdentityPolicy) -> Result:
         """Keyless: message signature over the artifact, or DSSE with a matching in-toto subject."""
         leaf, result = self._verify_certificate_and_log(bundle, policy)
         self._verify_content(bundle, artifact, leaf.public_key(), leaf, result)
         return result
 
+    @_fail_closed
     def verify_dsse(self, bundle: Bundle, policy: IdentityPolicy) -> Result:
         """Keyless DSSE without an artifact: returns the payload (caller checks its type)."""
         if bundle.dsse_envelope is None:
@@ -128,6 +145,7 @@ class Verifier:
         self._verify_content(bundle, None, leaf.public_key(), leaf, result)
         return result
 
+    @_fail_closed
     def verify_with_key(self, bundle: Bundle, artifact: Artifact | None, key: Any) -> Result:
         """Managed key: the log entry and signature, no certificate or identity."""
         result = Result()
