@@ -124,6 +124,9 @@ def test_attest_blob_and_verify(stack, files, capsys) -> None:
     assert out["statement"]["predicate"] == {"buildType": "test"}
     assert main([*args, "--type", "spdx"]) == 1
     assert _verify(files) == 0  # the conformance path: the artifact is a subject
+    if SIGSTORE.exists():  # sigstore-python's DSSE path: payload type, statement v1, named subject
+        proc = _sigstore_python(files, str(files["artifact"]))
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_sign_bundle_in_toto(stack, files) -> None:
