@@ -18,6 +18,8 @@ from .common import (
     trust_options,
 )
 
+_GITHUB = ("trigger", "sha", "name", "repository", "ref")
+
 
 def _parser(name: str, description: str, attestation: bool = False) -> argparse.ArgumentParser:
     p = ArgumentParser(name, description)
@@ -33,6 +35,9 @@ def _parser(name: str, description: str, attestation: bool = False) -> argparse.
     p.add_argument("--certificate-oidc-issuer", metavar="URL")
     p.add_argument("--certificate-oidc-issuer-regexp", metavar="RE")
     p.add_argument("--key", metavar="PEM", help="verify a managed-key bundle with this public key")
+    for what in _GITHUB:
+        p.add_argument(f"--certificate-github-workflow-{what}", metavar="VALUE",
+                       help=f"expected GitHub workflow {what} in the certificate")  # fmt: skip
     p.add_argument("--output", choices=("text", "json"), default="text")
     if attestation:
         p.add_argument("--type", default=None, help="expected predicate type (URI or cosign alias)")
@@ -80,6 +85,11 @@ def _run(ns: argparse.Namespace, attestation: bool) -> int:
             identity_regexp=ns.certificate_identity_regexp,
             issuer=ns.certificate_oidc_issuer,
             issuer_regexp=ns.certificate_oidc_issuer_regexp,
+            extensions=tuple(
+                (f"github_workflow_{what}", value)
+                for what in _GITHUB
+                if (value := getattr(ns, f"certificate_github_workflow_{what}")) is not None
+            ),
         )
         if artifact is None:
             result = verifier.verify_dsse(bundle, policy)

@@ -196,6 +196,9 @@ class IdentityPolicy:
     identity_regexp: str | None = None
     issuer: str | None = None
     issuer_regexp: str | None = None
+    # exact values of Sigstore certificate extensions by protocol.x509ext name, e.g.
+    # ("github_workflow_trigger", "push") for cosign's --certificate-github-workflow-trigger
+    extensions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if (self.identity is None) == (self.identity_regexp is None):
@@ -227,6 +230,14 @@ class IdentityPolicy:
             raise VerificationError(
                 f"the certificate's OIDC issuer {issuer!r} does not match {self.issuer_regexp!r}"
             )
+        if self.extensions:
+            found = x509ext.decode_extensions(cert)
+            for name, want in self.extensions:
+                have = found.get(name)
+                if have != want:
+                    raise VerificationError(
+                        f"the certificate's {name.replace('_', ' ')} is {have!r}, expected {want!r}"
+                    )
         sans = certificate_identities(cert)
         if self.identity is not None and self.identity not in sans:
             raise VerificationError(

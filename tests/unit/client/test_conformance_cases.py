@@ -84,3 +84,18 @@ def test_command_as_a_process() -> None:
     )
     assert proc.returncode == 1
     assert "inconsistent" in proc.stderr
+
+
+def test_github_workflow_extension_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    """cosign's --certificate-github-workflow-* checks on the real GitHub Actions certificate."""
+    case = CASES / "production-v0.2-github-actions-wheel"
+    args = _args(case, "DIGEST")
+    assert args is not None
+    base, target = args[:-1], args[-1]
+    good = ["--certificate-github-workflow-trigger", "release",
+            "--certificate-github-workflow-repository", "trailofbits/rfc8785.py",
+            "--certificate-github-workflow-ref", "refs/tags/v0.1.2"]  # fmt: skip
+    assert main([*base, *good, target]) == 0
+    capsys.readouterr()
+    assert main([*base, "--certificate-github-workflow-trigger", "push", target]) == 1
+    assert "github workflow trigger is 'release'" in capsys.readouterr().err
