@@ -41,6 +41,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sign-bundle": ("client.commands.sign:sign_bundle", "conformance-protocol signing"),
     "verify-bundle": ("client.commands.verify:verify_bundle", "conformance-protocol verification"),
     "initialize": ("client.commands.initialize:main", "trust a TUF root and fill the cache"),
+    "sign": ("client.commands.oci:sign", "sign a container image, push the signature"),
+    "verify": ("client.commands.oci:verify", "verify a container image's signatures"),
+    "attest": ("client.commands.oci:attest", "attest a container image (in-toto in DSSE)"),
+    "verify-attestation": (
+        "client.commands.oci:verify_attestation",
+        "verify a container image's attestations",
+    ),
+    "download": ("client.commands.oci:download", "`download signature IMAGE`: print signatures"),
+    "triangulate": ("client.commands.oci:triangulate", "print where an image's signatures live"),
 }
 
 

@@ -1,0 +1,144 @@
+"""Verification of cosign's legacy ``.sig`` / ``.att`` layers (spec/clients.md section 2.1).
+
+A legacy layer carries a certificate, a signature and a Rekor bundle (the signed entry timestamp
+and the logged body) but no inclusion proof, so the log check here is the one cosign makes for
+these layers: the SET verified offline with a trusted Rekor key, at the integrated time, and the
+logged body matching this signature and certificate. Everything else is the blob verifier's
+order of checks, built from the same pieces (``client.verify``): certificate chain at the signed
+time, embedded SCT, key usage, identity policy, validity at the signed time, signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from client.verify import IdentityPolicy, Result, tlog
+from client.verify.certs import (
+    ChainVerifier,
+    certificate_identities,
+    check_leaf_usage,
+    verify_sct,
+)
+from client.verify.keys import Keyring
+from protocol import x509ext
+from protocol.bundle import DsseEnvelope
+from protocol.errors import VerificationError
+from protocol.trust import TrustedRoot
+
+from . import formats
+
+
+class LegacyVerifier:
+    """Keyless checks for one trusted root; ``verify_signature`` / ``verify_attestation`` per
+    layer (its annotations and blob) raise ``VerificationError`` or return a ``Result``."""
+
+    def __init__(self, root: TrustedRoot, now: datetime | None = None) -> None:
+        self.root = root
+        self.now = now or datetime.now(UTC)
+        self._rekor = Keyring(root.tlogs, self.now)
+        self._ct = Keyring(root.ctlogs, self.now)
+        self._chains: ChainVerifier | None = None
+
+    def verify_signature(
+        self, annotations: dict[str, str], payload: bytes, policy: IdentityPolicy
+    ) -> Result:
+        """A simple-signing layer: the signature annotation over the payload bytes."""
+        raw_sig = annotations.get(formats.ANN_SIGNATURE)
+        if not raw_sig:
+            raise VerificationError(
+                f"the layer has no signature annotation ({formats.ANN_SIGNATURE})"
+            )
+        try:
+            signature = base64.b64decode(raw_sig, validate=True)
+        except (binascii.Error, ValueError):
+            raise VerificationError("the layer's signature annotation is not base64") from None
+        leaf, entry, result = self._certificate_and_log(annotations, policy)
+        _verify(leaf.public_key(), signature, payload)
+        result.checks.append("The signature over the simple-signing payload was verified")
+        tlog.check_hashedrekord(entry, leaf, signature, hashlib.sha256(payload).digest())
+        result.checks.append("The log entry records this payload, signature and certificate")
+        result.payload_type, result.payload = formats.SIMPLESIGNING, payload
+        return result
+
+    def verify_attestation(
+        self, annotations: dict[str, str], envelope: DsseEnvelope, policy: IdentityPolicy
+    ) -> Result:
+        """A ``.att`` layer: a DSSE envelope whose one signature is over its PAE."""
+        if len(envelope.signatures) != 1:
+            raise VerificationError("the DSSE envelope must hold exactly one signature")
+        leaf, entry, result = self._certificate_and_log(annotations, policy)
+        _verify(leaf.public_key(), envelope.signatures[0].sig, envelope.pae())
+        result.checks.append("The DSSE envelope signature was verified")
+        tlog.check_dsse(entry, leaf, envelope)
+        result.checks.append("The log entry records this envelope and certificate")
+        result.payload_type, result.payload = envelope.payload_type, envelope.payload
+        return result
+
+    def _certificate_and_log(
+        self, annotations: dict[str, str], policy: IdentityPolicy
+    ) -> tuple[x509.Certificate, Any, Result]:
+        pem = annotations.get(formats.ANN_CERTIFICATE)
+        if not pem:
+            raise VerificationError(
+                f"the layer has no certificate annotation ({formats.ANN_CERTIFICATE}); keyless "
+                "verification needs the signing certificate"
+            )
+        try:
+            leaf = x509.load_pem_x509_certificate(pem.encode())
+        except ValueError:
+            raise VerificationError(
+                "the layer's certificate annotation is not a PEM certificate"
+            ) from None
+        raw_bundle = annotations.get(formats.ANN_BUNDLE)
+        if not raw_bundle:
+            raise VerificationError(
+                f"the layer has no Rekor bundle annotation ({formats.ANN_BUNDLE}): nothing proves "
+                "the signature was logged"
+            )
+        entry = formats.parse_rekor_bundle(raw_bundle)
+        result = Result()
+        # the signed time: the integrated time, trusted through the SET
+        tlog.verify_set(entry, self._rekor)
+        when = datetime.fromtimestamp(entry.integrated_time, UTC)
+        result.times = [when]
+        result.checks.append(
+            "Existence of the claims in the transparency log was verified offline (SET)"
+        )
+        if self._chains is None:
+            self._chains = ChainVerifier(self.root)
+        chain = self._chains.verify_at(leaf, when)
+        result.checks.append("The certificate chains to a trusted Fulcio CA at the signing time")
+        verify_sct(leaf, chain, self._ct)
+        result.checks.append("The certificate's SCT was verified against a trusted CT log")
+        check_leaf_usage(leaf)
+        policy.verify(leaf)
+        result.identity = certificate_identities(leaf)
+        result.issuer = x509ext.oidc_issuer(leaf)
+        result.checks.append("The certificate's identity and OIDC issuer match the policy")
+        if not leaf.not_valid_before_utc <= when <= leaf.not_valid_after_utc:
+            raise VerificationError(
+                f"the signing certificate was not valid at the log's integrated time {when.isoformat()}"
+            )
+        result.log_index = entry.log_index
+        return leaf, entry, result
+
+
+def _verify(key: Any, signature: bytes, message: bytes) -> None:
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            raise VerificationError("unsupported signing key type in the certificate")
+    except InvalidSignature:
+        raise VerificationError("the signature is not valid for the signed payload") from None
