@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 # Start what exists of the stack on the embedded default (SQLite, keys in ./data) and show it working.
 up: $(STAMP)
-	$(PY) -m services.demo --data-dir ./data
+	$(VENV)/bin/sigstack up --data-dir ./data --demo
 
 # System packages the tests use (PostgreSQL client, SoftHSM2, Chromium, docker-registry, Node clients).
 sysdeps:

@@ -9,6 +9,7 @@ development CA: ``FULCIO_DATA_DIR/ca/root.pem``).
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from services.runtime import datadir, server
 from services.runtime.config import load_config
@@ -30,17 +31,29 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str]) -> int:
-    args = parse(argv)
-    config = load_config(DEFAULTS, file=args.config, env_prefix="SIGSTACK_CTLOG",
-                         overrides={"roots_file": args.roots})  # fmt: skip
+def prepare(
+    data_dir: str,
+    *,
+    roots_file: str | None,
+    database_url: str | None = None,
+    key_uri: str | None = None,
+    config_file: str | None = None,
+) -> dict[str, Any]:
+    """Check or initialise the data directory and the log; return the workers' configuration."""
+    config = load_config(DEFAULTS, file=config_file, env_prefix="SIGSTACK_CTLOG",
+                         overrides={"roots_file": roots_file})  # fmt: skip
     load_roots(config["roots_file"])  # refuse before touching the data directory
-    prepared = datadir.prepare(
-        args.data_dir, "ctlog", database_url=args.database_url, key_uri=args.key_uri
-    )
+    prepared = datadir.prepare(data_dir, "ctlog", database_url=database_url, key_uri=key_uri)
     config.update(database_url=prepared.database_url, key_uri=prepared.key_uri)
     # Create the tree once, here, before workers fork; workers only open it.
     create_app({**config, "create": prepared.created})
+    return config
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    config = prepare(args.data_dir, roots_file=args.roots, database_url=args.database_url,
+                     key_uri=args.key_uri, config_file=args.config)  # fmt: skip
     print(f"ctlog: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
     server.run(lambda: create_app(config), host=args.host, port=args.port,
                workers=args.workers, threads=args.threads)  # fmt: skip

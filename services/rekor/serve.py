@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from services.runtime import datadir, server
 from services.runtime.config import load_config
@@ -19,7 +20,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in the data dir)")
     p.add_argument("--key", dest="key_uri", help="log key URI (default: file in the data dir)")
-    p.add_argument("--hostname", help="checkpoint origin host name (default: this host's name)")
+    p.add_argument(
+        "--hostname",
+        help="checkpoint signer name and origin host (default HOST:PORT);"
+        " must appear in the log's baseUrl in trusted roots (sigstore-js checks it)",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=16)
     p.add_argument("--max-body-bytes", type=int)
@@ -27,30 +32,30 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str]) -> int:
-    args = parse(argv)
-    prepared = datadir.prepare(
-        args.data_dir, "rekor", database_url=args.database_url, key_uri=args.key_uri
-    )
-    config = load_config(
-        DEFAULTS,
-        file=args.config,
-        env_prefix="SIGSTACK_REKOR",
-        overrides={
-            "database_url": prepared.database_url,
-            "key_uri": prepared.key_uri,
-            "hostname": args.hostname,
-            "max_body_bytes": args.max_body_bytes,
-        },
-    )
+def prepare(
+    data_dir: str,
+    *,
+    database_url: str | None = None,
+    key_uri: str | None = None,
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check or initialise the data directory and the log; return the workers' configuration."""
+    prepared = datadir.prepare(data_dir, "rekor", database_url=database_url, key_uri=key_uri)
+    config = load_config(DEFAULTS, file=config_file, env_prefix="SIGSTACK_REKOR", overrides={
+        **(overrides or {}), "database_url": prepared.database_url, "key_uri": prepared.key_uri,
+    })  # fmt: skip
     # Create the log once, here, before workers fork; workers only open it.
     create_app({**config, "create": prepared.created})
+    return config
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    config = prepare(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
+                     config_file=args.config, overrides={
+                         "hostname": args.hostname or f"{args.host}:{args.port}", "max_body_bytes": args.max_body_bytes})  # fmt: skip
     print(f"rekor: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
-    server.run(
-        lambda: create_app(config),
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        threads=args.threads,
-    )
+    server.run(lambda: create_app(config), host=args.host, port=args.port,
+               workers=args.workers, threads=args.threads)  # fmt: skip
     return 0

@@ -1,0 +1,280 @@
+"""``sigstack up``: the whole stack on one machine, on the embedded default.
+
+Order of work (each step reuses what a previous ``up`` left in DIR; keys are never made over data):
+1. prepare every service's data in-process: the Fulcio CA (``fulcio/ca``), the CT log and Rekor keys
+   and databases, the OIDC issuer's keys and database;
+2. build ``trusted_root.json`` / ``signing_config.json`` from those keys and the service URLs, and
+   publish them through the TUF repository in ``tuf/`` (offline keys in ``tuf-keys/``);
+3. start oidc, fulcio, ctlog, rekor and tuf under gunicorn (ports N..N+4), wait for every /healthz;
+4. make the demo user and service account once, then write ``trust_config.json``,
+   ``demo-service-account.json`` (0600) and, last, ``stack.json``;
+5. wait; Ctrl-C or SIGTERM stops every service cleanly. A service that dies stops the stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from protocol.errors import ConfigError
+
+SERVICES = ("oidc", "fulcio", "ctlog", "rekor", "tuf")
+DEMO_USER = "demo"
+DEMO_ACCOUNT = "demo"
+OPERATOR = "sigstack (local)"
+
+
+def _write(path: Path, data: Any, mode: int = 0o644) -> None:
+    """Write JSON atomically with ``mode``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _urls(host: str, base: int) -> dict[str, str]:
+    shown = f"[{host}]" if ":" in host else host
+    return {name: f"http://{shown}:{base + i}" for i, name in enumerate(SERVICES)}
+
+
+def _prepare_logs(data: Path, database_url: str | None) -> dict[str, bytes]:
+    """CT log and Rekor: keys, databases and trees; returns their public keys (PEM)."""
+    from services.ctlog.serve import prepare as prepare_ctlog
+    from services.keys import load_signer
+    from services.rekor.serve import prepare as prepare_rekor
+
+    rekor = prepare_rekor(str(data / "rekor"), database_url=database_url)
+    ctlog = prepare_ctlog(str(data / "ctlog"), roots_file=str(data / "fulcio" / "ca" / "root.pem"),
+                          database_url=database_url)  # fmt: skip
+    keys = {"rekor": load_signer(rekor["key_uri"]).public_pem,
+            "ctlog": load_signer(ctlog["key_uri"]).public_pem}  # fmt: skip
+    (data / "ctlog" / "ctlog.pub").write_bytes(keys["ctlog"])
+    return keys
+
+
+def _trust_documents(data: Path, urls: dict[str, str], keys: dict[str, bytes]) -> tuple[Any, Any]:
+    from services.tuf import trustroot
+
+    chain = (data / "fulcio" / "ca" / "chain.pem").read_bytes()
+    path = data / "trusted_root.json"
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    root = trustroot.build_trusted_root(
+        fulcio_chain_pem=chain, fulcio_url=urls["fulcio"], ctlog_public_key=keys["ctlog"],
+        ctlog_url=urls["ctlog"], rekor_public_key=keys["rekor"], rekor_url=urls["rekor"],
+        valid_from=start,
+    )  # fmt: skip
+    if path.exists():  # keep the first windows as long as keys and URLs are the same
+        old = json.loads(path.read_text())
+        if _material(old) == _material(root):
+            root = old
+    signing = trustroot.build_signing_config(
+        ca_urls=[urls["fulcio"]], oidc_urls=[urls["oidc"]], rekor_urls=[urls["rekor"]],
+        operator=OPERATOR, valid_from=start,
+    )  # fmt: skip
+    old_signing = data / "signing_config.json"
+    if old_signing.exists():
+        previous = json.loads(old_signing.read_text())
+        if [s["url"] for s in previous.get("caUrls", [])] == [urls["fulcio"]] and [
+            s["url"] for s in previous.get("rekorTlogUrls", [])
+        ] == [urls["rekor"]]:
+            signing = previous
+    return root, signing
+
+
+def _material(root: dict[str, Any]) -> Any:
+    return (
+        [(t["baseUrl"], t["publicKey"]["rawBytes"]) for t in root["tlogs"] + root["ctlogs"]],
+        [c["certChain"]["certificates"] for c in root["certificateAuthorities"]],
+    )
+
+
+def _publish_tuf(data: Path, root: Any, signing: Any) -> None:
+    from services.tuf.keys import open_signer
+    from services.tuf.repo import Repository
+
+    repo_dir, key_dir = data / "tuf", data / "tuf-keys"
+    repo = Repository(repo_dir)
+    if not (repo_dir / "public" / "1.root.json").exists():
+        repo.init(key_dir)
+    wanted = {
+        "trusted_root.json": json.dumps(root, indent=2).encode(),
+        "signing_config.v0.2.json": json.dumps(signing, indent=2).encode(),
+    }
+    targets = repo.published("targets").signed.targets
+    changed = False
+    for name, content in wanted.items():
+        import hashlib
+
+        current = targets.get(name)
+        if current is None or current.hashes.get("sha256") != hashlib.sha256(content).hexdigest():
+            repo.add_target(name, content)
+            changed = True
+    if changed:
+        repo.sign("targets", open_signer(str(key_dir / "targets-1.pem")))
+        repo.publish()
+    (repo_dir / "root.json").write_bytes((repo_dir / "public" / "1.root.json").read_bytes())
+
+
+def _demo_identities(data: Path, urls: dict[str, str], database_url: str | None) -> dict[str, Any]:
+    """The demo user (password printed once) and service account (secret in a 0600 file)."""
+    from services.oidc import app as oidc_app
+    from services.oidc.cli import create_service_account, create_user
+
+    config = oidc_app.load({"data_dir": str(data / "oidc"), "database_url": database_url,
+                            "issuer_url": urls["oidc"]})  # fmt: skip
+    store = oidc_app.prepare(config)
+    out: dict[str, Any] = {}
+    if store.user_by_name(DEMO_USER) is None:
+        password = secrets.token_urlsafe(12)
+        create_user(store, DEMO_USER, "demo@sigstack.local", password)
+        out["password"] = password
+    account = data / "demo-service-account.json"
+    if store.service_account_by_name(DEMO_ACCOUNT) is None:
+        email, client_id, secret = create_service_account(store, config, DEMO_ACCOUNT)
+        _write(account, {"client_id": client_id, "client_secret": secret,
+                         "token_endpoint": f"{urls['oidc']}/token", "email": email}, 0o600)  # fmt: skip
+    elif not account.exists():
+        raise ConfigError(f"{account} is missing and its secret cannot be shown again")
+    out["account"] = json.loads(account.read_text())
+    return out
+
+
+def _start(
+    data: Path, urls: dict[str, str], args: argparse.Namespace
+) -> dict[str, subprocess.Popen]:
+    ports = {name: urls[name].rsplit(":", 1)[1] for name in SERVICES}
+    db = ["--database-url", args.database_url] if args.database_url else []
+    common = ["--host", args.host, "--workers", str(args.workers)]
+    fulcio_config = data / "fulcio" / "config.json"
+    _write(
+        fulcio_config, {"OIDCIssuers": {urls["oidc"]: {"Type": "email", "ClientID": "sigstore"}}}
+    )
+    commands = {
+        "oidc": ["--data-dir", str(data / "oidc"), "--issuer-url", urls["oidc"], *db],
+        "fulcio": ["--data-dir", str(data / "fulcio"), "--config", str(fulcio_config),
+                   "--ct-url", urls["ctlog"], "--ct-public-key", str(data / "ctlog" / "ctlog.pub")],
+        "ctlog": ["--data-dir", str(data / "ctlog"), "--roots",
+                  str(data / "fulcio" / "ca" / "root.pem"), *db],
+        "rekor": ["--data-dir", str(data / "rekor"), "--hostname", urls["rekor"].split("//")[1], *db],
+        "tuf": ["--data-dir", str(data / "tuf")],
+    }  # fmt: skip
+    logs = data / "logs"
+    logs.mkdir(exist_ok=True)
+    procs = {}
+    for name in SERVICES:
+        argv = [sys.executable, "-m", "client.cli", "serve", name, "--port", ports[name],
+                *common, *commands[name]]  # fmt: skip
+        with open(logs / f"{name}.log", "ab") as log:
+            procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)  # fmt: skip
+    return procs
+
+
+def _wait_healthy(procs: dict[str, subprocess.Popen], urls: dict[str, str], timeout: float) -> None:
+    pending = set(procs)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for name in sorted(pending):
+            if procs[name].poll() is not None:
+                raise ConfigError(f"{name} exited with {procs[name].returncode}: see its log")
+            try:
+                with urllib.request.urlopen(f"{urls[name]}/healthz", timeout=1) as r:  # noqa: S310
+                    if r.status == 200:
+                        pending.discard(name)
+            except OSError:
+                pass
+        if pending and time.monotonic() > deadline:
+            raise ConfigError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
+        if pending:
+            time.sleep(0.05)
+
+
+def _stop(procs: dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + 15
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="sigstack up", description=__doc__.split("\n")[0])
+    p.add_argument("--data-dir", default="./data", type=Path)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port-base", type=int, default=5550, help="ports N..N+4 (default 5550)")
+    p.add_argument("--database-url", help="PostgreSQL for every service (default SQLite in DIR)")
+    p.add_argument("--workers", type=int, default=1, help="gunicorn workers per service")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
+    p.add_argument("--demo", action="store_true", help="sign and verify a file once ready")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    started = time.monotonic()
+    data = args.data_dir.resolve()
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (data / "stack.json").unlink(missing_ok=True)
+    urls = _urls(args.host, args.port_base)
+    from services.fulcio.serve import prepare_data_dir
+
+    prepare_data_dir(data / "fulcio")
+    keys = _prepare_logs(data, args.database_url)
+    root, signing = _trust_documents(data, urls, keys)
+    _publish_tuf(data, root, signing)
+    from services.oidc import app as oidc_app
+
+    oidc_app.prepare(oidc_app.load({"data_dir": str(data / "oidc"),
+                                    "database_url": args.database_url}))  # fmt: skip
+    procs = _start(data, urls, args)
+    stopping = {"now": False}
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        _wait_healthy(procs, urls, args.timeout)
+        demo = _demo_identities(data, urls, args.database_url)
+        from services.tuf.trustroot import build_client_trust_config
+
+        _write(data / "trusted_root.json", root)
+        _write(data / "signing_config.json", signing)
+        _write(data / "trust_config.json", build_client_trust_config(root, signing))
+        _write(data / "stack.json", urls)
+        from . import stack_report
+
+        stack_report.ready(data, urls, demo, time.monotonic() - started)
+        if args.demo:
+            stack_report.demo(data, urls, demo["account"])
+        while not stopping["now"]:
+            dead = [n for n, p in procs.items() if p.poll() is not None]
+            if dead:
+                raise ConfigError(f"{', '.join(dead)} stopped unexpectedly: see {data / 'logs'}")
+            time.sleep(0.2)
+        print("stopping...", flush=True)
+        return 0
+    finally:
+        _stop(procs)
+        (data / "stack.json").unlink(missing_ok=True)
