@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from protocol.errors import ConfigError
+
 
 def service_account_token(account: dict[str, Any], audience: str = "sigstore") -> str:
     """The client_credentials grant, like the documented curl one-liner."""
@@ -20,7 +22,7 @@ def service_account_token(account: dict[str, Any], audience: str = "sigstore") -
     body = urllib.parse.urlencode({"grant_type": "client_credentials", "audience": audience})
     endpoint = str(account["token_endpoint"])
     if not endpoint.startswith(("http://", "https://")):
-        raise ValueError("token endpoint must be an http(s) URL")
+        raise ConfigError("token endpoint must be an http(s) URL")
     req = urllib.request.Request(endpoint, data=body.encode(), method="POST",  # noqa: S310
                                  headers={"Authorization": f"Basic {basic}",
                                           "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
