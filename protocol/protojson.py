@@ -25,17 +25,11 @@ from typing import Any
 from .errors import ValidationError
 
 _SNAKE = re.compile(r"_([a-z0-9])")
-_CAMEL = re.compile(r"([A-Z])")
 
 
 def camel(name: str) -> str:
     """``snake_case`` → ``lowerCamelCase``."""
     return _SNAKE.sub(lambda m: m.group(1).upper(), name)
-
-
-def snake(name: str) -> str:
-    """``lowerCamelCase`` → ``snake_case``."""
-    return _CAMEL.sub(lambda m: "_" + m.group(1).lower(), name)
 
 
 def loads(text: str | bytes, what: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ caught at signing time rather than by the first verifier.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -155,7 +154,3 @@ class Signer:
             verifier.verify_artifact(bundle, Artifact(digest.digest), policy)
         else:
             verifier.verify_dsse(bundle, policy)
-
-
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
