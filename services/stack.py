@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
@@ -65,20 +66,33 @@ def _prepare_logs(data: Path, database_url: str | None) -> dict[str, bytes]:
 
 
 def _trust_documents(data: Path, urls: dict[str, str], keys: dict[str, bytes]) -> tuple[Any, Any]:
+    """The trusted root and signing config for the current keys.
+
+    A later ``up`` whose CA chain or log keys changed (an operator rotated one) keeps the published
+    entries, closes their windows now and adds the new ones, so older signatures keep verifying.
+    """
     from services.tuf import trustroot
 
     chain = (data / "fulcio" / "ca" / "chain.pem").read_bytes()
     path = data / "trusted_root.json"
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    root = trustroot.build_trusted_root(
-        fulcio_chain_pem=chain, fulcio_url=urls["fulcio"], ctlog_public_key=keys["ctlog"],
-        ctlog_url=urls["ctlog"], rekor_public_key=keys["rekor"], rekor_url=urls["rekor"],
-        valid_from=start,
-    )  # fmt: skip
-    if path.exists():  # keep the first windows as long as keys and URLs are the same
-        old = json.loads(path.read_text())
-        if _material(old) == _material(root):
-            root = old
+    now = dt.datetime.now(dt.UTC)
+    start = now - dt.timedelta(minutes=5)
+
+    def build(valid_from: dt.datetime) -> dict[str, Any]:
+        return trustroot.build_trusted_root(
+            fulcio_chain_pem=chain, fulcio_url=urls["fulcio"], ctlog_public_key=keys["ctlog"],
+            ctlog_url=urls["ctlog"], rekor_public_key=keys["rekor"], rekor_url=urls["rekor"],
+            valid_from=valid_from,
+        )  # fmt: skip
+
+    if not path.exists():
+        root = build(start)
+    else:
+        root, current = json.loads(path.read_text()), build(now)
+        for kind in ("certificateAuthorities", "tlogs", "ctlogs"):
+            entry = current[kind][0]
+            if not any(_identity(kind, e) == _identity(kind, entry) for e in root[kind]):
+                root = trustroot.rotate(root, kind, entry, now)
     signing = trustroot.build_signing_config(
         ca_urls=[urls["fulcio"]], oidc_urls=[urls["oidc"]], rekor_urls=[urls["rekor"]],
         operator=OPERATOR, valid_from=start,
@@ -86,18 +100,19 @@ def _trust_documents(data: Path, urls: dict[str, str], keys: dict[str, bytes]) -
     old_signing = data / "signing_config.json"
     if old_signing.exists():
         previous = json.loads(old_signing.read_text())
-        if [s["url"] for s in previous.get("caUrls", [])] == [urls["fulcio"]] and [
-            s["url"] for s in previous.get("rekorTlogUrls", [])
-        ] == [urls["rekor"]]:
+        if _service_urls(previous) == _service_urls(signing):
             signing = previous
     return root, signing
 
 
-def _material(root: dict[str, Any]) -> Any:
-    return (
-        [(t["baseUrl"], t["publicKey"]["rawBytes"]) for t in root["tlogs"] + root["ctlogs"]],
-        [c["certChain"]["certificates"] for c in root["certificateAuthorities"]],
-    )
+def _identity(kind: str, entry: dict[str, Any]) -> Any:
+    if kind == "certificateAuthorities":
+        return [c["rawBytes"] for c in entry["certChain"]["certificates"]]
+    return entry["publicKey"]["rawBytes"]
+
+
+def _service_urls(signing: dict[str, Any]) -> Any:
+    return [[s["url"] for s in signing.get(k, [])] for k in ("caUrls", "oidcUrls", "rekorTlogUrls")]
 
 
 def _publish_tuf(data: Path, root: Any, signing: Any) -> None:
@@ -115,8 +130,6 @@ def _publish_tuf(data: Path, root: Any, signing: Any) -> None:
     targets = repo.published("targets").signed.targets
     changed = False
     for name, content in wanted.items():
-        import hashlib
-
         current = targets.get(name)
         if current is None or current.hashes.get("sha256") != hashlib.sha256(content).hexdigest():
             repo.add_target(name, content)
