@@ -175,9 +175,9 @@ def _verifier(ns: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _report(ns: argparse.Namespace, ref: Any, outcome: Any, what: str) -> None:
+    outcome.require_some(ref, what)  # raises with every candidate's reason when none verified
     for location, reason in outcome.failures:
         say(f"Skipping {location}: {reason}")
-    outcome.require_some(ref, what)
     say(f"\nVerification for {ref.name}@{outcome.digest} --")
     say(f"The following checks were performed on each of these {what}s:")
     say("  - The cosign claims were validated")
