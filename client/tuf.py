@@ -5,9 +5,10 @@ the network: no trust on first use), refreshes the metadata and downloads ``trus
 ``signing_config.v0.2.json`` into the cache: ``$TUF_ROOT`` or ``~/.sigstore/root``, with
 ``remote.json`` naming the mirror and one directory per mirror (``metadata/``, ``targets/``).
 
-Later commands read the cached targets. A refresh against the mirror runs when the last one is
-older than ``REFRESH_AFTER`` (TUF's own expiry rules apply); ``--offline`` never touches the
-network and uses the cache as it is.
+Later commands refresh the metadata first (one request for ``timestamp.json`` when nothing changed),
+as sigstore-python does, so a key rotation published through TUF is seen at once; a refresh newer
+than ``REFRESH_AFTER`` seconds is reused. ``--offline`` never touches the network and uses the cache
+as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from protocol.errors import ConfigError, ValidationError
 TARGETS = ("trusted_root.json", "signing_config.v0.2.json")
 PRODUCTION = "https://tuf-repo-cdn.sigstore.dev"
 STAGING = "https://tuf-repo-cdn.sigstage.dev"
-REFRESH_AFTER = 24 * 3600
+REFRESH_AFTER = 0
 
 
 def cache_dir(env: Mapping[str, str]) -> Path:
