@@ -71,6 +71,7 @@ def _reference_and_registry(ns: argparse.Namespace) -> tuple[Any, Any]:
     from client.oci.registry import Registry
 
     ref = Reference.parse(ns.image)
+    creds: Credentials | None
     if ns.registry_username or ns.registry_password:
         if not (ns.registry_username and ns.registry_password):
             raise ValidationError("give both --registry-username and --registry-password")
@@ -176,6 +177,8 @@ def _verifier(ns: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def _report(ns: argparse.Namespace, ref: Any, outcome: Any, what: str) -> None:
     outcome.require_some(ref, what)  # raises with every candidate's reason when none verified
+    if ns.output == "json":
+        return
     for location, reason in outcome.failures:
         say(f"Skipping {location}: {reason}")
     say(f"\nVerification for {ref.name}@{outcome.digest} --")
@@ -201,8 +204,15 @@ def verify(argv: list[str]) -> int:
     ref, verifier, manifest = _verifier(ns)
     outcome = verifier.signatures(ref, manifest)
     _report(ns, ref, outcome, "signature")
-    print(json.dumps([found.document for found in outcome.verified]))
+    if ns.output == "json":
+        print(json.dumps([_as_json(found) for found in outcome.verified], indent=2))
+    else:
+        print(json.dumps([found.document for found in outcome.verified]))
     return 0
+
+
+def _as_json(found: Any) -> dict[str, Any]:
+    return {"location": found.location, **found.result.to_dict(), "payload": found.document}
 
 
 def verify_attestation(argv: list[str]) -> int:
@@ -216,7 +226,7 @@ def verify_attestation(argv: list[str]) -> int:
     outcome = verifier.attestations(ref, manifest, want)
     _report(ns, ref, outcome, "attestation")
     for found in outcome.verified:
-        print(json.dumps(found.document))
+        print(json.dumps(_as_json(found) if ns.output == "json" else found.document))
     return 0
 
 

@@ -182,7 +182,7 @@ class Registry:
             self._auth[scope] = self._authorize(scope, self._challenge)
             hdrs["Authorization"] = self._auth[scope]
         status, rh, data = self._send(method, url, body, hdrs)
-        if status == 401 and "www-authenticate" in rh and "Authorization" not in hdrs:
+        if status == 401 and "www-authenticate" in rh:  # no or expired credentials: once more
             self._challenge = parse_challenge(rh["www-authenticate"])
             self._auth[scope] = self._authorize(scope, self._challenge)
             hdrs["Authorization"] = self._auth[scope]

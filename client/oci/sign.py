@@ -26,7 +26,7 @@ from protocol.trust import TrustedRoot
 
 from . import formats
 from .reference import Reference
-from .registry import Manifest, Registry
+from .registry import OCI_MANIFEST, Manifest, Registry
 
 
 def targets(registry: Registry, ref: Reference, recursive: bool) -> tuple[Manifest, list[Manifest]]:
@@ -136,7 +136,7 @@ class ImageSigner:
         config = formats.signature_config(layers)
         self.registry.put_blob(repo, config)
         raw = formats.signature_manifest(config, layers, manifest_annotations)
-        self.registry.put_manifest(repo, tag, raw, formats.OCI_MANIFEST)
+        self.registry.put_manifest(repo, tag, raw, OCI_MANIFEST)
 
     # -- new bundle format (OCI 1.1 referrers) -------------------------------------------------
 

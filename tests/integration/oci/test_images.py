@@ -111,6 +111,13 @@ def test_new_bundle_format_uses_referrers_fallback_tag(ctx, capsys) -> None:
     (statement,) = json.loads(out)
     assert statement["predicateType"] == formats.SIGN_PREDICATE
     assert statement["subject"][0]["digest"]["sha256"] == digest.split(":")[1]
+    code, out, err = verify(capsys, ctx, image, "-o", "json")
+    (found,) = json.loads(out)
+    assert code == 0 and err == "" and found["verified"] is True
+    assert found["location"].startswith(f"{ctx['host']}/team/bundled@sha256:")
+    assert found["identity"] == [ctx["stack"]["identity"]] and found["logIndex"] >= 0
+    assert "The DSSE envelope signature was verified" in found["checks"]
+    assert found["payload"]["predicateType"] == formats.SIGN_PREDICATE
 
     # a second bundle is added to the fallback index, the first one stays
     assert sign(capsys, ctx, image, "--new-bundle-format")[0] == 0
