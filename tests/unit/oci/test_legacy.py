@@ -1,0 +1,79 @@
+"""``LegacyVerifier`` refuses malformed ``.sig`` layers with reasons, before any network or
+registry is involved (the happy path and the cryptographic refusals run against the real stack in
+tests/integration/oci)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from client.oci import formats
+from client.oci.legacy import LegacyVerifier
+from client.verify import IdentityPolicy
+from protocol.errors import VerificationError
+from protocol.trust import TrustedRoot
+from tests.testdata import TESTDATA
+
+ROOT = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path" / "trusted_root.json"
+POLICY = IdentityPolicy(identity="a@example.com", issuer="https://issuer.example")
+
+
+@pytest.fixture(scope="module")
+def verifier() -> LegacyVerifier:
+    if not ROOT.exists():
+        pytest.skip("needs ../shared/testdata")
+    return LegacyVerifier(TrustedRoot.from_json(ROOT.read_bytes()))
+
+
+def _self_signed() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(minutes=5))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _bundle() -> str:
+    body = json.dumps({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {}}).encode()
+    return json.dumps({
+        "SignedEntryTimestamp": base64.b64encode(b"not a signature").decode(),
+        "Payload": {"body": base64.b64encode(body).decode(), "integratedTime": 1700000000,
+                    "logIndex": 1, "logID": "00" * 32},
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("drop", "change", "reason"),
+    [
+        (formats.ANN_SIGNATURE, None, "no signature annotation"),
+        (None, (formats.ANN_SIGNATURE, "***"), "signature annotation is not base64"),
+        (formats.ANN_CERTIFICATE, None, "no certificate annotation"),
+        (None, (formats.ANN_CERTIFICATE, "-----BEGIN nothing"), "not a PEM certificate"),
+        (formats.ANN_BUNDLE, None, "nothing proves the signature was logged"),
+        (None, (formats.ANN_BUNDLE, "{}"), "Rekor bundle annotation is malformed"),
+        (None, None, "invalid inclusion promise (SET)"),
+    ],
+)
+def test_refusals(verifier, drop, change, reason) -> None:
+    annotations = {
+        formats.ANN_SIGNATURE: base64.b64encode(b"sig").decode(),
+        formats.ANN_CERTIFICATE: _self_signed(),
+        formats.ANN_BUNDLE: _bundle(),
+    }
+    if drop:
+        del annotations[drop]
+    if change:
+        annotations[change[0]] = change[1]
+    with pytest.raises(VerificationError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        verifier.verify_signature(annotations, b"{}", POLICY)
