@@ -24,11 +24,20 @@ _TAG_WARNING = (
 )
 
 
-def _bool_flag(p: argparse.ArgumentParser, name: str, help_: str) -> None:
-    """``--flag``, ``--flag=true`` and ``--flag=false`` (cosign's boolean flags)."""
-    p.add_argument(
-        name, nargs="?", const="true", default="false", choices=("true", "false"), help=help_
-    )
+def _bool_flags(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """cosign's boolean flags: ``--flag``, ``--flag=true``, ``--flag=false`` (a bare ``--flag``
+    never takes the next word, so ``--flag IMAGE`` keeps IMAGE positional)."""
+    out = []
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        if sep and name in names:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValidationError(f"{name} takes true or false, not {value!r}")
+            if value.lower() in ("true", "1"):
+                out.append(name)
+            continue
+        out.append(arg)
+    return out
 
 
 def _add_registry_flags(p: argparse.ArgumentParser) -> None:
@@ -50,7 +59,11 @@ def _add_signing_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", action="store_true", help="use the device flow to sign in")
     p.add_argument("-y", "--yes", action="store_true", help="accepted for cosign compatibility")
     p.add_argument("-r", "--recursive", action="store_true", help="also sign each platform")
-    _bool_flag(p, "--new-bundle-format", "store a v0.3 bundle as an OCI 1.1 referrer")
+    p.add_argument(
+        "--new-bundle-format",
+        action="store_true",
+        help="store a v0.3 bundle as an OCI 1.1 referrer (=false: the legacy .sig/.att tag)",
+    )
     _add_registry_flags(p)
     add_trust_flags(p, signing=True)
 
@@ -119,7 +132,7 @@ def _sign_or_attest(ns: argparse.Namespace, predicate: tuple[str, Any] | None) -
         say(_TAG_WARNING.format(ref=ns.image))
     signer, root = _signer(ns)
     image_signer = ImageSigner(registry, signer, root, say)
-    new_format = ns.new_bundle_format == "true"
+    new_format = ns.new_bundle_format
     for manifest in manifests:
         if predicate is None and new_format:
             from client.oci.formats import SIGN_PREDICATE
@@ -141,7 +154,7 @@ def sign(argv: list[str]) -> int:
         "-a", "--annotations", action="append", metavar="KEY=VALUE", help="signed annotation"
     )
     _add_signing_flags(p)
-    return _sign_or_attest(p.parse_args(argv), None)
+    return _sign_or_attest(p.parse_args(_bool_flags(argv, ("--new-bundle-format",))), None)
 
 
 def attest(argv: list[str]) -> int:
@@ -152,7 +165,7 @@ def attest(argv: list[str]) -> int:
     p.add_argument("--predicate", required=True, metavar="FILE", help="the predicate JSON")
     p.add_argument("--type", default="custom", help="predicate type URI or cosign alias")
     _add_signing_flags(p)
-    ns = p.parse_args(argv)
+    ns = p.parse_args(_bool_flags(argv, ("--new-bundle-format",)))
     predicate = load_predicate(ns.predicate)
     return _sign_or_attest(ns, (PREDICATE_TYPES.get(ns.type, ns.type), predicate))
 

@@ -69,7 +69,9 @@ def test_sign_by_tag_then_verify_and_sign_again(ctx, capsys) -> None:
     assert code == 1 and "lacks the annotation build=43" in err
 
     # signing again (by digest: no warning) appends a layer and keeps the first signature
-    code, _, err = sign(capsys, ctx, f"{ctx['host']}/team/app@{digest}")
+    code, _, err = sign(
+        capsys, ctx, f"{ctx['host']}/team/app@{digest}", "--new-bundle-format=false"
+    )
     assert code == 0 and "uses a tag" not in err
     sig = Registry(ctx["host"], loopback=True).get_manifest("team/app", tag).json
     assert [layer["mediaType"] for layer in sig["layers"]] == [formats.SIMPLESIGNING] * 2
@@ -120,7 +122,7 @@ def test_new_bundle_format_uses_referrers_fallback_tag(ctx, capsys) -> None:
     assert found["payload"]["predicateType"] == formats.SIGN_PREDICATE
 
     # a second bundle is added to the fallback index, the first one stays
-    assert sign(capsys, ctx, image, "--new-bundle-format")[0] == 0
+    assert sign(capsys, ctx, image, "--new-bundle-format=true")[0] == 0
     assert len(reg.get_manifest("team/bundled", digest.replace(":", "-")).json["manifests"]) == 2
     code, out, _ = run(capsys, "download", "signature", image)
     assert code == 0 and len(out.splitlines()) == 2

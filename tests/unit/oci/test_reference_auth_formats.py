@@ -151,3 +151,14 @@ def test_envelope_round_trip_and_tags() -> None:
     assert formats.legacy_tag(D, "sig") == "sha256-" + "ab" * 32 + ".sig"
     statement = json.loads(formats.intoto_statement(D, formats.SIGN_PREDICATE, {}, {"a": "b"}))
     assert statement["subject"] == [{"digest": {"sha256": "ab" * 32}, "annotations": {"a": "b"}}]
+
+
+def test_boolean_flags_never_take_the_image() -> None:
+    from client.commands.oci import _bool_flags
+
+    names = ("--new-bundle-format",)
+    assert _bool_flags(["--new-bundle-format", "img"], names) == ["--new-bundle-format", "img"]
+    assert _bool_flags(["img", "--new-bundle-format=true"], names) == ["img", "--new-bundle-format"]
+    assert _bool_flags(["img", "--new-bundle-format=false"], names) == ["img"]
+    with pytest.raises(ValidationError, match="takes true or false"):
+        _bool_flags(["--new-bundle-format=yes"], names)
