@@ -117,25 +117,40 @@ _PG_ARRAY_TYPES = {
 }
 
 
-def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in one round trip.
+def bulk_insert(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    conflict: tuple[str, ...] = (),
+) -> None:
+    """Insert many rows in one round trip; with ``conflict`` (the key columns), replace the other
+    columns of rows that exist already (an upsert).
 
-    PostgreSQL: one ``INSERT ... SELECT * FROM unnest(arrays...)`` statement, compiled once (a
-    multi-row VALUES statement costs more to compile in SQLAlchemy than the insert itself; the
-    driver's executemany costs a round trip per row). SQLite runs in-process: executemany.
+    PostgreSQL: one ``INSERT ... SELECT * FROM unnest(arrays...)`` statement (a multi-row VALUES
+    statement costs more to compile in SQLAlchemy than the insert itself; the driver's executemany
+    costs a round trip per row). SQLite runs in-process: executemany.
     """
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(table.insert(), rows)
-        return
     columns = list(rows[0])
+    names = ", ".join(columns)
+    upsert = ""
+    if conflict:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in conflict)
+        upsert = f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
+    if conn.dialect.name != "postgresql":
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) VALUES ({marks}){upsert}",  # noqa: S608 (our schema)
+            [tuple(r[c] for c in columns) for r in rows],
+        )
+        return
     casts = []
     for name in columns:
         sql_type = table.c[name].type.compile(dialect=conn.dialect).split("(")[0].upper()
         casts.append(f"%({name})s::{_PG_ARRAY_TYPES.get(sql_type, sql_type.lower())}[]")
-    statement = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 (names from our schema)
-        f"SELECT * FROM unnest({', '.join(casts)})"
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({', '.join(casts)}){upsert}",  # noqa: S608
+        {name: [r[name] for r in rows] for name in columns},
     )
-    conn.exec_driver_sql(statement, {name: [r[name] for r in rows] for name in columns})

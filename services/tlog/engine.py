@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, insert, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
 from protocol import merkle
@@ -253,10 +253,13 @@ class Log:
         self._store_tiles(conn, edge)
         root = edge.root()
         note = self._sign_head(edge.size, root, now_ms)
-        conn.execute(
-            update(store.trees)
-            .where(store.trees.c.tree_id == self.tree_id)
-            .values(size=edge.size, root_hash=root, timestamp_ms=now_ms, note=note)
+        marks = "%(s)s, %(r)s, %(ts)s, %(n)s, %(t)s" if _pg(conn) else "?, ?, ?, ?, ?"
+        sql = "UPDATE tlog_trees SET size = {}, root_hash = {}, timestamp_ms = {}, note = {} "
+        conn.exec_driver_sql(
+            (sql + "WHERE tree_id = {}").format(*marks.split(", ")),
+            {"s": edge.size, "r": root, "ts": now_ms, "n": note, "t": self.tree_id}
+            if _pg(conn)
+            else (edge.size, root, now_ms, note, self.tree_id),
         )
         if self._on_sequenced is not None:
             self._on_sequenced(conn, sequenced)
@@ -277,31 +280,9 @@ class Log:
         return {bytes(r[0]): (r[1], r[2]) for r in result}
 
     def _store_tiles(self, conn: Connection, edge: Edge) -> None:
-        t = store.tiles
-        changed = list(edge.changed_tiles())
-        keys = [(level, index) for level, index, _ in changed]
-        present = {
-            (r.level, r.idx)
-            for r in conn.execute(
-                select(t.c.level, t.c.idx).where(
-                    t.c.tree_id == self.tree_id, tuple_(t.c.level, t.c.idx).in_(keys)
-                )
-            )
-        }
-        new = [
-            {"tree_id": self.tree_id, "level": lv, "idx": ix, "hashes": data}
-            for lv, ix, data in changed
-            if (lv, ix) not in present
-        ]
-        old = [(lv, ix, data) for lv, ix, data in changed if (lv, ix) in present]
-        if new:
-            db.bulk_insert(conn, t, new)
-        for lv, ix, data in old:
-            conn.execute(
-                update(t)
-                .where(t.c.tree_id == self.tree_id, t.c.level == lv, t.c.idx == ix)
-                .values(hashes=data)
-            )
+        rows = [{"tree_id": self.tree_id, "level": lv, "idx": ix, "hashes": data}
+                for lv, ix, data in edge.changed_tiles()]  # fmt: skip
+        db.bulk_insert(conn, store.tiles, rows, conflict=("tree_id", "level", "idx"))
 
     def _load_edge(self, conn: Connection, size: int) -> Edge:
         t = store.tiles
@@ -414,6 +395,10 @@ class Log:
 
     def root_at(self, size: int) -> bytes:
         return merkle.EMPTY_ROOT if size == 0 else self._reader().subtree(0, size)
+
+
+def _pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
 
 
 def open_log(
