@@ -127,9 +127,10 @@ def bulk_insert(
     """Insert many rows in one round trip; with ``conflict`` (the key columns), replace the other
     columns of rows that exist already (an upsert).
 
-    PostgreSQL: one ``INSERT ... SELECT * FROM unnest(arrays...)`` statement (a multi-row VALUES
-    statement costs more to compile in SQLAlchemy than the insert itself; the driver's executemany
-    costs a round trip per row). SQLite runs in-process: executemany.
+    PostgreSQL: ``COPY`` for plain inserts (adapting large ``bytea`` values as array parameters
+    costs several times more than COPY's framing), one ``INSERT ... SELECT * FROM unnest(...)``
+    statement for upserts; never a multi-row VALUES statement (costly to compile in SQLAlchemy) or
+    executemany (a round trip per row). SQLite runs in-process: executemany.
     """
     if not rows:
         return
@@ -145,6 +146,14 @@ def bulk_insert(
             f"INSERT INTO {table.name} ({names}) VALUES ({marks}){upsert}",  # noqa: S608 (our schema)
             [tuple(r[c] for c in columns) for r in rows],
         )
+        return
+    if not conflict:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(tuple(row[c] for c in columns))
         return
     casts = []
     for name in columns:
