@@ -12,6 +12,9 @@ def serve(argv: list[str]) -> int:
     if not argv or argv[0] not in SERVICES:
         print(f"usage: sigstack serve {{{','.join(SERVICES)}}} [--help]")
         return 2
+    from services.runtime.server import prepare_metrics_dir
+
+    prepare_metrics_dir()  # before the service's modules import prometheus_client
     module = importlib.import_module(f"services.{argv[0]}.serve")
     return int(module.main(argv[1:]) or 0)
 

@@ -20,6 +20,7 @@ from protocol.errors import ConfigError
 from services.keys import load_signer
 from services.runtime import db
 from services.runtime.app import create_app as _create_app
+from services.runtime.observe import LOG_ENTRIES
 
 from .api import blueprint
 from .log import CTLog
@@ -64,4 +65,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         app.register_blueprint(blueprint(ct))
         app.extensions["ctlog"] = ct
 
-    return _create_app("ctlog", cfg, register)
+    def gauges() -> None:
+        LOG_ENTRIES.labels("ctlog").set(ct.log.head().size)
+
+    return _create_app("ctlog", cfg, register, metrics=gauges)

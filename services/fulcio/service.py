@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from protocol import sct as ctsct
+from services.runtime.observe import CERTIFICATES
 
 from .ca import CertificateAuthority
 from .config import IdentityConfig
@@ -100,6 +101,7 @@ class Fulcio:
             cert = self.ca.final(builder, [sct])
             result = Result(cert, self.ca.chain, sct, embedded=True)
         self.issued += 1
+        CERTIFICATES.labels("fulcio").inc()
         log.info(
             "issued certificate serial=%x to %s (%s)", cert.serial_number, who.name, issuer.url
         )

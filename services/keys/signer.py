@@ -34,7 +34,7 @@ class Signer:
     """Signs messages with one private key.
 
     ``sign(message)`` returns what Sigstore's signers return for that key type: ECDSA as ASN.1 DER
-    over SHA-256 (P-256) / SHA-384 (P-384), Ed25519 over the message itself, RSA PKCS#1 v1.5 with
+    over SHA-256 (P-256) / SHA-384 (P-384) / SHA-512 (P-521), Ed25519 over the message itself, RSA PKCS#1 v1.5 with
     SHA-256. ``private_key`` is an object ``cryptography``'s certificate builders accept (the real
     key for files, an adapter for an HSM).
     """
@@ -54,7 +54,14 @@ class Signer:
     def sign(self, message: bytes) -> bytes:
         key = self.private_key
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            digest = hashes.SHA384() if key.curve.key_size == 384 else hashes.SHA256()
+            bits = key.curve.key_size
+            digest = (
+                hashes.SHA512()
+                if bits == 521
+                else hashes.SHA384()
+                if bits == 384
+                else hashes.SHA256()
+            )
             return key.sign(message, ec.ECDSA(digest))
         if isinstance(key, ed25519.Ed25519PrivateKey):
             return key.sign(message)

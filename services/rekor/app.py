@@ -11,6 +11,7 @@ from flask import Flask
 from services.keys import load_signer
 from services.runtime import db
 from services.runtime.app import create_app as _create_app
+from services.runtime.observe import LOG_ENTRIES
 
 from .api import blueprint
 from .log import RekorLog
@@ -43,4 +44,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         app.register_blueprint(blueprint(rekor))
         app.extensions["rekor"] = rekor
 
-    return _create_app("rekor", cfg, register)
+    def gauges() -> None:
+        LOG_ENTRIES.labels("rekor").set(rekor.log.head().size)
+
+    return _create_app("rekor", cfg, register, metrics=gauges)

@@ -1,14 +1,15 @@
 """Flask app factory shared by every service.
 
 ``create_app`` wires the pieces every service needs (body-size limit answered with 413, error
-mapping, ``/healthz``, a request id on every response and in the logs) and then lets the service
-register its own blueprint. Configuration arrives as a dict built once by ``runtime.config``.
+mapping, ``/healthz``, ``/metrics``, a request id on every response and a JSON log line per request,
+see ``observe``) and then lets the service register its own blueprint. Configuration arrives as a
+dict built once by ``runtime.config``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,9 +17,10 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from . import errors
+from . import errors, observe
 
 log = logging.getLogger("sigstack.access")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def create_app(
@@ -28,7 +30,9 @@ def create_app(
     *,
     error_body: errors.Formatter = errors.default_body,
     health: Callable[[], bool] | None = None,
+    metrics: Callable[[], None] | None = None,
 ) -> Flask:
+    """``metrics`` is called before each /metrics answer to refresh gauges (log sizes)."""
     app = Flask(name)
     app.config.update(config)
     app.config["MAX_CONTENT_LENGTH"] = int(config.get("max_body_bytes", 1 << 20))
@@ -37,7 +41,8 @@ def create_app(
 
     @app.before_request
     def _start() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
 
     @app.after_request
@@ -45,22 +50,20 @@ def create_app(
         resp.headers["X-Request-Id"] = g.get("request_id", "")
         if request.method == "GET":
             resp.headers.setdefault("Cache-Control", "no-cache")
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        observe.observe_request(name, request.method, route, resp.status_code, seconds)
         if log.isEnabledFor(logging.INFO):
-            log.info(
-                json.dumps(
-                    {
-                        "service": name,
-                        "request_id": g.get("request_id"),
-                        "method": request.method,
-                        "path": request.path,
-                        "status": resp.status_code,
-                        "ms": round(
-                            (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2
-                        ),
-                    }
-                )
-            )
+            log.info("request", extra={"fields": {
+                "service": name, "request_id": g.get("request_id"), "method": request.method,
+                "route": route, "path": request.path[:200], "status": resp.status_code,
+                "ms": round(seconds * 1000, 2),
+            }})  # fmt: skip
         return resp
+
+    @app.get("/metrics")
+    def _metrics() -> tuple[bytes, int, dict[str, str]]:
+        return observe.metrics_response(metrics)
 
     @app.get("/healthz")
     def _healthz() -> tuple[dict[str, str], int]:

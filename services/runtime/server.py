@@ -2,13 +2,14 @@
 
 The app factory is called in each worker after fork (``preload`` off), so every worker opens its own
 database connections and starts its own background threads; state shared between workers lives in
-the database only.
+the database only (and, for metrics, in a per-server ``PROMETHEUS_MULTIPROC_DIR``).
 """
 
 from __future__ import annotations
 
-import logging
-import sys
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,11 @@ def run(
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings = {
@@ -38,16 +44,30 @@ def run(
                 "loglevel": log_level,
                 "accesslog": None,
                 "preload_app": False,
+                "child_exit": child_exit,
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            logging.basicConfig(
-                stream=sys.stderr,
-                level=logging.WARNING,
-                format="%(asctime)s %(name)s %(levelname)s %(message)s",
-            )
+            from .observe import configure_logging
+
+            configure_logging()
             return app_factory()
 
-    _App().run()
+    try:
+        _App().run()
+    finally:
+        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+        if os.path.basename(metrics_dir).startswith(METRICS_PREFIX):
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+METRICS_PREFIX = "sigstack-metrics-"
+
+
+def prepare_metrics_dir() -> None:
+    """Give this server's workers a shared metrics directory; call before anything imports
+    prometheus_client (its value storage is chosen at import)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)

@@ -53,11 +53,22 @@ def test_new_dir_is_initialised_reused_and_inconsistent_dirs_refused(tmp_path) -
         signer = load_signer(f"file:{key}")
         sigstore_python_verify(body, signer.public_der)
         tree = get(f"{srv.url}/api/v1/log")["treeID"]
-    with Service("rekor", "--data-dir", str(data), "--hostname", "log.test") as srv:
+    log = tmp_path / "server.log"
+    with Service("rekor", "--data-dir", str(data), "--hostname", "log.test", log=log) as srv:
         info = get(f"{srv.url}/api/v1/log")
         assert info["treeID"] == tree and info["treeSize"] == 1
         status, body, _ = post(srv.url, hashedrekord(b"two"))
         assert status == 201 and next(iter(body.values()))["logIndex"] == 1
+        for _ in range(4):  # several requests so that both workers have answered some
+            get(f"{srv.url}/api/v1/log")
+        with urllib.request.urlopen(f"{srv.url}/metrics", timeout=30) as resp:  # noqa: S310
+            metrics = resp.read().decode()
+        assert 'sigstack_log_entries{log="rekor"} 2.0' in metrics
+        assert 'route="/api/v1/log/entries",service="rekor",status="201"} 1.0' in metrics
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    requests = [x for x in lines if x.get("message") == "request"]
+    assert any(x["route"] == "/api/v1/log/entries" and x["status"] == 201 for x in requests)
+    assert all(len(x["request_id"]) == 32 for x in requests)
     moved = tmp_path / "key.bak"
     (data / "rekor-key.pem").rename(moved)
     result = Service("rekor", "--data-dir", str(data)).run_to_exit()

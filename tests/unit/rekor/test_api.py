@@ -217,3 +217,18 @@ def test_tiles_api(client, rekor) -> None:
     assert got == leaves[256:300]
     assert client.get("/tile/0/1").status_code == 404
     assert client.get("/tile/x/000").status_code == 404
+
+
+def test_metrics_and_request_ids(client) -> None:
+    _post(client, hashedrekord(b"counted"))
+    resp = client.get("/api/v1/log", headers={"X-Request-Id": "abc-123"})
+    assert resp.headers["X-Request-Id"] == "abc-123"
+    evil = client.get("/api/v1/log", headers={"X-Request-Id": '"}{<script>' * 20})
+    assert len(evil.headers["X-Request-Id"]) == 32  # replaced by a fresh id, never echoed
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'sigstack_log_entries{log="rekor"} 1.0' in text
+    assert (
+        'sigstack_http_requests_total{method="POST",route="/api/v1/log/entries",service="rekor",status="201"}'
+        in text
+    )
+    assert "sigstack_http_request_duration_seconds_bucket" in text
