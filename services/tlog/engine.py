@@ -376,7 +376,7 @@ class Log:
         """Keep the longest version of a tile seen (tiles only grow); return what is cached."""
         current = self._cache.get(key)
         if current is None or current.width < len(data) // HASH:
-            current = self._cache[key] = Tile(data)
+            current = self._cache[key] = Tile(data, base=current)
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_max:
             self._cache.popitem(last=False)

@@ -57,13 +57,18 @@ def node_from_tile(tile: bytes, offset: int, count: int) -> bytes:
 
 
 class Tile:
-    """A tile's hashes plus the subtree levels above them, computed once and kept (immutable prefix)."""
+    """A tile's hashes plus the subtree levels above them, computed once and kept.
 
-    __slots__ = ("data", "_levels")
+    Tiles only grow and their prefixes never change, so a longer version of a tile (``base``: the
+    version seen before) reuses every level hash the shorter one computed.
+    """
 
-    def __init__(self, data: bytes) -> None:
+    __slots__ = ("data", "_levels", "_base")
+
+    def __init__(self, data: bytes, base: Tile | None = None) -> None:
         self.data = data
         self._levels: list[list[bytes]] | None = None
+        self._base = base._levels if base is not None else None
 
     @property
     def width(self) -> int:
@@ -79,10 +84,18 @@ class Tile:
     def _build(self) -> list[list[bytes]]:
         level = [self.data[i * HASH : (i + 1) * HASH] for i in range(self.width)]
         levels = [level]
+        base = self._base or []
         while len(level) > 1:
-            level = [merkle.node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            depth = len(levels)
+            known = base[depth] if depth < len(base) else []
+            n = len(level) // 2
+            upper = known[:n]
+            upper += [
+                merkle.node_hash(level[2 * i], level[2 * i + 1]) for i in range(len(upper), n)
+            ]
+            level = upper
             levels.append(level)
-        self._levels = levels
+        self._levels, self._base = levels, None
         return levels
 
 

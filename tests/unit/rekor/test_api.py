@@ -232,3 +232,12 @@ def test_metrics_and_request_ids(client) -> None:
         in text
     )
     assert "sigstack_http_request_duration_seconds_bucket" in text
+
+
+def test_set_payload_is_rfc8785() -> None:
+    from services.rekor.log import set_payload
+
+    body = base64.b64encode(b"x" * 100).decode()
+    assert set_payload(body, 1700000000, "ab" * 32, 12) == canonicalize(
+        {"logIndex": 12, "logID": "ab" * 32, "integratedTime": 1700000000, "body": body}
+    )

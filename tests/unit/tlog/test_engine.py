@@ -124,3 +124,12 @@ def test_reader_matches_reference() -> None:
     reader = TileReader(lambda lv, ix, w: Tile(tiles[(lv, ix)]))
     for start, end in [(0, 700), (512, 700), (0, 512), (640, 700)]:
         assert reader.subtree(start, end) == merkle.root_of(hashes[start:end])
+
+
+def test_tile_levels_grow_incrementally() -> None:
+    hashes = [merkle.leaf_hash(bytes([i])) for i in range(256)]
+    short = Tile(b"".join(hashes[:100]))
+    assert short.node(64, 32) == merkle.root_of(hashes[64:96])
+    longer = Tile(b"".join(hashes), base=short)
+    for offset, count in [(0, 256), (64, 32), (96, 32), (128, 128), (98, 2)]:
+        assert longer.node(offset, count) == merkle.root_of(hashes[offset : offset + count])
