@@ -74,6 +74,7 @@ def parse_sigstack(argv: list[str]) -> argparse.Namespace | str:
     """The namespace ``sigstack ARGV`` parses to, or the error text argparse would print."""
     from client.cli import COMMANDS
     from client.cli import main as cli_main
+    from services.runtime import server
 
     if argv in (["--help"], ["-h"]):  # the front door's own usage text
         return argparse.Namespace()
@@ -87,7 +88,9 @@ def parse_sigstack(argv: list[str]) -> argparse.Namespace | str:
     err = io.StringIO()
     with (
         mock.patch.object(argparse.ArgumentParser, "parse_args", intercept),
-        mock.patch.dict("os.environ", {"PROMETHEUS_MULTIPROC_DIR": "/nonexistent"}),
+        # `sigstack serve` would point prometheus_client at a fresh temporary directory through
+        # os.environ before importing the service; keep this process's environment as it is.
+        mock.patch.object(server, "prepare_metrics_dir", lambda: None, create=True),
         contextlib.redirect_stderr(err),
         contextlib.redirect_stdout(io.StringIO()),
     ):
