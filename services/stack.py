@@ -59,10 +59,8 @@ def _prepare_logs(data: Path, database_url: str | None) -> dict[str, bytes]:
     rekor = prepare_rekor(str(data / "rekor"), database_url=database_url)
     ctlog = prepare_ctlog(str(data / "ctlog"), roots_file=str(data / "fulcio" / "ca" / "root.pem"),
                           database_url=database_url)  # fmt: skip
-    keys = {"rekor": load_signer(rekor["key_uri"]).public_pem,
+    return {"rekor": load_signer(rekor["key_uri"]).public_pem,
             "ctlog": load_signer(ctlog["key_uri"]).public_pem}  # fmt: skip
-    (data / "ctlog" / "ctlog.pub").write_bytes(keys["ctlog"])
-    return keys
 
 
 def _trust_documents(data: Path, urls: dict[str, str], keys: dict[str, bytes]) -> tuple[Any, Any]:

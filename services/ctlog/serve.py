@@ -9,6 +9,7 @@ development CA: ``FULCIO_DATA_DIR/ca/root.pem``).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from services.runtime import datadir, server
@@ -39,14 +40,21 @@ def prepare(
     key_uri: str | None = None,
     config_file: str | None = None,
 ) -> dict[str, Any]:
-    """Check or initialise the data directory and the log; return the workers' configuration."""
-    config = load_config(DEFAULTS, file=config_file, env_prefix="SIGSTACK_CTLOG",
-                         overrides={"roots_file": roots_file})  # fmt: skip
+    """Check or initialise the data directory and the log; return the workers' configuration.
+
+    Also writes ``DATA_DIR/ctlog.pub``, the log's public key, which Fulcio (``--ct-public-key``)
+    and the trusted root need (RFC 6962 has no endpoint for it).
+    """
+    config = load_config(DEFAULTS, file=config_file, env_prefix="SIGSTACK_CTLOG", overrides={
+        "roots_file": roots_file, "database_url": database_url, "key_uri": key_uri,
+    })  # fmt: skip
     load_roots(config["roots_file"])  # refuse before touching the data directory
-    prepared = datadir.prepare(data_dir, "ctlog", database_url=database_url, key_uri=key_uri)
+    prepared = datadir.prepare(data_dir, "ctlog", database_url=config["database_url"],
+                               key_uri=config["key_uri"])  # fmt: skip
     config.update(database_url=prepared.database_url, key_uri=prepared.key_uri)
     # Create the tree once, here, before workers fork; workers only open it.
-    create_app({**config, "create": prepared.created})
+    app = create_app({**config, "create": prepared.created})
+    Path(data_dir, "ctlog.pub").write_bytes(app.extensions["ctlog"].signer.public_pem)
     return config
 
 

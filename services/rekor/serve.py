@@ -39,12 +39,19 @@ def prepare(
     key_uri: str | None = None,
     config_file: str | None = None,
     overrides: dict[str, Any] | None = None,
+    default_hostname: str | None = None,
 ) -> dict[str, Any]:
-    """Check or initialise the data directory and the log; return the workers' configuration."""
-    prepared = datadir.prepare(data_dir, "rekor", database_url=database_url, key_uri=key_uri)
+    """Check or initialise the data directory and the log; return the workers' configuration.
+
+    Flags (the keyword arguments) win over ``SIGSTACK_REKOR_*`` variables, which win over the file.
+    """
     config = load_config(DEFAULTS, file=config_file, env_prefix="SIGSTACK_REKOR", overrides={
-        **(overrides or {}), "database_url": prepared.database_url, "key_uri": prepared.key_uri,
+        **(overrides or {}), "database_url": database_url, "key_uri": key_uri,
     })  # fmt: skip
+    prepared = datadir.prepare(data_dir, "rekor", database_url=config["database_url"],
+                               key_uri=config["key_uri"])  # fmt: skip
+    config.update(database_url=prepared.database_url, key_uri=prepared.key_uri)
+    config["hostname"] = config.get("hostname") or default_hostname
     # Create the log once, here, before workers fork; workers only open it.
     create_app({**config, "create": prepared.created})
     return config
@@ -53,8 +60,8 @@ def prepare(
 def main(argv: list[str]) -> int:
     args = parse(argv)
     config = prepare(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
-                     config_file=args.config, overrides={
-                         "hostname": args.hostname or f"{args.host}:{args.port}", "max_body_bytes": args.max_body_bytes})  # fmt: skip
+                     config_file=args.config, default_hostname=f"{args.host}:{args.port}",
+                     overrides={"hostname": args.hostname, "max_body_bytes": args.max_body_bytes})  # fmt: skip
     print(f"rekor: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
     server.run(lambda: create_app(config), host=args.host, port=args.port,
                workers=args.workers, threads=args.threads)  # fmt: skip

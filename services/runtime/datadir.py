@@ -3,7 +3,9 @@
 ``sigstack serve <service> --data-dir DIR``: a new or empty DIR is initialised (a key written with
 mode 0600, the SQLite database created by Alembic); an existing DIR is reused; a DIR whose database
 exists but whose key is missing, or the reverse, is refused with a message that says what to do.
-The check that the key matches the log stored in the database is the log engine's (``open_log``).
+With ``--key URI`` (a key kept elsewhere) the log is new when its SQLite file is, or, on PostgreSQL,
+when the data dir holds no ``<service>.created`` marker. The check that the key matches the log
+stored in the database is the log engine's (``open_log``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,36 @@ class Prepared:
     created: bool  # the key was made now: the log may be created too
 
 
+def _file_key_log_is_new(key_path: Path, db_path: Path, database_url: str | None) -> bool:
+    """With the key in the data dir: new exactly when the key is absent (and, on SQLite, the
+    database too; one without the other is refused)."""
+    key_present = key_path.exists()
+    if database_url is None:
+        db_present = db_path.exists()
+        if db_present and not key_present:
+            raise ConfigError(
+                f"{db_path} exists but its key {key_path} is missing: restore the key from backup "
+                "(a log must never continue under a new key), or start with an empty directory"
+            )
+        if key_present and not db_present:
+            raise ConfigError(
+                f"{key_path} exists but the database {db_path} is missing: restore the database "
+                "from backup, or start with an empty directory"
+            )
+    return not key_present
+
+
+def _external_key_log_is_new(
+    directory: Path, service: str, db_path: Path, database_url: str | None
+) -> bool:
+    """With the key elsewhere (``--key``: an HSM, an encrypted file): on SQLite the log is new when
+    its database file is; on PostgreSQL when this data dir has never created it (the marker file
+    ``<service>.created``), so a wiped database is refused instead of silently restarted."""
+    if database_url is None:
+        return not db_path.exists()
+    return not (directory / f"{service}.created").exists()
+
+
 def prepare(
     data_dir: str | Path,
     service: str,
@@ -42,27 +74,18 @@ def prepare(
             f"an ephemeral key would be lost at restart while the {service} log persists; "
             "use a file: or pkcs11: key"
         )
-    key_present = bool(key_uri) or key_path.exists()
-    if database_url is None:
-        db_present = db_path.exists()
-        if db_present and not key_present:
-            raise ConfigError(
-                f"{db_path} exists but its key {key_path} is missing: restore the key from backup "
-                "(a log must never continue under a new key), or start with an empty directory"
-            )
-        if key_present and not db_present:
-            raise ConfigError(
-                f"{key_path} exists but the database {db_path} is missing: restore the database "
-                "from backup, or start with an empty directory"
-            )
-    created = not key_present
-    if created:
-        db.upgrade(url)
-        create_file_key(key_path, key_algorithm)
+    if key_uri:
+        created = _external_key_log_is_new(directory, service, db_path, database_url)
     else:
-        db.require_current_schema(db.make_engine(url))
-    if key_uri is None:
+        created = _file_key_log_is_new(key_path, db_path, database_url)
+        if created:
+            create_file_key(key_path, key_algorithm)
         if os.stat(key_path).st_mode & 0o077:
             raise ConfigError(f"{key_path} is readable by others: chmod 600 it")
         key_uri = f"file:{key_path.resolve()}"
+    if created:
+        db.upgrade(url)
+        (directory / f"{service}.created").touch()
+    else:
+        db.require_current_schema(db.make_engine(url))
     return Prepared(url, key_uri, created)

@@ -172,3 +172,36 @@ def test_two_servers_on_one_postgres_survive_sigkill(tmp_path) -> None:
                 got = get(f"{again.url}/api/v1/log/entries?logIndex={index}")
                 entry_id = next(iter(got))
                 assert entry_id.endswith(merkle.leaf_hash(leaf).hex())
+
+
+def test_key_kept_outside_the_data_dir(tmp_path) -> None:
+    """--key names an encrypted key elsewhere: a new log is made, then reused; on PostgreSQL a
+    database that lost the log is refused rather than restarted under the same key."""
+    from services.keys import create_file_key
+
+    create_file_key(tmp_path / "log.pem", passphrase=b"correct horse")
+    uri = f"file:{tmp_path / 'log.pem'}?passphrase-env=SIGSTACK_TEST_LOG_PASS"
+    os.environ["SIGSTACK_TEST_LOG_PASS"] = "correct horse"
+    data = tmp_path / "data"
+    with Service("rekor", "--data-dir", str(data), "--key", uri) as srv:
+        assert post(srv.url, hashedrekord(b"external key"))[0] == 201
+    assert not (data / "rekor-key.pem").exists()
+    with Service("rekor", "--data-dir", str(data), "--key", uri) as srv:
+        assert get(f"{srv.url}/api/v1/log")["treeSize"] == 1
+
+
+@pytest.mark.postgres
+def test_external_key_on_postgres_refuses_a_lost_log(tmp_path) -> None:
+    from services.keys import create_file_key
+
+    create_file_key(tmp_path / "log.pem")
+    uri = f"file:{tmp_path / 'log.pem'}"
+    data = tmp_path / "data"
+    with fresh_postgres() as url:
+        with Service("rekor", "--data-dir", str(data), "--key", uri, "--database-url", url) as srv:
+            assert post(srv.url, hashedrekord(b"pg external"))[0] == 201
+    with fresh_postgres() as url:  # an empty database: the log this data dir made is gone
+        result = Service(
+            "rekor", "--data-dir", str(data), "--key", uri, "--database-url", url
+        ).run_to_exit()
+        assert result.returncode != 0
