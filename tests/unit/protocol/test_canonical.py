@@ -23,7 +23,9 @@ def _value(rng: random.Random, depth: int = 0):
     if kind == 0:
         return _string(rng)
     if kind == 1:
-        return rng.choice([0, 1, -1, 2**53 - 1, -(2**53 - 1), 2**53, 123456789, rng.randrange(-10**9, 10**9)])
+        return rng.choice(
+            [0, 1, -1, 2**53 - 1, -(2**53 - 1), 2**53, 123456789, rng.randrange(-(10**9), 10**9)]
+        )
     if kind == 2:
         return rng.choice([True, False, None])
     if kind == 3:
