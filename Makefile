@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(PY) -m mypy
 
 test: $(STAMP) sysdeps lint
-	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
