@@ -37,7 +37,7 @@ from protocol.errors import ConfigError, NotFoundError, UnavailableError, Valida
 from services.runtime import db
 
 from . import store
-from .tiles import HASH, Edge, Tile, TileReader
+from .tiles import HASH, Edge, Tile, TileReader, node_location
 
 log = logging.getLogger("sigstack.tlog")
 
@@ -385,13 +385,40 @@ class Log:
     def _reader(self) -> TileReader:
         return TileReader(self._tile)
 
+    def _with_tiles(self, build: Callable[[merkle.Subtree], Any]) -> Any:
+        """Run a proof builder twice: first with a recording oracle to learn which tiles it
+        needs (the ranges depend only on sizes and indexes), then for real after fetching every
+        tile missing from the cache in one query."""
+        ranges: list[tuple[int, int]] = []
+        build(lambda start, end: ranges.append((start, end)) or merkle.EMPTY_ROOT)
+        need: dict[tuple[int, int], int] = {}
+        for start, end in ranges:
+            for level, index in merkle.complete_subtrees(start, end):
+                tl, ti, off, count = node_location(level, index)
+                need[(tl, ti)] = max(need.get((tl, ti), 0), off + count)
+        with self._cache_lock:
+            missing = [k for k, w in need.items()
+                       if k not in self._cache or self._cache[k].width < w]  # fmt: skip
+        if len(missing) > 1:
+            t = store.tiles
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(t.c.level, t.c.idx, t.c.hashes).where(
+                        t.c.tree_id == self.tree_id, tuple_(t.c.level, t.c.idx).in_(missing)
+                    )
+                ).all()
+            with self._cache_lock:
+                for r in rows:
+                    self._cache_put((r.level, r.idx), bytes(r.hashes))
+        return build(self._reader().subtree)
+
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        return merkle.inclusion_proof(index, size, self._reader().subtree)
+        return list(self._with_tiles(lambda oracle: merkle.inclusion_proof(index, size, oracle)))
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         if size1 == size2:
             return []
-        return merkle.consistency_proof(size1, size2, self._reader().subtree)
+        return list(self._with_tiles(lambda oracle: merkle.consistency_proof(size1, size2, oracle)))
 
     def root_at(self, size: int) -> bytes:
         return merkle.EMPTY_ROOT if size == 0 else self._reader().subtree(0, size)
