@@ -25,3 +25,75 @@ def median(values: list[float]) -> float:
 
 def loadavg() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+_WRK_LUA = """
+local threads = {}
+local n = 0
+function setup(thread)
+  thread:set("id", n)
+  n = n + 1
+  table.insert(threads, thread)
+end
+local bodies = {}
+local i = 0
+ok = 0
+other = 0
+function init(args)
+  local f = io.open(args[1], "r")
+  local k = 0
+  for line in f:lines() do
+    if k % tonumber(args[2]) == id then table.insert(bodies, line) end
+    k = k + 1
+  end
+  f:close()
+end
+request = function()
+  i = i + 1
+  if i > #bodies then i = 1 end
+  return wrk.format("POST", "PATH", {["Content-Type"] = "application/json"}, bodies[i])
+end
+response = function(status, headers, body)
+  if status == OK_STATUS then ok = ok + 1 else other = other + 1 end
+end
+done = function(summary, latency, requests)
+  local c, o = 0, 0
+  for _, t in ipairs(threads) do
+    c = c + t:get("ok")
+    o = o + t:get("other")
+  end
+  io.write(string.format("RESULT %d %d %f %f %f %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.mean, c, o))
+end
+"""
+
+
+def wrk_post(
+    url: str,
+    path: str,
+    bodies: list[bytes] | list[str],
+    ok_status: int,
+    connections: int,
+    seconds: float,
+    work: Path,
+) -> dict[str, float]:
+    """POST each pre-generated body (one JSON document per line) with wrk, cycling through them.
+
+    Returns requests, ok (answers with ``ok_status``), other, seconds, p50/p99/mean in ms.
+    """
+    import subprocess
+
+    lines = [b if isinstance(b, bytes) else b.encode() for b in bodies]
+    (work / "bodies.txt").write_bytes(b"\n".join(lines) + b"\n")
+    script = _WRK_LUA.replace("PATH", path).replace("OK_STATUS", str(ok_status))
+    (work / "post.lua").write_text(script)
+    threads = 2
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout",
+         "10s", "-s", str(work / "post.lua"), url, "--", str(work / "bodies.txt"), str(threads)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    r = next(line.split() for line in out.splitlines() if line.startswith("RESULT"))
+    return {"requests": int(r[1]), "seconds": int(r[2]) / 1e6, "p50": float(r[3]) / 1000,
+            "p99": float(r[4]) / 1000, "mean": float(r[5]) / 1000, "ok": int(r[6]),
+            "other": int(r[7])}  # fmt: skip

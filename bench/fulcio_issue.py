@@ -21,59 +21,16 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, loadavg
+from common import ROOT, loadavg, wrk_post
 
 from services.fulcio.cli import create_ca
 from services.keys import load_signer
 from tests.servers import Service
 from tests.unit.fulcio.support import OIDCIssuer
-
-LUA = """
-local threads = {}
-local n = 0
-function setup(thread)
-  thread:set("id", n)
-  n = n + 1
-  table.insert(threads, thread)
-end
-local bodies = {}
-local i = 0
-ok = 0
-other = 0
-function init(args)
-  local f = io.open(args[1], "r")
-  local k = 0
-  for line in f:lines() do
-    if k % tonumber(args[2]) == id then table.insert(bodies, line) end
-    k = k + 1
-  end
-  f:close()
-end
-request = function()
-  i = i + 1
-  if i > #bodies then i = 1 end
-  return wrk.format("POST", "/api/v2/signingCert", {["Content-Type"] = "application/json"},
-                    bodies[i])
-end
-response = function(status, headers, body)
-  if status == 200 then ok = ok + 1 else other = other + 1 end
-end
-done = function(summary, latency, requests)
-  local c, o = 0, 0
-  for _, t in ipairs(threads) do
-    c = c + t:get("ok")
-    o = o + t:get("other")
-  end
-  io.write(string.format("RESULT %d %d %f %f %f\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), latency.mean))
-  io.write(string.format("OK %d\\nOTHER %d\\n", c, o))
-end
-"""
 
 
 def _csr_bodies(n: int, tokens: list[str]) -> tuple[list[str], list[bytes]]:
@@ -161,8 +118,6 @@ def main() -> None:
         t0 = time.perf_counter()
         bodies, pems = _csr_bodies(args.requests, tokens)
         print(f"generated {args.requests} CSRs in {time.perf_counter() - t0:.1f}s")
-        (work / "bodies.txt").write_text("\n".join(bodies) + "\n")
-        (work / "post.lua").write_text(LUA)
         extra = ["--database-url", args.database_url] if args.database_url else []
         ct = Service("ctlog", "--data-dir", str(work / "ct"), "--roots", str(paths["root.pem"]),
                      "--workers", str(args.workers), "--threads", str(args.threads), *extra,
@@ -180,29 +135,19 @@ def main() -> None:
             "--workers", str(args.workers), "--threads", str(args.threads), log=work / "fulcio.log",
         ).start()  # fmt: skip
         try:
-            threads = 2
-            out = subprocess.run(
-                ["wrk", "-t", str(threads), "-c", str(args.connections), "-d", f"{args.seconds}s",
-                 "--timeout", "10s", "-s", str(work / "post.lua"), fulcio.url, "--",
-                 str(work / "bodies.txt"), str(threads)],
-                capture_output=True, text=True, check=True).stdout  # fmt: skip
+            r = wrk_post(fulcio.url, "/api/v2/signingCert", bodies, 200, args.connections,
+                         args.seconds, work)  # fmt: skip
         finally:
             fulcio.stop()
             ct.stop()
-        result = next(line.split() for line in out.splitlines() if line.startswith("RESULT"))
-        ok = int(next(line.split()[1] for line in out.splitlines() if line.startswith("OK")))
-        other = int(next(line.split()[1] for line in out.splitlines() if line.startswith("OTHER")))
-        duration = int(result[2]) / 1e6
-        rate = ok / duration
+        rate = r["ok"] / r["seconds"]
         print(f"CT log on {'PostgreSQL' if extra else 'SQLite'}; CA {args.ca_algorithm}; "
               f"{args.workers} workers x {args.threads} threads per service; "
               f"{args.connections} connections for {args.seconds}s; {loadavg()}")  # fmt: skip
-        print(f"  requests {result[1]}, 200: {ok}, other: {other}")
+        print(f"  requests {r['requests']}, 200: {r['ok']}, other: {r['other']}")
         print(f"  certificates/s: {rate:.0f}")
-        print(
-            f"  latency p50 {float(result[3]) / 1000:.1f} ms, p99 {float(result[4]) / 1000:.1f} ms"
-        )
-        if int(result[1]) > args.requests:
+        print(f"  latency p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms")
+        if r["requests"] > args.requests:
             print(
                 "  NOTE: wrk wrapped around the CSRs (the CT log deduplicated repeats): raise --requests"
             )

@@ -19,12 +19,11 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, loadavg, median, pct
+from common import ROOT, loadavg, median, pct, wrk_post
 
 from protocol import merkle
 from services.keys import create_file_key
@@ -32,47 +31,6 @@ from services.runtime import db
 from tests.dbs import fresh_postgres
 from tests.rekor_helpers import hashedrekord
 from tests.servers import Service
-
-LUA = """
-local threads = {}
-local n = 0
-function setup(thread)
-  thread:set("id", n)
-  n = n + 1
-  table.insert(threads, thread)
-end
-local bodies = {}
-local i = 0
-created = 0
-other = 0
-function init(args)
-  local f = io.open(args[1], "r")
-  local k = 0
-  for line in f:lines() do
-    if k % tonumber(args[2]) == id then table.insert(bodies, line) end
-    k = k + 1
-  end
-  f:close()
-end
-request = function()
-  i = i + 1
-  if i > #bodies then i = 1 end
-  return wrk.format("POST", "/api/v1/log/entries", {["Content-Type"] = "application/json"}, bodies[i])
-end
-response = function(status, headers, body)
-  if status == 201 then created = created + 1 else other = other + 1 end
-end
-done = function(summary, latency, requests)
-  local c, o = 0, 0
-  for _, t in ipairs(threads) do
-    c = c + t:get("created")
-    o = o + t:get("other")
-  end
-  io.write(string.format("RESULT %d %d %f %f %f\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), latency.mean))
-  io.write(string.format("CODE 201 %d\\nCODE 0 %d\\n", c, o))
-end
-"""
 
 
 def crypto_ceiling(entries: list[bytes], seconds: float = 3.0) -> float:
@@ -108,75 +66,32 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     t0 = time.perf_counter()
     entries = [json.dumps(hashedrekord(os.urandom(16))).encode() for _ in range(n)]
     print(f"generated {n} distinct signed entries in {time.perf_counter() - t0:.1f}s")
-    bodies = work / "bodies.txt"
-    bodies.write_bytes(b"\n".join(entries) + b"\n")
-    (work / "post.lua").write_text(LUA)
     extra = ["--database-url", url] if url else []
-    srv = Service(
-        "rekor",
-        "--data-dir",
-        str(work / "data"),
-        "--workers",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
-        *extra,
-        log=work / "server.log",
-    ).start()
+    for flag, value in (("--workers", args.workers), ("--threads", args.threads)):
+        extra += [flag, str(value)] if value else []
+    srv = Service("rekor", "--data-dir", str(work / "data"), *extra,
+                  log=work / "server.log").start()  # fmt: skip
     try:
-        threads = 2
-        out = subprocess.run(
-            [
-                "wrk",
-                "-t",
-                str(threads),
-                "-c",
-                str(args.connections),
-                "-d",
-                f"{args.seconds}s",
-                "--timeout",
-                "10s",
-                "-s",
-                str(work / "post.lua"),
-                srv.url,
-                "--",
-                str(bodies),
-                str(threads),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        r = wrk_post(srv.url, "/api/v1/log/entries", entries, 201, args.connections,
+                     args.seconds, work)  # fmt: skip
     finally:
         srv.stop()
-    result = next(line.split() for line in out.splitlines() if line.startswith("RESULT"))
-    codes = {
-        int(c): int(k)
-        for _, c, k in (line.split() for line in out.splitlines() if line.startswith("CODE"))
-    }
-    requests, duration_us = int(result[1]), int(result[2])
-    created = codes.get(201, 0)
-    print(
-        f"backend: {'PostgreSQL' if url else 'SQLite'}; workers {args.workers} x {args.threads} "
-        f"threads; {args.connections} connections for {args.seconds}s; {loadavg()}"
-    )
-    print(f"  requests {requests}, answers {codes}")
-    print(f"  entries/s (201 only): {created / (duration_us / 1e6):.0f}")
-    print(
-        f"  latency p50 {float(result[3]) / 1000:.1f} ms, p99 {float(result[4]) / 1000:.1f} ms, "
-        f"mean {float(result[5]) / 1000:.1f} ms"
-    )
-    if created < requests:
-        print(
-            "  NOTE: not every request was a fresh entry (wrk wraps around the bodies): "
-            "raise --entries"
-        )
+    rate = r["ok"] / r["seconds"]
+    layout = f"workers {args.workers or 'default'} x threads {args.threads or 'default'}"
+    print(f"backend: {'PostgreSQL' if url else 'SQLite'}; {layout}; {args.connections} "
+          f"connections for {args.seconds}s; {loadavg()}")  # fmt: skip
+    print(f"  requests {r['requests']}: {r['ok']} created (201), {r['other']} other")
+    print(f"  entries/s (201 only): {rate:.0f}")
+    print(f"  latency p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, mean {r['mean']:.1f} ms")
+    if r["ok"] < r["requests"]:
+        print("  NOTE: not every request was a fresh entry (wrk wraps around the bodies): "
+              "raise --entries")  # fmt: skip
     ceiling = crypto_ceiling(entries)
     cores = os.cpu_count() or 1
     print(
         f"  crypto ceiling (verify + SET sign): {ceiling:.0f}/s on one core, "
         f"{ceiling * cores:.0f}/s on {cores} cores; achieved/ceiling = "
-        f"{created / (duration_us / 1e6) / (ceiling * cores):.2f}"
+        f"{rate / (ceiling * cores):.2f}"
     )
 
 
@@ -239,8 +154,8 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=20)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--entries", type=int, default=60000)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=16)
+    p.add_argument("--workers", type=int, help="default: the server's (1 on SQLite, 2 on PG)")
+    p.add_argument("--threads", type=int, help="default: the server's (32 with 1 worker, else 16)")
     p.add_argument("--sqlite", action="store_true")
     p.add_argument("--skip-write", action="store_true")
     p.add_argument("--skip-proofs", action="store_true")

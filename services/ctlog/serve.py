@@ -26,8 +26,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--roots", help="PEM file of the roots accepted (Fulcio's CA)")
     p.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in the data dir)")
     p.add_argument("--key", dest="key_uri", help="log key URI (default: file in the data dir)")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=16)
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="gunicorn workers (default: 1 on SQLite, which "
+        "takes one writer at a time; 2 on PostgreSQL)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="threads per worker (default 32 with one worker, "
+        "else 16); concurrent requests are what the log batches",
+    )
     p.add_argument("--config", help="JSON configuration file")
     return p.parse_args(argv)
 
@@ -64,5 +74,5 @@ def main(argv: list[str]) -> int:
                      key_uri=args.key_uri, config_file=args.config)  # fmt: skip
     print(f"ctlog: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
     server.run(lambda: create_app(config), host=args.host, port=args.port,
-               workers=args.workers, threads=args.threads)  # fmt: skip
+               **server.log_workers(args.workers, args.threads, config["database_url"]))  # fmt: skip
     return 0

@@ -25,8 +25,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="checkpoint signer name and origin host (default HOST:PORT);"
         " must appear in the log's baseUrl in trusted roots (sigstore-js checks it)",
     )
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=16)
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="gunicorn workers (default: 1 on SQLite, which "
+        "takes one writer at a time; 2 on PostgreSQL)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="threads per worker (default 32 with one worker, "
+        "else 16); concurrent requests are what the log batches",
+    )
     p.add_argument("--max-body-bytes", type=int)
     p.add_argument("--config", help="JSON configuration file")
     return p.parse_args(argv)
@@ -64,5 +74,5 @@ def main(argv: list[str]) -> int:
                      overrides={"hostname": args.hostname, "max_body_bytes": args.max_body_bytes})  # fmt: skip
     print(f"rekor: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
     server.run(lambda: create_app(config), host=args.host, port=args.port,
-               workers=args.workers, threads=args.threads)  # fmt: skip
+               **server.log_workers(args.workers, args.threads, config["database_url"]))  # fmt: skip
     return 0

@@ -71,3 +71,11 @@ def prepare_metrics_dir() -> None:
     prometheus_client (its value storage is chosen at import)."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
+
+
+def log_workers(workers: int | None, threads: int | None, database_url: str) -> dict[str, int]:
+    """Worker layout for a log: SQLite takes one writer at a time (two processes queue on its lock
+    with back-off sleeps), so one process with more threads; PostgreSQL two processes."""
+    sqlite = database_url.startswith("sqlite")
+    workers = workers or (1 if sqlite else 2)
+    return {"workers": workers, "threads": threads or (32 if workers == 1 else 16)}
