@@ -1,16 +1,12 @@
-"""The ``stack`` for the client's integration tests when no project-wide fixture provides one:
-the project's own CT log, Fulcio and Rekor started as real gunicorn servers (``sigstack serve``)
-with a throw-away OIDC issuer, exactly as the Fulcio integration tests start them. The contract
-the tests rely on is documented in ``test_sign_verify.py``."""
+"""The ``stack`` for the client's (and the OCI) integration tests: the project's own CT log, Fulcio
+and Rekor started as real gunicorn servers (``tests.signing_services``) with a throw-away OIDC
+issuer. The contract the tests rely on is documented in ``test_sign_verify.py``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,62 +16,27 @@ import pytest
 from protocol.protojson import b64
 
 
-def _services_available() -> bool:
-    try:
-        import services.fulcio  # noqa: F401
-        import services.rekor  # noqa: F401
-        from tests.servers import Service  # noqa: F401
-        from tests.unit.fulcio.support import OIDCIssuer  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not _services_available():
-        pytest.skip("needs the services")
-    from services.keys import load_signer
-    from tests.servers import ROOT, Service
+    from tests.signing_services import signing_services
     from tests.unit.fulcio.support import OIDCIssuer
 
     tmp: Path = tmp_path_factory.mktemp("client-stack")
-    env = {**os.environ, "SIGSTACK_TEST_CA_PASS": "client tests"}
-    os.environ["SIGSTACK_TEST_CA_PASS"] = "client tests"
-    done = subprocess.run(
-        [sys.executable, "-m", "client.cli", "ca", "create", "--out-dir", str(tmp / "ca"),
-         "--algorithm", "ecdsa-p384", "--passphrase-env", "SIGSTACK_TEST_CA_PASS"],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"needs the services (ca create failed: {done.stderr[-300:]})")
     issuer = OIDCIssuer(("RS256", "ES256"))
-    ct = Service("ctlog", "--data-dir", str(tmp / "ct"), "--roots", str(tmp / "ca" / "root.pem"),
-                 log=tmp / "ct.log").start()  # fmt: skip
-    rekor = Service("rekor", "--data-dir", str(tmp / "rekor"), "--hostname", "rekor.test",
-                    log=tmp / "rekor.log").start()  # fmt: skip
-    ct_signer = load_signer(f"file:{tmp / 'ct' / 'ctlog-key.pem'}")
-    (tmp / "ct.pub").write_bytes(ct_signer.public_pem)
-    (tmp / "fulcio.json").write_text(json.dumps({"OIDCIssuers": {issuer.url: {"Type": "email"}}}))
-    fulcio = Service(
-        "fulcio", "--data-dir", str(tmp / "fulcio"), "--config", str(tmp / "fulcio.json"),
-        "--ct-url", ct.url, "--ct-public-key", str(tmp / "ct.pub"),
-        "--ca-key", f"file:{tmp / 'ca' / 'intermediate-key.pem'}?passphrase-env=SIGSTACK_TEST_CA_PASS",
-        "--ca-chain", str(tmp / "ca" / "chain.pem"), log=tmp / "fulcio.log",
-    ).start()  # fmt: skip
-    rekor_der = load_signer(f"file:{tmp / 'rekor' / 'rekor-key.pem'}").public_der
     try:
-        config = _trust_config(tmp, fulcio.url, rekor.url, rekor_der, ct.url, ct_signer.public_der)
-        (tmp / "trust_config.json").write_text(json.dumps(config))
-        yield {
-            "trust_config": tmp / "trust_config.json",
-            "token": lambda: issuer.email_token("client@example.com"),
-            "identity": "client@example.com",
-            "issuer": issuer.url,
-        }
+        with signing_services(tmp, issuer) as running:
+            config = _trust_config(tmp, running["fulcio"].url, running["rekor"].url,
+                                   running["rekor_der"], running["ct"].url, running["ct_der"])  # fmt: skip
+            (tmp / "trust_config.json").write_text(json.dumps(config))
+            yield {
+                "trust_config": tmp / "trust_config.json",
+                "token": lambda: issuer.email_token("client@example.com"),
+                "identity": "client@example.com",
+                "issuer": issuer.url,
+            }
+    except RuntimeError as exc:
+        pytest.skip(f"needs the services ({exc})")
     finally:
-        for service in (fulcio, rekor, ct):
-            service.kill()
         issuer.close()
 
 

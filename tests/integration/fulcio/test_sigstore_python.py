@@ -24,8 +24,8 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from services.keys import load_signer
-from tests.servers import ROOT, Service
+from tests.servers import ROOT
+from tests.signing_services import signing_services
 from tests.unit.fulcio.support import OIDCIssuer
 
 pytestmark = [pytest.mark.xdist_group("servers"), pytest.mark.interop]
@@ -42,36 +42,13 @@ def _sigstack(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp: Path = tmp_path_factory.mktemp("fulcio-int")
-    os.environ["SIGSTACK_TEST_CA_PASS"] = "correct horse"
-    done = _sigstack("ca", "create", "--out-dir", str(tmp / "ca"), "--algorithm", "ecdsa-p384",
-                     "--passphrase-env", "SIGSTACK_TEST_CA_PASS")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert (
-        (tmp / "ca" / "intermediate-key.pem")
-        .read_bytes()
-        .startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-    )
     issuer = OIDCIssuer(("RS256", "ES256"))
-    ct = Service("ctlog", "--data-dir", str(tmp / "ct"), "--roots", str(tmp / "ca" / "root.pem"),
-                 log=tmp / "ct.log").start()  # fmt: skip
-    rekor = Service("rekor", "--data-dir", str(tmp / "rekor"), "--hostname", "rekor.test",
-                    log=tmp / "rekor.log").start()  # fmt: skip
-    ct_signer = load_signer(f"file:{tmp / 'ct' / 'ctlog-key.pem'}")
-    (tmp / "ct.pub").write_bytes(ct_signer.public_pem)
-    (tmp / "fulcio.json").write_text(json.dumps({"OIDCIssuers": {issuer.url: {"Type": "email"}}}))
-    fulcio = Service(
-        "fulcio", "--data-dir", str(tmp / "fulcio"), "--config", str(tmp / "fulcio.json"),
-        "--ct-url", ct.url, "--ct-public-key", str(tmp / "ct.pub"),
-        "--ca-key", f"file:{tmp / 'ca' / 'intermediate-key.pem'}?passphrase-env=SIGSTACK_TEST_CA_PASS",
-        "--ca-chain", str(tmp / "ca" / "chain.pem"), log=tmp / "fulcio.log",
-    ).start()  # fmt: skip
     try:
-        yield {"tmp": tmp, "issuer": issuer, "ct": ct, "fulcio": fulcio, "rekor": rekor,
-               "ct_der": ct_signer.public_der,
-               "rekor_der": load_signer(f"file:{tmp / 'rekor' / 'rekor-key.pem'}").public_der}  # fmt: skip
+        with signing_services(tmp, issuer) as running:
+            key = (tmp / "ca" / "intermediate-key.pem").read_bytes()
+            assert key.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+            yield running
     finally:
-        for service in (fulcio, rekor, ct):
-            service.kill()
         issuer.close()
 
 
