@@ -20,25 +20,8 @@ from .app import DEFAULTS, create_app, load_roots
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="sigstack serve ctlog", description="Run the RFC 6962 CT log.")
-    p.add_argument("--data-dir", required=True, help="key and (by default) the SQLite database")
-    p.add_argument("--port", type=int, default=6962)
-    p.add_argument("--host", default="127.0.0.1")
+    server.add_log_server_arguments(p, port=6962)
     p.add_argument("--roots", help="PEM file of the roots accepted (Fulcio's CA)")
-    p.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in the data dir)")
-    p.add_argument("--key", dest="key_uri", help="log key URI (default: file in the data dir)")
-    p.add_argument(
-        "--workers",
-        type=int,
-        help="gunicorn workers (default: 1 on SQLite, which "
-        "takes one writer at a time; 2 on PostgreSQL)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="threads per worker (default 32 with one worker, "
-        "else 16); concurrent requests are what the log batches",
-    )
-    p.add_argument("--config", help="JSON configuration file")
     return p.parse_args(argv)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -149,13 +150,13 @@ class Pkcs11ECKey(ec.EllipticCurvePrivateKey):
         return encode_ecdsa_signature(raw)
 
     def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
-        raise NotImplementedError("ECDH is not offered by the PKCS#11 signer")
+        raise UnsupportedAlgorithm("ECDH is not offered by the PKCS#11 signer")
 
     def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
-        raise NotImplementedError("the private key never leaves the HSM")
+        raise UnsupportedAlgorithm("the private key never leaves the HSM")
 
     def private_bytes(self, *args: Any, **kwargs: Any) -> bytes:
-        raise NotImplementedError("the private key never leaves the HSM")
+        raise UnsupportedAlgorithm("the private key never leaves the HSM")
 
     def __copy__(self) -> Pkcs11ECKey:
         return self

@@ -1,7 +1,7 @@
 """Device authorization grant (RFC 8628) for terminals without a browser.
 
 ``POST {iss}/device/code`` (authlib's ``DeviceAuthorizationEndpoint``) answers ``device_code``,
-``user_code`` (8 letters from an unambiguous alphabet, ``XXXX-XXXX``), ``verification_uri``
+``user_code`` (8 letters from an unambiguous alphabet, ``ABCD-EFGH``), ``verification_uri``
 (``{iss}/device``), ``verification_uri_complete``, ``expires_in`` and ``interval``. If the request
 carries a PKCE challenge (cosign sends one) it must be S256 and is stored; stock authlib ignores it,
 ``DeviceGrant`` checks the ``code_verifier`` on every poll, before anything else.

@@ -15,30 +15,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="sigstack serve rekor", description="Run the Rekor-compatible transparency log."
     )
-    p.add_argument("--data-dir", required=True, help="keys and (by default) the SQLite database")
-    p.add_argument("--port", type=int, default=3000)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in the data dir)")
-    p.add_argument("--key", dest="key_uri", help="log key URI (default: file in the data dir)")
+    server.add_log_server_arguments(p, port=3000)
     p.add_argument(
         "--hostname",
         help="checkpoint signer name and origin host (default HOST:PORT);"
         " must appear in the log's baseUrl in trusted roots (sigstore-js checks it)",
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        help="gunicorn workers (default: 1 on SQLite, which "
-        "takes one writer at a time; 2 on PostgreSQL)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="threads per worker (default 32 with one worker, "
-        "else 16); concurrent requests are what the log batches",
-    )
     p.add_argument("--max-body-bytes", type=int)
-    p.add_argument("--config", help="JSON configuration file")
     return p.parse_args(argv)
 
 

@@ -79,3 +79,19 @@ def log_workers(workers: int | None, threads: int | None, database_url: str) -> 
     sqlite = database_url.startswith("sqlite")
     workers = workers or (1 if sqlite else 2)
     return {"workers": workers, "threads": threads or (32 if workers == 1 else 16)}
+
+
+def add_log_server_arguments(parser: Any, port: int) -> None:
+    """The flags ``sigstack serve rekor`` and ``sigstack serve ctlog`` share."""
+    parser.add_argument(
+        "--data-dir", required=True, help="key and (by default) the SQLite database"
+    )
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in the data dir)")
+    parser.add_argument("--key", dest="key_uri", help="log key URI (default: file in the data dir)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: 1 on SQLite, which "
+                        "takes one writer at a time; 2 on PostgreSQL)")  # fmt: skip
+    parser.add_argument("--threads", type=int, help="threads per worker (default 32 with one "
+                        "worker, else 16); concurrent requests are what the log batches")  # fmt: skip
+    parser.add_argument("--config", help="JSON configuration file")

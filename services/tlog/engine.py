@@ -11,8 +11,8 @@ PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) serialises batches, and each batch re
 reloads the right edge when another writer has moved it. Nothing a second worker would need lives only
 in process memory (the tile cache holds immutable prefixes only).
 
-Reads (entries, heads, proofs, tiles) need no lock: tiles only grow, so proofs built for a committed
-head stay valid while writers append.
+Reads (entries, heads, proofs, tiles, in ``reads``) need no lock: tiles only grow, so proofs built for a
+committed head stay valid while writers append.
 """
 
 from __future__ import annotations
@@ -33,36 +33,16 @@ from sqlalchemy import Connection, Engine, insert, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
 from protocol import merkle
-from protocol.errors import ConfigError, NotFoundError, UnavailableError, ValidationError
+from protocol.errors import ConfigError, UnavailableError, ValidationError
 from services.runtime import db
 
 from . import store
-from .tiles import HASH, Edge, Tile, TileReader, node_location
+from .reads import Entry, LogReads, TreeHead
+from .tiles import Edge, Tile
 
 log = logging.getLogger("sigstack.tlog")
 
 MAX_LEAF = 65535  # C2SP entry bundles prefix each entry with a uint16 length
-
-
-@dataclass(frozen=True)
-class TreeHead:
-    size: int
-    root_hash: bytes
-    timestamp_ms: int
-    note: str
-
-
-@dataclass(frozen=True)
-class Entry:
-    index: int
-    leaf: bytes
-    extra: bytes
-    leaf_hash: bytes
-    integrated_ms: int
-
-    @property
-    def integrated_time(self) -> int:
-        return self.integrated_ms // 1000
 
 
 @dataclass(frozen=True)
@@ -92,8 +72,8 @@ class _Pending:
         self.error: Exception | None = None
 
 
-class Log:
-    """One log (tree) in a database. Create with ``open_log``."""
+class Log(LogReads):
+    """One log (tree) in a database. Create with ``open_log``. Reads are in ``reads.LogReads``."""
 
     def __init__(
         self,
@@ -299,129 +279,6 @@ class Log:
             return Edge(size, tiles)
         except ValueError as exc:
             raise ConfigError(f"log {self.tree_id} storage is inconsistent: {exc}") from exc
-
-    # ---- reading -------------------------------------------------------------------------------
-
-    def head(self) -> TreeHead:
-        t = store.trees
-        with self.engine.connect() as conn:
-            r = conn.execute(
-                select(t.c.size, t.c.root_hash, t.c.timestamp_ms, t.c.note).where(
-                    t.c.tree_id == self.tree_id
-                )
-            ).one()
-        return TreeHead(r.size, bytes(r.root_hash), r.timestamp_ms, r.note)
-
-    def entries(self, start: int, end: int) -> list[Entry]:
-        e = store.entries
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(e.c.idx, e.c.data, e.c.extra, e.c.leaf_hash, e.c.integrated_ms)
-                .where(e.c.tree_id == self.tree_id, e.c.idx >= start, e.c.idx < end)
-                .order_by(e.c.idx)
-            ).all()
-        return [
-            Entry(r.idx, bytes(r.data), bytes(r.extra), bytes(r.leaf_hash), r.integrated_ms)
-            for r in rows
-        ]
-
-    def entry(self, index: int) -> Entry:
-        found = self.entries(index, index + 1) if index >= 0 else []
-        if not found:
-            raise NotFoundError(f"no entry at index {index}")
-        return found[0]
-
-    def indexes_of(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
-        """Map each leaf hash present in the log to its (first) index."""
-        e = store.entries
-        out: dict[bytes, int] = {}
-        if not leaf_hashes:
-            return out
-        with self.engine.connect() as conn:
-            for r in conn.execute(
-                select(e.c.leaf_hash, e.c.idx)
-                .where(e.c.tree_id == self.tree_id, e.c.leaf_hash.in_(list(leaf_hashes)))
-                .order_by(e.c.idx)
-            ):
-                out.setdefault(bytes(r.leaf_hash), r.idx)
-        return out
-
-    def index_of(self, leaf_hash: bytes) -> int | None:
-        return self.indexes_of([leaf_hash]).get(leaf_hash)
-
-    def tile(self, level: int, index: int, min_width: int = 1) -> bytes:
-        """Tile content (at least ``min_width`` hashes, possibly more); NotFoundError if shorter."""
-        return self._tile(level, index, min_width).data
-
-    def _tile(self, level: int, index: int, min_width: int = 1) -> Tile:
-        key = (level, index)
-        with self._cache_lock:
-            cached = self._cache.get(key)
-            if cached is not None and cached.width >= min_width:
-                self._cache.move_to_end(key)
-                return cached
-        t = store.tiles
-        with self.engine.connect() as conn:
-            data = conn.execute(
-                select(t.c.hashes).where(
-                    t.c.tree_id == self.tree_id, t.c.level == level, t.c.idx == index
-                )
-            ).scalar()
-        if data is None or len(data) < min_width * HASH:
-            raise NotFoundError(f"tile {level}/{index} does not exist")
-        with self._cache_lock:
-            return self._cache_put(key, bytes(data))
-
-    def _cache_put(self, key: tuple[int, int], data: bytes) -> Tile:
-        """Keep the longest version of a tile seen (tiles only grow); return what is cached."""
-        current = self._cache.get(key)
-        if current is None or current.width < len(data) // HASH:
-            current = self._cache[key] = Tile(data, base=current)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_max:
-            self._cache.popitem(last=False)
-        return current
-
-    def _reader(self) -> TileReader:
-        return TileReader(self._tile)
-
-    def _with_tiles(self, build: Callable[[merkle.Subtree], Any]) -> Any:
-        """Run a proof builder twice: first with a recording oracle to learn which tiles it
-        needs (the ranges depend only on sizes and indexes), then for real after fetching every
-        tile missing from the cache in one query."""
-        ranges: list[tuple[int, int]] = []
-        build(lambda start, end: ranges.append((start, end)) or merkle.EMPTY_ROOT)
-        need: dict[tuple[int, int], int] = {}
-        for start, end in ranges:
-            for level, index in merkle.complete_subtrees(start, end):
-                tl, ti, off, count = node_location(level, index)
-                need[(tl, ti)] = max(need.get((tl, ti), 0), off + count)
-        with self._cache_lock:
-            missing = [k for k, w in need.items()
-                       if k not in self._cache or self._cache[k].width < w]  # fmt: skip
-        if len(missing) > 1:
-            t = store.tiles
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(t.c.level, t.c.idx, t.c.hashes).where(
-                        t.c.tree_id == self.tree_id, tuple_(t.c.level, t.c.idx).in_(missing)
-                    )
-                ).all()
-            with self._cache_lock:
-                for r in rows:
-                    self._cache_put((r.level, r.idx), bytes(r.hashes))
-        return build(self._reader().subtree)
-
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        return list(self._with_tiles(lambda oracle: merkle.inclusion_proof(index, size, oracle)))
-
-    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
-        if size1 == size2:
-            return []
-        return list(self._with_tiles(lambda oracle: merkle.consistency_proof(size1, size2, oracle)))
-
-    def root_at(self, size: int) -> bytes:
-        return merkle.EMPTY_ROOT if size == 0 else self._reader().subtree(0, size)
 
 
 def _pg(conn: Connection) -> bool:
