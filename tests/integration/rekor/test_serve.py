@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -88,7 +89,7 @@ def _hammer(url: str, stop: threading.Event, acked: dict, heads: list, prefix: s
         i += 1
         try:
             status, body, _ = post(url, hashedrekord(f"{prefix}-{i}".encode()), timeout=10)
-        except OSError:
+        except (OSError, http.client.HTTPException, ValueError):  # killed mid-answer: not acked
             continue
         if status == 201:
             ((entry_id, entry),) = body.items()
