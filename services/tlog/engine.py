@@ -17,6 +17,7 @@ committed head stay valid while writers append.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -96,6 +97,7 @@ class Log(LogReads):
         self._cache_max = cache_tiles
         self._cache_lock = threading.Lock()
         self._edge: Edge | None = None
+        self._conn: Connection | None = None
         self._pid = -1
         self._queue: queue.Queue[_Pending] = queue.Queue()
         self._start_lock = threading.Lock()
@@ -130,6 +132,7 @@ class Log(LogReads):
             if self._pid != os.getpid():
                 self._queue = queue.Queue()
                 self._edge = None
+                self._conn = None  # a forked child must not share its parent's connection
                 threading.Thread(target=self._run, name=f"tlog-{self.tree_id}", daemon=True).start()
                 self._pid = os.getpid()
 
@@ -165,30 +168,33 @@ class Log(LogReads):
                     item.error = exc
                     item.done.set()
 
+    def _writer(self) -> Connection:
+        """The sequencer's own connection, kept between batches (no pool checkout, ping or reset
+        per batch); dropped after any failure so that the next batch starts on a fresh one."""
+        if self._conn is None:
+            self._conn = self.engine.connect().execution_options(immediate=True)
+        return self._conn
+
     def _commit(self, batch: list[_Pending]) -> None:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(immediate=True)
+        conn = self._writer()
+        try:
             with conn.begin():
-                row = conn.execute(
-                    select(
-                        store.trees.c.size,
-                        store.trees.c.root_hash,
-                        store.trees.c.timestamp_ms,
-                        store.trees.c.note,
-                    )
-                    .where(store.trees.c.tree_id == self.tree_id)
-                    .with_for_update()
+                row = conn.exec_driver_sql(
+                    _LOCK_PG if _pg(conn) else _LOCK_SQLITE, {"t": self.tree_id}
                 ).one()
                 edge = self._edge
                 if edge is None or edge.size != row.size:
                     edge = self._load_edge(conn, row.size)
                 edge.begin()
-                try:
-                    head, results, sequenced = self._sequence(conn, edge, batch, row)
-                except BaseException:
-                    self._edge = None
-                    raise
-            self._edge = edge
+                head, results, sequenced = self._sequence(conn, edge, batch, row)
+        except BaseException:
+            self._edge = None
+            self._conn = None
+            with contextlib.suppress(Exception):
+                conn.invalidate()  # whatever state the failure left it in, it is not reused
+                conn.close()
+            raise
+        self._edge = edge
         with self._cache_lock:
             for level, index, data in edge.changed_tiles():
                 self._cache_put((level, index), data)
@@ -279,6 +285,12 @@ class Log(LogReads):
             return Edge(size, tiles)
         except ValueError as exc:
             raise ConfigError(f"log {self.tree_id} storage is inconsistent: {exc}") from exc
+
+
+_LOCK_PG = (
+    "SELECT size, root_hash, timestamp_ms, note FROM tlog_trees WHERE tree_id = %(t)s FOR UPDATE"
+)
+_LOCK_SQLITE = "SELECT size, root_hash, timestamp_ms, note FROM tlog_trees WHERE tree_id = :t"
 
 
 def _pg(conn: Connection) -> bool:

@@ -123,6 +123,7 @@ class Edge:
             if count < WIDTH:
                 break
             level += 1
+        self._tiles: dict[int, tuple[int, Tile]] = {}
         self.begin()
 
     @staticmethod
@@ -184,8 +185,19 @@ class Edge:
         for level, index in merkle.complete_subtrees(0, self.size):
             tl, ti, off, count = node_location(level, index)
             assert ti == self._index(tl), "root node outside the edge tiles"
-            hashes.append(node_from_tile(bytes(self.partial[tl]), off, count))
+            hashes.append(self._edge_tile(tl, ti).node(off, count))
         return merkle.fold_subtrees(hashes)
+
+    def _edge_tile(self, level: int, index: int) -> Tile:
+        """The partial tile of ``level`` with its subtree levels, extended from the last batch's."""
+        data = bytes(self.partial[level])
+        previous = self._tiles.get(level)
+        if previous is not None and previous[0] == index and previous[1].data == data:
+            return previous[1]
+        base = previous[1] if previous is not None and previous[0] == index else None
+        tile = Tile(data, base=base)
+        self._tiles[level] = (index, tile)
+        return tile
 
 
 TileSource = Callable[[int, int, int], Tile]
