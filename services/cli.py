@@ -14,7 +14,7 @@ def serve(argv: list[str]) -> int:
         return 2
     from services.runtime.server import prepare_metrics_dir
 
-    prepare_metrics_dir()  # before the service's modules import prometheus_client
+    prepare_metrics_dir()  # shared by the workers gunicorn will fork
     module = importlib.import_module(f"services.{argv[0]}.serve")
     return int(module.main(argv[1:]) or 0)
 

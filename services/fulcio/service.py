@@ -101,7 +101,7 @@ class Fulcio:
             cert = self.ca.final(builder, [sct])
             result = Result(cert, self.ca.chain, sct, embedded=True)
         self.issued += 1
-        CERTIFICATES.labels("fulcio").inc()
+        CERTIFICATES.inc("fulcio")
         log.info(
             "issued certificate serial=%x to %s (%s)", cert.serial_number, who.name, issuer.url
         )

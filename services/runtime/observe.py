@@ -4,9 +4,9 @@ Logs: one JSON object per line on stderr (``time``, ``level``, ``logger``, ``mes
 requests, ``service``, ``request_id``, ``method``, ``route``, ``path``, ``status``, ``ms``). Secrets
 never reach a log: request bodies, headers and tokens are not logged.
 
-Metrics: ``GET /metrics`` in the Prometheus text format. Under gunicorn every worker writes to
-``PROMETHEUS_MULTIPROC_DIR`` (set up by ``runtime.server``), and a scrape of any worker reports the
-whole service:
+Metrics: ``GET /metrics`` in the Prometheus text format (``runtime.metrics``). Under gunicorn every
+worker writes its totals to ``SIGSTACK_METRICS_DIR`` (set up by ``runtime.server``), and a scrape of
+any worker reports the whole service:
 
 - ``sigstack_http_requests_total{service,method,route,status}``
 - ``sigstack_http_request_duration_seconds{service,route}`` (histogram)
@@ -18,31 +18,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from .metrics import CONTENT_TYPE, REGISTRY, Metric
 
-REQUESTS = Counter("sigstack_http_requests_total", "HTTP requests answered",
-                   ["service", "method", "route", "status"])  # fmt: skip
-LATENCY = Histogram(
-    "sigstack_http_request_duration_seconds", "Time to answer an HTTP request",
+REQUESTS = Metric("counter", "sigstack_http_requests_total", "HTTP requests answered",
+                  ["service", "method", "route", "status"])  # fmt: skip
+LATENCY = Metric(
+    "histogram", "sigstack_http_request_duration_seconds", "Time to answer an HTTP request",
     ["service", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )  # fmt: skip
-LOG_ENTRIES = Gauge("sigstack_log_entries", "Entries in a transparency log", ["log"],
-                    multiprocess_mode="max")  # fmt: skip
-CERTIFICATES = Counter("sigstack_certificates_issued_total", "Certificates issued", ["service"])
+LOG_ENTRIES = Metric("gauge", "sigstack_log_entries", "Entries in a transparency log", ["log"])
+CERTIFICATES = Metric("counter", "sigstack_certificates_issued_total", "Certificates issued",
+                      ["service"])  # fmt: skip
 
 
 class JsonFormatter(logging.Formatter):
@@ -73,20 +65,12 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def observe_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(service, method, route, str(status)).inc()
-    LATENCY.labels(service, route).observe(seconds)
+    REQUESTS.inc(service, method, route, str(status))
+    LATENCY.observe(service, route, value=seconds)
 
 
 def metrics_response(before: Callable[[], None] | None = None) -> tuple[bytes, int, dict[str, str]]:
-    """The Prometheus exposition of this service (all workers when in multiprocess mode)."""
+    """The Prometheus exposition of this service (all its workers under gunicorn)."""
     if before is not None:
         before()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        body = generate_latest(registry)
-    else:
-        body = generate_latest()
-    return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}
+    return REGISTRY.exposition(), 200, {"Content-Type": CONTENT_TYPE}

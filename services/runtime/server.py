@@ -2,7 +2,7 @@
 
 The app factory is called in each worker after fork (``preload`` off), so every worker opens its own
 database connections and starts its own background threads; state shared between workers lives in
-the database only (and, for metrics, in a per-server ``PROMETHEUS_MULTIPROC_DIR``).
+the database only (and, for metrics, in a per-server ``SIGSTACK_METRICS_DIR``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
+
+from .metrics import DIR_ENV
 
 
 def run(
@@ -26,11 +28,6 @@ def run(
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
-    def child_exit(_server: Any, worker: Any) -> None:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
-
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings = {
@@ -44,7 +41,6 @@ def run(
                 "loglevel": log_level,
                 "accesslog": None,
                 "preload_app": False,
-                "child_exit": child_exit,
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)
@@ -58,7 +54,7 @@ def run(
     try:
         _App().run()
     finally:
-        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+        metrics_dir = os.environ.get(DIR_ENV, "")
         if os.path.basename(metrics_dir).startswith(METRICS_PREFIX):
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
@@ -67,10 +63,9 @@ METRICS_PREFIX = "sigstack-metrics-"
 
 
 def prepare_metrics_dir() -> None:
-    """Give this server's workers a shared metrics directory; call before anything imports
-    prometheus_client (its value storage is chosen at import)."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
+    """Give this server's workers a shared metrics directory (``runtime.metrics``)."""
+    if not os.environ.get(DIR_ENV):
+        os.environ[DIR_ENV] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
 
 
 def log_workers(workers: int | None, threads: int | None, database_url: str) -> dict[str, int]:

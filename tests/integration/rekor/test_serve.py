@@ -62,10 +62,16 @@ def test_new_dir_is_initialised_reused_and_inconsistent_dirs_refused(tmp_path) -
         assert status == 201 and next(iter(body.values()))["logIndex"] == 1
         for _ in range(4):  # several requests so that both workers have answered some
             get(f"{srv.url}/api/v1/log")
-        with urllib.request.urlopen(f"{srv.url}/metrics", timeout=30) as resp:  # noqa: S310
-            metrics = resp.read().decode()
-        assert 'sigstack_log_entries{log="rekor"} 2.0' in metrics
-        assert 'route="/api/v1/log/entries",service="rekor",status="201"} 1.0' in metrics
+        want = ('sigstack_log_entries{log="rekor"} 2.0',
+                'route="/api/v1/log/entries",service="rekor",status="201"} 1.0')  # fmt: skip
+        deadline = time.monotonic() + 5  # the other worker flushes its totals every 0.25 s
+        while True:
+            with urllib.request.urlopen(f"{srv.url}/metrics", timeout=30) as resp:  # noqa: S310
+                metrics = resp.read().decode()
+            if all(w in metrics for w in want) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert all(w in metrics for w in want), metrics
     lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
     requests = [x for x in lines if x.get("message") == "request"]
     assert any(x["route"] == "/api/v1/log/entries" and x["status"] == 201 for x in requests)

@@ -88,7 +88,7 @@ def parse_sigstack(argv: list[str]) -> argparse.Namespace | str:
     err = io.StringIO()
     with (
         mock.patch.object(argparse.ArgumentParser, "parse_args", intercept),
-        # `sigstack serve` would point prometheus_client at a fresh temporary directory through
+        # `sigstack serve` would point the metrics at a fresh temporary directory through
         # os.environ before importing the service; keep this process's environment as it is.
         mock.patch.object(server, "prepare_metrics_dir", lambda: None, create=True),
         contextlib.redirect_stderr(err),
