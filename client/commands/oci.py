@@ -96,30 +96,9 @@ def _reference_and_registry(ns: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _signer(ns: argparse.Namespace) -> tuple[Any, Any]:
-    from client import trust
-    from client.sign.oidc import get_token
-    from client.sign.signer import Signer
-    from protocol.trust import select_services
+    from .sign import make_signer
 
-    opts = trust_options(ns)
-    config = trust.signing_config(opts)
-    try:
-        root = trust.trusted_root(opts)
-    except ValidationError as exc:
-        say(f"Warning: signatures will not be checked after signing ({exc.message})")
-        root = None
-    issuer = ns.oidc_issuer or None
-    if issuer is None and config.oidc_urls:
-        issuer = select_services(config.oidc_urls, (1,))[0].url
-    token = get_token(
-        ns.identity_token,
-        os.environ,
-        issuer,
-        client_id=ns.oidc_client_id,
-        client_secret=ns.oidc_client_secret,
-        device=ns.device,
-    )
-    return Signer(config, root, token, progress=say), root
+    return make_signer(ns, True, what="signatures")  # type: ignore[no-any-return]
 
 
 def _sign_or_attest(ns: argparse.Namespace, predicate: tuple[str, Any] | None) -> int:

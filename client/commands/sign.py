@@ -24,7 +24,9 @@ def _add_signing_flags(p: argparse.ArgumentParser) -> None:
     add_trust_flags(p, signing=True)
 
 
-def _signer(ns: argparse.Namespace, progress: bool) -> Any:
+def make_signer(ns: argparse.Namespace, progress: bool, what: str = "the bundle") -> Any:
+    """(Signer, trusted root or None) from the parsed signing flags: trust sources, the OIDC
+    issuer from the flag or the signing config, and the identity token's source."""
     from client import trust
     from client.sign.oidc import get_token
     from client.sign.signer import Signer
@@ -35,7 +37,7 @@ def _signer(ns: argparse.Namespace, progress: bool) -> Any:
     try:
         root = trust.trusted_root(opts)
     except ValidationError as exc:
-        say(f"Warning: the bundle will not be checked after signing ({exc.message})")
+        say(f"Warning: {what} will not be checked after signing ({exc.message})")
         root = None
     issuer = ns.oidc_issuer if getattr(ns, "oidc_issuer", None) else None
     if issuer is None and config.oidc_urls:
@@ -48,7 +50,11 @@ def _signer(ns: argparse.Namespace, progress: bool) -> Any:
         client_secret=ns.oidc_client_secret,
         device=ns.device,
     )
-    return Signer(config, root, token, progress=say if progress else (lambda _m: None))
+    return Signer(config, root, token, progress=say if progress else (lambda _m: None)), root
+
+
+def _signer(ns: argparse.Namespace, progress: bool) -> Any:
+    return make_signer(ns, progress)[0]
 
 
 def _write(ns: argparse.Namespace, bundle: Any) -> None:
