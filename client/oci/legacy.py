@@ -22,14 +22,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from client.verify import IdentityPolicy, Result, tlog
-from client.verify.certs import (
-    ChainVerifier,
-    certificate_identities,
-    check_leaf_usage,
-    verify_sct,
-)
+from client.verify.certs import ChainVerifier, verify_signing_certificate
 from client.verify.keys import Keyring
-from protocol import x509ext
 from protocol.bundle import DsseEnvelope
 from protocol.errors import VerificationError
 from protocol.trust import TrustedRoot
@@ -115,15 +109,9 @@ class LegacyVerifier:
         )
         if self._chains is None:
             self._chains = ChainVerifier(self.root)
-        chain = self._chains.verify_at(leaf, when)
-        result.checks.append("The certificate chains to a trusted Fulcio CA at the signing time")
-        verify_sct(leaf, chain, self._ct)
-        result.checks.append("The certificate's SCT was verified against a trusted CT log")
-        check_leaf_usage(leaf)
-        policy.verify(leaf)
-        result.identity = certificate_identities(leaf)
-        result.issuer = x509ext.oidc_issuer(leaf)
-        result.checks.append("The certificate's identity and OIDC issuer match the policy")
+        result.identity, result.issuer = verify_signing_certificate(
+            leaf, [when], self._chains, self._ct, policy, result.checks
+        )
         if not leaf.not_valid_before_utc <= when <= leaf.not_valid_after_utc:
             raise VerificationError(
                 f"the signing certificate was not valid at the log's integrated time {when.isoformat()}"

@@ -251,3 +251,28 @@ class IdentityPolicy:
                 f"the certificate's identity {', '.join(sans) or '(none)'} "
                 f"does not match {self.identity_regexp!r}"
             )
+
+
+def verify_signing_certificate(
+    leaf: x509.Certificate,
+    times: list[datetime],
+    chains: ChainVerifier,
+    ct_keys: Keyring,
+    policy: IdentityPolicy,
+    checks: list[str],
+) -> tuple[list[str], str | None]:
+    """Steps 1-3 of the verification order (spec/clients.md section 5): the chain to a trusted CA
+    at every verified time, the SCT, key usage and the identity policy. Appends to ``checks`` and
+    returns the certificate's identities and OIDC issuer."""
+    from protocol import x509ext
+
+    chain: list[x509.Certificate] = []
+    for when in times:
+        chain = chains.verify_at(leaf, when)
+    checks.append("The certificate chains to a trusted Fulcio CA at the signing time")
+    verify_sct(leaf, chain, ct_keys)
+    checks.append("The certificate's SCT was verified against a trusted CT log")
+    check_leaf_usage(leaf)
+    policy.verify(leaf)
+    checks.append("The certificate's identity and OIDC issuer match the policy")
+    return certificate_identities(leaf), x509ext.oidc_issuer(leaf)

@@ -25,7 +25,7 @@ from protocol.record import record
 from protocol.trust import TrustedRoot
 
 from . import timestamps, tlog
-from .certs import ChainVerifier, IdentityPolicy, check_leaf_usage, load_certificate, verify_sct
+from .certs import ChainVerifier, IdentityPolicy, load_certificate, verify_signing_certificate
 from .intoto import Statement
 from .keys import Keyring
 
@@ -222,26 +222,12 @@ class Verifier:
         assert raw_leaf is not None
         leaf = load_certificate(raw_leaf, "signing certificate")
         times = self._establish_time(bundle, entry, result)
-        # 1. chain to a trusted CA at every verified time
+        # 1-3. chain at every verified time, SCT, identity
         if self._chains is None:
             self._chains = ChainVerifier(self.root)
-        chain: list[x509.Certificate] = []
-        for when in times:
-            chain = self._chains.verify_at(leaf, when)
-        result.checks.append("The certificate chains to a trusted Fulcio CA at the signing time")
-        # 2. SCT
-        verify_sct(leaf, chain, self._ct)
-        result.checks.append("The certificate's SCT was verified against a trusted CT log")
-        check_leaf_usage(leaf)
-        # 3. identity
-        policy.verify(leaf)
-        from protocol import x509ext
-
-        from .certs import certificate_identities
-
-        result.identity = certificate_identities(leaf)
-        result.issuer = x509ext.oidc_issuer(leaf)
-        result.checks.append("The certificate's identity and OIDC issuer match the policy")
+        result.identity, result.issuer = verify_signing_certificate(
+            leaf, times, self._chains, self._ct, policy, result.checks
+        )
         # 4. log entry
         self._verify_log(entry, result)
         # 5. every signed time within the leaf's validity
