@@ -1,0 +1,375 @@
+"""Static checks of docker-compose.yml and the Dockerfile against the real sigstack parsers
+(used by test_compose.py and test_doc_commands.py)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from unittest import mock
+from urllib.parse import urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+IMAGE = "sigstack:latest"
+
+# What the test pretends .env holds; every ${VAR:?} in the file must have a value here.
+TEST_ENV = {"POSTGRES_PASSWORD": "pw", "SIGSTACK_CA_PASSPHRASE": "passphrase"}
+# Ports of containers that do not run sigstack (their images' defaults).
+OTHER_PORTS = {"postgres": 5432}
+# Services that keep state in a database and so must be given the shared PostgreSQL.
+WITH_DATABASE = {"oidc", "ctlog", "rekor"}
+SERVICES = {"oidc", "fulcio", "ctlog", "rekor", "tuf"}
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's variable substitution: ``${V}``, ``${V:-default}``, ``${V:?error}``, ``$$``."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, op, arg = m.group(1), m.group(2), m.group(3)
+        value = env.get(name)
+        if op in (":-", "-"):
+            return value if value or (op == "-" and value is not None) else arg
+        if op in (":?", "?"):
+            if not value:
+                raise AssertionError(f"${{{name}}} is required ({arg}); add it to TEST_ENV")
+            return value
+        return value or ""
+
+    return _VAR.sub(sub, text)
+
+
+def load_compose(text: str | None = None) -> dict[str, Any]:
+    raw = COMPOSE.read_text() if text is None else text
+    return yaml.safe_load(interpolate(raw, TEST_ENV))
+
+
+class _Parsed(Exception):
+    def __init__(self, namespace: argparse.Namespace) -> None:
+        self.namespace = namespace
+
+
+def parse_sigstack(argv: list[str]) -> argparse.Namespace | str:
+    """The namespace ``sigstack ARGV`` parses to, or the error text argparse would print."""
+    from client.cli import COMMANDS
+    from client.cli import main as cli_main
+    from services.runtime import server
+
+    if argv in (["--help"], ["-h"]):  # the front door's own usage text
+        return argparse.Namespace()
+    if not argv or argv[0] not in COMMANDS:
+        return f"unknown sigstack command {argv[:1]}"
+    original = argparse.ArgumentParser.parse_args
+
+    def intercept(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
+        raise _Parsed(original(self, args, namespace))
+
+    err = io.StringIO()
+    with (
+        mock.patch.object(argparse.ArgumentParser, "parse_args", intercept),
+        # `sigstack serve` would point the metrics at a fresh temporary directory through
+        # os.environ before importing the service; keep this process's environment as it is.
+        mock.patch.object(server, "prepare_metrics_dir", lambda: None, create=True),
+        contextlib.redirect_stderr(err),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        try:
+            cli_main(list(argv))
+        except _Parsed as parsed:
+            return parsed.namespace
+        except SystemExit:
+            return err.getvalue().strip().splitlines()[-1] if err.getvalue() else "exit"
+    return "the command returned without parsing its arguments"
+
+
+def _runs_sigstack(svc: dict[str, Any]) -> bool:
+    return svc.get("image") == IMAGE or "build" in svc
+
+
+def _long_running(svc: dict[str, Any]) -> bool:
+    return svc.get("restart", "no") != "no" and not svc.get("profiles")
+
+
+def _mounts(svc: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(source, target, read_only) of the short-syntax volume entries."""
+    out = []
+    for entry in svc.get("volumes", []):
+        parts = entry.split(":")
+        out.append((parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(",")))
+    return out
+
+
+def _mount_of(svc: dict[str, Any], path: str) -> tuple[str, str, bool] | None:
+    """The mount holding ``path`` in the container (the deepest one), if any."""
+    best = None
+    for source, target, ro in _mounts(svc):
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            if best is None or len(target) > len(best[1]):
+                best = (source, target, ro)
+    return best
+
+
+def _container_port(spec: str) -> int:
+    return int(str(spec).rsplit(":", 1)[-1].split("/")[0])
+
+
+def _http_urls(words: list[str]) -> list[str]:
+    return [w for w in words if isinstance(w, str) and w.startswith(("http://", "https://"))]
+
+
+def _file_path(value: str | None) -> str | None:
+    if not value:
+        return None
+    if value.startswith("file:"):
+        return value[len("file:") :].split("?", 1)[0]
+    return value if value.startswith("/") else None
+
+
+def problems(compose: dict[str, Any], dockerfile: str | None = None) -> list[str]:
+    """Everything wrong with a compose file (and the Dockerfile), as messages."""
+    found: list[str] = []
+    services: dict[str, dict[str, Any]] = compose.get("services", {})
+    declared = set((compose.get("volumes") or {}).keys())
+    parsed: dict[str, argparse.Namespace] = {}
+
+    # Commands: each parses with the real parser of the command it names.
+    for name, svc in services.items():
+        if not _runs_sigstack(svc):
+            continue
+        argv = svc.get("command")
+        if not isinstance(argv, list) or not argv:
+            found.append(f"{name}: command must be a non-empty list (exec form)")
+            continue
+        if argv == ["--help"]:
+            continue
+        result = parse_sigstack(argv)
+        if isinstance(result, str):
+            found.append(f"{name}: `sigstack {' '.join(argv)}` does not parse: {result}")
+        else:
+            parsed[name] = result
+
+    # Every service of the stack is there and runs `sigstack serve <itself>`.
+    for name in sorted(SERVICES):
+        svc = services.get(name)
+        if svc is None or svc.get("command", [None, None])[:2] != ["serve", name]:
+            found.append(f"{name}: missing, or not running `sigstack serve {name}`")
+    ports = dict(OTHER_PORTS)
+    for name, ns in parsed.items():
+        if services[name]["command"][0] == "serve":
+            ports[name] = ns.port
+            if ns.host != "0.0.0.0":
+                found.append(
+                    f"{name}: --host must be 0.0.0.0 to be reachable from other containers"
+                )
+
+    # depends_on: existing services, conditions they can meet.
+    for name, svc in services.items():
+        deps = svc.get("depends_on") or {}
+        for dep, spec in deps.items() if isinstance(deps, dict) else ((d, {}) for d in deps):
+            if dep not in services:
+                found.append(f"{name}: depends_on names an unknown service {dep!r}")
+                continue
+            condition = (spec or {}).get("condition", "service_started")
+            if condition == "service_healthy" and "healthcheck" not in services[dep]:
+                found.append(f"{name}: waits for {dep} to be healthy but {dep} has no healthcheck")
+            if condition == "service_completed_successfully" and _long_running(services[dep]):
+                found.append(f"{name}: waits for {dep} to complete but {dep} runs forever")
+            if services[dep].get("profiles") and not svc.get("profiles"):
+                found.append(f"{name}: depends on {dep}, which only runs in a profile")
+
+    # Volumes: named ones declared, bind sources present in the checkout.
+    for name, svc in services.items():
+        for source, target, _ro in _mounts(svc):
+            if source.startswith((".", "/")):
+                if source.startswith(".") and not (ROOT / source).exists():
+                    found.append(f"{name}: bind mount source {source} does not exist")
+            elif source not in declared:
+                found.append(f"{name}: volume {source!r} is not declared under volumes:")
+            if not target.startswith("/"):
+                found.append(f"{name}: mount target {target} is not absolute")
+
+    # Health checks on every long-running service, hitting its own port.
+    for name, svc in services.items():
+        if not _long_running(svc):
+            continue
+        test = (svc.get("healthcheck") or {}).get("test")
+        if not test:
+            found.append(f"{name}: long-running service without a healthcheck")
+            continue
+        if name in parsed:
+            urls = [u for w in test for u in re.findall(r"https?://[^'\" ]+", str(w))]
+            if not any(
+                urlsplit(u).port == ports[name] and urlsplit(u).path == "/healthz" for u in urls
+            ):
+                found.append(f"{name}: healthcheck does not GET /healthz on port {ports[name]}")
+            if any("curl" in str(w) or "wget" in str(w) for w in test):
+                found.append(f"{name}: healthcheck uses curl/wget, which the slim image lacks")
+
+    # Published ports are the ports the services listen on.
+    for name, svc in services.items():
+        for spec in svc.get("ports", []):
+            if name in ports and _container_port(spec) != ports[name]:
+                found.append(f"{name}: publishes {spec} but listens on {ports[name]}")
+
+    # URLs that name another service use that service's port.
+    for name, svc in services.items():
+        words = list(svc.get("command") or []) + list((svc.get("environment") or {}).values())
+        for url in _http_urls(words) + _db_urls(words):
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            if host in ("127.0.0.1", "localhost", "0.0.0.0"):
+                found.append(f"{name}: {url} points at the container itself")
+            elif host not in services:
+                if "." not in host:
+                    found.append(f"{name}: {url} names no service of this file")
+            elif host in ports and (parts.port or 80) != ports[host]:
+                found.append(
+                    f"{name}: {url} uses port {parts.port}, {host} listens on {ports[host]}"
+                )
+
+    found += _wiring(services, parsed)
+    if dockerfile is not None:
+        found += dockerfile_problems(dockerfile)
+    return found
+
+
+def _db_urls(words: list[Any]) -> list[str]:
+    return [
+        w for w in words if isinstance(w, str) and w.startswith(("postgresql://", "postgres://"))
+    ]
+
+
+def _wiring(
+    services: dict[str, dict[str, Any]], parsed: dict[str, argparse.Namespace]
+) -> list[str]:
+    """The links between services that a URL check alone does not see."""
+    found: list[str] = []
+    get = parsed.get
+
+    # Files a service reads live on a volume mounted in that container.
+    for name, ns in parsed.items():
+        svc = services[name]
+        for flag in ("roots", "config", "ca_chain", "ct_public_key", "ca_key", "key_uri"):
+            path = _file_path(getattr(ns, flag, None))
+            if path and _mount_of(svc, path) is None:
+                found.append(f"{name}: --{flag.replace('_', '-')} {path} is on no volume")
+        for flag in ("data_dir", "out_dir", "key_dir"):
+            path = getattr(ns, flag, None)
+            if path is None:
+                continue
+            path = str(path)
+            below = [t for _s, t, _r in _mounts(svc) if t == path or t.startswith(path + "/")]
+            mount = _mount_of(svc, path)
+            if not below and mount is None:
+                found.append(
+                    f"{name}: --{flag.replace('_', '-')} {path} is on no volume (lost at restart)"
+                )
+            elif mount is not None and mount[2]:
+                found.append(f"{name}: --{flag.replace('_', '-')} {path} is mounted read-only")
+
+    # One database for the migration job and every service that has one.
+    urls = {name: ns.database_url for name, ns in parsed.items() if hasattr(ns, "database_url")}
+    migrate = [n for n, s in services.items() if s.get("command", [])[:2] == ["db", "upgrade"]]
+    if not migrate:
+        found.append("no service runs `sigstack db upgrade`")
+    for name in WITH_DATABASE:
+        if name in parsed and not urls.get(name):
+            found.append(f"{name}: no --database-url (it would fall back to SQLite in its volume)")
+        deps = services.get(name, {}).get("depends_on") or {}
+        if not any(
+            (deps.get(m) or {}).get("condition") == "service_completed_successfully"
+            for m in migrate
+            if isinstance(deps, dict)
+        ):
+            found.append(f"{name}: does not wait for the migration job to complete")
+    if len({u for u in urls.values() if u}) > 1:
+        found.append(f"services use different databases: {sorted(set(urls.values()))}")
+
+    def volume(name: str, path: str | None) -> str | None:
+        mount = _mount_of(services.get(name, {}), _file_path(path) or "")
+        return mount[0] if mount else None
+
+    fulcio, ctlog, oidc = get("fulcio"), get("ctlog"), get("oidc")
+    if fulcio and ctlog:
+        # The CT log accepts chains to the root Fulcio issues under.
+        if volume("ctlog", ctlog.roots) != volume("fulcio", fulcio.ca_chain):
+            found.append("ctlog --roots and fulcio --ca-chain are not on the same volume")
+        if not fulcio.ct_url:
+            found.append("fulcio: no --ct-url (certificates would carry no SCT)")
+        elif urlsplit(fulcio.ct_url).hostname != "ctlog":
+            found.append(f"fulcio: --ct-url {fulcio.ct_url} does not name the ctlog service")
+        if fulcio.ct_public_key:
+            vol = volume("fulcio", fulcio.ct_public_key)
+            if vol is None or not any(
+                s == vol and not ro for s, _t, ro in _mounts(services["ctlog"])
+            ):
+                found.append(
+                    "fulcio: --ct-public-key is not on a volume ctlog can write its key to"
+                )
+    for init, flag, user, user_flag in (
+        ("ca-init", "out_dir", "fulcio", "ca_chain"),
+        ("tuf-init", "data_dir", "tuf", "data_dir"),
+    ):
+        if init in parsed and user in parsed:
+            made = _mount_of(services[init], str(getattr(parsed[init], flag)))
+            used = volume(user, str(getattr(parsed[user], user_flag)))
+            if made is None or made[0] != used:
+                found.append(f"{init} writes to another volume than {user} reads")
+    if fulcio and oidc:
+        found += _issuer_problems(services["fulcio"], fulcio, oidc)
+    return found
+
+
+def _issuer_problems(
+    svc: dict[str, Any], fulcio: argparse.Namespace, oidc: argparse.Namespace
+) -> list[str]:
+    """Fulcio's configuration (a bind-mounted file) trusts the OIDC service's issuer URL exactly."""
+    mount = _mount_of(svc, fulcio.config)
+    if mount is None or not mount[0].startswith("."):
+        return ["fulcio: --config is not a file of this checkout mounted into the container"]
+    source = ROOT / mount[0]
+    if mount[1] != fulcio.config:  # a directory mount
+        source = source / Path(fulcio.config).relative_to(mount[1])
+    config = json.loads(source.read_text())
+    issuers = list(config.get("OIDCIssuers") or {})
+    if oidc.issuer_url not in issuers:
+        return [f"fulcio: {source.name} trusts {issuers}, not the issuer {oidc.issuer_url!r}"]
+    if urlsplit(oidc.issuer_url).hostname != "oidc" or urlsplit(oidc.issuer_url).port != oidc.port:
+        return [f"oidc: --issuer-url {oidc.issuer_url} is not this service's own address"]
+    return []
+
+
+def dockerfile_problems(text: str) -> list[str]:
+    found = []
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    entry = [ln for ln in lines if ln.upper().startswith("ENTRYPOINT")]
+    if not entry or json.loads(entry[-1].split(None, 1)[1]) != ["sigstack"]:
+        found.append('Dockerfile: ENTRYPOINT must be ["sigstack"]')
+    if not any(ln.startswith("FROM python:3.11-slim") for ln in lines):
+        found.append("Dockerfile: base image must be python:3.11-slim")
+    user = [ln.split(None, 1)[1] for ln in lines if ln.upper().startswith("USER ")]
+    if not user or user[-1] in ("root", "0"):
+        found.append("Dockerfile: must run as a non-root USER")
+    copied = {ln.split()[1] for ln in lines if ln.upper().startswith("COPY ")}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
+        if pattern.rstrip("*") not in copied:
+            found.append(f"Dockerfile: package {pattern.rstrip('*')} is not copied into the image")
+    for source in copied:
+        if not (ROOT / source).exists():
+            found.append(f"Dockerfile: COPY source {source} does not exist")
+    if project["project"]["scripts"].get("sigstack") is None:
+        found.append("pyproject.toml defines no `sigstack` console script")
+    return found
