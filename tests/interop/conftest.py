@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -24,14 +25,16 @@ SIGSTORE_PY = Path(sys.executable).with_name("sigstore")
 
 
 def free_port_base(count: int = 5) -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count > 65000:
-            continue
+    """``count`` consecutive free ports below the kernel's ephemeral range, so that outgoing
+    connections made while the stack starts cannot take them (ports from bind(0) could)."""
+    low, _high = (
+        int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    )
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10000, max(10001, low - count))
+        socks = []
         try:
-            socks = []
             for port in range(base, base + count):
                 sock = socket.socket()
                 socks.append(sock)
@@ -42,7 +45,7 @@ def free_port_base(count: int = 5) -> int:
         finally:
             for sock in socks:
                 sock.close()
-    raise RuntimeError("no 5 consecutive free ports")
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 class Stack:
@@ -51,7 +54,9 @@ class Stack:
         self.out = out
         self.proc: subprocess.Popen | None = None
 
-    def start(self, *extra: str, port_base: int | None = None, timeout: float = 90) -> Stack:
+    def start(
+        self, *extra: str, port_base: int | None = None, timeout: float = 90, retries: int = 2
+    ) -> Stack:
         self.port_base = port_base or free_port_base()
         with open(self.out, "ab") as log:
             self.proc = subprocess.Popen(
@@ -62,6 +67,10 @@ class Stack:
         deadline = time.monotonic() + timeout
         while not (self.data / "stack.json").exists():
             if self.proc.poll() is not None:
+                taken = any("Address already in use" in p.read_text(errors="replace")
+                            for p in (self.data / "logs").glob("*.log"))  # fmt: skip
+                if taken and port_base is None and retries > 0:  # lost a race for a port
+                    return self.start(*extra, timeout=timeout, retries=retries - 1)
                 raise RuntimeError(f"sigstack up exited: {self.out.read_text()[-2000:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"stack not ready: {self.out.read_text()[-2000:]}")
