@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, loadavg, wrk_post
+from common import ROOT, cpu_seconds, loadavg, wrk_post
 
 from services.fulcio.cli import create_ca
 from services.keys import load_signer
@@ -141,8 +141,11 @@ def main() -> None:
             "--workers", str(args.workers), "--threads", str(args.threads), log=work / "fulcio.log",
         ).start()  # fmt: skip
         try:
+            pids = [s.proc.pid for s in (fulcio, ct)]  # type: ignore[union-attr]
+            cpu0 = [cpu_seconds(p) for p in pids]
             r = wrk_post(fulcio.url, "/api/v2/signingCert", bodies, 200, args.connections,
                          args.seconds, work)  # fmt: skip
+            cpu = [cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
         finally:
             fulcio.stop()
             ct.stop()
@@ -153,6 +156,11 @@ def main() -> None:
         print(f"  requests {r['requests']}, 200: {r['ok']}, other: {r['other']}")
         print(f"  certificates/s: {rate:.0f}")
         print(f"  latency p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms")
+        per = [1000 * c / max(r["ok"], 1) for c in cpu]
+        print(
+            f"  CPU per certificate: Fulcio {per[0]:.2f} ms, CT log {per[1]:.2f} ms "
+            f"(total {sum(per):.2f} ms; 2 cores allow {2000 / sum(per):.0f}/s)"
+        )
         if r["requests"] > args.requests:
             print(
                 "  NOTE: wrk wrapped around the CSRs (the CT log deduplicated repeats): raise --requests"
