@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -52,12 +53,42 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out)
 
 
+class LineHandler(logging.Handler):
+    """Writes each record to stderr as one line with a single ``write(2)``.
+
+    A request thread never waits for another one's log line: no handler lock (a line written by one
+    system call is not interleaved with others on a pipe or an O_APPEND file) and no flush. When
+    stderr has no file descriptor (a test capturing it), the line goes through ``write`` instead.
+    """
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if self.filter(record):
+            self.emit(record)
+            return True
+        return False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+            stream = sys.stderr
+            try:
+                fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):
+                stream.write(line)
+                return
+            data = line.encode()
+            while data:
+                data = data[os.write(fd, data) :]
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """JSON lines on stderr for the ``sigstack`` loggers (idempotent)."""
     root = logging.getLogger("sigstack")
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LineHandler()
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
