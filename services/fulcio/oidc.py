@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import tempfile
 import threading
 import time
@@ -38,16 +39,26 @@ MAX_TOKEN_BYTES = 64 * 1024
 _ALGORITHMS = get_default_algorithms()
 
 
+# A JWS compact serialisation: three unpadded base64url parts (RFC 7515 section 7.1).
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def _b64decode(part: str) -> bytes:
+    if len(part) % 4 == 1:
+        raise client_error(MSG_TOKEN, "token part is not base64url")
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 def _b64json(part: str) -> Any:
     try:
-        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        return json.loads(_b64decode(part))
     except (ValueError, TypeError) as exc:
         raise client_error(MSG_TOKEN, "token part is not base64url JSON") from exc
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
     """The payload of a JWS compact token, *not verified*; used only to route to an issuer."""
-    if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+    if len(token) > MAX_TOKEN_BYTES or not _COMPACT.fullmatch(token):
         raise client_error(MSG_TOKEN, "token is not a three-part JWS")
     payload = _b64json(token.split(".")[1])
     if not isinstance(payload, dict):
@@ -194,28 +205,42 @@ class TokenVerifier:
         if issuer is None:
             raise client_error(MSG_TOKEN, f"issuer {iss!r} is not configured")
         header = _b64json(token.split(".")[0])
-        alg = header.get("alg") if isinstance(header, dict) else None
+        if not isinstance(header, dict):
+            raise client_error(MSG_TOKEN, "token header is not a JSON object")
+        if "crit" in header or header.get("b64", True) is not True:
+            # No critical extension is understood here (RFC 7515 section 4.1.11); an unencoded
+            # payload (RFC 7797) is not an ID token.
+            raise client_error(MSG_TOKEN, "token header has parameters that are not supported")
+        alg = header.get("alg")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise client_error(MSG_TOKEN, "token kid is not a string")
         provider = self._provider(issuer)
-        candidates = provider.candidates(header.get("kid") if isinstance(header, dict) else None)
+        candidates = provider.candidates(kid)
         if alg not in provider.algs:
             raise client_error(MSG_TOKEN, f"token algorithm {alg!r} is not accepted")
-        payload = self._check_signature(provider, token, alg, candidates)
-        self._check_claims(issuer, payload)
-        return issuer, payload
+        self._check_signature(provider, token, alg, candidates)
+        # ``claims`` was decoded from the very payload segment the signature covers.
+        self._check_claims(issuer, claims)
+        return issuer, claims
 
     def _check_signature(
         self, provider: _Provider, token: str, alg: str, candidates: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        jws = jwt.PyJWS(algorithms=[alg])
+    ) -> None:
+        """The JWS signature over ``header.payload`` verifies under one of ``candidates``."""
+        signing_input, _, encoded = token.rpartition(".")
+        try:
+            signature = _b64decode(encoded)
+        except ValueError as exc:
+            raise client_error(MSG_TOKEN, "token signature is not base64url") from exc
+        algorithm = _ALGORITHMS[alg]
+        message = signing_input.encode()
         for jwk in candidates:
             try:
-                key = provider.key_for(jwk, alg)
-                decoded = jws.decode_complete(token, key, algorithms=[alg])
-            except (jwt.InvalidTokenError, ValueError, TypeError, KeyError):
+                if algorithm.verify(message, provider.key_for(jwk, alg), signature):
+                    return
+            except (jwt.InvalidKeyError, ValueError, TypeError, KeyError):
                 continue
-            payload = json.loads(decoded["payload"])
-            if isinstance(payload, dict):
-                return payload
         raise client_error(MSG_TOKEN, "no key of the issuer verifies the token signature")
 
     def _check_claims(self, issuer: Issuer, claims: dict[str, Any]) -> None:

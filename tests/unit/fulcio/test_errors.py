@@ -83,6 +83,41 @@ def test_hs256_signed_with_public_key_refused(
     _refused(_csr_with(stack, token), msg.MSG_TOKEN)
 
 
+def _resigned(issuer: OIDCIssuer, header: dict[str, Any]) -> str:
+    """A token signed by the issuer's real RS256 key, with ``header`` as its protected header."""
+    claims = jwt.decode(issuer.email_token(), options={"verify_signature": False})
+    kid = issuer.kid_for("RS256")
+    signing_input = _unsigned(claims, {"alg": "RS256", "kid": kid, **header})[:-1]
+    sig = issuer.keys[kid][1].sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return signing_input + "." + base64.urlsafe_b64encode(sig).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"crit": ["exp"], "exp": 1}, {"b64": False, "crit": ["b64"]}, {"b64": False}, {"kid": 7}],
+    ids=["crit", "unencoded-payload", "b64-false", "kid-not-string"],
+)
+def test_validly_signed_token_with_unsupported_header_refused(
+    stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None, header: dict[str, Any]
+) -> None:
+    _refused(_csr_with(stack, _resigned(issuer, header)), msg.MSG_TOKEN)
+
+
+def test_signed_token_with_plain_header_accepted(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
+    """The construction above with a plain header is accepted: those refusals are the header's."""
+    assert _csr_with(stack, _resigned(issuer, {})).status_code == 200
+
+
+def test_payload_moved_under_another_signature_refused(
+    stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
+) -> None:
+    good = _resigned(issuer, {})
+    other = issuer.email_token("mallory@example.com").split(".")[1]
+    head, _, sig = good.split(".")
+    _refused(_csr_with(stack, f"{head}.{other}.{sig}"), msg.MSG_TOKEN)
+    _refused(_csr_with(stack, good + "="), msg.MSG_TOKEN)  # padding is not base64url
+
+
 @pytest.mark.parametrize(
     "make",
     [
