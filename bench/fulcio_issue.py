@@ -1,7 +1,7 @@
 """Fulcio end-to-end issuance throughput on this machine. Prints figures; asserts nothing.
 
 1. Creates a CA (``--ca-algorithm``, P-256 by default), starts ``sigstack serve ctlog`` (SQLite, or
-   PostgreSQL with --database-url) and ``sigstack serve fulcio`` (gunicorn gthread workers) with
+   PostgreSQL with --database-url) and ``sigstack serve fulcio`` (gunicorn workers with threads) with
    the CT log's public key (every SCT is checked), plus a throw-away OIDC issuer in this process.
 2. Pre-generates --requests distinct CSRs (P-256, as sigstore-python sends) and a pool of RS256
    identity tokens, and drives ``POST /api/v2/signingCert`` with ``wrk`` for --seconds: every

@@ -1,6 +1,6 @@
 """Rekor write throughput and proof latency on this machine. Prints figures; asserts nothing.
 
-1. Starts ``sigstack serve rekor`` (gunicorn, gthread workers) on a fresh PostgreSQL database
+1. Starts ``sigstack serve rekor`` (gunicorn, threaded workers) on a fresh PostgreSQL database
    (or SQLite with --sqlite), pre-generates distinct signed hashedrekord entries, and drives them
    with ``wrk`` (Debian package; C, so the load generator costs little CPU) at --connections
    concurrent clients for --seconds. Prints entries/s, p50/p99 latency and non-201 answers.

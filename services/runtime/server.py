@@ -34,7 +34,8 @@ def run(
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread" if threads > 1 else "sync",
+                "worker_class": os.environ.get(WORKER_CLASS_ENV)
+                or (THREADED_WORKER if threads > 1 else "sync"),
                 "timeout": timeout,
                 "graceful_timeout": 10,
                 "keepalive": 5,
@@ -60,6 +61,10 @@ def run(
 
 
 METRICS_PREFIX = "sigstack-metrics-"
+# Threaded servers use our connection-per-thread worker (runtime.worker); SIGSTACK_WORKER_CLASS
+# names another gunicorn worker class instead (for example gthread).
+THREADED_WORKER = "services.runtime.worker.ConnectionWorker"
+WORKER_CLASS_ENV = "SIGSTACK_WORKER_CLASS"
 
 
 def prepare_metrics_dir() -> None:
