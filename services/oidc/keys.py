@@ -8,7 +8,11 @@ the directory can be moved.
 
 Rotation (``rotate``): the next key is published and becomes the signing key at once; the
 previous key is marked retired and stays in the JWKS until the latest ``exp`` of any token it
-signed (``oidc_keys.last_exp``, raised on every signature) has passed. Verifiers that meet an
+signed (``oidc_keys.last_exp``) has passed. ``last_exp`` is written ahead: a signature whose
+``exp`` is past the value this process last wrote raises it to ``exp + LAST_EXP_AHEAD``, so the
+stored value is never behind a token's expiry and a busy issuer writes it once per key every few
+minutes instead of on every signature. A running issuer re-reads the key rows at most every
+``KEYS_TTL`` seconds: a rotation is in use and published within that time. Verifiers that meet an
 unknown kid refetch the JWKS (go-oidc does), so publishing and using the key together is safe;
 ``rotate(prepare=True)`` publishes the next key without using it, for verifiers that cache longer.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,8 @@ from . import tokens
 from .store import Store
 
 JWKS_GRACE_SECONDS = 60  # extra time an old key stays published, for clock skew
+LAST_EXP_AHEAD = 300  # seconds last_exp is written ahead of the token being signed
+KEYS_TTL = 1.0  # seconds the key rows are cached by a running issuer
 
 
 def _resolve(uri: str, data_dir: Path | None) -> str:
@@ -89,8 +96,9 @@ def rotate(store: Store, data_dir: Path, alg: str, *, prepare: bool = False) -> 
 
 
 class KeyRing:
-    """The keys a running issuer signs and verifies with, read from the database on each use
-    (a rotation by the CLI or another worker is seen at once); signers are cached per kid."""
+    """The keys a running issuer signs and verifies with, read from the database at most every
+    ``KEYS_TTL`` seconds (a rotation by the CLI or another worker is seen within that time);
+    signers are cached per kid."""
 
     def __init__(
         self, store: Store, data_dir: Path | None, environ: dict[str, str] | None = None
@@ -100,6 +108,22 @@ class KeyRing:
         self.environ = environ
         self._signers: dict[str, Signer] = {}
         self._lock = threading.Lock()
+        self._rows: list[dict[str, Any]] = []
+        self._rows_until = 0.0  # monotonic time the cached rows expire
+        self._noted: dict[str, int] = {}  # kid -> last_exp this process has written
+
+    def _key_rows(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        if now >= self._rows_until:
+            rows = self.store.key_rows()
+            with self._lock:
+                self._rows, self._rows_until = rows, now + KEYS_TTL
+            return rows
+        return self._rows
+
+    def forget(self) -> None:
+        """Drop the cached key rows (the next use reads the database)."""
+        self._rows_until = 0.0
 
     def _signer(self, row: dict[str, Any]) -> Signer:
         kid = str(row["kid"])
@@ -118,7 +142,7 @@ class KeyRing:
         """Key rows in the JWKS: next, active, and retired ones some live token may still use."""
         now = self.store.now()
         rows = []
-        for row in self.store.key_rows():
+        for row in self._key_rows():
             if row["state"] in ("next", "active"):
                 rows.append(row)
             elif row["last_exp"] is not None and row["last_exp"] + JWKS_GRACE_SECONDS > now:
@@ -126,7 +150,7 @@ class KeyRing:
         return rows
 
     def active(self) -> tuple[str, str, Signer]:
-        rows = [row for row in self.store.key_rows() if row["state"] == "active"]
+        rows = [row for row in self._key_rows() if row["state"] == "active"]
         if len(rows) != 1:
             raise ConfigError(f"expected exactly one active signing key, found {len(rows)}")
         return str(rows[0]["kid"]), str(rows[0]["alg"]), self._signer(rows[0])
@@ -153,7 +177,11 @@ class KeyRing:
     def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
         kid, alg, signer = self.active()
         token = tokens.encode(claims, signer, kid, alg, typ)
-        self.store.note_key_use(kid, int(claims["exp"]))
+        exp = int(claims["exp"])
+        if exp > self._noted.get(kid, 0):
+            ahead = exp + LAST_EXP_AHEAD
+            self.store.note_key_use(kid, ahead)
+            self._noted[kid] = ahead
         return token
 
     def jwks(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import jwt
 import pytest
 import requests
 
+from services.oidc.keys import KEYS_TTL
 from tests.testdata import ROOT
 
 from .conftest import sigstack
@@ -89,11 +90,15 @@ def test_rotation_is_seen_by_the_running_server(server):
         return str(resp.json()["id_token"])
 
     before = token()
-    sigstack("oidc", "rotate-key", "--data-dir", str(server.data_dir))
-    time.sleep(0.1)
-    after = token()
     old_kid = jwt.get_unverified_header(before)["kid"]
-    new_kid = jwt.get_unverified_header(after)["kid"]
+    sigstack("oidc", "rotate-key", "--data-dir", str(server.data_dir))
+    deadline = time.monotonic() + 3 * KEYS_TTL + 5  # every worker re-reads its keys by then
+    while True:
+        after = token()
+        new_kid = jwt.get_unverified_header(after)["kid"]
+        if new_kid != old_kid or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert old_kid != new_kid
     kids = {k["kid"] for k in requests.get(server.url + "/keys", timeout=10).json()["keys"]}
     assert {old_kid, new_kid} <= kids

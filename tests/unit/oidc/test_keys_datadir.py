@@ -11,7 +11,7 @@ import pytest
 
 from protocol.errors import ConfigError, VerificationError
 from services.oidc import app as oidc_app
-from services.oidc import cli, tokens
+from services.oidc import cli, keys, tokens
 from services.oidc.passwords import check_password, hash_password
 
 from .helpers import ISSUER, claims_of, header_of, make_env
@@ -77,6 +77,7 @@ def test_rotation_keeps_the_old_key_until_its_tokens_expire(env):
     old_token = env.issuer.issue(sub, audience="sigstore", scope="openid")["id_token"]
     old_kid = header_of(old_token)["kid"]
     assert cli.main(["rotate-key", "--data-dir", str(env.data_dir)]) == 0
+    env.issuer.keyring.forget()  # as KEYS_TTL passing would
     new_token = env.issuer.issue(sub, audience="sigstore", scope="openid")["id_token"]
     new_kid = header_of(new_token)["kid"]
     assert new_kid != old_kid
@@ -94,7 +95,8 @@ def test_rotation_keeps_the_old_key_until_its_tokens_expire(env):
             options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
         )
     # after the old key's last token has expired (+ grace), it leaves the JWKS
-    env.clock.advance(env.issuer.settings.token_lifetime + 61)
+    env.clock.advance(env.issuer.settings.token_lifetime + keys.LAST_EXP_AHEAD + 61)
+    env.issuer.keyring.forget()
     kids = {k["kid"] for k in env.client.get("/keys").get_json()["keys"]}
     assert kids == {new_kid}
 
@@ -102,9 +104,11 @@ def test_rotation_keeps_the_old_key_until_its_tokens_expire(env):
 def test_prepared_rotation_publishes_before_use(env):
     active = env.issuer.keyring.active()[0]
     assert cli.main(["rotate-key", "--prepare", "--data-dir", str(env.data_dir)]) == 0
+    env.issuer.keyring.forget()
     kids = [k["kid"] for k in env.client.get("/keys").get_json()["keys"]]
     assert len(kids) == 2 and env.issuer.keyring.active()[0] == active
     cli.main(["rotate-key", "--data-dir", str(env.data_dir)])
+    env.issuer.keyring.forget()
     assert env.issuer.keyring.active()[0] != active and env.issuer.keyring.active()[0] in kids
 
 
@@ -237,6 +241,7 @@ def test_migration_matches_the_table_definitions(env):
 def test_algorithm_change_at_rotation_advertises_both_until_old_tokens_expire(env):
     old = env.issuer.issue(env.store.identity(env.user_sub), audience="sigstore", scope="openid")
     assert cli.main(["rotate-key", "--alg", "ES256", "--data-dir", str(env.data_dir)]) == 0
+    env.issuer.keyring.forget()
     doc = env.client.get("/.well-known/openid-configuration").get_json()
     assert doc["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
     new = env.issuer.issue(env.store.identity(env.user_sub), audience="sigstore", scope="openid")
@@ -247,6 +252,41 @@ def test_algorithm_change_at_rotation_advertises_both_until_old_tokens_expire(en
             "/userinfo", headers={"Authorization": "Bearer " + body["access_token"]}
         )
         assert resp.status_code == 200
-    env.clock.advance(env.issuer.settings.token_lifetime + 61)
+    env.clock.advance(env.issuer.settings.token_lifetime + keys.LAST_EXP_AHEAD + 61)
+    env.issuer.keyring.forget()
     doc = env.client.get("/.well-known/openid-configuration").get_json()
     assert doc["id_token_signing_alg_values_supported"] == ["ES256"]
+
+
+def test_running_issuer_sees_a_rotation_once_its_key_cache_expires(env, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(keys.time, "monotonic", lambda: now[0])
+    env.issuer.keyring.forget()
+    before = env.issuer.keyring.active()[0]
+    assert cli.main(["rotate-key", "--data-dir", str(env.data_dir)]) == 0
+    assert env.issuer.keyring.active()[0] == before  # cached rows, within KEYS_TTL
+    now[0] += keys.KEYS_TTL
+    after = env.issuer.keyring.active()[0]
+    assert after != before
+    assert after in {k["kid"] for k in env.client.get("/keys").get_json()["keys"]}
+
+
+def test_last_exp_is_written_ahead_and_not_on_every_signature(env, monkeypatch):
+    writes = []
+    real = env.store.note_key_use
+    monkeypatch.setattr(
+        env.store, "note_key_use", lambda kid, exp: (writes.append(exp), real(kid, exp))
+    )
+    sub = env.store.identity(env.user_sub)
+    expiries = []
+    for _ in range(5):
+        token = env.issuer.issue(sub, audience="sigstore", scope="openid")["id_token"]
+        expiries.append(claims_of(token)["exp"])
+        env.clock.advance(10)
+    assert len(writes) == 1  # 5 tokens (10 signatures), one write
+    kid = env.issuer.keyring.active()[0]
+    (row,) = [r for r in env.store.key_rows() if r["kid"] == kid]
+    assert row["last_exp"] >= max(expiries)  # never behind a token that was handed out
+    env.clock.advance(keys.LAST_EXP_AHEAD)
+    env.issuer.issue(sub, audience="sigstore", scope="openid")
+    assert len(writes) == 2  # past the written value: written ahead again

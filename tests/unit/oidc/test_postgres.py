@@ -53,6 +53,7 @@ def test_code_flow_lockout_and_rotation_on_postgres(tmp_path):
                 cli.main(["rotate-key", "--data-dir", str(env.data_dir), "--database-url", url])
                 == 0
             )
+            env.issuer.keyring.forget()
             assert env.issuer.keyring.active()[0] != before
             assert len(env.client.get("/keys").get_json()["keys"]) == 2
         finally:
