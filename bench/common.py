@@ -42,6 +42,29 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def cpu_by_service(root_pid: int) -> dict[str, float]:
+    """CPU seconds of every process under ``root_pid`` (itself included), summed per service:
+    ``sigstack serve NAME`` processes count as NAME, the rest by their command name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    todo = [root_pid]
+    while todo:
+        pid = todo.pop()
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv if a]
+        name = words[words.index("serve") + 1] if "serve" in words[:-1] else Path(words[0]).name
+        if "up" in words and "serve" not in words:
+            name = "sigstack up"
+        out[name] = out.get(name, 0.0) + (int(stat[11]) + int(stat[12])) / tick
+    return out
+
+
 def loadavg() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 

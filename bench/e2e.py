@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, loadavg, median, pct
+from common import ROOT, cpu_by_service, loadavg, median, pct
 
 from client.sign.oidc import IdentityToken
 from client.sign.signer import Signer
@@ -66,16 +66,30 @@ def round_trips(stack: Stack, seconds: float, signers: int) -> None:
                 latencies.append(time.perf_counter() - t0)
 
     threads = [threading.Thread(target=signer_loop, args=(n,)) for n in range(signers)]
+    assert stack.proc is not None
+    before = cpu_by_service(stack.proc.pid)
+    mine = time.process_time()
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
+    mine = time.process_time() - mine
+    after = cpu_by_service(stack.proc.pid)
     ms = [x * 1000 for x in latencies]
     print(f"  {len(latencies)} keyless signings in {elapsed:.1f}s with {signers} signers: "
           f"{len(latencies) / elapsed:.1f}/s; p50 {median(ms):.0f} ms, p99 {pct(ms, 99):.0f} ms; "
           f"errors {len(errors)}{' e.g. ' + errors[0] if errors else ''}")  # fmt: skip
+    n = max(len(latencies), 1)
+    used = {k: after[k] - before.get(k, 0.0) for k in after}
+    used["signers (this process)"] = mine
+    parts = ", ".join(f"{k} {1000 * v / n:.2f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1])
+                      if v > 0.005)  # fmt: skip
+    total = 1000 * sum(used.values()) / n
+    print(
+        f"  CPU ms per signing: {parts}; total {total:.2f} ms (2 cores allow {2000 / total:.0f}/s)"
+    )
 
 
 def main() -> None:
