@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, loadavg, median, pct, wrk_post
+from common import ROOT, cpu_seconds, loadavg, median, pct, wrk_post
 
 from protocol import merkle
 from services.keys import create_file_key
@@ -72,8 +72,11 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     srv = Service("rekor", "--data-dir", str(work / "data"), *extra,
                   log=work / "server.log").start()  # fmt: skip
     try:
+        assert srv.proc is not None
+        cpu = cpu_seconds(srv.proc.pid)
         r = wrk_post(srv.url, "/api/v1/log/entries", entries, 201, args.connections,
                      args.seconds, work)  # fmt: skip
+        cpu = cpu_seconds(srv.proc.pid) - cpu
     finally:
         srv.stop()
     rate = r["ok"] / r["seconds"]
@@ -83,6 +86,10 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     print(f"  requests {r['requests']}: {r['ok']} created (201), {r['other']} other")
     print(f"  entries/s (201 only): {rate:.0f}")
     print(f"  latency p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, mean {r['mean']:.1f} ms")
+    print(
+        f"  Rekor CPU per entry {1000 * cpu / max(r['ok'], 1):.2f} ms (the database server's "
+        "own CPU not included)"
+    )
     if r["ok"] < r["requests"]:
         print("  NOTE: not every request was a fresh entry (wrk wraps around the bodies): "
               "raise --entries")  # fmt: skip
