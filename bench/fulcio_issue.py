@@ -105,6 +105,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=16)
     p.add_argument("--ca-algorithm", default="ecdsa-p256")
     p.add_argument("--database-url", help="PostgreSQL for the CT log (default: SQLite)")
+    p.add_argument("--ct-workers", type=int, help="gunicorn workers of the CT log (its default)")
     args = p.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -119,6 +120,8 @@ def main() -> None:
         bodies, pems = _csr_bodies(args.requests, tokens)
         print(f"generated {args.requests} CSRs in {time.perf_counter() - t0:.1f}s")
         extra = ["--database-url", args.database_url] if args.database_url else []
+        if args.ct_workers:
+            extra += ["--workers", str(args.ct_workers)]
         ct = Service(
             "ctlog",
             "--data-dir",
@@ -150,8 +153,9 @@ def main() -> None:
             fulcio.stop()
             ct.stop()
         rate = r["ok"] / r["seconds"]
-        print(f"CT log on {'PostgreSQL' if extra else 'SQLite'}; CA {args.ca_algorithm}; "
-              f"Fulcio {args.workers} workers x {args.threads} threads, CT log its defaults; "
+        print(f"CT log on {'PostgreSQL' if args.database_url else 'SQLite'}; CA {args.ca_algorithm}; "
+              f"Fulcio {args.workers} workers x {args.threads} threads, CT log "
+              f"{args.ct_workers or 'default'} workers; "
               f"{args.connections} connections for {args.seconds}s; {loadavg()}")  # fmt: skip
         print(f"  requests {r['requests']}, 200: {r['ok']}, other: {r['other']}")
         print(f"  certificates/s: {rate:.0f}")
