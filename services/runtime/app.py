@@ -9,18 +9,17 @@ dict built once by ``runtime.config``.
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 from . import errors, observe
 
-log = logging.getLogger("sigstack.access")
+_ID, _STARTED = "sigstack.request_id", "sigstack.started"  # keys in the WSGI environ
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _ID_PREFIX = {"pid": -1, "prefix": ""}
 _ID_COUNTER = itertools.count()
@@ -51,26 +50,33 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register_error_handlers(app, error_body)
 
+    # The proxies (request, g) are resolved once per hook: each access through one costs a
+    # context lookup, and these hooks run on every request.
     @app.before_request
     def _start() -> None:
-        given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if REQUEST_ID.match(given) else new_request_id()
-        g.started = time.perf_counter()
+        environ = request._get_current_object().environ  # type: ignore[attr-defined]
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        environ[_ID] = given if REQUEST_ID.match(given) else new_request_id()
+        environ[_STARTED] = time.perf_counter()
 
     @app.after_request
     def _finish(resp: Response) -> Response:
-        resp.headers["X-Request-Id"] = g.get("request_id", "")
-        if request.method == "GET":
-            resp.headers.setdefault("Cache-Control", "no-cache")
-        seconds = time.perf_counter() - g.get("started", time.perf_counter())
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        observe.observe_request(name, request.method, route, resp.status_code, seconds)
-        if log.isEnabledFor(logging.INFO):
-            log.info("request", extra={"fields": {
-                "service": name, "request_id": g.get("request_id"), "method": request.method,
-                "route": route, "path": request.path[:200], "status": resp.status_code,
-                "ms": round(seconds * 1000, 2),
-            }})  # fmt: skip
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
+        request_id = environ.get(_ID, "")
+        headers = resp.headers
+        headers["X-Request-Id"] = request_id
+        method = req.method
+        if method == "GET" and "Cache-Control" not in headers:
+            headers["Cache-Control"] = "no-cache"
+        seconds = time.perf_counter() - environ.get(_STARTED, time.perf_counter())
+        rule = req.url_rule
+        route = rule.rule if rule is not None else "unmatched"
+        status = resp.status_code
+        observe.observe_request(name, method, route, status, seconds)
+        observe.access({"service": name, "request_id": request_id, "method": method,
+                        "route": route, "path": req.path[:200], "status": status,
+                        "ms": round(seconds * 1000, 2)})  # fmt: skip
         return resp
 
     @app.get("/metrics")

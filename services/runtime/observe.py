@@ -38,11 +38,25 @@ CERTIFICATES = Metric("counter", "sigstack_certificates_issued_total", "Certific
                       ["service"])  # fmt: skip
 
 
+ACCESS = logging.getLogger("sigstack.access")
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
+
+
+def timestamp(when: float) -> str:
+    """``2026-11-25T03:04:05.678Z`` for a ``time.time()`` value (the seconds part is cached)."""
+    global _second
+    whole = int(when)
+    cached = _second
+    if cached[0] != whole:
+        cached = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+        _second = cached
+    return f"{cached[1]}.{int((when - whole) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -69,18 +83,53 @@ class LineHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + "\n"
-            stream = sys.stderr
-            try:
-                fd = stream.fileno()
-            except (AttributeError, OSError, ValueError):
-                stream.write(line)
-                return
-            data = line.encode()
-            while data:
-                data = data[os.write(fd, data) :]
+            self.write_line(self.format(record))
         except Exception:
             self.handleError(record)
+
+    @staticmethod
+    def write_line(text: str) -> None:
+        line = text + "\n"
+        stream = sys.stderr
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            stream.write(line)
+            return
+        data = line.encode()
+        while data:
+            data = data[os.write(fd, data) :]
+
+
+def access(fields: dict[str, Any]) -> None:
+    """Log the ``request`` line of ``sigstack.access`` with ``fields``. When the line would only
+    reach our own handler, it is written directly: the same JSON object, without building a
+    LogRecord (which looks up the caller's frame, thread and process on every request)."""
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
+    root = ACCESS.parent
+    direct = (
+        not ACCESS.handlers
+        and not ACCESS.filters
+        and ACCESS.propagate
+        and root is not None
+        and root.name == "sigstack"
+        and not root.propagate
+        and not root.filters
+        and len(root.handlers) == 1
+        and type(root.handlers[0]) is LineHandler
+        and isinstance(root.handlers[0].formatter, JsonFormatter)
+        and root.handlers[0].level <= logging.INFO
+    )
+    if not direct:
+        ACCESS.info("request", extra={"fields": fields})
+        return
+    out = {"time": timestamp(time.time()), "level": "info", "logger": ACCESS.name,
+           "message": "request", **fields}  # fmt: skip
+    try:
+        LineHandler.write_line(json.dumps(out))
+    except Exception:  # noqa: BLE001 - as logging does: a failed log line never fails a request
+        logging.raiseExceptions and sys.stderr.write("sigstack: cannot write the access log\n")
 
 
 def configure_logging(level: int = logging.INFO) -> None:

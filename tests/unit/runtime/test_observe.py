@@ -1,0 +1,62 @@
+"""JSON log lines: the direct access-line path writes what the logging path would, and steps aside
+when someone else listens on the access logger."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+
+from services.runtime import observe
+
+FIELDS = {"service": "t", "request_id": "ab", "method": "POST", "route": "/x", "path": "/x",
+          "status": 201, "ms": 1.5}  # fmt: skip
+
+
+def test_access_line_direct_and_through_logging_agree(capfd) -> None:
+    observe.configure_logging()
+    capfd.readouterr()
+    observe.access(FIELDS)
+    observe.ACCESS.info("request", extra={"fields": FIELDS})
+    direct, logged = (json.loads(line) for line in capfd.readouterr().err.splitlines())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", direct["time"])
+    direct.pop("time"), logged.pop("time")
+    assert direct == logged == {"level": "info", "logger": "sigstack.access",
+                                "message": "request", **FIELDS}  # fmt: skip
+
+
+def test_access_line_goes_through_logging_when_another_handler_listens(capfd) -> None:
+    observe.configure_logging()
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    handler = Keep()
+    observe.ACCESS.addHandler(handler)
+    try:
+        observe.access(FIELDS)
+    finally:
+        observe.ACCESS.removeHandler(handler)
+    assert [r.fields for r in seen] == [FIELDS]  # type: ignore[attr-defined]
+    assert json.loads(capfd.readouterr().err.splitlines()[-1])["request_id"] == "ab"
+
+
+def test_access_line_respects_the_level(capfd) -> None:
+    observe.configure_logging()
+    capfd.readouterr()
+    logging.getLogger("sigstack").setLevel(logging.WARNING)
+    try:
+        observe.access(FIELDS)
+    finally:
+        logging.getLogger("sigstack").setLevel(logging.INFO)
+    assert capfd.readouterr().err == ""
+
+
+def test_timestamp_matches_strftime() -> None:
+    now = time.time()
+    for when in (now, now + 0.999, now + 1.0005, 0.0):
+        expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(when)))
+        assert observe.timestamp(when) == f"{expected}.{int((when - int(when)) * 1000):03d}Z"
