@@ -4,7 +4,6 @@ malformed and oversized answers, timeouts, certificate checks."""
 
 from __future__ import annotations
 
-import datetime
 import socket
 import ssl
 import threading
@@ -12,12 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from services.runtime.httpclient import HTTPError, Pool
+from tests.tls import tls_pair
 
 # (request, index on the connection) -> answer; None closes the connection without an answer, and
 # (answer, "close") closes it after the answer.
@@ -204,36 +200,13 @@ def test_not_http_urls_are_refused() -> None:
             Pool(url)
 
 
-def _tls_files(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                         serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
-    return cert_path, key_path
-
-
 def test_https_checks_the_certificate(serve, tmp_path: Path) -> None:
-    cert, key = _tls_files(tmp_path)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
+    ca_pem, ctx = tls_pair(tmp_path)
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(ca_pem)
     server = serve(lambda req, i: ok(b"secret"), ctx)
     url = f"https://127.0.0.1:{server.port}"
-    assert Pool(url, verify_tls=str(cert)).request("GET", "/").body == b"secret"
+    assert Pool(url, verify_tls=str(ca)).request("GET", "/").body == b"secret"
     assert Pool(url, verify_tls=False).request("GET", "/").body == b"secret"
     with pytest.raises(HTTPError, match="certificate"):
         Pool(url).request("GET", "/")  # system roots do not know this certificate
