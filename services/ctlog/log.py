@@ -75,6 +75,7 @@ class CTLog:
         # (certificate, issuer) DER pairs above the leaf whose signature has been checked: the
         # issuing chain is the same for every submission from one CA, so it is verified once.
         self._verified: set[tuple[bytes, bytes]] = set()
+        self._issuers: dict[bytes, bytes] = {}  # issuer DER -> SHA-256 of its key
         self.log: Log = open_log(
             engine, "ctlog", signer.public_der, self._sign_head, create=create, **options
         )
@@ -122,6 +123,23 @@ class CTLog:
             raise ValidationError("chain does not end in a root this log accepts")
         return certs
 
+    def _issuer_key_hash(self, der: bytes, issuer: x509.Certificate) -> bytes:
+        """SHA-256 of the precertificate issuer's key (RFC 6962 section 3.2), after refusing a
+        precertificate-signing certificate; cached per issuer, as the chain pairs are."""
+        known = self._issuers.get(der)
+        if known is not None:
+            return known
+        try:
+            eku = issuer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            if ctsct.OID_PRECERT_SIGNING_EKU in eku:
+                raise ValidationError("precertificate-signing certificates are not supported")
+        except x509.ExtensionNotFound:
+            pass
+        digest = hashlib.sha256(_spki(issuer)).digest()
+        if len(self._issuers) < MAX_VERIFIED:
+            self._issuers[der] = digest
+        return digest
+
     def add_chain(self, chain: list[bytes], precert: bool) -> ctsct.SignedCertificateTimestamp:
         """Validate, log and answer an SCT (see module docstring)."""
         certs = self._parse_chain(chain)
@@ -137,16 +155,11 @@ class CTLog:
                 raise ValidationError("add-pre-chain needs a precertificate (critical poison)")
             if len(certs) < 2:
                 raise ValidationError("a precertificate chain needs its issuer")
-            issuer = certs[1]
-            try:
-                eku = issuer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-                if ctsct.OID_PRECERT_SIGNING_EKU in eku:
-                    raise ValidationError("precertificate-signing certificates are not supported")
-            except x509.ExtensionNotFound:
-                pass
             tbs = ctsct.strip_extension_from_tbs(leaf.tbs_certificate_bytes)
             entry_type = ctsct.PRECERT_ENTRY
-            signed_entry = ctsct.precert_signed_entry(hashlib.sha256(_spki(issuer)).digest(), tbs)
+            signed_entry = ctsct.precert_signed_entry(
+                self._issuer_key_hash(chain[1], certs[1]), tbs
+            )
             extra = _u24(chain[0]) + _chain_vector(chain[1:])
         else:
             if poison is not None:

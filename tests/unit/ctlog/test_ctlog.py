@@ -32,7 +32,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     chain = x509.load_pem_x509_certificates(paths["chain.pem"].read_bytes())
     ca = CertificateAuthority(load_signer(f"file:{paths['intermediate-key.pem']}"), chain)
     server, ctlog = make_ctlog(tmp / "ct", paths["root.pem"].read_bytes())
-    yield {"ca": ca, "url": server.url, "ctlog": ctlog, "tmp": tmp}
+    yield {"ca": ca, "url": server.url, "ctlog": ctlog, "tmp": tmp, "paths": paths}
     server.close()
 
 
@@ -175,3 +175,38 @@ def test_strip_poison_matches_final_tbs(env: dict[str, Any]) -> None:
         ctsct.strip_extension_from_tbs(final.tbs_certificate_bytes)
     with pytest.raises(ValidationError):
         ctsct.strip_extension_from_tbs(b"\x30\x05\x02\x01")
+
+
+def test_precertificate_signing_issuer_refused_every_time(env: dict[str, Any]) -> None:
+    """RFC 6962 3.1's precertificate-signing certificates are not supported; the refusal holds on
+    a repeated submission too (the issuer facts are cached only for accepted issuers)."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+
+    root = x509.load_pem_x509_certificate(env["paths"]["root.pem"].read_bytes())
+    root_key = serialization.load_pem_private_key(env["paths"]["root-key.pem"].read_bytes(), None)
+    signing_key = new_key("ec-p256")
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "precert signing")])
+    signing_cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(root.subject)
+        .public_key(signing_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ctsct.OID_PRECERT_SIGNING_EKU]), critical=False)
+        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )  # fmt: skip
+    precert = (
+        x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(name)
+        .public_key(new_key("ec-p256").public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(minutes=10))
+        .add_extension(x509.PrecertPoison(), critical=True)
+        .sign(signing_key, hashes.SHA256())  # type: ignore[arg-type]
+    )  # fmt: skip
+    chain = [c.public_bytes(DER) for c in (precert, signing_cert, root)]
+    size = env["ctlog"].log.head().size
+    for _ in range(2):
+        resp = _post(env, "add-pre-chain", chain)
+        assert resp.status_code == 400 and "precertificate-signing" in resp.text
+    assert env["ctlog"].log.head().size == size
