@@ -11,7 +11,8 @@ This client does only what that call needs:
 - idle connections are kept per pool (thread-safe) and reused; a reused connection that turns out
   to have been closed by the server before answering anything is replaced by a new one and the
   request sent again, once (what every keep-alive client does: the server may close an idle
-  connection at any moment);
+  connection at any moment). Any other failure, a timeout included, is raised and not retried
+  here, since the server may have acted on the request;
 - ``https`` with a CA file or the system roots, or no verification when asked;
 - answers larger than ``max_body`` bytes and malformed answers raise ``HTTPError``, as do
   timeouts and connection failures.
@@ -164,28 +165,31 @@ class Pool:
                 f"Content-Length: {len(body)}"]  # fmt: skip
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         message = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        what = f"{method} {path}"
         conn = self._checkout()
         if conn is not None:
-            try:
-                reply = self._exchange(conn, message, timeout)
-            except (HTTPError, OSError):
-                conn.close()
-                reply = None
+            reply = self._attempt(conn, message, timeout, what)
             if reply is not None:
                 return reply
-            # the server had closed the kept connection: once more on a new one
-        conn = self._connect(timeout)
+            # the server had closed the kept connection before answering: once more, on a new one
+        reply = self._attempt(self._connect(timeout), message, timeout, what)
+        if reply is None:
+            raise HTTPError(f"{what}: the server closed the connection without answering")
+        return reply
+
+    def _attempt(
+        self, conn: _Connection, message: bytes, timeout: float, what: str
+    ) -> Reply | None:
         try:
             reply = self._exchange(conn, message, timeout)
         except HTTPError:
             conn.close()
             raise
-        except OSError as exc:
+        except OSError as exc:  # timeouts included: the request may have been acted on
             conn.close()
-            raise HTTPError(f"{method} {path}: {exc}") from exc
+            raise HTTPError(f"{what}: {exc}") from exc
         if reply is None:
             conn.close()
-            raise HTTPError(f"{method} {path}: the server closed the connection without answering")
         return reply
 
     def _exchange(self, conn: _Connection, message: bytes, timeout: float) -> Reply | None:

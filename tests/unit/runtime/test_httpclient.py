@@ -148,6 +148,25 @@ def test_kept_connection_closed_by_the_server_is_replaced_once(serve) -> None:
     assert len(server.requests) == 3 + 2  # two requests were lost to closed connections
 
 
+def test_request_on_a_kept_connection_that_times_out_is_not_sent_again(serve) -> None:
+    gate = threading.Event()
+
+    def second_hangs(req: bytes, i: int) -> bytes | None:
+        if i == 1:
+            gate.wait(5)
+        return ok()
+
+    server = serve(second_hangs)
+    pool = Pool(f"http://127.0.0.1:{server.port}")
+    assert pool.request("POST", "/p", b"1").status == 200
+    try:
+        with pytest.raises(HTTPError, match="timed out"):
+            pool.request("POST", "/p", b"2", timeout=0.3)
+    finally:
+        gate.set()
+    assert len(server.requests) == 2 and server.connections == 1  # sent once, not resent
+
+
 def test_new_connection_closed_without_answer_is_an_error(serve) -> None:
     server = serve(lambda req, i: None)
     with pytest.raises(HTTPError, match="without answering"):
