@@ -232,7 +232,3 @@ class ConnectionWorker(base.Worker):  # type: ignore[misc]
                 self.cfg.post_request(self, req, environ, resp)
             except Exception:
                 self.log.exception("Exception in post_request hook")
-
-
-def worker_class() -> str:
-    return f"{__name__}.ConnectionWorker"
