@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-CASES = Path(os.environ.get("SIGSTACK_SHARED", ROOT.parent / "shared")) / "testdata/pyassets/cases"
+CASES = ROOT / "tests/data/pyassets/cases"
 PLACEHOLDER_SIGNING_CONFIG = {"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json"}
 
 

@@ -1,15 +1,18 @@
-"""Where the outside test material lives (../shared/testdata beside the checkout)."""
+"""Where the outside test material lives: ``tests/data`` in this repository.
+
+The files were copied from upstream projects with their licences (``tests/data/README.md`` and
+``tests/data/licenses/LICENSES.md`` say what came from where); tests never read outside the
+repository.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("SIGSTACK_SHARED", ROOT.parent / "shared"))
-TESTDATA = SHARED / "testdata"
+TESTDATA = ROOT / "tests" / "data"
 VECTORS = TESTDATA / "vectors"
 
 

@@ -1,4 +1,4 @@
-"""The dependency rules of ARCHITECTURE.md, checked on the source (imports parsed with ast).
+"""The dependency rules of docs/ARCHITECTURE.md, checked on the source (imports parsed with ast).
 
 - protocol/ is pure: stdlib, cryptography, rfc8785 and protocol itself.
 - client/ depends on protocol only (never services, never migrations).
