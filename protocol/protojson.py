@@ -10,7 +10,13 @@ absent; ``Timestamp`` is RFC 3339 in UTC.
 ``ValidationError`` naming the field path, so the model parsers in ``bundle.py`` and ``trust.py``
 never leak ``KeyError``, ``ValueError`` or ``binascii.Error``. Unknown fields are ignored (the
 protojson "discard unknown" mode); this module does not decide which fields are required beyond
-what the caller asks for.
+what the caller asks for. Integers must fit in 64 bits (int64 or uint64, the proto types behind
+every integer field read here).
+
+``parse_json`` is the one JSON decoder for untrusted input on the verifying side (bundles, trust
+material, in-toto payloads, log bodies, registry answers): malformed text, text that is not UTF-8
+and nesting deeper than ``MAX_DEPTH`` (which would otherwise end in a ``RecursionError`` inside
+the decoder, or later in whatever walks the value) all become a ``ValidationError``.
 """
 
 from __future__ import annotations
@@ -32,12 +38,41 @@ def camel(name: str) -> str:
     return _SNAKE.sub(lambda m: m.group(1).upper(), name)
 
 
-def loads(text: str | bytes, what: str) -> dict[str, Any]:
-    """Decode a JSON document that must be an object; ``what`` names it in errors."""
+MAX_DEPTH = 100
+"""Deepest nesting of arrays and objects accepted: no Sigstore document comes near it (a bundle
+is 6 levels deep, an SLSA provenance about 10), and Python's recursion limit is far above it."""
+
+_INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
+
+
+def parse_json(text: str | bytes, what: str, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode one JSON value; ``what`` names the document in the ``ValidationError``."""
     try:
         value = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValidationError(f"{what} is nested more than {max_depth} levels deep") from None
+    _check_depth(value, what, max_depth)
+    return value
+
+
+def _check_depth(value: Any, what: str, limit: int) -> None:
+    """Iterative (no recursion of its own): every array or object at most ``limit`` deep."""
+    if not isinstance(value, dict | list):
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            raise ValidationError(f"{what} is nested more than {limit} levels deep")
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+def loads(text: str | bytes, what: str) -> dict[str, Any]:
+    """Decode a JSON document that must be an object; ``what`` names it in errors."""
+    value = parse_json(text, what)
     if not isinstance(value, dict):
         raise ValidationError(f"{what} must be a JSON object")
     return value
@@ -153,11 +188,13 @@ class Reader:
             return 0
         if isinstance(value, bool):
             raise ValidationError(f"{self.where(name)} must be an integer")
-        if isinstance(value, int):
-            return value
         if isinstance(value, str) and re.fullmatch(r"-?\d{1,20}", value):
-            return int(value)
-        raise ValidationError(f"{self.where(name)} must be an integer (or a decimal string)")
+            value = int(value)
+        if not isinstance(value, int):
+            raise ValidationError(f"{self.where(name)} must be an integer (or a decimal string)")
+        if not _INT_MIN <= value <= _UINT_MAX:
+            raise ValidationError(f"{self.where(name)} is out of the 64-bit integer range")
+        return value
 
     def obj(self, name: str) -> Reader:
         return Reader(self._need(name), self.where(name))

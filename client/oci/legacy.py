@@ -2,7 +2,8 @@
 
 A legacy layer carries a certificate, a signature and a Rekor bundle (the signed entry timestamp
 and the logged body) but no inclusion proof, so the log check here is the one cosign makes for
-these layers: the SET verified offline with a trusted Rekor key, at the integrated time, and the
+these layers: the SET verified offline with the trusted Rekor key its log ID names, valid at the
+integrated time (which must be a representable time, not in the future), and the
 logged body matching this signature and certificate. Everything else is the blob verifier's
 order of checks, built from the same pieces (``client.verify``): certificate chain at the signed
 time, embedded SCT, key usage, identity policy, validity at the signed time, signature.
@@ -38,8 +39,8 @@ class LegacyVerifier:
     def __init__(self, root: TrustedRoot, now: datetime | None = None) -> None:
         self.root = root
         self.now = now or datetime.now(UTC)
-        self._rekor = Keyring(root.tlogs, self.now)
-        self._ct = Keyring(root.ctlogs, self.now)
+        self._rekor = Keyring(root.tlogs, self.now, "log")
+        self._ct = Keyring(root.ctlogs, self.now, "CT log")
         self._chains: ChainVerifier | None = None
 
     def verify_signature(
@@ -101,8 +102,7 @@ class LegacyVerifier:
         entry = formats.parse_rekor_bundle(raw_bundle)
         result = Result()
         # the signed time: the integrated time, trusted through the SET
-        tlog.verify_set(entry, self._rekor)
-        when = datetime.fromtimestamp(entry.integrated_time, UTC)
+        when = tlog.integrated_time(entry, self._rekor, [], self.now)
         result.times = [when]
         result.checks.append(
             "Existence of the claims in the transparency log was verified offline (SET)"
@@ -110,7 +110,7 @@ class LegacyVerifier:
         if self._chains is None:
             self._chains = ChainVerifier(self.root)
         result.identity, result.issuer = verify_signing_certificate(
-            leaf, [when], self._chains, self._ct, policy, result.checks
+            leaf, [when], self._chains, self._ct, policy, result.checks, self.now
         )
         if not leaf.not_valid_before_utc <= when <= leaf.not_valid_after_utc:
             raise VerificationError(

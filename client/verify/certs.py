@@ -5,7 +5,9 @@ Chain building uses pyca/cryptography's RFC 5280 client verifier (WebPKI profile
 relaxed, as sigstore-python does), so CA certificates must be well-formed. A CA of the trusted root
 counts only at times inside its ``validFor`` window (closed interval). SCTs are checked per RFC 6962
 section 3.2: the precertificate TBS (without the SCT list) and the issuer key hash are what the log
-signed.
+signed. The CT log key named by the SCT's log ID must be valid at the SCT's timestamp and at every
+verified signing time, and an SCT whose timestamp is later than the verifier's clock is refused
+(RFC 6962 section 5.2: clients must reject SCTs whose timestamp is in the future).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -114,8 +117,15 @@ class ChainVerifier:
             ) from None
 
 
-def verify_sct(leaf: x509.Certificate, chain: list[x509.Certificate], ct_keys: Keyring) -> None:
-    """Exactly one embedded precertificate SCT, signed (SHA-256) by a trusted CT log key."""
+def verify_sct(
+    leaf: x509.Certificate,
+    chain: list[x509.Certificate],
+    ct_keys: Keyring,
+    times: Sequence[datetime],
+    now: datetime,
+) -> None:
+    """Exactly one embedded precertificate SCT, not from the future, signed (SHA-256) by the CT
+    log key it names, valid at the SCT's timestamp and at every one of ``times``."""
     if not ct_keys:
         raise VerificationError(
             "the trusted root has no CT log keys to check the certificate's SCT"
@@ -158,11 +168,17 @@ def verify_sct(leaf: x509.Certificate, chain: list[x509.Certificate], ct_keys: K
         + struct.pack(">H", len(ext))
         + ext
     )
-    try:
-        ct_keys.verify(sct.log_id, sct.signature, data)
-    except VerificationError:
+    signed_at = sct.timestamp.replace(tzinfo=UTC)
+    if signed_at > now:
         raise VerificationError(
-            "the certificate's SCT is not signed by any CT log of the trusted root"
+            f"the certificate's SCT is dated {signed_at.isoformat()}, in the future (is this "
+            "machine's clock right?)"
+        )
+    try:
+        ct_keys.verify(sct.log_id, sct.signature, data, at=[signed_at, *times])
+    except VerificationError as exc:
+        raise VerificationError(
+            f"the certificate's SCT is not signed by a CT log of the trusted root: {exc.message}"
         ) from None
 
 
@@ -260,6 +276,7 @@ def verify_signing_certificate(
     ct_keys: Keyring,
     policy: IdentityPolicy,
     checks: list[str],
+    now: datetime,
 ) -> tuple[list[str], str | None]:
     """Steps 1-3 of the verification order (spec/clients.md section 5): the chain to a trusted CA
     at every verified time, the SCT, key usage and the identity policy. Appends to ``checks`` and
@@ -270,7 +287,7 @@ def verify_signing_certificate(
     for when in times:
         chain = chains.verify_at(leaf, when)
     checks.append("The certificate chains to a trusted Fulcio CA at the signing time")
-    verify_sct(leaf, chain, ct_keys)
+    verify_sct(leaf, chain, ct_keys, times, now)
     checks.append("The certificate's SCT was verified against a trusted CT log")
     check_leaf_usage(leaf)
     policy.verify(leaf)

@@ -2,14 +2,24 @@
 
 A ``LogKey`` pairs a loaded key with the identifiers a bundle may use to name it (SHA-256 of the
 DER SubjectPublicKeyInfo, and the ``logId`` the trusted root gives, which differs for Rekor v2)
-and its validity window. ``Keyring.verify`` follows sigstore-python: the key whose ID matches the
-hint is tried, otherwise every key (the hint is unauthenticated). Keys of unsupported types are
-skipped, as sigstore-python does.
+and its validity window. Keys of unsupported types are skipped, as sigstore-python does.
+
+Two rules are stricter than sigstore-python's keyring, and every caller goes through them:
+
+* a key counts only at times inside its ``validFor`` window (closed interval), and the caller must
+  name the times (``at``: the verified signing times, plus the time the signer claims, such as a
+  SET's integrated time or an SCT's timestamp). A retired log key therefore vouches for nothing
+  signed after its window ended, whatever signature it made. There is no default: a check
+  without times would be a check of no window at all.
+* the key must be the one the signed object names (the entry's ``logId``, the SCT's log ID);
+  a log ID that names no key of the trusted root is refused instead of trying every key, so the
+  log a bundle says it came from is the log that signed it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -94,10 +104,13 @@ def load_public_key(pk: PublicKey) -> tuple[AnyKey, type[hashes.HashAlgorithm] |
 
 
 class Keyring:
-    """The keys of a set of logs that are usable at ``now`` (started; ends ignored, as for
-    verification a retired log's old entries stay valid)."""
+    """The keys of a set of logs whose window has started by ``now`` (the end is checked against
+    the signing times, per call)."""
 
-    def __init__(self, logs: tuple[TransparencyLogInstance, ...], now: datetime) -> None:
+    def __init__(
+        self, logs: tuple[TransparencyLogInstance, ...], now: datetime, what: str = "log"
+    ) -> None:
+        self.what = what
         self.keys: list[LogKey] = []
         for log in logs:
             window = log.public_key.valid_for
@@ -113,17 +126,32 @@ class Keyring:
     def __bool__(self) -> bool:
         return bool(self.keys)
 
-    def candidates(self, key_id: bytes) -> list[LogKey]:
+    def candidates(self, key_id: bytes, *, at: Sequence[datetime]) -> list[LogKey]:
+        """The keys named by ``key_id`` whose window holds every time in ``at``; raises when the
+        ID names no trusted key, or names only keys outside their windows."""
+        if not at:
+            raise VerificationError(
+                f"no verified time to check the {self.what} key's validity window against"
+            )
         named = [k for k in self.keys if key_id in k.ids]
-        return named or list(self.keys)
+        if not named:
+            raise VerificationError(
+                f"the {self.what} ID {key_id.hex()} names no {self.what} key of the trusted root"
+            )
+        usable = [k for k in named if all(in_window(k.valid_for, when) for when in at)]
+        if not usable:
+            times = ", ".join(sorted({when.isoformat() for when in at}))
+            raise VerificationError(
+                f"the {self.what} key {key_id.hex()} of the trusted root was not valid at {times}"
+            )
+        return usable
 
     def verify(
-        self, key_id: bytes, signature: bytes, data: bytes, at: datetime | None = None
+        self, key_id: bytes, signature: bytes, data: bytes, *, at: Sequence[datetime]
     ) -> None:
-        """Raise unless some candidate key (valid at ``at``, when given) verifies ``signature``."""
-        for key in self.candidates(key_id):
-            if at is not None and not in_window(key.valid_for, at):
-                continue
+        """Raise unless a key named by ``key_id``, valid at every time in ``at``, verifies
+        ``signature`` over ``data``."""
+        for key in self.candidates(key_id, at=at):
             if key.verify(signature, data):
                 return
-        raise VerificationError("no trusted key verifies the signature")
+        raise VerificationError(f"no trusted {self.what} key verifies the signature")

@@ -5,6 +5,12 @@ Log kinds understood: Rekor v1 ``hashedrekord`` 0.0.1 and ``dsse`` 0.0.1, Rekor 
 0.0.2 (which also records DSSE envelopes, over their PAE). The SET is the log's signature over the
 RFC 8785 JSON ``{"body", "integratedTime", "logID", "logIndex"}``; the checkpoint is a C2SP signed
 note whose signature line carries the first four bytes of the entry's log ID (Rekor's rule).
+
+Time: the integrated time becomes a verified time only through ``integrated_time``, which checks
+the value's range and verifies the SET first; the log key must be valid (``validFor``) at the
+integrated time and at every other verified time. The checkpoint's key must be valid at every
+verified time too (a checkpoint carries no time of its own that anyone signed). Both keys must be
+the one the entry's ``logId`` names (``keys.Keyring``).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,20 +28,26 @@ from cryptography.hazmat.primitives import serialization
 from protocol import merkle
 from protocol.bundle import DsseEnvelope, TransparencyLogEntry
 from protocol.canonical import canonicalize
-from protocol.errors import VerificationError
+from protocol.errors import ValidationError, VerificationError
+from protocol.protojson import parse_json
 
 from .keys import Keyring, spki_id
 
 INCONSISTENT = "transparency log entry is inconsistent with other materials"
 
 
-def verify_entry(entry: TransparencyLogEntry, keys: Keyring) -> None:
-    """Inclusion proof + checkpoint, then the SET when the entry has one."""
+def verify_entry(entry: TransparencyLogEntry, keys: Keyring, times: Sequence[datetime]) -> None:
+    """Inclusion proof + checkpoint signed by the entry's log with a key valid at every one of
+    ``times`` (the verified signing times). The SET is checked earlier, by ``integrated_time``."""
     if not keys:
         raise VerificationError("the trusted root has no usable transparency log keys")
     proof = entry.inclusion_proof
     if proof is None or not proof.checkpoint:
         raise VerificationError("the log entry has no inclusion proof with a checkpoint")
+    if entry.kind_version.version == "0.0.2" and entry.log_index != proof.log_index:
+        # Rekor v2: one tree per log, the entry's index is its leaf index (Rekor v1's global
+        # index differs from the shard's tree index and is covered by the SET instead)
+        raise VerificationError("the log entry's index differs from its inclusion proof's")
     leaf = merkle.leaf_hash(entry.canonicalized_body)
     try:
         merkle.verify_inclusion(
@@ -43,19 +55,23 @@ def verify_entry(entry: TransparencyLogEntry, keys: Keyring) -> None:
         )
     except VerificationError as exc:
         raise VerificationError(f"invalid inclusion proof: {exc.message}") from None
-    _verify_checkpoint(entry, keys)
-    if entry.inclusion_promise and entry.integrated_time:
-        verify_set(entry, keys)
+    _verify_checkpoint(entry, keys, times)
 
 
-def _verify_checkpoint(entry: TransparencyLogEntry, keys: Keyring) -> None:
+def _verify_checkpoint(
+    entry: TransparencyLogEntry, keys: Keyring, times: Sequence[datetime]
+) -> None:
     from protocol.note import verify_rekor_checkpoint
 
     proof = entry.inclusion_proof
     assert proof is not None and proof.checkpoint is not None
+    try:
+        candidates = keys.candidates(entry.log_id, at=times)
+    except VerificationError as exc:
+        raise VerificationError(f"invalid checkpoint: {exc.message}") from None
     checkpoint = None
     reason = "no trusted log key signed it"
-    for key in keys.candidates(entry.log_id):
+    for key in candidates:
         try:
             checkpoint = verify_rekor_checkpoint(proof.checkpoint, entry.log_id, key.key)
             break
@@ -82,17 +98,41 @@ def set_payload(entry: TransparencyLogEntry) -> bytes:
     )
 
 
-def verify_set(entry: TransparencyLogEntry, keys: Keyring) -> None:
+def integrated_time(
+    entry: TransparencyLogEntry, keys: Keyring, others: Sequence[datetime], now: datetime
+) -> datetime:
+    """The entry's integrated time as a verified time: in range, not after ``now``, and signed by
+    the SET with a key of the entry's log valid at it and at the ``others`` verified times."""
     if not entry.inclusion_promise:
         raise VerificationError("the log entry has no inclusion promise (SET)")
-    when = datetime.fromtimestamp(entry.integrated_time, UTC)
-    try:
-        keys.verify(entry.log_id, entry.inclusion_promise, set_payload(entry), at=when)
-    except VerificationError:
+    seconds = entry.integrated_time
+    if seconds <= 0:
         raise VerificationError(
-            "invalid inclusion promise (SET): no trusted log key valid at the integrated time "
-            "signed it"
+            "the log entry carries an inclusion promise (SET) but no integrated time"
+        )
+    try:
+        when = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise VerificationError(
+            f"the log entry's integrated time {seconds} is not a representable time"
         ) from None
+    verify_set(entry, keys, [when, *others])
+    if when > now:
+        raise VerificationError(
+            f"the log entry's integrated time {when.isoformat()} is in the future (is this "
+            "machine's clock right?)"
+        )
+    return when
+
+
+def verify_set(entry: TransparencyLogEntry, keys: Keyring, at: Sequence[datetime]) -> None:
+    """The SET verifies with a key of the entry's log valid at every time in ``at``."""
+    if not entry.inclusion_promise:
+        raise VerificationError("the log entry has no inclusion promise (SET)")
+    try:
+        keys.verify(entry.log_id, entry.inclusion_promise, set_payload(entry), at=at)
+    except VerificationError as exc:
+        raise VerificationError(f"invalid inclusion promise (SET): {exc.message}") from None
 
 
 # --- body consistency -------------------------------------------------------------------------
@@ -100,9 +140,9 @@ def verify_set(entry: TransparencyLogEntry, keys: Keyring) -> None:
 
 def _body(entry: TransparencyLogEntry) -> dict[str, Any]:
     try:
-        body = json.loads(entry.canonicalized_body)
-    except (ValueError, UnicodeDecodeError):
-        raise VerificationError("the log entry body is not JSON") from None
+        body = parse_json(entry.canonicalized_body, "the log entry body")
+    except ValidationError as exc:
+        raise VerificationError(exc.message) from None
     if not isinstance(body, dict):
         raise VerificationError("the log entry body is not a JSON object")
     kind, version = entry.kind_version.kind, entry.kind_version.version

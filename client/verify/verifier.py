@@ -109,8 +109,10 @@ def _fail_closed(method: Any) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        except (ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
             raise VerificationError(f"the bundle holds malformed material: {exc}") from None
+        except RecursionError:
+            raise VerificationError("the bundle holds material nested too deeply") from None
 
     wrapper.__doc__ = method.__doc__
     wrapper.__name__ = method.__name__
@@ -123,8 +125,8 @@ class Verifier:
         self.now = now or datetime.now(UTC)
         if not trusted_root.tlogs:
             raise VerificationError("the trusted root lists no transparency logs")
-        self._rekor = Keyring(trusted_root.tlogs, self.now)
-        self._ct = Keyring(trusted_root.ctlogs, self.now)
+        self._rekor = Keyring(trusted_root.tlogs, self.now, "log")
+        self._ct = Keyring(trusted_root.ctlogs, self.now, "CT log")
         self._chains: ChainVerifier | None = None
 
     # -- public entry points -------------------------------------------------------------------
@@ -197,17 +199,26 @@ class Verifier:
         return entry
 
     def _establish_time(self, bundle: Bundle, entry: Any, result: Result) -> list[datetime]:
+        """Step 0: the verified times. Signed timestamps from trusted TSAs, then the integrated
+        time, which counts only once its SET verified (``tlog.integrated_time``); a signed time
+        after ``now`` is refused rather than believed."""
         vm = bundle.verification_material
         times = timestamps.verified_times(self.root, vm.rfc3161_timestamps, bundle.signature)
+        for when in times:
+            if when > self.now:
+                raise VerificationError(
+                    f"a signed timestamp is dated {when.isoformat()}, in the future (is this "
+                    "machine's clock right?)"
+                )
         if times:
             result.checks.append(f"{len(times)} signed timestamp(s) verified against a trusted TSA")
-        if entry.integrated_time and entry.inclusion_promise:
+        if entry.inclusion_promise:
             kv = entry.kind_version
             if kv.kind not in ("dsse", "hashedrekord") or kv.version != "0.0.1":
                 raise VerificationError(
                     "an integrated time is only supported for dsse/hashedrekord 0.0.1 entries"
                 )
-            times.append(datetime.fromtimestamp(entry.integrated_time, UTC))
+            times.append(tlog.integrated_time(entry, self._rekor, list(times), self.now))
         if not times:
             raise VerificationError("not enough sources of verified time (need at least one)")
         result.times = times
@@ -226,7 +237,7 @@ class Verifier:
         if self._chains is None:
             self._chains = ChainVerifier(self.root)
         result.identity, result.issuer = verify_signing_certificate(
-            leaf, times, self._chains, self._ct, policy, result.checks
+            leaf, times, self._chains, self._ct, policy, result.checks, self.now
         )
         # 4. log entry
         self._verify_log(entry, result)
@@ -239,10 +250,10 @@ class Verifier:
         return leaf, result
 
     def _verify_log(self, entry: Any, result: Result) -> None:
-        tlog.verify_entry(entry, self._rekor)
+        tlog.verify_entry(entry, self._rekor, result.times)
         result.log_index = entry.log_index
         what = "inclusion proof and signed checkpoint"
-        if entry.inclusion_promise and entry.integrated_time:
+        if entry.inclusion_promise:
             what += ", and inclusion promise (SET)"
         result.checks.append(f"The transparency log entry was verified: {what}")
 

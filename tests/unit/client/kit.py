@@ -161,7 +161,10 @@ class Kit:
         not_before: datetime | None = None,
         eku: x509.ObjectIdentifier = ExtendedKeyUsageOID.CODE_SIGNING,
         ct_key: ec.EllipticCurvePrivateKey | None = None,
+        sct_time: datetime | None = None,
     ) -> x509.Certificate:
+        """A Fulcio-like leaf valid for 10 minutes from ``not_before`` (default: a minute ago),
+        with an SCT signed by ``ct_key`` at ``sct_time`` (default: ``not_before``)."""
         assert self.ca is not None
         start = not_before or datetime.now(UTC) - timedelta(minutes=1)
         builder = (
@@ -187,7 +190,7 @@ class Kit:
             builder = builder.add_extension(ext, critical=False)
         precert = builder.sign(self.ca_key, hashes.SHA384())
         signer = ct_key or self.ct_key
-        millis = int(start.timestamp() * 1000)
+        millis = int((sct_time or start).timestamp() * 1000)
         tbs = precert.tbs_certificate_bytes
         issuer_hash = hashlib.sha256(spki(self.ca_key.public_key())).digest()
         signed = (
@@ -253,7 +256,9 @@ class Kit:
             )
         return entry
 
-    def sign_blob(self, data: bytes, **leaf_args: Any) -> tuple[Bundle, ec.EllipticCurvePrivateKey]:
+    def sign_blob(
+        self, data: bytes, integrated_time: int | None = None, **leaf_args: Any
+    ) -> tuple[Bundle, ec.EllipticCurvePrivateKey]:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = self.leaf(key, **leaf_args)
         digest = hashlib.sha256(data).digest()
@@ -263,7 +268,7 @@ class Kit:
             media_type=MEDIA_TYPE_V03,
             verification_material=VerificationMaterial(
                 certificate=cert.public_bytes(serialization.Encoding.DER),
-                tlog_entries=(self.log_entry(body),),
+                tlog_entries=(self.log_entry(body, integrated_time),),
             ),
             message_signature=MessageSignature(sig, HashOutput("SHA2_256", digest)),
         )

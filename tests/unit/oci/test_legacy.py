@@ -75,3 +75,17 @@ def test_refusals(verifier, drop, change, reason) -> None:
         annotations[change[0]] = change[1]
     with pytest.raises(VerificationError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         verifier.verify_signature(annotations, b"{}", POLICY)
+
+
+@pytest.mark.parametrize("integrated", [10**18, 2**63 - 1, -1, 0])
+def test_integrated_time_out_of_range_is_refused(verifier, integrated) -> None:
+    """An integrated time that is no representable time is a refusal, not an OverflowError."""
+    doc = json.loads(_bundle())
+    doc["Payload"]["integratedTime"] = integrated
+    annotations = {
+        formats.ANN_SIGNATURE: base64.b64encode(b"sig").decode(),
+        formats.ANN_CERTIFICATE: _self_signed(),
+        formats.ANN_BUNDLE: json.dumps(doc),
+    }
+    with pytest.raises(VerificationError):
+        verifier.verify_signature(annotations, b"{}", POLICY)
