@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import tempfile
 import threading
@@ -30,6 +31,7 @@ import jwt
 import requests
 from jwt.algorithms import get_default_algorithms
 
+from . import strictjson
 from .config import IdentityConfig, Issuer
 from .errors import MSG_TOKEN, client_error
 
@@ -51,8 +53,8 @@ def _b64decode(part: str) -> bytes:
 
 def _b64json(part: str) -> Any:
     try:
-        return json.loads(_b64decode(part))
-    except (ValueError, TypeError) as exc:
+        return strictjson.loads(_b64decode(part))
+    except ValueError as exc:
         raise client_error(MSG_TOKEN, "token part is not base64url JSON") from exc
 
 
@@ -251,14 +253,31 @@ class TokenVerifier:
         if issuer.client_id not in auds:
             raise client_error(MSG_TOKEN, f'expected audience "{issuer.client_id}" got {auds}')
         now = self.clock()
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or isinstance(exp, bool) or now >= exp:
-            raise client_error(MSG_TOKEN, "token is expired or has no exp")
-        nbf = claims.get("nbf")
-        if nbf is not None and (not isinstance(nbf, int | float) or nbf > now + 60):
+        exp = _numeric_date(claims, "exp", required=True)
+        if exp is None or now >= exp:
+            raise client_error(MSG_TOKEN, "token is expired")
+        nbf = _numeric_date(claims, "nbf")
+        if nbf is not None and nbf > now + 60:
             raise client_error(MSG_TOKEN, "token is not valid yet (nbf)")
+        _numeric_date(claims, "iat")  # not checked against the clock (as upstream), but typed
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise client_error(MSG_TOKEN, "token has no sub")
+
+
+def _numeric_date(claims: dict[str, Any], name: str, required: bool = False) -> float | None:
+    """A NumericDate claim (RFC 7519 section 2): a finite JSON number, fractions allowed; absent
+    gives ``None`` unless ``required``. ``null``, booleans and strings are refused, as go-oidc does;
+    non-finite numbers never get here (``strictjson``) but are refused here too."""
+    if name not in claims:
+        if required:
+            raise client_error(MSG_TOKEN, f"token has no {name}")
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise client_error(MSG_TOKEN, f"token {name} is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise client_error(MSG_TOKEN, f"token {name} is not a finite number")
+    return value
 
 
 def bearer(header: str | None) -> str:

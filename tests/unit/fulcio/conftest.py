@@ -61,3 +61,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, issuer: OIDCIssuer) -> Itera
         "ct_url": server.url,
     }
     server.close()
+
+
+@pytest.fixture()
+def unchanged(stack: dict[str, Any]) -> Iterator[None]:
+    """Fails the test if the request it makes issued a certificate or reached the CT log."""
+    fulcio = stack["client"].application.extensions["fulcio"]
+    issued, size = fulcio.issued, stack["ctlog"].log.head().size
+    yield
+    assert fulcio.issued == issued, "a refused request issued a certificate"
+    assert stack["ctlog"].log.head().size == size, "a refused request reached the CT log"

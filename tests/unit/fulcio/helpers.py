@@ -140,3 +140,9 @@ def san_value(leaf: x509.Certificate) -> Any:
     if isinstance(name, x509.OtherName):
         return x509ext.decode_username_san(name)
     return name.value
+
+
+def refused(resp: Any, message: str, status: int = 400, code: int = 3) -> None:
+    """``resp`` is Fulcio's error answer: ``status`` and the gRPC-style body with ``message``."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.get_json() == {"code": code, "message": message, "details": []}
