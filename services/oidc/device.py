@@ -9,8 +9,12 @@ carries a PKCE challenge (cosign sends one) it must be S256 and is stored; stock
 The person opens ``{iss}/device``, types the code, signs in (same throttling, lockout, CSRF and
 audit as the login page; failed code guesses count against the address) and approves or denies.
 Polls answer ``authorization_pending``, ``slow_down`` (a poll sooner than ``interval`` raises the
-interval by 5 s, RFC 8628 §3.5), ``expired_token``, ``access_denied``, or the token response once;
-the request is deleted when the tokens are minted.
+interval by 5 s, RFC 8628 §3.5), ``expired_token``, ``access_denied``, ``invalid_grant`` (unknown
+or used code), or the token response once; the request is deleted when the tokens are minted.
+
+Concurrency: the endpoint object is shared by all threads of a worker, so it keeps no request
+state; the "on time" test of a poll and the single use of a code are each one conditional
+statement in the database, so they hold across threads, workers and hosts.
 """
 
 from __future__ import annotations
@@ -18,8 +22,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
-from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant
+from authlib.common.urls import add_params_to_uri
+from authlib.consts import default_json_headers
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Error,
+    UnauthorizedClientError,
+)
+from authlib.oauth2.rfc8628 import (
+    AuthorizationPendingError,
+    DeviceAuthorizationEndpoint,
+    DeviceCodeGrant,
+    ExpiredTokenError,
+    SlowDownError,
+)
 from flask import Flask, Response, request
 
 from . import pages
@@ -37,6 +55,10 @@ def normalise_user_code(text: str) -> str:
 
 
 class DeviceEndpoint(DeviceAuthorizationEndpoint):
+    """``POST /device/code``. One instance serves every request of a worker's threads, so it
+    holds configuration only: the request's PKCE challenge travels with the request into the
+    stored row (authlib's ``save_device_credential`` hook gets no request, hence the override)."""
+
     CLIENT_AUTH_METHODS = ["none"]
     server: OIDCServer
 
@@ -45,10 +67,33 @@ class DeviceEndpoint(DeviceAuthorizationEndpoint):
         self.EXPIRES_IN = server.issuer.settings.device_lifetime
         self.INTERVAL = server.issuer.settings.device_interval
 
-    def create_endpoint_response(self, request: Any) -> Any:
-        check_challenge(request.payload.data, required=False)
-        self._payload = request.payload.data
-        return super().create_endpoint_response(request)
+    def create_endpoint_response(self, request: Any) -> tuple[int, dict[str, Any], Any]:
+        payload = request.payload.data
+        check_challenge(payload, required=False)
+        client = self.authenticate_client(request)
+        self.server.validate_requested_scope(request.payload.scope)
+        device_code, user_code = self.generate_device_code(), self.generate_user_code()
+        issuer = self.server.issuer
+        issuer.store.save_device(
+            device_code,
+            user_code=user_code,
+            client_id=client.get_client_id(),
+            scope=" ".join(s for s in (request.payload.scope or "openid email").split() if s),
+            code_challenge=payload.get("code_challenge") or None,
+            code_challenge_method=payload.get("code_challenge_method") or None,
+            interval=self.INTERVAL,
+            expires_at=issuer.store.now() + self.EXPIRES_IN,
+        )
+        uri = self.get_verification_uri()
+        body = {
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": uri,
+            "verification_uri_complete": add_params_to_uri(uri, [("user_code", user_code)]),
+            "expires_in": self.EXPIRES_IN,
+            "interval": self.INTERVAL,
+        }
+        return 200, body, default_json_headers
 
     def get_verification_uri(self) -> str:
         return self.server.issuer.endpoint("/device")
@@ -56,18 +101,7 @@ class DeviceEndpoint(DeviceAuthorizationEndpoint):
     def save_device_credential(
         self, client_id: str, scope: str | None, data: dict[str, Any]
     ) -> None:
-        issuer = self.server.issuer
-        payload = self._payload
-        issuer.store.save_device(
-            data["device_code"],
-            user_code=data["user_code"],
-            client_id=client_id,
-            scope=" ".join(s for s in (scope or "openid email").split() if s),
-            code_challenge=payload.get("code_challenge") or None,
-            code_challenge_method=payload.get("code_challenge_method") or None,
-            interval=self.INTERVAL,
-            expires_at=issuer.store.now() + self.EXPIRES_IN,
-        )
+        raise NotImplementedError("create_endpoint_response stores the request itself")
 
 
 class DeviceRecord:
@@ -90,43 +124,60 @@ class DeviceRecord:
 
 
 class DeviceGrant(DeviceCodeGrant):
+    """Polls of the token endpoint. authlib makes a new grant object per request; even so, all
+    request state is read from ``self.request`` and the credential, never kept on the grant."""
+
     TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
     server: OIDCServer
+
+    def validate_token_request(self) -> None:
+        # authlib's version, with the row read once and an unknown, used or expired code answered
+        # as the invalid grant it is (RFC 6749 §5.2), not as a malformed request
+        device_code = self.request.payload.data.get("device_code")
+        if not device_code:
+            raise InvalidRequestError("missing device_code")
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("this client may not use the device flow")
+        credential = self.query_device_credential(device_code)
+        if credential is None or credential.get_client_id() != client.get_client_id():
+            raise InvalidGrantError("the device code is unknown, used or expired")
+        self.request.user = self.validate_device_credential(credential)
+        self.request.client = client
+        self.request.credential = credential
 
     def query_device_credential(self, device_code: str) -> DeviceRecord | None:
         store = self.server.issuer.store
         row = store.device_by_code(device_code)
         return DeviceRecord(row, store.now(), device_code) if row else None
 
-    def validate_device_credential(self, credential: DeviceRecord) -> Any:
-        self._row = row = credential.row
+    def validate_device_credential(self, credential: DeviceRecord) -> Identity:
+        row = credential.row
         check_pkce(
             row["code_challenge"],
             row["code_challenge_method"],
             self.request.form.get("code_verifier"),
             required=False,
         )
-        return super().validate_device_credential(credential)
+        if credential.is_expired():
+            raise ExpiredTokenError()
+        if row["status"] == "denied":
+            raise AccessDeniedError()
+        if row["status"] == "approved":
+            identity = self.server.issuer.store.identity(row["sub"])
+            if identity is None:
+                raise AccessDeniedError()
+            return identity
+        if self.should_slow_down(credential):
+            raise SlowDownError()
+        raise AuthorizationPendingError()
 
     def query_user_grant(self, user_code: str) -> tuple[Identity | None, bool] | None:
-        row = self._row
-        if row["status"] == "pending":
-            return None
-        if row["status"] == "denied":
-            return None, False
-        identity = self.server.issuer.store.identity(row["sub"])
-        if identity is None:
-            return None, False
-        return identity, True
+        raise NotImplementedError("validate_device_credential reads the decision from the row")
 
     def should_slow_down(self, credential: DeviceRecord) -> bool:
-        row, now = credential.row, credential.now
-        interval = int(row["interval"])
-        too_soon = row["last_poll"] is not None and now - int(row["last_poll"]) < interval
-        if too_soon:
-            interval += 5
-        self.server.issuer.store.record_poll(credential.device_code, interval, now)
-        return too_soon
+        store = self.server.issuer.store
+        return not store.record_poll(credential.device_code, credential.now)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
         credential: DeviceRecord = self.request.credential

@@ -319,13 +319,26 @@ class Store:
             )
         return result.rowcount == 1
 
-    def record_poll(self, device_code: str, interval: int, last_poll: int) -> None:
+    def record_poll(self, device_code: str, now: int) -> bool:
+        """Record a poll of a pending request. True when it came at least ``interval`` seconds
+        after the previous one; otherwise the interval grows by 5 s (RFC 8628 §3.5) and False.
+
+        The on-time test and the write are one conditional UPDATE, so of simultaneous polls
+        (several threads or workers) exactly one is on time."""
+        dc = device_codes.c
+        row = dc.device_code_hash == code_hash(device_code)
         with self.engine.begin() as conn:
-            conn.execute(
+            on_time = conn.execute(
                 sa.update(device_codes)
-                .where(device_codes.c.device_code_hash == code_hash(device_code))
-                .values(interval=interval, last_poll=last_poll)
+                .where(row, sa.or_(dc.last_poll.is_(None), dc.last_poll + dc.interval <= now))
+                .values(last_poll=now)
             )
+            if on_time.rowcount == 1:
+                return True
+            conn.execute(
+                sa.update(device_codes).where(row).values(interval=dc.interval + 5, last_poll=now)
+            )
+        return False
 
     def take_device(self, device_code: str) -> bool:
         with self.engine.begin() as conn:

@@ -125,6 +125,9 @@ def test_device_page_refuses_bad_password_csrf_and_unknown_codes(env):
 
 
 def test_unknown_device_code_and_client(env):
-    assert _poll(env, "nope").status_code == 400
+    unknown = _poll(env, "nope")
+    assert unknown.status_code == 400 and unknown.get_json()["error"] == "invalid_grant"
+    missing = env.client.post("/token", data={"grant_type": GRANT, "client_id": "sigstore"})
+    assert missing.status_code == 400 and missing.get_json()["error"] == "invalid_request"
     resp = env.client.post("/device/code", data={"client_id": "nobody"})
     assert resp.status_code in (400, 401) and resp.get_json()["error"] == "invalid_client"

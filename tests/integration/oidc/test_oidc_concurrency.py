@@ -1,0 +1,142 @@
+"""Many clients at once against a real issuer (issue 11 §5), on SQLite and on PostgreSQL.
+
+The issuer runs as ``sigstack serve oidc`` with two gunicorn worker processes of several threads
+each, so requests race inside one process and across processes. Every test states the exact
+outcome of each request: no "at most", no "some".
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+
+from .live import (
+    DEVICE_GRANT,
+    PASSWORD,
+    Live,
+    at_once,
+    claims_of,
+    csrf_of,
+    live_issuer,
+    pkce,
+    session,
+)
+
+FLOWS = 48
+USERS = [f"user{i:02d}" for i in range(FLOWS)]
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(request, tmp_path_factory):
+    config = {"device_poll_interval": 1}
+    tmp = tmp_path_factory.mktemp(f"oidc-{request.param}")
+    with live_issuer(request.param, tmp, USERS, config) as issuer:
+        yield issuer
+
+
+def _start_device(live: Live, challenge: str | None):
+    data = {"client_id": "sigstore", "scope": "openid email"}
+    if challenge:
+        data.update(code_challenge=challenge, code_challenge_method="S256")
+    return session().post(live.url + "/device/code", data=data, timeout=60)
+
+
+def _approve(live: Live, user_code: str, username: str):
+    http = session()
+    page = http.get(f"{live.url}/device?user_code={user_code}", timeout=60)
+    assert page.status_code == 200, page.text
+    return http.post(
+        live.url + "/device",
+        data={
+            "user_code": user_code,
+            "username": username,
+            "password": PASSWORD,
+            "decision": "approve",
+            "csrf_token": csrf_of(page.text),
+        },
+        timeout=60,
+    )
+
+
+def _poll(live: Live, device_code: str, verifier: str | None):
+    data = {"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": "sigstore"}
+    if verifier:
+        data["code_verifier"] = verifier
+    resp = session().post(live.url + "/token", data=data, timeout=60)
+    return resp.status_code, resp.json()
+
+
+def test_simultaneous_device_flows_each_keep_their_own_pkce_challenge(live):
+    """48 device requests at once, every fourth without a challenge (PKCE is optional in the
+    device flow): each stored request carries exactly the challenge its own request sent; each
+    flow ends with one token for the person who approved it, obtained with its own verifier; a
+    wrong or missing verifier is always refused, also while the right one races it."""
+    pairs = [pkce() if i % 4 else (None, None) for i in range(FLOWS)]
+    starts = at_once([partial(_start_device, live, challenge) for _, challenge in pairs])
+    assert [r.status_code for r in starts] == [200] * FLOWS, [r.text for r in starts]
+    grants = [r.json() for r in starts]
+    stored = [live.store.device_by_code(g["device_code"]) for g in grants]
+    assert [row["code_challenge"] if row else "gone" for row in stored] == [c for _, c in pairs]
+
+    approved = at_once(
+        [partial(_approve, live, g["user_code"], USERS[i]) for i, g in enumerate(grants)]
+    )
+    assert [r.status_code for r in approved] == [200] * FLOWS
+    assert all("Device approved" in r.text for r in approved)
+
+    def stranger(i: int) -> str:  # another flow's verifier, or a fresh one
+        return pairs[(i + 1) % FLOWS][0] or pkce()[0]
+
+    wrong = at_once(
+        [partial(_poll, live, g["device_code"], stranger(i)) for i, g in enumerate(grants)]
+    )
+    expected = ["invalid_grant" if v else "invalid_request" for v, _ in pairs]
+    assert [(status, body["error"]) for status, body in wrong] == [(400, e) for e in expected]
+    missing = at_once(
+        [partial(_poll, live, g["device_code"], None) for i, g in enumerate(grants) if pairs[i][0]]
+    )
+    assert {(status, body["error"]) for status, body in missing} == {(400, "invalid_request")}
+
+    # per flow, at once: the right verifier twice and (for PKCE flows) a wrong one
+    calls, owners = [], []
+    for i, g in enumerate(grants):
+        verifier = pairs[i][0]
+        calls += [partial(_poll, live, g["device_code"], verifier)] * 2
+        owners += [i, i]
+        if verifier:
+            calls.append(partial(_poll, live, g["device_code"], stranger(i)))
+            owners.append(-1 - i)
+    results = at_once(calls)
+    for i in range(FLOWS):
+        mine = [results[k] for k, owner in enumerate(owners) if owner == i]
+        assert sorted(status for status, _ in mine) == [200, 400], (i, mine)
+        token = next(body for status, body in mine if status == 200)
+        refused = next(body for status, body in mine if status == 400)
+        assert refused["error"] == "invalid_grant", (i, refused)
+        claims = claims_of(token["id_token"])
+        assert claims["sub"] == live.subs[USERS[i]], i
+        assert claims["email"] == f"{USERS[i]}@example.org"
+        assert claims_of(token["access_token"])["sub"] == claims["sub"]
+    thieves = [results[k] for k, owner in enumerate(owners) if owner < 0]
+    assert {(status, body["error"]) for status, body in thieves} == {(400, "invalid_grant")}
+
+    replays = at_once(
+        [partial(_poll, live, g["device_code"], pairs[i][0]) for i, g in enumerate(grants)]
+    )
+    assert {(status, body["error"]) for status, body in replays} == {(400, "invalid_grant")}
+
+
+def test_simultaneous_polls_of_a_pending_code_get_one_pending_answer(live):
+    """RFC 8628 §3.5: a poll sooner than ``interval`` after the previous one is ``slow_down``.
+    Of 8 polls at once, exactly one is on time; the others are too soon."""
+    verifier, challenge = pkce()
+    grant = _start_device(live, challenge).json()
+    answers = at_once([partial(_poll, live, grant["device_code"], verifier)] * 8)
+    errors = sorted(body["error"] for _, body in answers)
+    assert errors == ["authorization_pending"] + ["slow_down"] * 7
+    assert live.store.device_by_code(grant["device_code"])["interval"] == 1 + 7 * 5
