@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from flask import Flask
@@ -35,26 +36,29 @@ from .store import keys as keys_table
 
 log = logging.getLogger("sigstack.oidc")
 
-DEFAULTS: dict[str, Any] = {
-    "issuer_url": None,  # default: http://HOST:PORT of `sigstack serve oidc`
-    "data_dir": None,
-    "database_url": None,  # default: sqlite:///DATA_DIR/oidc.db
-    "signing_alg": "RS256",  # or ES256; used for new keys (first key and rotations)
-    "client_id": "sigstore",
-    "token_lifetime": 600,
-    "code_lifetime": 120,
-    "device_code_lifetime": 300,
-    "device_poll_interval": 5,
-    "login_max_failures": 5,
-    "login_ip_max_failures": 50,
-    "login_window_seconds": 900,
-    "login_lockout_seconds": 900,
-    "service_account_domain": "serviceaccounts.sigstack.internal",
-    "service_account_audiences": ["sigstore"],
-    "service_account_default_audience": "sigstore",
-    "proxy_fix_x_for": 0,  # number of trusted reverse proxies setting X-Forwarded-For
-    "max_body_bytes": 65536,
-}
+# Read-only: shared by every thread; load() copies it into each configuration.
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "issuer_url": None,  # default: http://HOST:PORT of `sigstack serve oidc`
+        "data_dir": None,
+        "database_url": None,  # default: sqlite:///DATA_DIR/oidc.db
+        "signing_alg": "RS256",  # or ES256; used for new keys (first key and rotations)
+        "client_id": "sigstore",
+        "token_lifetime": 600,
+        "code_lifetime": 120,
+        "device_code_lifetime": 300,
+        "device_poll_interval": 5,
+        "login_max_failures": 5,
+        "login_ip_max_failures": 50,
+        "login_window_seconds": 900,
+        "login_lockout_seconds": 900,
+        "service_account_domain": "serviceaccounts.sigstack.internal",
+        "service_account_audiences": ("sigstore",),
+        "service_account_default_audience": "sigstore",
+        "proxy_fix_x_for": 0,  # number of trusted reverse proxies setting X-Forwarded-For
+        "max_body_bytes": 65536,
+    }
+)
 
 ENV_PREFIX = "SIGSTACK_OIDC"
 
@@ -136,7 +140,7 @@ def build_app(config: Mapping[str, Any], store: Store | None = None) -> Flask:
     issuer = Issuer(settings, store, keyring)
 
     def register(app: Flask) -> None:
-        api.register(app, issuer)
+        app.extensions["sigstack_oidc_server"] = api.register(app, issuer)
         app.extensions["sigstack_oidc"] = issuer
 
     def healthy() -> bool:

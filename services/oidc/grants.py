@@ -42,7 +42,7 @@ from .store import Identity
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 PKCE_PATTERN = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class InvalidTargetError(OAuth2Error):

@@ -108,22 +108,22 @@ class KeyRing:
         self.environ = environ
         self._signers: dict[str, Signer] = {}
         self._lock = threading.Lock()
-        self._rows: list[dict[str, Any]] = []
-        self._rows_until = 0.0  # monotonic time the cached rows expire
+        # Shared by every thread of the worker; holds no request state. The cached rows and the
+        # time they expire are one tuple, replaced whole, so a reader never pairs old and new.
+        self._cache: tuple[list[dict[str, Any]], float] = ([], 0.0)
         self._noted: dict[str, int] = {}  # kid -> last_exp this process has written
 
     def _key_rows(self) -> list[dict[str, Any]]:
         now = time.monotonic()
-        if now >= self._rows_until:
+        rows, until = self._cache
+        if now >= until:
             rows = self.store.key_rows()
-            with self._lock:
-                self._rows, self._rows_until = rows, now + KEYS_TTL
-            return rows
-        return self._rows
+            self._cache = (rows, now + KEYS_TTL)
+        return rows
 
     def forget(self) -> None:
         """Drop the cached key rows (the next use reads the database)."""
-        self._rows_until = 0.0
+        self._cache = ([], 0.0)
 
     def _signer(self, row: dict[str, Any]) -> Signer:
         kid = str(row["kid"])
@@ -180,8 +180,9 @@ class KeyRing:
         exp = int(claims["exp"])
         if exp > self._noted.get(kid, 0):
             ahead = exp + LAST_EXP_AHEAD
-            self.store.note_key_use(kid, ahead)
-            self._noted[kid] = ahead
+            self.store.note_key_use(kid, ahead)  # the database keeps the largest value
+            with self._lock:  # and so does this process, whatever order threads finish in
+                self._noted[kid] = max(ahead, self._noted.get(kid, 0))
         return token
 
     def jwks(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from protocol.errors import ConfigError, VerificationError
 
-ALGORITHMS = {"RS256": "rsa-2048", "ES256": "ecdsa-p256"}
+ALGORITHMS: Mapping[str, str] = MappingProxyType({"RS256": "rsa-2048", "ES256": "ecdsa-p256"})
 
 
 def b64url(data: bytes) -> str:
