@@ -231,8 +231,29 @@ def prepare(proposed: Any) -> Prepared:
     if handler is None:
         raise ValidationError(f"error processing entry: {kind} version {version} is not supported")
     canonical, keys = handler(spec)
+    return Prepared(kind, version, _wrap(kind, version, canonical), _index_keys(keys))
+
+
+MAX_INDEX_KEYS = 256  # search-index rows one entry may add (docs/rekor.md)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _index_keys(keys: list[str]) -> tuple[str, ...]:
+    """The entry's search-index keys, lower-cased and unique; keys over 512 characters are not
+    indexed. Refused before the entry reaches a batch: a key with a control character (a NUL
+    cannot be stored in a PostgreSQL text column) and an entry with more than MAX_INDEX_KEYS."""
     unique = tuple(dict.fromkeys(k.lower() for k in keys if k and len(k) <= 512))
-    return Prepared(kind, version, _wrap(kind, version, canonical), unique)
+    for key in unique:
+        if _CONTROL.search(key):
+            raise ValidationError(
+                "error processing entry: a subject, digest or identity contains a control character"
+            )
+    if len(unique) > MAX_INDEX_KEYS:
+        raise ValidationError(
+            f"error processing entry: it would add {len(unique)} search-index keys; the log "
+            f"accepts at most {MAX_INDEX_KEYS} search-index keys per entry"
+        )
+    return unique
 
 
-__all__ = ["HASHES", "KINDS", "Prepared", "prepare"]
+__all__ = ["HASHES", "KINDS", "MAX_INDEX_KEYS", "Prepared", "prepare"]

@@ -156,17 +156,32 @@ class Log(LogReads):
                     break
             try:
                 self._commit(batch)
-            except Exception as exc:  # every waiter must hear about it
-                self._edge = None
-                if isinstance(exc, SQLAlchemyError):
-                    log.exception("log batch failed")
-                    exc = UnavailableError("log storage is unavailable; retry")
-                elif not isinstance(exc, ValidationError):
-                    log.exception("log batch failed")
-                    exc = UnavailableError("the log could not sequence the entry; retry")
+            except Exception as exc:
+                if len(batch) == 1:
+                    self._fail(batch, exc)
+                    continue
+                # One item may be what the database refused: commit each on its own, so that a
+                # bad item fails alone and never the entries that happened to share its batch.
+                log.warning("log batch of %d failed (%s); committing its items one by one",
+                            len(batch), type(exc).__name__)  # fmt: skip
                 for item in batch:
-                    item.error = exc
-                    item.done.set()
+                    try:
+                        self._commit([item])
+                    except Exception as item_exc:  # noqa: BLE001 (reported to the waiter)
+                        self._fail([item], item_exc)
+
+    def _fail(self, items: list[_Pending], exc: Exception) -> None:
+        """Tell every waiter of ``items`` that its entry was not logged."""
+        self._edge = None
+        if isinstance(exc, SQLAlchemyError):
+            log.exception("log batch failed", exc_info=exc)
+            exc = UnavailableError("log storage is unavailable; retry")
+        elif not isinstance(exc, ValidationError):
+            log.exception("log batch failed", exc_info=exc)
+            exc = UnavailableError("the log could not sequence the entry; retry")
+        for item in items:
+            item.error = exc
+            item.done.set()
 
     def _writer(self) -> Connection:
         """The sequencer's own connection, kept between batches (no pool checkout, ping or reset

@@ -241,3 +241,30 @@ def test_set_payload_is_rfc8785() -> None:
     assert set_payload(body, 1700000000, "ab" * 32, 12) == canonicalize(
         {"logIndex": 12, "logID": "ab" * 32, "integratedTime": 1700000000, "body": body}
     )
+
+
+def _statement_with(subjects: list[dict]) -> bytes:
+    return json.dumps({"_type": "https://in-toto.io/Statement/v1", "subject": subjects,
+                       "predicateType": "https://example.com/test/v1", "predicate": {}}).encode()  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["dsse", "intoto"])
+@pytest.mark.parametrize("bad", ["ab\x00cd", "ab\ncd", "ab\x7fcd"])
+def test_index_keys_with_control_characters_are_refused(client, rekor, kind, bad) -> None:
+    # A NUL in a subject digest once made PostgreSQL's COPY fail for every entry of the batch.
+    make = dsse if kind == "dsse" else intoto
+    payload = _statement_with([{"name": "a", "digest": {"sha256": bad}}])
+    resp = _post(client, make(payload))
+    assert resp.status_code == 400, resp.get_json()
+    assert "control character" in resp.get_json()["message"]
+    assert rekor.log.head().size == 0
+
+
+def test_index_keys_per_entry_are_capped(client, rekor) -> None:
+    many = [{"name": str(i), "digest": {"sha256": f"{i:064x}"}} for i in range(300)]
+    resp = _post(client, dsse(_statement_with(many)))
+    assert resp.status_code == 400
+    assert "at most 256 search-index keys" in resp.get_json()["message"]
+    assert rekor.log.head().size == 0
+    fine = [{"name": str(i), "digest": {"sha256": f"{i:064x}"}} for i in range(200)]
+    assert _post(client, dsse(_statement_with(fine))).status_code == 201

@@ -133,3 +133,38 @@ def test_tile_levels_grow_incrementally() -> None:
     longer = Tile(b"".join(hashes), base=short)
     for offset, count in [(0, 256), (64, 32), (96, 32), (128, 128), (98, 2)]:
         assert longer.node(offset, count) == merkle.root_of(hashes[offset : offset + count])
+
+
+def test_a_failing_item_never_fails_the_entries_batched_with_it(url) -> None:
+    # The personality's write for one item fails inside the batch transaction (as a NUL in an index
+    # key did on PostgreSQL): the other items of the batch are still committed, the bad one alone
+    # is refused, and the log holds exactly the good ones.
+    def on_sequenced(conn, sequenced) -> None:
+        if any(payload == "poison" for _, payload in sequenced):
+            raise RuntimeError("the database refused this row")
+
+    engine = db.make_engine(url)
+    log = open_log(engine, "t", b"key", _sign_head, batch_wait=0.3, on_sequenced=on_sequenced)
+    results: dict[int, object] = {}
+
+    def add(n: int) -> None:
+        try:
+            results[n] = log.append(f"leaf {n}".encode(), payload="poison" if n == 5 else None)
+        except Exception as exc:  # noqa: BLE001 (the outcome is checked below)
+            results[n] = exc
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert type(results[5]).__name__ == "UnavailableError"
+    good = {n: r for n, r in results.items() if n != 5}
+    assert all(not isinstance(r, Exception) for r in good.values()), good
+    indexes = sorted(r.index for r in good.values())  # type: ignore[attr-defined]
+    assert indexes == list(range(11))
+    head = log.head()
+    assert head.size == 11
+    leaves = [log.entry(i).leaf for i in range(11)]
+    assert b"leaf 5" not in leaves
+    assert head.root_hash == merkle.root_of([merkle.leaf_hash(x) for x in leaves])
