@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 import subprocess
@@ -24,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from protocol.errors import ValidationError
+from protocol.protojson import parse_json
 from protocol.record import record
 
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
@@ -64,13 +64,12 @@ def load_config(env: Mapping[str, str]) -> dict[str, Any]:
     path = config_path(env)
     try:
         with open(path, "rb") as fh:
-            data = json.loads(fh.read())
+            raw = fh.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise ValidationError(f"cannot read docker config {path}: {exc.strerror}") from None
-    except ValueError:
-        raise ValidationError(f"docker config {path} is not JSON") from None
+    data = parse_json(raw, f"docker config {path}")
     if not isinstance(data, dict):
         raise ValidationError(f"docker config {path} is not a JSON object")
     return data
@@ -93,9 +92,9 @@ def _from_helper(helper: str, registry: str) -> Credentials | None:
     if done.returncode != 0:
         return None  # helpers exit non-zero for "credentials not found"
     try:
-        obj = json.loads(done.stdout)
+        obj = parse_json(done.stdout, f"the output of {program}")
         return Credentials(str(obj["Username"]), str(obj["Secret"]))
-    except (ValueError, KeyError, TypeError):
+    except (ValidationError, KeyError, TypeError):
         raise ValidationError(f"{program} printed something that is not credentials") from None
 
 

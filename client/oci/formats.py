@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from protocol.bundle import DsseEnvelope, DsseSignature, KindVersion, TransparencyLogEntry
-from protocol.errors import VerificationError
+from protocol.errors import ValidationError, VerificationError
+from protocol.protojson import parse_json
 
 from .registry import OCI_MANIFEST
 
@@ -64,11 +65,11 @@ def check_simple_signing(
 ) -> dict[str, Any]:
     """The payload names this manifest digest, has cosign's type, and carries the annotations."""
     try:
-        obj = json.loads(payload)
+        obj = parse_json(payload, "the signed payload")
         critical = obj["critical"]
         kind = critical["type"]
         signed_digest = critical["image"]["docker-manifest-digest"]
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+    except (ValidationError, KeyError, TypeError):
         raise VerificationError(
             "the signed payload is not a simple-signing JSON document"
         ) from None
@@ -110,15 +111,15 @@ def rekor_bundle_annotation(entry: TransparencyLogEntry) -> str:
 def parse_rekor_bundle(text: str) -> TransparencyLogEntry:
     """The layer's RekorBundle as a log entry with an inclusion promise and no proof."""
     try:
-        obj = json.loads(text)
+        obj = parse_json(text, "the Rekor bundle annotation")
         payload = obj["Payload"]
         body = base64.b64decode(payload["body"], validate=True)
         entry_set = base64.b64decode(obj["SignedEntryTimestamp"], validate=True)
         log_id = bytes.fromhex(payload["logID"])
         integrated, index = payload["integratedTime"], payload["logIndex"]
-        decoded = json.loads(body)
+        decoded = parse_json(body, "the logged body")
         kind = KindVersion(str(decoded["kind"]), str(decoded["apiVersion"]))
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValidationError, ValueError, KeyError, TypeError, binascii.Error):
         raise VerificationError("the signature's Rekor bundle annotation is malformed") from None
     if not isinstance(integrated, int) or not isinstance(index, int):
         raise VerificationError("the signature's Rekor bundle annotation is malformed")
@@ -150,7 +151,7 @@ def envelope_json(env: DsseEnvelope) -> bytes:
 
 def parse_envelope(raw: bytes) -> DsseEnvelope:
     try:
-        obj = json.loads(raw)
+        obj = parse_json(raw, "the attestation layer")
         sigs = tuple(
             DsseSignature(base64.b64decode(s["sig"], validate=True), str(s.get("keyid") or ""))
             for s in obj["signatures"]
@@ -158,7 +159,7 @@ def parse_envelope(raw: bytes) -> DsseEnvelope:
         return DsseEnvelope(
             base64.b64decode(obj["payload"], validate=True), str(obj["payloadType"]), sigs
         )
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValidationError, ValueError, KeyError, TypeError, binascii.Error):
         raise VerificationError("the attestation layer is not a DSSE envelope") from None
 
 

@@ -1,7 +1,9 @@
 """In-toto statements carried in DSSE envelopes: parse leniently, match subjects by digest.
 
 Statement v1 (``https://in-toto.io/Statement/v1``) and v0.1 are accepted; a subject needs a
-``digest`` map but not a ``name`` (cosign v3 image signatures have nameless subjects).
+``digest`` map but not a ``name`` (cosign v3 image signatures have nameless subjects). Callers
+parse a statement only after its envelope's signature verified; the payload is decoded with
+``protocol.protojson.parse_json`` (malformed or too deeply nested JSON is a refusal).
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from protocol.errors import VerificationError
+from protocol.errors import ValidationError, VerificationError
+from protocol.protojson import parse_json
 from protocol.record import record
 
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
@@ -36,9 +39,9 @@ class Statement:
                 f"the DSSE payload type is {payload_type!r}, expected {PAYLOAD_TYPE!r}"
             )
         try:
-            obj = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            raise VerificationError("the DSSE payload is not a JSON in-toto statement") from None
+            obj = parse_json(payload, "the DSSE payload")
+        except ValidationError as exc:
+            raise VerificationError(f"{exc.message}: not an in-toto statement") from None
         if not isinstance(obj, dict) or obj.get("_type") not in STATEMENT_TYPES:
             raise VerificationError("the DSSE payload is not an in-toto statement")
         raw_subjects = obj.get("subject")

@@ -287,10 +287,11 @@ class Kit:
             message_signature=MessageSignature(sig, HashOutput("SHA2_256", digest)),
         )
 
-    def attest(self, statement: dict[str, Any]) -> Bundle:
+    def attest(self, statement: dict[str, Any] | bytes) -> Bundle:
+        """A DSSE bundle logged as ``dsse`` 0.0.1; ``statement`` as a dict, or the payload bytes."""
         key = ec.generate_private_key(ec.SECP256R1())
         cert = self.leaf(key)
-        payload = json.dumps(statement).encode()
+        payload = statement if isinstance(statement, bytes) else json.dumps(statement).encode()
         ptype = "application/vnd.in-toto+json"
         sig = key.sign(pae(ptype, payload), ec.ECDSA(hashes.SHA256()))
         body = canonicalize(

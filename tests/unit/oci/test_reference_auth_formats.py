@@ -78,7 +78,7 @@ def test_credentials_from_home_and_bad_entries(tmp_path) -> None:
     with pytest.raises(ValidationError, match="not base64 user:password"):
         credentials_for("r.example", {"HOME": str(tmp_path)})
     (tmp_path / ".docker" / "config.json").write_text("{not json")
-    with pytest.raises(ValidationError, match="is not JSON"):
+    with pytest.raises(ValidationError, match="is not valid JSON"):
         credentials_for("r.example", {"HOME": str(tmp_path)})
 
 
