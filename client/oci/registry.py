@@ -4,25 +4,27 @@ What it does: ping and pick the scheme (HTTPS; plain HTTP only for loopback regi
 ``insecure``), authenticate (``client.oci.auth``: basic or bearer token per repository scope),
 read and write manifests and blobs with their digests checked, and list referrers — through the
 referrers API when the registry has it, else through the OCI tag-schema fallback
-(``<alg>-<hex>`` tag holding an image index, distribution-spec "Referrers Tag Schema"). Why not a
-library: see docs/adr/0003-oci-registry-client.md. What it leaves to others: reference parsing
-(``reference``), cosign's formats (``formats``).
+(``<alg>-<hex>`` tag holding an image index, distribution-spec "Referrers Tag Schema"). Every
+answer is read with a size cap and every JSON answer is parsed with
+``protocol.protojson.parse_json``; redirects and token realms follow the rules of
+``client.oci.transport``. Why not a library: see docs/adr/0003-oci-registry-client.md. What it
+leaves to others: reference parsing (``reference``), cosign's formats (``formats``), how many
+referrers are worth fetching (``verify``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from protocol.errors import NotFoundError, UnavailableError, ValidationError
+from protocol.protojson import parse_json
 from protocol.record import record
 
 from .auth import Challenge, Credentials, parse_challenge
+from .transport import LIMITS, Transport, check_location, check_realm
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -30,8 +32,6 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 _ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST))
-_TIMEOUT = 60.0
-_MAX_MANIFEST = 4 * 1024 * 1024
 
 
 def sha256_digest(data: bytes) -> str:
@@ -46,10 +46,7 @@ class Manifest:
 
     @property
     def json(self) -> dict[str, Any]:
-        try:
-            obj = json.loads(self.raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationError(f"manifest {self.digest} is not JSON") from None
+        obj = parse_json(self.raw, f"manifest {self.digest}")
         if not isinstance(obj, dict):
             raise ValidationError(f"manifest {self.digest} is not a JSON object")
         return obj
@@ -79,32 +76,26 @@ class Registry:
         self._scheme: str | None = None
         self._challenge: Challenge | None = None
         self._auth: dict[str, str] = {}
-        self._tls = ssl.create_default_context()
-        if insecure:
-            self._tls.check_hostname = False
-            self._tls.verify_mode = ssl.CERT_NONE
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self._tls))
+        self._transport = Transport(insecure)
 
     # -- transport -----------------------------------------------------------------------------
 
     def _send(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        limit: int = LIMITS.small,
     ) -> tuple[int, dict[str, str], bytes]:
-        req = urllib.request.Request(url, data=body, method=method)  # noqa: S310 - http(s) only
-        req.add_header("User-Agent", "sigstack-client/0.1")
-        for k, v in headers.items():
-            if k == "Authorization":  # never forwarded to a redirect target (blob storage)
-                req.add_unredirected_header(k, v)
-            else:
-                req.add_header(k, v)
-        try:
-            with self._opener.open(req, timeout=_TIMEOUT) as resp:
-                return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise UnavailableError(f"cannot reach registry {self.host}: {reason}") from None
+        return self._transport.send(method, url, body, headers, limit)
+
+    @property
+    def _origin(self) -> tuple[str, str]:
+        if self._scheme is None:
+            self._ping()
+        assert self._scheme is not None
+        return self._scheme, self.host.lower()
 
     def _base(self) -> str:
         if self._scheme is None:
@@ -129,6 +120,8 @@ class Registry:
         raise UnavailableError(last.message + hint)
 
     def _authorize(self, scope: str, challenge: Challenge) -> str:
+        """The ``Authorization`` value for ``scope``: the credentials (Basic), or a token from
+        the realm the registry names (Bearer), which must pass ``transport.check_realm``."""
         if challenge.scheme == "basic":
             if self.credentials is None:
                 raise ValidationError(
@@ -141,24 +134,24 @@ class Registry:
                 f"registry {self.host} asks for an unsupported authentication scheme "
                 f"{challenge.scheme!r}"
             )
+        realm = challenge.params["realm"]
+        verified = self._origin[0] == "https" and not self.insecure
+        check_realm(realm, self._origin, verified)
         query = {"scope": scope}
         if challenge.params.get("service"):
             query["service"] = challenge.params["service"]
-        url = challenge.params["realm"] + "?" + urllib.parse.urlencode(query)
+        url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         headers = {"Accept": "application/json"}
         if self.credentials is not None:
             headers["Authorization"] = self.credentials.basic_header()
-        status, _, body = self._send("GET", url, None, headers)
+        status, _, body = self._send("GET", url, None, headers, LIMITS.token)
         if status != 200:
             raise ValidationError(
                 f"the token service of {self.host} refused access to {scope} (HTTP {status}); "
                 "check the credentials in your docker config"
             )
-        try:
-            obj = json.loads(body)
-            token = obj.get("token") or obj.get("access_token")
-        except (ValueError, AttributeError):
-            token = None
+        obj = parse_json(body, f"the token service's answer for {self.host}")
+        token = (obj.get("token") or obj.get("access_token")) if isinstance(obj, dict) else None
         if not isinstance(token, str) or not token:
             raise ValidationError(f"the token service of {self.host} returned no token")
         return "Bearer " + token
@@ -171,22 +164,28 @@ class Registry:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         push: bool = False,
+        limit: int = LIMITS.small,
     ) -> tuple[int, dict[str, str], bytes]:
-        """``path`` below ``/v2/<repo>/`` (or a full URL from a Location header)."""
-        url = path if "://" in path else f"{self._base()}/v2/{repo}/{path}"
+        """``path`` below ``/v2/<repo>/`` (or a full URL from a Location header, which gets the
+        registry's credentials only on the registry's own origin); the 2xx body is capped at
+        ``limit`` bytes."""
+        if "://" in path:
+            url, own = path, check_location(path, self._origin)
+        else:
+            url, own = f"{self._base()}/v2/{repo}/{path}", True
         scope = f"repository:{repo}:{'pull,push' if push else 'pull'}"
         hdrs = dict(headers or {})
-        if scope in self._auth:
+        if own and scope in self._auth:
             hdrs["Authorization"] = self._auth[scope]
-        elif self._challenge is not None:
+        elif own and self._challenge is not None:
             self._auth[scope] = self._authorize(scope, self._challenge)
             hdrs["Authorization"] = self._auth[scope]
-        status, rh, data = self._send(method, url, body, hdrs)
-        if status == 401 and "www-authenticate" in rh:  # no or expired credentials: once more
+        status, rh, data = self._send(method, url, body, hdrs, limit)
+        if own and status == 401 and "www-authenticate" in rh:  # no or expired credentials
             self._challenge = parse_challenge(rh["www-authenticate"])
             self._auth[scope] = self._authorize(scope, self._challenge)
             hdrs["Authorization"] = self._auth[scope]
-            status, rh, data = self._send(method, url, body, hdrs)
+            status, rh, data = self._send(method, url, body, hdrs, limit)
         if status in (401, 403):
             raise ValidationError(
                 f"registry {self.host} denied {'push' if push else 'pull'} access to {repo} "
@@ -201,7 +200,7 @@ class Registry:
     def get_manifest(self, repo: str, ref: str) -> Manifest:
         """By tag or digest; raises NotFoundError when absent. The digest is always checked."""
         status, headers, raw = self.request(
-            "GET", repo, f"manifests/{ref}", headers={"Accept": _ACCEPT}
+            "GET", repo, f"manifests/{ref}", headers={"Accept": _ACCEPT}, limit=LIMITS.manifest
         )
         if status == 404:
             raise NotFoundError(f"{self.host}/{repo}: no manifest {ref}")
@@ -209,19 +208,15 @@ class Registry:
             raise ValidationError(
                 f"registry refused manifest {repo}:{ref} (HTTP {status}){_detail(raw)}"
             )
-        if len(raw) > _MAX_MANIFEST:
-            raise ValidationError(f"manifest {repo}:{ref} is larger than 4 MiB")
         digest = sha256_digest(raw)
         if ref.startswith("sha256:") and ref != digest:
             raise ValidationError(f"the registry returned a manifest whose digest is not {ref}")
         media_type = headers.get("content-type", "").split(";")[0].strip()
-        try:
-            declared = json.loads(raw).get("mediaType")
-        except (ValueError, AttributeError, UnicodeDecodeError):
-            declared = None
+        manifest = Manifest(media_type=media_type, raw=raw, digest=digest)
+        declared = manifest.json.get("mediaType")
         if isinstance(declared, str) and declared:
-            media_type = declared
-        return Manifest(media_type=media_type, raw=raw, digest=digest)
+            manifest = Manifest(media_type=declared, raw=raw, digest=digest)
+        return manifest
 
     def find_manifest(self, repo: str, ref: str) -> Manifest | None:
         try:
@@ -244,14 +239,13 @@ class Registry:
 
     # -- blobs ---------------------------------------------------------------------------------
 
-    def get_blob(self, repo: str, digest: str, limit: int = 64 * 1024 * 1024) -> bytes:
-        status, _, data = self.request("GET", repo, f"blobs/{digest}")
+    def get_blob(self, repo: str, digest: str, limit: int = LIMITS.blob) -> bytes:
+        """The blob, read with a cap of ``limit`` bytes; its digest is always checked."""
+        status, _, data = self.request("GET", repo, f"blobs/{digest}", limit=limit)
         if status == 404:
             raise NotFoundError(f"{self.host}/{repo}: no blob {digest}")
         if status != 200:
             raise ValidationError(f"registry refused blob {digest} (HTTP {status}){_detail(data)}")
-        if len(data) > limit:
-            raise ValidationError(f"blob {digest} is larger than {limit} bytes")
         if sha256_digest(data) != digest:
             raise ValidationError(f"the registry returned a blob whose digest is not {digest}")
         return data
@@ -268,7 +262,7 @@ class Registry:
             raise ValidationError(
                 f"registry {self.host} refused a blob upload to {repo} (HTTP {status}){_detail(body)}"
             )
-        url = urllib.parse.urljoin(self._base() + "/", location)
+        url = urllib.parse.urljoin(self._base() + "/", location)  # checked by request()
         url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"digest": digest})
         status, _, body = self.request(
             "PUT", repo, url, data, {"Content-Type": "application/octet-stream"}, push=True
@@ -285,8 +279,9 @@ class Registry:
         """Descriptors of manifests whose ``subject`` is ``digest``; second value: whether the
         registry's referrers API answered (False: read from the fallback tag)."""
         status, headers, data = self.request(
-            "GET", repo, f"referrers/{digest}", headers={"Accept": OCI_INDEX}
-        )
+            "GET", repo, f"referrers/{digest}", headers={"Accept": OCI_INDEX},
+            limit=LIMITS.manifest,
+        )  # fmt: skip
         if status == 200 and headers.get("content-type", "").startswith(OCI_INDEX):
             return _index_entries(data, f"referrers of {digest}"), True
         index = self.find_manifest(repo, fallback_tag(digest))
@@ -306,8 +301,8 @@ class Registry:
         if any(e.get("digest") == digest for e in entries):
             return digest
         try:
-            annotations = json.loads(manifest).get("annotations") or {}
-        except (ValueError, AttributeError):
+            annotations = parse_json(manifest, "the referrer manifest").get("annotations") or {}
+        except (ValidationError, AttributeError):
             annotations = {}
         entry: dict[str, Any] = {
             "mediaType": OCI_MANIFEST,
@@ -328,10 +323,7 @@ def fallback_tag(digest: str) -> str:
 
 
 def _index_entries(raw: bytes, what: str) -> list[dict[str, Any]]:
-    try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError(f"the {what} is not a JSON image index") from None
+    obj = parse_json(raw, f"the {what}")
     manifests = obj.get("manifests") if isinstance(obj, dict) else None
     if not isinstance(manifests, list):
         raise ValidationError(f"the {what} is not an image index")
@@ -341,8 +333,8 @@ def _index_entries(raw: bytes, what: str) -> list[dict[str, Any]]:
 def _detail(body: bytes) -> str:
     """The first error message of a distribution-spec error body, if any."""
     try:
-        errors = json.loads(body).get("errors")
+        errors = parse_json(body, "the error").get("errors")
         first = errors[0]
-        return f": {first.get('code', '')} {first.get('message', '')}".rstrip()
-    except (ValueError, AttributeError, IndexError, TypeError, KeyError, UnicodeDecodeError):
+        return f": {first.get('code', '')} {first.get('message', '')}".rstrip()[:300]
+    except (ValidationError, AttributeError, IndexError, TypeError, KeyError):
         return ""
