@@ -7,8 +7,12 @@ the network: no trust on first use), refreshes the metadata and downloads ``trus
 
 Later commands refresh the metadata first (one request for ``timestamp.json`` when nothing changed),
 as sigstore-python does, so a key rotation published through TUF is seen at once; a refresh newer
-than ``REFRESH_AFTER`` seconds is reused. ``--offline`` never touches the network and uses the cache
-as it is.
+than ``REFRESH_AFTER`` seconds is reused. ``--offline`` never touches the network, but the cached
+target is still checked against the cached metadata (``_verify_cached``): the chain of signatures
+root → timestamp → snapshot → targets under the locally trusted ``root.json`` (TUF specification
+5.3-5.6, without the network and without the expiry checks, since an offline cache is old by
+nature), then the target's length and hashes as ``targets.json`` records them. A cache someone
+rewrote is refused, not used (sigstore-python's offline mode reads the files unchecked).
 """
 
 from __future__ import annotations
@@ -56,11 +60,12 @@ def _updater(mirror_dir: Path, mirror: str, bootstrap: bytes | None, fetcher: An
     )
 
 
-def _fetch_targets(updater: Any, mirror_dir: Path, required: tuple[str, ...]) -> list[str]:
+def _fetch_targets(updater: Any, mirror_dir: Path, required: tuple[str, ...]) -> dict[str, Any]:
+    """Refresh, then download (or find cached) each target; returns name → verified TargetFile."""
     from tuf.api.exceptions import DownloadError, RepositoryError
 
     updater.refresh()
-    got = []
+    got = {}
     for name in TARGETS:
         info = updater.get_targetinfo(name)
         if info is None:
@@ -74,7 +79,7 @@ def _fetch_targets(updater: Any, mirror_dir: Path, required: tuple[str, ...]) ->
                 updater.download_target(info, str(path))
         except (RepositoryError, DownloadError) as exc:
             raise ConfigError(f"TUF target {name} failed verification: {exc}") from None
-        got.append(name)
+        got[name] = info
     (mirror_dir / "last-refresh").write_text(str(int(time.time())))
     return got
 
@@ -95,7 +100,7 @@ def initialize(
     except (RepositoryError, DownloadError, OSError, ValueError) as exc:
         raise ConfigError(f"TUF refresh from {mirror} failed: {exc}") from None
     (cache / "remote.json").write_text(json.dumps({"mirror": mirror}))
-    return mirror_dir, got
+    return mirror_dir, list(got)
 
 
 def _configured_mirror(opts: Any, cache: Path) -> str:
@@ -129,17 +134,76 @@ def cached_target(name: str, opts: Any, env: Mapping[str, str], fetcher: Any = N
         age = time.time() - int(stamp.read_text())
     except (OSError, ValueError):
         age = float("inf")
+    info = None
     if not getattr(opts, "offline", False) and age > REFRESH_AFTER:
         from tuf.api.exceptions import DownloadError, RepositoryError
 
         try:
-            _fetch_targets(_updater(mirror_dir, mirror, None, fetcher), mirror_dir, (name,))
+            got = _fetch_targets(_updater(mirror_dir, mirror, None, fetcher), mirror_dir, (name,))
         except (RepositoryError, DownloadError, OSError, ValueError) as exc:
             raise ConfigError(
                 f"TUF refresh from {mirror} failed ({exc}); use --offline to rely on the cache"
             ) from None
+        info = got.get(name)
     path = mirror_dir / "targets" / name
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError:
         raise ValidationError(f"the TUF cache has no {name} for {mirror}") from None
+    _verify_cached(mirror_dir, mirror, name, data, info)
+    return data
+
+
+def _verify_cached(mirror_dir: Path, mirror: str, name: str, data: bytes, info: Any) -> None:
+    """``data`` has the length and hashes that the targets metadata records for ``name``: the
+    TargetFile of a refresh just made (``info``), else the one in the cached metadata, after
+    checking its chain of signatures and hashes from the cached root."""
+    from tuf.api.exceptions import RepositoryError
+
+    try:
+        if info is None:
+            info = _cached_targetinfo(mirror_dir / "metadata", name)
+        info.verify_length_and_hashes(data)
+    except (RepositoryError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"the cached {name} for {mirror} does not match the TUF metadata ({exc}); run "
+            "`sigstack initialize` again, or verify online"
+        ) from None
+
+
+def _cached_targetinfo(meta: Path, name: str) -> Any:
+    """The TargetFile of ``name`` in the cached top-level targets metadata, once root → timestamp
+    → snapshot → targets verified: signatures by the roles' keys in the cached root (which the
+    updater wrote only after verifying it), the snapshot and targets files against the lengths,
+    hashes and versions their parents record. Delegated targets are not searched."""
+    from tuf.api.exceptions import RepositoryError
+    from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
+
+    def load(role: str, kind: type, delegator: Root) -> Any:
+        raw = (meta / f"{role}.json").read_bytes()
+        md = Metadata.from_bytes(raw)
+        if not isinstance(md.signed, kind):
+            raise RepositoryError(f"{role}.json holds {md.signed.type} metadata")
+        delegator.verify_delegate(role, md.signed_bytes, md.signatures)
+        return raw, md
+
+    root_md = Metadata.from_bytes((meta / "root.json").read_bytes())
+    if not isinstance(root_md.signed, Root):
+        raise RepositoryError("root.json holds no root metadata")
+    root = root_md.signed
+    root.verify_delegate(Root.type, root_md.signed_bytes, root_md.signatures)
+    _, timestamp = load(Timestamp.type, Timestamp, root)
+    raw, snapshot = load(Snapshot.type, Snapshot, root)
+    snapshot_meta = timestamp.signed.snapshot_meta
+    snapshot_meta.verify_length_and_hashes(raw)
+    if snapshot.signed.version != snapshot_meta.version:
+        raise RepositoryError("snapshot.json is not the version timestamp.json names")
+    raw, targets = load(Targets.type, Targets, root)
+    targets_meta = snapshot.signed.meta["targets.json"]
+    targets_meta.verify_length_and_hashes(raw)
+    if targets.signed.version != targets_meta.version:
+        raise RepositoryError("targets.json is not the version snapshot.json names")
+    info = targets.signed.targets.get(name)
+    if info is None:
+        raise RepositoryError(f"the cached targets metadata does not list {name}")
+    return info

@@ -176,5 +176,66 @@ def test_staging_replay_with_frozen_clock(tmp_path, monkeypatch) -> None:
     from protocol.trust import TrustedRoot
 
     where = client_tuf._mirror_dir(tmp_path, client_tuf.STAGING)
-    root_doc = TrustedRoot.from_json((where / "targets" / "trusted_root.json").read_bytes())
+    data = (where / "targets" / "trusted_root.json").read_bytes()
+    root_doc = TrustedRoot.from_json(data)
     assert any("sigstage" in t.base_url for t in root_doc.tlogs)
+    # the offline check of the cache, on the real metadata (expired by now: not checked offline)
+    monkeypatch.undo()
+    client_tuf._verify_cached(where, client_tuf.STAGING, "trusted_root.json", data, None)
+    with pytest.raises(ConfigError, match="does not match the TUF metadata"):
+        client_tuf._verify_cached(where, client_tuf.STAGING, "trusted_root.json", data + b" ", None)
+
+
+def _swap_cached_root(tmp: Path, url: str, data: bytes) -> None:
+    cached = client_tuf._mirror_dir(tmp / "cache", url) / "targets" / "trusted_root.json"
+    cached.write_bytes(data)
+
+
+def test_offline_cache_is_checked_against_the_tuf_metadata(served, monkeypatch, capsys) -> None:
+    """Security review, issue 11 section 3, item 7: with --offline the cached trusted_root.json
+    must still match the hashes in the cached (signed) TUF metadata. Here someone who can write
+    the cache swaps in the trusted root of their own instance and signs with it."""
+    kit, url, tmp, _ = served
+    monkeypatch.setenv("TUF_ROOT", str(tmp / "cache"))
+    assert main(["initialize", "--mirror", url, "--root", str(tmp / "root.json")]) == 0
+    attacker = Kit()
+    bundle, _ = attacker.sign_blob(DATA)
+    (tmp / "b.json").write_text(bundle.to_json())
+    (tmp / "a.txt").write_bytes(DATA)
+    args = ["verify-blob", str(tmp / "a.txt"), "--bundle", str(tmp / "b.json"),
+            "--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER, "--offline"]  # fmt: skip
+    genuine = client_tuf._mirror_dir(tmp / "cache", url) / "targets" / "trusted_root.json"
+    original = genuine.read_bytes()
+    _swap_cached_root(tmp, url, attacker.trusted_root().to_json().encode())
+    capsys.readouterr()
+    assert main(args) == 1
+    assert "TUF metadata" in capsys.readouterr().err
+    # the same length, other bytes: the hash decides
+    _swap_cached_root(tmp, url, original.replace(b"https://log.test", b"https://log.evil"))
+    assert main(args) == 1
+    # the genuine cache still works offline (for the genuine signer's bundle)
+    _swap_cached_root(tmp, url, original)
+    good, _ = kit.sign_blob(DATA)
+    (tmp / "b.json").write_text(good.to_json())
+    assert main(args) == 0
+
+
+def test_offline_cache_with_tampered_metadata_is_refused(served, monkeypatch, capsys) -> None:
+    """Rewriting targets.json to match a swapped target breaks its signature."""
+    import json
+
+    from tuf.api.metadata import Metadata, TargetFile
+
+    kit, url, tmp, _ = served
+    monkeypatch.setenv("TUF_ROOT", str(tmp / "cache"))
+    assert main(["initialize", "--mirror", url, "--root", str(tmp / "root.json")]) == 0
+    where = client_tuf._mirror_dir(tmp / "cache", url)
+    evil = Kit().trusted_root().to_json().encode()
+    (where / "targets" / "trusted_root.json").write_bytes(evil)
+    targets = Metadata.from_file(str(where / "metadata" / "targets.json"))
+    targets.signed.targets["trusted_root.json"] = TargetFile.from_data("trusted_root.json", evil)
+    (where / "metadata" / "targets.json").write_bytes(targets.to_bytes())
+    opts = types.SimpleNamespace(offline=True, staging=False)
+    with pytest.raises(ConfigError, match="TUF metadata"):
+        client_tuf.cached_target("trusted_root.json", opts, {"TUF_ROOT": str(tmp / "cache")})
+    assert json.loads(evil)  # the swapped root was well-formed: only TUF stops it
