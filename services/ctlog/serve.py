@@ -46,8 +46,9 @@ def prepare(
                                key_uri=config["key_uri"])  # fmt: skip
     config.update(database_url=prepared.database_url, key_uri=prepared.key_uri)
     # Create the tree once, here, before workers fork; workers only open it.
-    app = create_app({**config, "create": prepared.created})
-    Path(data_dir, "ctlog.pub").write_bytes(app.extensions["ctlog"].signer.public_pem)
+    ct = create_app({**config, "create": prepared.created}).extensions["ctlog"]
+    ct.log.engine.dispose()  # a SQLite connection must not cross the fork (runtime.server)
+    Path(data_dir, "ctlog.pub").write_bytes(ct.signer.public_pem)
     return config
 
 
@@ -57,5 +58,7 @@ def main(argv: list[str]) -> int:
                      key_uri=args.key_uri, config_file=args.config)  # fmt: skip
     print(f"ctlog: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
     server.run(lambda: create_app(config), host=args.host, port=args.port,
+               max_body_bytes=int(config["max_body_bytes"]),
+               limits=server.Limits.from_config(config),
                **server.log_workers(args.workers, args.threads, config["database_url"]))  # fmt: skip
     return 0

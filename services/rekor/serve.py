@@ -45,8 +45,9 @@ def prepare(
                                key_uri=config["key_uri"])  # fmt: skip
     config.update(database_url=prepared.database_url, key_uri=prepared.key_uri)
     config["hostname"] = config.get("hostname") or default_hostname
-    # Create the log once, here, before workers fork; workers only open it.
-    create_app({**config, "create": prepared.created})
+    # Create the log once, here, before workers fork; workers only open it. The parent's connection
+    # is closed at once: a SQLite connection must not cross the fork (runtime.server).
+    create_app({**config, "create": prepared.created}).extensions["rekor"].log.engine.dispose()
     return config
 
 
@@ -57,5 +58,7 @@ def main(argv: list[str]) -> int:
                      overrides={"hostname": args.hostname, "max_body_bytes": args.max_body_bytes})  # fmt: skip
     print(f"rekor: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
     server.run(lambda: create_app(config), host=args.host, port=args.port,
+               max_body_bytes=int(config["max_body_bytes"]),
+               limits=server.Limits.from_config(config),
                **server.log_workers(args.workers, args.threads, config["database_url"]))  # fmt: skip
     return 0

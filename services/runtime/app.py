@@ -16,8 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 
 from . import errors, observe
+from .bridge import BODY_STATE
 
 _ID, _STARTED = "sigstack.request_id", "sigstack.started"  # keys in the WSGI environ
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -58,6 +60,9 @@ def create_app(
         given = environ.get("HTTP_X_REQUEST_ID", "")
         environ[_ID] = given if REQUEST_ID.match(given) else new_request_id()
         environ[_STARTED] = time.perf_counter()
+        cut = environ.get(BODY_STATE)
+        if cut:  # the server stopped reading the body (runtime.bridge): answer in our format
+            raise RequestTimeout() if cut == "timeout" else RequestEntityTooLarge()
 
     @app.after_request
     def _finish(resp: Response) -> Response:

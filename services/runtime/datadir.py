@@ -10,7 +10,6 @@ stored in the database is the log engine's (``open_log``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +55,16 @@ def _external_key_log_is_new(
     return not (directory / f"{service}.created").exists()
 
 
+def private_dir(path: str | Path) -> Path:
+    """Make ``path`` (and missing parents) a directory only its owner can enter: created 0700, an
+    existing looser one tightened to 0700. Every service's data directory goes through here."""
+    directory = Path(path)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o077:
+        directory.chmod(0o700)
+    return directory
+
+
 def prepare(
     data_dir: str | Path,
     service: str,
@@ -64,8 +73,7 @@ def prepare(
     key_uri: str | None = None,
     key_algorithm: str = "ecdsa-p256",
 ) -> Prepared:
-    directory = Path(data_dir)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory = private_dir(data_dir)
     key_path = directory / f"{service}-key.pem"
     db_path = directory / f"{service}.db"
     url = database_url or db.sqlite_url(db_path)
@@ -80,12 +88,14 @@ def prepare(
         created = _file_key_log_is_new(key_path, db_path, database_url)
         if created:
             create_file_key(key_path, key_algorithm)
-        if os.stat(key_path).st_mode & 0o077:
-            raise ConfigError(f"{key_path} is readable by others: chmod 600 it")
         key_uri = f"file:{key_path.resolve()}"
     if created:
         db.upgrade(url)
         (directory / f"{service}.created").touch()
     else:
-        db.require_current_schema(db.make_engine(url))
+        engine = db.make_engine(url)
+        try:
+            db.require_current_schema(engine)
+        finally:
+            engine.dispose()  # nothing of the parent's may stay open into the server's workers
     return Prepared(url, key_uri, created)

@@ -7,6 +7,8 @@ to start on a database whose schema is behind.
 
 from __future__ import annotations
 
+import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from protocol.errors import ConfigError
 metadata = MetaData()
 
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()  # every engine made here, for dispose_all
 
 
 def normalize_url(url: str) -> str:
@@ -38,8 +41,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     ``BEGIN IMMEDIATE`` on SQLite (it takes the write lock up front); PostgreSQL writers lock rows
     explicitly instead.
     """
-    url = normalize_url(url)
+    engine = _make_engine(normalize_url(url), **kwargs)
+    _ENGINES.add(engine)
+    return engine
+
+
+def dispose_all() -> None:
+    """Close every pooled connection of every engine this process made (before a fork: see
+    ``runtime.server``)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the database file 0600 before SQLite does (SQLite gives its WAL and shared-memory
+    files the database file's mode), or tighten an existing database and its files to 0600."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path.startswith(":memory:") or "?" in path:
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+            try:
+                if os.stat(name).st_mode & 0o077:
+                    os.chmod(name, 0o600)
+            except FileNotFoundError:
+                continue
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         kwargs.setdefault("pool_size", 8)
         kwargs.setdefault("max_overflow", 24)
         engine = create_engine(

@@ -65,6 +65,7 @@ def register_error_handlers(app: Flask, body: Formatter = default_body) -> None:
         messages = {
             404: "not found",
             405: "method not allowed",
+            408: "the request did not arrive in time",
             413: "request body is larger than the configured limit",
         }
         return respond(status, messages.get(status, exc.name.lower()))

@@ -1,8 +1,27 @@
-"""Run a WSGI app under gunicorn from Python (``sigstack serve <service>``).
+"""Run a service's app on a well-kept HTTP server (``sigstack serve <service>``): granian by default,
+gunicorn's ``gthread`` worker when ``SIGSTACK_SERVER=gunicorn`` (docs/adr/0005-http-server.md says
+why and what each costs).
 
-The app factory is called in each worker after fork (``preload`` off), so every worker opens its own
-database connections and starts its own background threads; state shared between workers lives in
-the database only (and, for metrics, in a per-server ``SIGSTACK_METRICS_DIR``).
+Both are set up the same way:
+
+- **No database connection crosses the fork.** Every engine the parent made while preparing the
+  data directory is disposed of, and the parent is checked to hold no SQLite file open, before any
+  worker starts (``_release_databases``). A SQLite connection open in the parent at fork time lets
+  the child's SQLite reuse the parent's lock bookkeeping and shared-memory index without taking
+  real locks; when the parent later closes its connection it checkpoints and deletes the WAL under
+  the child, which then answers "disk I/O error" and can lose acknowledged writes.
+- The app factory runs in each worker after the fork; state shared between workers lives in the
+  database (and, for metrics, in a per-server ``SIGSTACK_METRICS_DIR``).
+- **A whole-request deadline** (``Limits``): request headers within ``header_timeout`` seconds
+  (granian's header timeout), the body within ``body_timeout`` seconds after them
+  (``runtime.bridge``); a late request gets 408 and its connection is closed.
+- **A cap on connections**: at most ``max_connections`` per worker are served at once (granian's
+  backpressure); further connections wait in the listen backlog instead of taking memory or threads.
+- **SIGTERM** stops accepting, lets requests in progress finish (up to ``graceful_timeout``) and
+  exits 0; SIGINT does the same.
+
+gunicorn's gthread worker parses headers and bodies in its pool threads with no deadline, so a slow
+client holds a thread there; it is kept for operators who need gunicorn, not as the default.
 """
 
 from __future__ import annotations
@@ -10,10 +29,42 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from protocol.errors import ConfigError
+
+from . import db
 from .metrics import DIR_ENV
+
+SERVER_ENV = "SIGSTACK_SERVER"  # "granian" (default) or "gunicorn"
+METRICS_PREFIX = "sigstack-metrics-"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may take of a server (docs/configuration.md, "HTTP server")."""
+
+    header_timeout: float = 10.0  # seconds for a request's headers to arrive
+    body_timeout: float = 15.0  # seconds for its body to arrive, after the headers
+    max_connections: int = 256  # connections served at once per worker
+    graceful_timeout: int = 10  # seconds requests in progress get to finish after SIGTERM
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Limits:
+        """From a service's configuration keys ``http_header_timeout``, ``http_body_timeout``,
+        ``http_max_connections`` and ``http_graceful_timeout`` (each optional)."""
+        try:
+            return cls(
+                header_timeout=float(config.get("http_header_timeout") or cls.header_timeout),
+                body_timeout=float(config.get("http_body_timeout") or cls.body_timeout),
+                max_connections=int(config.get("http_max_connections") or cls.max_connections),
+                graceful_timeout=int(config.get("http_graceful_timeout") or cls.graceful_timeout),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad HTTP server limit in the configuration: {exc}") from exc
 
 
 def run(
@@ -23,8 +74,104 @@ def run(
     port: int,
     workers: int = 2,
     threads: int = 8,
-    timeout: int = 60,
+    max_body_bytes: int = 4 << 20,
+    limits: Limits | None = None,
     log_level: str = "info",
+) -> None:
+    """Serve ``app_factory()`` (a WSGI app, built in each worker) until SIGTERM or SIGINT."""
+    limits = limits or Limits()
+    kind = os.environ.get(SERVER_ENV) or "granian"
+    if kind not in ("granian", "gunicorn"):
+        raise ConfigError(f"{SERVER_ENV} must be granian or gunicorn, not {kind!r}")
+    _release_databases()
+    try:
+        if kind == "granian":
+            _granian(app_factory, host, port, workers, threads, max_body_bytes, limits, log_level)
+        else:
+            _gunicorn(app_factory, host, port, workers, threads, limits, log_level)
+    finally:
+        metrics_dir = os.environ.get(DIR_ENV, "")
+        if os.path.basename(metrics_dir).startswith(METRICS_PREFIX):
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _release_databases() -> None:
+    db.dispose_all()
+    held = open_database_files()
+    if held:
+        raise ConfigError(
+            "refusing to start workers while this process holds database files open "
+            f"({', '.join(sorted(held))}): a SQLite connection must not cross a fork"
+        )
+
+
+def open_database_files(pid: int | str = "self") -> set[str]:
+    """SQLite files (database, WAL, shared memory) the process ``pid`` holds open."""
+    found = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        entries = list(fd_dir.iterdir())
+    except OSError:  # no /proc (not Linux): nothing to check with
+        return found
+    for entry in entries:
+        try:
+            target = os.readlink(entry)
+        except OSError:
+            continue
+        if target.endswith((".db", ".db-wal", ".db-shm", ".db-journal")):
+            found.add(target)
+    return found
+
+
+def _granian(
+    app_factory: Callable[[], Any],
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    max_body_bytes: int,
+    limits: Limits,
+    log_level: str,
+) -> None:
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    from .bridge import WSGIBridge
+
+    def load() -> WSGIBridge:
+        from .observe import configure_logging
+
+        configure_logging()
+        return WSGIBridge(app_factory(), threads=threads, body_timeout=limits.body_timeout,
+                          max_body=max_body_bytes)  # fmt: skip
+
+    server = Server(
+        "sigstack",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGINL,
+        workers=workers,
+        http=HTTPModes.http1,
+        websockets=False,
+        backpressure=limits.max_connections,
+        http1_settings=HTTP1Settings(header_read_timeout=int(limits.header_timeout * 1000)),
+        log_level=LogLevels(log_level),
+        log_access=False,
+        workers_kill_timeout=limits.graceful_timeout,
+    )
+    server.serve(target_loader=load, wrap_loader=False)
+
+
+def _gunicorn(
+    app_factory: Callable[[], Any],
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    limits: Limits,
+    log_level: str,
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -34,17 +181,19 @@ def run(
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": os.environ.get(WORKER_CLASS_ENV)
-                or (THREADED_WORKER if threads > 1 else "sync"),
-                "timeout": timeout,
-                "graceful_timeout": 10,
+                "worker_class": "gthread",
+                "worker_connections": limits.max_connections,
+                "timeout": int(limits.header_timeout + limits.body_timeout + 30),
+                "graceful_timeout": limits.graceful_timeout,
                 "keepalive": 5,
                 "loglevel": log_level,
                 "accesslog": None,
                 "preload_app": False,
+                "control_socket_disable": True,
             }
             for key, value in settings.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
 
         def load(self) -> Any:
             from .observe import configure_logging
@@ -52,19 +201,7 @@ def run(
             configure_logging()
             return app_factory()
 
-    try:
-        _App().run()
-    finally:
-        metrics_dir = os.environ.get(DIR_ENV, "")
-        if os.path.basename(metrics_dir).startswith(METRICS_PREFIX):
-            shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-METRICS_PREFIX = "sigstack-metrics-"
-# Threaded servers use our connection-per-thread worker (runtime.worker); SIGSTACK_WORKER_CLASS
-# names another gunicorn worker class instead (for example gthread).
-THREADED_WORKER = "services.runtime.worker.ConnectionWorker"
-WORKER_CLASS_ENV = "SIGSTACK_WORKER_CLASS"
+    _App().run()
 
 
 def prepare_metrics_dir() -> None:
@@ -90,8 +227,8 @@ def add_log_server_arguments(parser: Any, port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in the data dir)")
     parser.add_argument("--key", dest="key_uri", help="log key URI (default: file in the data dir)")
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: 1 on SQLite, which "
-                        "takes one writer at a time; 2 on PostgreSQL)")  # fmt: skip
+    parser.add_argument("--workers", type=int, help="server worker processes (default: 1 on "
+                        "SQLite, which takes one writer at a time; 2 on PostgreSQL)")  # fmt: skip
     parser.add_argument("--threads", type=int, help="threads per worker (default 32 with one "
                         "worker, else 16); concurrent requests are what the log batches")  # fmt: skip
     parser.add_argument("--config", help="JSON configuration file")
