@@ -12,8 +12,11 @@ def serve(argv: list[str]) -> int:
     if not argv or argv[0] not in SERVICES:
         print(f"usage: sigstack serve {{{','.join(SERVICES)}}} [--help]")
         return 2
+    import os
+
     from services.runtime.server import prepare_metrics_dir
 
+    os.umask(0o077)  # databases, keys, logs and metrics a server writes are its user's alone
     prepare_metrics_dir()  # shared by the workers gunicorn will fork
     module = importlib.import_module(f"services.{argv[0]}.serve")
     return int(module.main(argv[1:]) or 0)

@@ -119,9 +119,15 @@ def _load_file(
             raise ConfigError(f"passphrase variable {env_name} for key {path} is not set")
         passphrase = environ[env_name].encode()
     try:
+        mode = path.stat().st_mode
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read key {path}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"key {path} may be read by others (mode {mode & 0o777:04o}): chmod 600 it, and "
+            "replace the key if others could have copied it"
+        )
     try:
         key = serialization.load_pem_private_key(data, password=passphrase)
     except (ValueError, TypeError) as exc:

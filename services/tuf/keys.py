@@ -18,6 +18,7 @@ from securesystemslib.signer import Key, Signature, Signer, SSlibKey
 
 from protocol.errors import ConfigError
 from services import keys as keystore
+from services.runtime.datadir import private_dir
 
 
 def sslib_key(public_key: PublicKeyTypes) -> SSlibKey:
@@ -90,7 +91,7 @@ def create_key(
 
     With ``public_path`` the public key is also written there as PEM, for key holders to pass on.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # a folder of private keys: 0700, tightened if looser
     keystore.create_file_key(path, algorithm)
     signer = keystore.load_signer(key_uri(str(path)))
     if public_path is not None:
