@@ -1,7 +1,8 @@
 """Flask app factory shared by every service.
 
 ``create_app`` wires the pieces every service needs (body-size limit answered with 413, error
-mapping, ``/healthz``, ``/metrics``, a request id on every response and a JSON log line per request,
+mapping, ``/healthz``, ``/metrics``, ``/openapi.json`` when the service ships
+``services/<name>/openapi.json``, a request id on every response and a JSON log line per request,
 see ``observe``) and then lets the service register its own blueprint. Configuration arrives as a
 dict built once by ``runtime.config``.
 """
@@ -13,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
@@ -34,6 +36,15 @@ def new_request_id() -> str:
     if _ID_PREFIX["pid"] != pid:
         _ID_PREFIX.update(pid=pid, prefix=os.urandom(8).hex())
     return f"{_ID_PREFIX['prefix']}{next(_ID_COUNTER):016x}"
+
+
+def _openapi_document(name: str) -> bytes | None:
+    """The service's OpenAPI 3 document (``services/<name>/openapi.json``), if it has one."""
+    path = Path(__file__).resolve().parent.parent / name / "openapi.json"
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def create_app(
@@ -87,6 +98,13 @@ def create_app(
     @app.get("/metrics")
     def _metrics() -> tuple[bytes, int, dict[str, str]]:
         return observe.metrics_response(metrics)
+
+    spec = _openapi_document(name)
+    if spec is not None:
+
+        @app.get("/openapi.json")
+        def _openapi() -> Response:
+            return Response(spec, content_type="application/json")
 
     @app.get("/healthz")
     def _healthz() -> tuple[dict[str, str], int]:
