@@ -1,44 +1,37 @@
 """OIDC identity-token verification against the configured issuers (fulcio.md section 4.4).
 
-Pipeline: the token must have exactly three parts; ``iss`` is read *unverified* only to pick the
-issuer (exact entry, then meta-issuer); discovery ``{iss}/.well-known/openid-configuration`` (its
-``issuer`` must equal ``iss``) and the JWKS are fetched lazily and cached per issuer; a token whose
-``kid`` is unknown triggers one JWKS refetch (at most once per ``refetch_interval`` seconds).
+Pipeline: the token must have exactly three parts and strict JSON parts (``strictjson``); ``iss`` is
+read *unverified* only to pick the issuer (exact entry, then meta-issuer); the issuer's discovery
+document and JWKS come from ``issuers`` (cached for a bounded time, refetched for an unknown ``kid``
+at most once per ``refetch_interval`` seconds, fetched with a deadline and a size cap).
 Accepted algorithms: the intersection of the discovery document's
 ``id_token_signing_alg_values_supported`` (RS256 if absent) with RS/PS/ES 256/384/512 and EdDSA, so
-``none`` and HMAC never verify. Claims: ``aud`` contains the issuer's ClientID, ``exp`` in the future
-with no leeway, ``nbf`` (if present) at most one minute ahead. HTTP fetches never follow a redirect to
-another host; an issuer's ``CACert`` is added to the system roots for its TLS connections.
+``none`` and HMAC never verify; the key's type and curve must fit the algorithm. Claims: ``aud``
+contains the issuer's ClientID, ``exp`` in the future with no leeway, ``nbf`` (if present) at most
+one minute ahead; ``exp``, ``nbf`` and ``iat`` must be finite numbers.
 
-Every refusal raises ``protocol.errors.ValidationError("There was an error processing the identity token")``; the
-reason is logged.
+Every refusal raises ``protocol.errors.ValidationError("There was an error processing the identity
+token")``; the reason is logged.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import math
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import jwt
-import requests
-from jwt.algorithms import get_default_algorithms
 
 from . import strictjson
 from .config import IdentityConfig, Issuer
 from .errors import MSG_TOKEN, client_error
+from .issuers import ALGORITHMS, DEFAULT_MAX_AGE, MAX_DOCUMENT_BYTES, Provider, Providers
 
-SUPPORTED_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-                  "ES256", "ES384", "ES512", "EdDSA")  # fmt: skip
 MAX_TOKEN_BYTES = 64 * 1024
-_ALGORITHMS = get_default_algorithms()
 
 
 # A JWS compact serialisation: three unpadded base64url parts (RFC 7515 section 7.1).
@@ -68,67 +61,14 @@ def unverified_claims(token: str) -> dict[str, Any]:
     return payload
 
 
-class _Provider:
-    """Discovery document and JWKS of one issuer, cached; thread-safe."""
-
-    def __init__(self, issuer: Issuer, http: Callable[[str], Any], refetch_interval: float) -> None:
-        self.issuer = issuer
-        self.http = http
-        self.refetch_interval = refetch_interval
-        self.lock = threading.Lock()
-        self.algs: tuple[str, ...] = ()
-        self.jwks_uri = ""
-        self.keys: dict[str | None, list[dict[str, Any]]] = {}
-        self.prepared: dict[tuple[int, str], Any] = {}
-        self.fetched_at = 0.0
-
-    def _discover(self) -> None:
-        url = self.issuer.url.rstrip("/") + "/.well-known/openid-configuration"
-        doc = self.http(url)
-        if not isinstance(doc, dict) or doc.get("issuer") != self.issuer.url:
-            raise client_error(MSG_TOKEN, f"discovery issuer mismatch for {self.issuer.url}")
-        offered = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
-        self.algs = tuple(a for a in SUPPORTED_ALGS if a in offered)
-        if not isinstance(doc.get("jwks_uri"), str):
-            raise client_error(MSG_TOKEN, f"discovery for {self.issuer.url} has no jwks_uri")
-        self.jwks_uri = doc["jwks_uri"]
-
-    def _fetch_keys(self) -> None:
-        jwks = self.http(self.jwks_uri)
-        keys: dict[str | None, list[dict[str, Any]]] = {}
-        for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
-            if isinstance(jwk, dict) and jwk.get("use", "sig") == "sig":
-                keys.setdefault(jwk.get("kid"), []).append(jwk)
-        self.keys, self.prepared = keys, {}
-        self.fetched_at = time.monotonic()
-
-    def candidates(self, kid: str | None) -> list[dict[str, Any]]:
-        with self.lock:
-            if not self.jwks_uri:
-                self._discover()
-                self._fetch_keys()
-            found = self._lookup(kid)
-            if not found and time.monotonic() - self.fetched_at >= self.refetch_interval:
-                self._fetch_keys()
-                found = self._lookup(kid)
-            return found
-
-    def _lookup(self, kid: str | None) -> list[dict[str, Any]]:
-        if kid is None:
-            return [k for group in self.keys.values() for k in group]
-        return list(self.keys.get(kid, []))
-
-    def key_for(self, jwk: dict[str, Any], alg: str) -> Any:
-        cache_key = (id(jwk), alg)
-        key = self.prepared.get(cache_key)
-        if key is None:
-            key = _ALGORITHMS[alg].from_jwk(json.dumps(jwk))
-            self.prepared[cache_key] = key
-        return key
-
-
 class TokenVerifier:
-    """Verifies identity tokens for an ``IdentityConfig``; returns (issuer, claims)."""
+    """Verifies identity tokens for an ``IdentityConfig``; returns (issuer, claims).
+
+    ``timeout`` bounds one refresh of an issuer's discovery and JWKS, ``max_age`` how long they are
+    trusted, ``max_bytes`` each document's size, ``lock_wait`` (default ``timeout``) how long a
+    request waits for a refresh another request started; ``max_cached`` meta-issuer-derived
+    issuers are kept (see ``issuers``). ``clock`` is for token times, ``monotonic`` for the cache.
+    """
 
     def __init__(
         self,
@@ -137,19 +77,25 @@ class TokenVerifier:
         timeout: float = 10.0,
         refetch_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         max_cached: int = 100,
+        max_age: float = DEFAULT_MAX_AGE,
+        max_bytes: int = MAX_DOCUMENT_BYTES,
+        lock_wait: float | None = None,
     ) -> None:
         self.identity = identity
-        self.timeout = timeout
-        self.refetch_interval = refetch_interval
         self.clock = clock
-        self.max_cached = max_cached
-        self._providers: dict[str, _Provider] = {}
-        self._lock = threading.Lock()
+        self._settings = {
+            "timeout": timeout, "refetch_interval": refetch_interval, "max_age": max_age,
+            "max_bytes": max_bytes, "monotonic": monotonic,
+            "lock_wait": timeout if lock_wait is None else lock_wait,
+        }  # fmt: skip
+        self._providers = Providers(identity.issuers, self._new_provider, max_cached)
         self._bundles: dict[str, str] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="fulcio-ca-")
 
     def _bundle_for(self, issuer: Issuer) -> str | bool:
+        """The system roots plus the issuer's ``CACert``, as a file for ``requests``."""
         if not issuer.ca_cert:
             return True
         path = self._bundles.get(issuer.ca_cert)
@@ -162,41 +108,9 @@ class TokenVerifier:
             self._bundles[issuer.ca_cert] = path
         return path
 
-    def _http_getter(self, issuer: Issuer) -> Callable[[str], Any]:
-        verify = self._bundle_for(issuer)
-
-        def get(url: str) -> Any:
-            for _ in range(4):
-                try:
-                    resp = requests.get(url, timeout=self.timeout, verify=verify,
-                                        allow_redirects=False)  # fmt: skip
-                except requests.RequestException as exc:
-                    raise client_error(MSG_TOKEN, f"cannot fetch {url}: {exc}") from exc
-                if resp.is_redirect:
-                    target = urljoin(url, resp.headers.get("Location", ""))
-                    if urlsplit(target).netloc != urlsplit(url).netloc:
-                        raise client_error(MSG_TOKEN, f"refusing cross-host redirect from {url}")
-                    url = target
-                    continue
-                if resp.status_code != 200:
-                    raise client_error(MSG_TOKEN, f"{url} answered {resp.status_code}")
-                try:
-                    return resp.json()
-                except ValueError as exc:
-                    raise client_error(MSG_TOKEN, f"{url} did not answer JSON") from exc
-            raise client_error(MSG_TOKEN, f"too many redirects from {url}")
-
-        return get
-
-    def _provider(self, issuer: Issuer) -> _Provider:
-        with self._lock:
-            provider = self._providers.get(issuer.url)
-            if provider is None:
-                if len(self._providers) >= self.max_cached:
-                    self._providers.pop(next(iter(self._providers)))
-                provider = _Provider(issuer, self._http_getter(issuer), self.refetch_interval)
-                self._providers[issuer.url] = provider
-            return provider
+    def _new_provider(self, issuer: Issuer) -> Provider:
+        # Called by Providers under its lock, so _bundles needs no lock of its own.
+        return Provider(issuer, self._bundle_for(issuer), **self._settings)  # type: ignore[arg-type]
 
     def verify(self, token: str) -> tuple[Issuer, dict[str, Any]]:
         if not token:
@@ -217,31 +131,28 @@ class TokenVerifier:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise client_error(MSG_TOKEN, "token kid is not a string")
-        provider = self._provider(issuer)
-        candidates = provider.candidates(kid)
-        if alg not in provider.algs:
+        keyset = self._providers.get(issuer).keyset(kid)
+        if alg not in keyset.algs:
             raise client_error(MSG_TOKEN, f"token algorithm {alg!r} is not accepted")
-        self._check_signature(provider, token, alg, candidates)
+        self._check_signature(token, alg, keyset.candidates(kid, alg))
         # ``claims`` was decoded from the very payload segment the signature covers.
         self._check_claims(issuer, claims)
         return issuer, claims
 
-    def _check_signature(
-        self, provider: _Provider, token: str, alg: str, candidates: list[dict[str, Any]]
-    ) -> None:
+    def _check_signature(self, token: str, alg: str, candidates: list[Any]) -> None:
         """The JWS signature over ``header.payload`` verifies under one of ``candidates``."""
         signing_input, _, encoded = token.rpartition(".")
         try:
             signature = _b64decode(encoded)
         except ValueError as exc:
             raise client_error(MSG_TOKEN, "token signature is not base64url") from exc
-        algorithm = _ALGORITHMS[alg]
+        algorithm = ALGORITHMS[alg]
         message = signing_input.encode()
-        for jwk in candidates:
+        for key in candidates:
             try:
-                if algorithm.verify(message, provider.key_for(jwk, alg), signature):
+                if algorithm.verify(message, key, signature):
                     return
-            except (jwt.InvalidKeyError, ValueError, TypeError, KeyError):
+            except (jwt.InvalidKeyError, ValueError, TypeError):
                 continue
         raise client_error(MSG_TOKEN, "no key of the issuer verifies the token signature")
 

@@ -1,7 +1,8 @@
 """``sigstack serve fulcio``: flags, data directory, and the app factory.
 
 ``--config FILE`` (JSON, see docs/fulcio.md) holds the issuers and optional server keys
-(``ca_key``, ``ca_chain``, ``ct_log_url``, ``ct_log_public_key``, ``client_signing_algorithms``);
+(``ca_key``, ``ca_chain``, ``ct_log_url``, ``ct_log_public_key``, ``client_signing_algorithms``,
+``oidc_cache_max_age``, ``oidc_fetch_timeout``);
 flags override the file, ``SIGSTACK_FULCIO_*`` variables override both file and defaults.
 ``--ca-key ephemeral:`` makes an in-memory self-signed CA (development only; one worker).
 Without ``--ca-key`` the CA lives in ``DATA_DIR/ca``: a new directory gets a development root and
@@ -29,7 +30,16 @@ DEFAULTS: dict[str, Any] = {
     "client_signing_algorithms": None,
     "ca_key": "",
     "ca_chain": "",
+    "oidc_cache_max_age": 300,
+    "oidc_fetch_timeout": 10,
 }
+
+
+def _seconds(config: dict[str, Any], key: str, low: float, high: float) -> float:
+    value = config.get(key, DEFAULTS[key])
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(f"{key} must be a number of seconds from {low:g} to {high:g}")
+    return float(value)
 
 
 def prepare_data_dir(data_dir: Path) -> tuple[str, str]:
@@ -60,6 +70,7 @@ def build_app(config: dict[str, Any], environ: Any = None) -> Flask:
     from .config import parse_identity_config
     from .ctclient import CTClient
     from .errors import grpc_body
+    from .oidc import TokenVerifier
     from .pop import DEFAULT_ALGORITHMS, KNOWN_ALGORITHMS
     from .service import Fulcio
 
@@ -92,7 +103,12 @@ def build_app(config: dict[str, Any], environ: Any = None) -> Flask:
     unknown = sorted(set(algorithms) - set(KNOWN_ALGORITHMS))
     if unknown:
         raise ConfigError(f"unknown client signing algorithm(s): {', '.join(unknown)}")
-    fulcio = Fulcio(identity, ca, ct, algorithms=algorithms)
+    verifier = TokenVerifier(
+        identity,
+        max_age=_seconds(config, "oidc_cache_max_age", 1, 3600),
+        timeout=_seconds(config, "oidc_fetch_timeout", 0.1, 60),
+    )
+    fulcio = Fulcio(identity, ca, ct, verifier=verifier, algorithms=algorithms)
     return create_app("fulcio", config, register(fulcio), error_body=grpc_body)
 
 

@@ -61,6 +61,12 @@ class OIDCIssuer:
         self.algs = list(algs)
         self.hits = {"discovery": 0, "jwks": 0}
         self.redirect_to: str | None = None
+        # How discovery and the JWKS answer (cache and fetch tests).
+        self.cache_control: str | None = None  # Cache-Control header of both documents
+        self.jwks_status = 200
+        self.jwks_padding = 0  # bytes of whitespace after the JWKS JSON
+        self.jwks_delay = 0.0  # seconds before the JWKS answer starts
+        self.jwks_drip = 0.0  # seconds the JWKS body takes to arrive, a space every 50 ms first
         for alg in algs:
             self.add_key(alg)
         self.http = WSGIServer(self._wsgi)
@@ -70,6 +76,10 @@ class OIDCIssuer:
         kid = uuid.uuid4().hex[:12]
         self.keys[kid] = (alg, _new_key(alg), publish)  # type: ignore[assignment]
         return kid
+
+    def remove_key(self, kid: str) -> None:
+        """Take a key out of the JWKS (as after a rotation and the old key's deletion)."""
+        del self.keys[kid]
 
     def publish_all(self) -> None:
         self.keys = {k: (a, key, True) for k, (a, key, *_) in self.keys.items()}  # type: ignore[misc]
@@ -100,10 +110,22 @@ class OIDCIssuer:
             resp = Response(json.dumps(doc), mimetype="application/json")
         elif req.path.endswith("/jwks"):
             self.hits["jwks"] += 1
-            resp = Response(json.dumps(self.jwks()), mimetype="application/json")
+            time.sleep(self.jwks_delay)
+            body = json.dumps(self.jwks()).encode() + b" " * self.jwks_padding
+            data = self._drip(body) if self.jwks_drip else body
+            resp = Response(data, status=self.jwks_status, mimetype="application/json")
         else:
             resp = Response("not found", status=404)
+        if self.cache_control is not None:
+            resp.headers["Cache-Control"] = self.cache_control
         return resp(environ, start_response)
+
+    def _drip(self, body: bytes) -> Any:
+        stop = time.monotonic() + self.jwks_drip
+        while time.monotonic() < stop:
+            yield b" "
+            time.sleep(0.05)
+        yield body
 
     def kid_for(self, alg: str) -> str:
         return next(k for k, (a, *_rest) in self.keys.items() if a == alg)

@@ -1,0 +1,116 @@
+"""Bounded HTTP GET of an issuer's discovery document or JWKS (fulcio.md section 4.4; issue 11).
+
+``get_json(url, verify=..., deadline=..., max_bytes=...)`` returns the parsed document and the
+``max-age`` its ``Cache-Control`` allows. What bounds it:
+
+- ``deadline`` (a ``time.monotonic()`` value) covers the whole fetch, redirects included: every
+  socket operation waits at most the time left, and the body is read one network read at a time
+  (``read1``) with the deadline checked in between, so a server that trickles a byte every few
+  milliseconds cannot stretch a fetch. (A trickle *before the headers end* is bounded only by the
+  per-read timeout; ``issuers`` therefore runs fetches off the request thread.)
+- at most ``max_bytes`` of body after content decoding: a larger ``Content-Length`` is refused
+  before reading, a body that grows past it is abandoned;
+- redirects only to the same host (at most three), never to another (upstream #2354);
+- strict JSON (``strictjson``).
+
+Every failure raises the identity-token ``ValidationError``; the reason is logged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+
+from . import strictjson
+from .errors import MSG_TOKEN, client_error
+
+MAX_REDIRECTS = 3
+
+
+@dataclass(frozen=True)
+class Fetched:
+    doc: Any
+    max_age: float | None  # from Cache-Control; None when it says nothing about freshness
+
+
+def cache_max_age(header: str) -> float | None:
+    """Seconds a response may be reused per ``Cache-Control`` (RFC 9111 section 5.2.2):
+    ``max-age``, or 0 for ``no-store``/``no-cache``; ``None`` when neither is present."""
+    ages: list[float] = []
+    for directive in header.split(","):
+        name, _, value = directive.strip().partition("=")
+        name = name.strip().lower()
+        if name in ("no-store", "no-cache"):
+            ages.append(0.0)
+        elif name == "max-age":
+            value = value.strip().strip('"')
+            if value.isdigit():
+                ages.append(float(value))
+            else:
+                ages.append(0.0)  # a max-age we cannot read is no licence to cache
+    return min(ages) if ages else None
+
+
+def _left(deadline: float, url: str) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise client_error(MSG_TOKEN, f"fetching {url} took too long")
+    return left
+
+
+def _set_read_timeout(resp: requests.Response, seconds: float) -> None:
+    sock = getattr(getattr(resp.raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
+def _body(resp: requests.Response, url: str, deadline: float, max_bytes: int) -> bytes:
+    length = resp.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise client_error(MSG_TOKEN, f"{url} answered {length} bytes (limit {max_bytes})")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        _set_read_timeout(resp, _left(deadline, url))
+        chunk = resp.raw.read1(65536, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise client_error(MSG_TOKEN, f"{url} answered more than {max_bytes} bytes")
+        chunks.append(chunk)
+
+
+def get_json(url: str, *, verify: str | bool, deadline: float, max_bytes: int) -> Fetched:
+    """GET ``url`` within ``deadline`` and at most ``max_bytes``; see the module docstring."""
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            resp = requests.get(url, timeout=_left(deadline, url), verify=verify, stream=True,
+                                allow_redirects=False, headers={"Accept": "application/json"})  # fmt: skip
+        except (requests.RequestException, ValueError) as exc:
+            raise client_error(MSG_TOKEN, f"cannot fetch {url}: {exc}") from exc
+        with resp:
+            if resp.is_redirect:
+                target = urljoin(url, resp.headers.get("Location", ""))
+                if urlsplit(target).netloc != urlsplit(url).netloc:
+                    raise client_error(MSG_TOKEN, f"refusing cross-host redirect from {url}")
+                url = target
+                continue
+            if resp.status_code != 200:
+                raise client_error(MSG_TOKEN, f"{url} answered {resp.status_code}")
+            try:
+                body = _body(resp, url, deadline, max_bytes)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+                    ValueError) as exc:  # fmt: skip
+                raise client_error(MSG_TOKEN, f"reading {url} failed: {exc!r}") from exc
+            max_age = cache_max_age(resp.headers.get("Cache-Control", ""))
+        try:
+            return Fetched(strictjson.loads(body), max_age)
+        except ValueError as exc:
+            raise client_error(MSG_TOKEN, f"{url} did not answer strict JSON") from exc
+    raise client_error(MSG_TOKEN, f"too many redirects from {url}")
