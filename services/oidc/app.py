@@ -50,8 +50,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "device_poll_interval": 5,
         "login_max_failures": 5,
         "login_ip_max_failures": 50,
-        "login_window_seconds": 900,
-        "login_lockout_seconds": 900,
+        "login_window_seconds": 900,  # a series of failures is forgotten after this quiet time
+        "login_backoff_seconds": 30,  # first wait after the free failures; doubles each time
+        "login_lockout_seconds": 900,  # the longest wait
         "service_account_domain": "serviceaccounts.sigstack.internal",
         "service_account_audiences": ("sigstore",),
         "service_account_default_audience": "sigstore",

@@ -6,7 +6,7 @@
 carries a PKCE challenge (cosign sends one) it must be S256 and is stored; stock authlib ignores it,
 ``DeviceGrant`` checks the ``code_verifier`` on every poll, before anything else.
 
-The person opens ``{iss}/device``, types the code, signs in (same throttling, lockout, CSRF and
+The person opens ``{iss}/device``, types the code, signs in (same throttling, CSRF and
 audit as the login page; failed code guesses count against the address) and approves or denies.
 Polls answer ``authorization_pending``, ``slow_down`` (a poll sooner than ``interval`` raises the
 interval by 5 s, RFC 8628 §3.5), ``expired_token``, ``access_denied``, ``invalid_grant`` (unknown
@@ -43,7 +43,17 @@ from flask import Flask, Response, request
 from . import pages
 from .grants import OIDCServer, check_challenge, check_pkce
 from .issuer import Issuer
-from .login import LoginRefused, authenticate, client_ip, csrf_ok, csrf_token, html, set_csrf_cookie
+from .login import (
+    LoginRefused,
+    address_limit,
+    authenticate,
+    client_ip,
+    csrf_ok,
+    csrf_token,
+    html,
+    logged_name,
+    set_csrf_cookie,
+)
 from .store import Identity
 
 _USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")
@@ -230,7 +240,8 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer) -> None:
         decision = request.form.get("decision", "")
         csrf = csrf_token(issuer)
         if not csrf_ok(issuer):
-            issuer.store.audit("device", "csrf", username=username[:128], ip=client_ip())
+            shown = logged_name(issuer, username.strip()[:128])
+            issuer.store.audit("device", "csrf", username=shown, ip=client_ip())
             return _page(
                 csrf,
                 user_code=user_code,
@@ -251,22 +262,23 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer) -> None:
                 issuer, username, request.form.get("password", ""), event="device_login"
             )
         except LoginRefused as refused:
-            return _page(
+            page = _page(
                 csrf,
                 user_code=user_code,
                 username=username,
                 error=refused.message,
                 status=refused.status,
             )
+            if refused.retry_after:
+                page.headers["Retry-After"] = str(refused.retry_after)
+            return page
         row = issuer.store.device_by_user_code(user_code) if _USER_CODE.match(user_code) else None
         approved = decision == "approve"
         if row is None or not issuer.store.decide_device(
             user_code, identity.sub if approved else None, approved
         ):
-            s = issuer.settings
-            issuer.store.record_failure(
-                f"ip:{client_ip()}", s.login_window, s.login_ip_max_failures, s.login_lockout
-            )
+            # a wrong code counts against the address like a wrong password
+            issuer.store.take_attempt([address_limit(issuer, client_ip())])
             issuer.store.audit("device", "unknown_code", username=identity.name, ip=client_ip())
             return _page(
                 csrf,

@@ -41,6 +41,7 @@ class Settings:
     login_max_failures: int
     login_ip_max_failures: int
     login_window: int
+    login_backoff: int
     login_lockout: int
     service_account_audiences: tuple[str, ...]
     service_account_default_audience: str
@@ -63,6 +64,7 @@ class Settings:
             login_max_failures=int(config["login_max_failures"]),
             login_ip_max_failures=int(config["login_ip_max_failures"]),
             login_window=int(config["login_window_seconds"]),
+            login_backoff=int(config["login_backoff_seconds"]),
             login_lockout=int(config["login_lockout_seconds"]),
             service_account_audiences=tuple(str(a) for a in audiences),
             service_account_default_audience=default_aud,

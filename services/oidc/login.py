@@ -9,18 +9,30 @@ CSRF: a random token in a ``SameSite=Strict``, ``HttpOnly`` cookie (``__Host-`` 
 ``Secure`` when the issuer is https) must equal the hidden form field (double submit, compared in
 constant time); a forged cross-site POST carries no cookie and is refused before any password check.
 
-Throttling: every failed password counts against the account name (known or not, so lockout does
-not reveal which accounts exist) and against the client address. ``login_max_failures`` failures
-within ``login_window_seconds`` lock the account name for ``login_lockout_seconds``;
-``login_ip_max_failures`` do the same for the address. A locked name is refused even with the right
-password. Every attempt is written to the audit log (``oidc_audit``) without the password.
+Throttling (docs/oidc.md "Throttling"): failures count per account name *and client address*
+(``acct:<address> <hash of the name>``) and per address (``addr:<address>``). ``login_max_failures`` failures
+of one account from one address are checked freely; after that each attempt from that address
+must wait ``login_backoff_seconds``, doubling with every further failure up to
+``login_lockout_seconds``. The same applies to an address as a whole after
+``login_ip_max_failures`` failures on any accounts, which stops one address from guessing many
+accounts. The owner on another address is never held up by someone else's guesses. Unknown
+names count like real ones, so the answers do not reveal which accounts exist.
+
+An attempt is admitted and counted in one atomic database step *before* the password is checked
+(``Store.take_attempt``), and given back on success (``Store.forgive``): of simultaneous
+guesses, exactly as many are checked as the limits allow. A refused attempt gets 429 with
+``Retry-After`` and is not checked. Every attempt is written to the audit log (``oidc_audit``)
+without the password; a name that is not an account is logged as a short hash, because people
+type passwords into the username field.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -28,16 +40,17 @@ from flask import Flask, Response, request
 
 from . import pages, passwords
 from .issuer import OOB_REDIRECT, Issuer
-from .store import Identity
+from .store import Identity, Limit
 
 audit_log = logging.getLogger("sigstack.oidc.audit")
 
 
 class LoginRefused(Exception):
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after = retry_after
 
 
 def html(body: str, status: int = 200) -> Response:
@@ -76,48 +89,72 @@ def client_ip() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
-def _locked(issuer: Issuer, key: str) -> bool:
-    state = issuer.store.throttle_state(key)
-    return bool(state and state["locked_until"] and state["locked_until"] > issuer.store.now())
+def _name_hash(username: str) -> str:
+    return hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def account_limit(issuer: Issuer, username: str, ip: str) -> Limit:
+    """The throttle of one account name at one address. The key holds a hash of the name, not
+    the name: what was typed may be a password."""
+    s = issuer.settings
+    key = f"acct:{ip} {_name_hash(username.lower())[:32]}"
+    return Limit(key, s.login_max_failures, s.login_backoff, s.login_lockout, s.login_window)
+
+
+def address_limit(issuer: Issuer, ip: str) -> Limit:
+    s = issuer.settings
+    key = f"addr:{ip}"
+    return Limit(key, s.login_ip_max_failures, s.login_backoff, s.login_lockout, s.login_window)
+
+
+def logged_name(issuer: Issuer, username: str, user: Mapping[str, Any] | None = None) -> str:
+    """How a typed username appears in the audit log: an account's own name, else a short hash
+    (it may be a typo, a probe, or a password typed into the wrong field)."""
+    if user is None and username:
+        user = issuer.store.user_by_name(username)
+    if user is not None:
+        return str(user["username"])
+    if not username:
+        return ""
+    return "unknown:" + _name_hash(username)[:12]
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
 
 
 def authenticate(issuer: Issuer, username: str, password: str, *, event: str) -> Identity:
     """Check a username and password under throttling; raise ``LoginRefused`` on any failure."""
-    s, store, ip = issuer.settings, issuer.store, client_ip()
+    store, ip = issuer.store, client_ip()
     username = username.strip()[:128]
-    user_key, ip_key = f"user:{username.lower()}", f"ip:{ip}"
-    if _locked(issuer, ip_key) or _locked(issuer, user_key):
-        store.audit(event, "locked", username=username, ip=ip)
-        audit_log.warning("%s locked username=%r ip=%s", event, username, ip)
-        raise LoginRefused(
-            "Too many failed sign-ins. This sign-in is locked for a while; "
-            "try again later or ask an administrator.",
-            429,
-        )
     user = store.user_by_name(username) if username else None
+    shown = logged_name(issuer, username, user)
+    account, address = account_limit(issuer, username, ip), address_limit(issuer, ip)
+    wait, failures = store.take_attempt([account, address])
+    if wait:
+        store.audit(event, "throttled", username=shown, ip=ip, detail={"retry_after": wait})
+        audit_log.warning("%s throttled username=%s ip=%s wait=%d", event, shown, ip, wait)
+        raise LoginRefused(
+            f"Too many failed sign-ins. Wait {_wait_text(wait)} and try again, "
+            "or ask an administrator.",
+            429,
+            retry_after=wait,
+        )
     if user is None or user["disabled"]:
         passwords.burn_time(password)
         ok = False
     else:
         ok = passwords.check_password(password, user["password_hash"])
     if not ok:
-        count = store.record_failure(
-            user_key, s.login_window, s.login_max_failures, s.login_lockout
-        )
-        store.record_failure(ip_key, s.login_window, s.login_ip_max_failures, s.login_lockout)
-        store.audit(event, "failure", username=username, ip=ip, detail={"failures": count})
-        audit_log.warning("%s failed username=%r ip=%s failures=%d", event, username, ip, count)
-        if count >= s.login_max_failures:
-            raise LoginRefused(
-                "Too many failed sign-ins. This sign-in is locked for a while; "
-                "try again later or ask an administrator.",
-                429,
-            )
+        store.audit(event, "failure", username=shown, ip=ip, detail={"failures": failures})
+        audit_log.warning("%s failed username=%s ip=%s failures=%d", event, shown, ip, failures)
         raise LoginRefused("The username or password is not correct.", 401)
     assert user is not None
-    store.clear_failures(user_key)
-    store.audit(event, "success", username=username, ip=ip)
-    audit_log.info("%s succeeded username=%r ip=%s", event, username, ip)
+    store.forgive(account.key, address)
+    store.audit(event, "success", username=shown, ip=ip)
+    audit_log.info("%s succeeded username=%s ip=%s", event, shown, ip)
     return Identity(user["sub"], user["email"], "user", user["username"])
 
 
@@ -162,7 +199,8 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
             return _oauth_error(error)
         username = request.form.get("username", "")
         if not csrf_ok(issuer):
-            issuer.store.audit("login", "csrf", username=username[:128], ip=client_ip())
+            shown = logged_name(issuer, username.strip()[:128])
+            issuer.store.audit("login", "csrf", username=shown, ip=client_ip())
             return _login_page(
                 csrf_token(issuer),
                 username=username,
@@ -174,8 +212,11 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
                 issuer, username, request.form.get("password", ""), event="login"
             )
         except LoginRefused as refused:
-            return _login_page(
+            page = _login_page(
                 csrf_token(issuer), username=username, error=refused.message, status=refused.status
             )
+            if refused.retry_after:
+                page.headers["Retry-After"] = str(refused.retry_after)
+            return page
         resp: Response = server.create_authorization_response(grant_user=identity, grant=grant)
         return resp

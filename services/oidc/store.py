@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,13 +90,16 @@ device_codes = sa.Table(
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
 )
 
+# Sign-in failures per key (``acct:<address> <name hash>`` or ``addr:<address>``, see login.py):
+# the failures of the current series, the time of the last one, and the earliest time the next
+# attempt is accepted (``blocked_until - last_failure`` is the current wait).
 throttle = sa.Table(
     "oidc_throttle",
     metadata,
-    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False),
-    sa.Column("window_start", sa.BigInteger, nullable=False),
-    sa.Column("locked_until", sa.BigInteger, nullable=True),
+    sa.Column("last_failure", sa.BigInteger, nullable=False),
+    sa.Column("blocked_until", sa.BigInteger, nullable=False, index=True),
 )
 
 audit = sa.Table(
@@ -116,6 +119,39 @@ audit = sa.Table(
 def code_hash(code: str) -> str:
     """Codes are stored hashed: a leaked database row cannot be exchanged for a token."""
     return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One sign-in throttle: ``free`` failures in a series are checked without waiting; from
+    then on each failure makes the next attempt wait, ``first`` seconds after the ``free``-th
+    failure and twice as long after each further one, at most ``cap``. A series is forgotten
+    when ``window`` seconds have passed after its wait ended without another attempt."""
+
+    key: str
+    free: int
+    first: int
+    cap: int
+    window: int
+
+
+def _count_failure(limit: Limit, now: int) -> dict[str, Any]:
+    """The SET clause that counts one failure for ``limit`` at ``now`` (see ``Limit``).
+
+    Written in SQL so that it reads the row as the UPDATE locks it: every column on the right
+    is the row's value before this statement, in SQLite and PostgreSQL alike."""
+    t = throttle.c
+    stale = t.blocked_until + limit.window <= now
+    failures = sa.case((stale, 0), else_=t.failures) + 1
+    previous = sa.case((stale, 0), else_=t.blocked_until - t.last_failure)
+    first = min(limit.first, limit.cap)
+    wait = sa.case(
+        (failures < limit.free, 0),
+        (previous * 2 <= first, first),
+        (previous * 2 >= limit.cap, limit.cap),
+        else_=previous * 2,
+    )
+    return {"failures": failures, "last_failure": now, "blocked_until": wait + now}
 
 
 @dataclass(frozen=True)
@@ -351,50 +387,94 @@ class Store:
         return result.rowcount == 1
 
     # -- throttling ----------------------------------------------------------------------------
-    def throttle_state(self, key: str) -> Mapping[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(throttle).where(throttle.c.key == key)).mappings().first()
-        return dict(row) if row else None
+    def take_attempt(self, limits: Sequence[Limit]) -> tuple[int, int]:
+        """Admit one sign-in attempt under every limit and count it as a failure, or refuse it.
 
-    def record_failure(self, key: str, window: int, limit: int, lockout: int) -> int:
-        """Count one failure for ``key``; lock it for ``lockout`` seconds at ``limit`` failures
-        within ``window`` seconds. Returns the failure count in the current window.
-
-        Read-modify-write under a write lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``FOR
-        UPDATE``) so concurrent guesses from several workers are all counted. Stale counters are
-        dropped on the way."""
+        Returns ``(0, failures)`` when admitted (``failures``: the first limit's count including
+        this attempt) or ``(wait, 0)`` when a limit is still waiting, with the seconds left. The
+        check and the count are one conditional UPDATE per limit, in one transaction that takes
+        the limits in the given order; a refusal rolls the whole transaction back, so a refused
+        attempt counts nowhere. On PostgreSQL the UPDATE waits for the row lock of a concurrent
+        attempt and re-checks its condition on the row that attempt left; SQLite takes the write
+        lock up front (``BEGIN IMMEDIATE``). So of a burst of simultaneous attempts, from any
+        number of threads, workers or hosts, exactly as many are admitted as the limits allow.
+        The caller checks the password only when admitted, and calls ``forgive`` on success."""
         now = self.now()
-        with self.engine.connect() as base:
-            conn = base.execution_options(immediate=True)
-            with conn.begin():
-                conn.execute(
-                    sa.delete(throttle).where(
-                        throttle.c.window_start < now - window,
-                        sa.or_(throttle.c.locked_until.is_(None), throttle.c.locked_until < now),
-                    )
-                )
-                query = sa.select(throttle).where(throttle.c.key == key).with_for_update()
-                row = conn.execute(query).mappings().first()
-                if row is None or row["window_start"] + window <= now:
-                    failures, start = 1, now
-                else:
-                    failures, start = row["failures"] + 1, row["window_start"]
-                locked = now + lockout if failures >= limit else None
-                values = {"failures": failures, "window_start": start}
-                if row is None:
-                    conn.execute(sa.insert(throttle).values(key=key, locked_until=locked, **values))
-                else:
-                    locked = locked or row["locked_until"]
-                    conn.execute(
+        self._forget_stale_throttles(now, max(limit.window for limit in limits))
+        t = throttle.c
+        with self._write() as conn, conn.begin() as trans:
+            counts = []
+            for limit in limits:
+                for _ in range(3):  # the row may vanish to a concurrent clean-up; make it again
+                    conn.execute(self._ensure_throttle_row(conn, limit.key))
+                    counted = conn.execute(
                         sa.update(throttle)
-                        .where(throttle.c.key == key)
-                        .values(locked_until=locked, **values)
-                    )
-        return failures
+                        .where(t.key == limit.key, t.blocked_until <= now)
+                        .values(**_count_failure(limit, now))
+                        .returning(t.failures)
+                    ).first()
+                    if counted is not None:
+                        counts.append(int(counted[0]))
+                        break
+                    until = conn.execute(
+                        sa.select(t.blocked_until).where(t.key == limit.key)
+                    ).scalar()
+                    if until is not None:
+                        trans.rollback()
+                        return max(1, int(until) - now), 0
+                else:
+                    raise RuntimeError(f"throttle row {limit.key!r} keeps disappearing")
+        return 0, counts[0]
 
-    def clear_failures(self, key: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(throttle).where(throttle.c.key == key))
+    def forgive(self, clear: str, refund: Limit) -> None:
+        """After a successful sign-in: forget the failures of ``clear`` (the account at this
+        address), and give back the attempt ``take_attempt`` counted against ``refund`` (the
+        address), lifting its wait if that brings it under its limit."""
+        t = throttle.c
+        with self._write() as conn, conn.begin():
+            conn.execute(sa.delete(throttle).where(t.key == clear))
+            conn.execute(
+                sa.update(throttle)
+                .where(t.key == refund.key, t.failures > 0)
+                .values(
+                    failures=t.failures - 1,
+                    blocked_until=sa.case(
+                        (t.failures - 1 < refund.free, t.last_failure), else_=t.blocked_until
+                    ),
+                )
+            )
+
+    def throttle_rows(self) -> list[Mapping[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(throttle).order_by(throttle.c.key)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def _write(self) -> Any:
+        """A connection whose transactions take SQLite's write lock at BEGIN."""
+        return self.engine.connect().execution_options(immediate=True)
+
+    @staticmethod
+    def _ensure_throttle_row(conn: Any, key: str) -> Any:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        values = {"key": key, "failures": 0, "last_failure": 0, "blocked_until": 0}
+        return insert(throttle).values(**values).on_conflict_do_nothing(index_elements=["key"])
+
+    def _forget_stale_throttles(self, now: int, window: int) -> None:
+        """Delete series that have been quiet for ``window`` seconds after their wait ended.
+        Rows locked by an attempt in progress are skipped (PostgreSQL ``SKIP LOCKED``), so the
+        clean-up never waits for, or deadlocks with, a sign-in."""
+        t = throttle.c
+        stale = (
+            sa.select(t.key)
+            .where(t.blocked_until < now - window)
+            .limit(500)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn, conn.begin():
+            conn.execute(sa.delete(throttle).where(t.key.in_(stale)))
 
     # -- audit ---------------------------------------------------------------------------------
     def audit(

@@ -14,17 +14,24 @@ import pytest
 from .live import (
     DEVICE_GRANT,
     PASSWORD,
+    REDIRECT,
     Live,
     at_once,
+    auth_params,
     claims_of,
+    code_of,
     csrf_of,
     live_issuer,
+    login_form,
     pkce,
+    post_login,
     session,
 )
 
 FLOWS = 48
 USERS = [f"user{i:02d}" for i in range(FLOWS)]
+ACCOUNT_FREE = 5  # login_max_failures (the default)
+ADDRESS_FREE = 20  # login_ip_max_failures, lowered from 50 to keep the test short
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
@@ -33,7 +40,7 @@ BACKENDS = [
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def live(request, tmp_path_factory):
-    config = {"device_poll_interval": 1}
+    config = {"device_poll_interval": 1, "login_ip_max_failures": ADDRESS_FREE}
     tmp = tmp_path_factory.mktemp(f"oidc-{request.param}")
     with live_issuer(request.param, tmp, USERS, config) as issuer:
         yield issuer
@@ -46,8 +53,8 @@ def _start_device(live: Live, challenge: str | None):
     return session().post(live.url + "/device/code", data=data, timeout=60)
 
 
-def _approve(live: Live, user_code: str, username: str):
-    http = session()
+def _approve(live: Live, user_code: str, username: str, source: str):
+    http = session(source)
     page = http.get(f"{live.url}/device?user_code={user_code}", timeout=60)
     assert page.status_code == 200, page.text
     return http.post(
@@ -84,7 +91,10 @@ def test_simultaneous_device_flows_each_keep_their_own_pkce_challenge(live):
     assert [row["code_challenge"] if row else "gone" for row in stored] == [c for _, c in pairs]
 
     approved = at_once(
-        [partial(_approve, live, g["user_code"], USERS[i]) for i, g in enumerate(grants)]
+        [
+            partial(_approve, live, g["user_code"], USERS[i], f"127.0.1.{i + 1}")
+            for i, g in enumerate(grants)
+        ]
     )
     assert [r.status_code for r in approved] == [200] * FLOWS
     assert all("Device approved" in r.text for r in approved)
@@ -140,3 +150,81 @@ def test_simultaneous_polls_of_a_pending_code_get_one_pending_answer(live):
     errors = sorted(body["error"] for _, body in answers)
     assert errors == ["authorization_pending"] + ["slow_down"] * 7
     assert live.store.device_by_code(grant["device_code"])["interval"] == 1 + 7 * 5
+
+
+def _burst_of_logins(live: Live, source: str, attempts: list[tuple[str, str]]):
+    """Open a login form per attempt (own cookie and CSRF token), then post them all at once."""
+    _, challenge = pkce()
+    forms = []
+    for _ in attempts:
+        http = session(source)
+        forms.append((http, *login_form(live, http, auth_params(challenge))))
+    return at_once(
+        [
+            partial(post_login, http, url, csrf, username, password)
+            for (http, url, csrf), (username, password) in zip(forms, attempts, strict=True)
+        ]
+    )
+
+
+def _sign_in(live: Live, source: str, username: str):
+    """The right password from ``source``: the response, and the verifier of its code."""
+    verifier, challenge = pkce()
+    http = session(source)
+    url, csrf = login_form(live, http, auth_params(challenge))
+    return post_login(http, url, csrf, username, PASSWORD), verifier
+
+
+def _redeem(live: Live, code: str, verifier: str, source: str = "127.0.0.1"):
+    resp = session(source).post(
+        live.url + "/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": "sigstore",
+            "redirect_uri": REDIRECT,
+            "code": code,
+            "code_verifier": verifier,
+        },
+        timeout=60,
+    )
+    return resp.status_code, resp.json()
+
+
+def _signed_in_as(live: Live, signed_in) -> str:
+    """The username whose token the login's code redeems to."""
+    resp, verifier = signed_in
+    status, token = _redeem(live, code_of(resp), verifier)
+    assert status == 200, token
+    sub = claims_of(token["id_token"])["sub"]
+    return next(name for name, s in live.subs.items() if s == sub)
+
+
+def _audited(live: Live, source: str, outcome: str) -> list[str]:
+    rows = live.store.audit_rows()
+    return [r["username"] for r in rows if r["ip"] == source and r["outcome"] == outcome]
+
+
+def test_a_burst_of_wrong_passwords_gets_exactly_the_allowed_checks(live):
+    """20 wrong passwords for one account from one address at once: exactly
+    ``login_max_failures`` are checked (401); the others are refused unchecked (429). The owner
+    signs in from another address at once; from the attacker's address they must wait too."""
+    results = _burst_of_logins(live, "127.0.0.2", [("user00", f"guess-{i}") for i in range(20)])
+    assert _audited(live, "127.0.0.2", "failure") == ["user00"] * ACCOUNT_FREE
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [401] * ACCOUNT_FREE + [429] * (20 - ACCOUNT_FREE)
+    assert all(int(r.headers["Retry-After"]) > 0 for r in results if r.status_code == 429)
+    assert _signed_in_as(live, _sign_in(live, "127.0.0.3", "user00")) == "user00"
+    assert _sign_in(live, "127.0.0.2", "user00")[0].status_code == 429
+
+
+def test_a_burst_across_many_accounts_from_one_address_gets_exactly_the_allowed_checks(live):
+    """30 wrong sign-ins for 30 different names (most unknown) from one address at once: exactly
+    ``login_ip_max_failures`` are checked; then that address waits, for every account, while the
+    same accounts sign in from another address."""
+    names = [f"user{i:02d}" for i in range(10, 20)] + [f"nobody{i}" for i in range(20)]
+    results = _burst_of_logins(live, "127.0.0.4", [(name, "wrong") for name in names])
+    assert len(_audited(live, "127.0.0.4", "failure")) == ADDRESS_FREE
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [401] * ADDRESS_FREE + [429] * (30 - ADDRESS_FREE)
+    assert _sign_in(live, "127.0.0.4", "user30")[0].status_code == 429
+    assert _signed_in_as(live, _sign_in(live, "127.0.0.5", "user30")) == "user30"

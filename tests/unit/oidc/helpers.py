@@ -89,15 +89,23 @@ def auth_params(challenge: str | None, **extra: str) -> dict[str, str]:
 
 
 def login(
-    env: Env, params: dict[str, str], username: str = "alice", password: str = PASSWORD
+    env: Env,
+    params: dict[str, str],
+    username: str = "alice",
+    password: str = PASSWORD,
+    ip: str = "127.0.0.1",
 ) -> Any:
-    """GET the login page for ``params``, then POST the credentials with its CSRF token."""
+    """GET the login page for ``params``, then POST the credentials with its CSRF token, both
+    from client address ``ip``."""
     url = "/auth?" + urlencode(params)
-    page = env.client.get(url)
+    address = {"REMOTE_ADDR": ip}
+    page = env.client.get(url, environ_base=address)
     assert page.status_code == 200, page.get_data(as_text=True)
     csrf = csrf_from(page.get_data(as_text=True))
     return env.client.post(
-        url, data={"username": username, "password": password, "csrf_token": csrf}
+        url,
+        data={"username": username, "password": password, "csrf_token": csrf},
+        environ_base=address,
     )
 
 

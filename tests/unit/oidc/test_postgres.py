@@ -13,7 +13,7 @@ from .helpers import auth_params, code_from, login, make_env, pkce
 pytestmark = pytest.mark.postgres
 
 
-def test_code_flow_lockout_and_rotation_on_postgres(tmp_path):
+def test_code_flow_throttling_and_rotation_on_postgres(tmp_path):
     with fresh_postgres() as url:
         db.upgrade(url)
         env = make_env(tmp_path, database_url=url)
@@ -46,8 +46,9 @@ def test_code_flow_lockout_and_rotation_on_postgres(tmp_path):
             assert again.get_json()["error"] == "invalid_grant"
             params = auth_params(challenge)
             limit = env.issuer.settings.login_max_failures
-            statuses = [login(env, params, password="nope").status_code for _ in range(limit)]
-            assert statuses[-1] == 429
+            statuses = [login(env, params, password="nope").status_code for _ in range(limit + 1)]
+            assert statuses == [401] * limit + [429]
+            assert login(env, params, ip="10.0.0.7").status_code == 302
             before = env.issuer.keyring.active()[0]
             assert (
                 cli.main(["rotate-key", "--data-dir", str(env.data_dir), "--database-url", url])
