@@ -14,9 +14,13 @@ what the caller asks for. Integers must fit in 64 bits (int64 or uint64, the pro
 every integer field read here).
 
 ``parse_json`` is the one JSON decoder for untrusted input on the verifying side (bundles, trust
-material, in-toto payloads, log bodies, registry answers): malformed text, text that is not UTF-8
-and nesting deeper than ``MAX_DEPTH`` (which would otherwise end in a ``RecursionError`` inside
-the decoder, or later in whatever walks the value) all become a ``ValidationError``.
+material, in-toto payloads, log bodies, registry answers): malformed text, text that is not UTF-8,
+nesting deeper than ``MAX_DEPTH`` (which would otherwise end in a ``RecursionError`` inside the
+decoder, or later in whatever walks the value) and an object naming the same key twice all become
+a ``ValidationError``. Duplicate keys are refused, as Go's protojson does, because parsers
+disagree on which value wins (Python's keeps the last) and a signature checked over one reading
+must not be shown with another; for the same reason a field given in both its camelCase and its
+snake_case spelling is refused.
 """
 
 from __future__ import annotations
@@ -48,13 +52,30 @@ _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
 def parse_json(text: str | bytes, what: str, max_depth: int = MAX_DEPTH) -> Any:
     """Decode one JSON value; ``what`` names the document in the ``ValidationError``."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise ValidationError(f"{what} names the key {exc.args[0]!r} twice") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"{what} is not valid JSON: {exc}") from None
     except RecursionError:
         raise ValidationError(f"{what} is nested more than {max_depth} levels deep") from None
     _check_depth(value, what, max_depth)
     return value
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key[:100])
+            seen.add(key)
+    return out
 
 
 def _check_depth(value: Any, what: str, limit: int) -> None:
@@ -146,6 +167,8 @@ class Reader:
     def raw(self, name: str) -> Any:
         """The value under the camelCase or snake_case spelling; ``None`` if absent or null."""
         key = camel(name)
+        if key != name and key in self._obj and name in self._obj:
+            raise ValidationError(f"{self.where(name)} is given twice ({key} and {name})")
         if key in self._obj and self._obj[key] is not None:
             return self._obj[key]
         return self._obj.get(name)

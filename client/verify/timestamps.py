@@ -3,7 +3,11 @@ authorities (each chain: [TSA signing certificate, intermediates..., root]).
 
 The timestamped message is the signature bytes (the message signature or the DSSE signature). A
 timestamp counts only if its ``genTime`` lies inside the authority's ``validFor`` window (closed
-interval). At most 32 timestamps and no duplicates, as sigstore-python enforces. The third-party
+interval). At most 32 timestamps and no duplicates, as sigstore-python enforces. A well-formed
+timestamp that no trusted authority signed over this signature inside its window counts for
+nothing, and is not an error (sigstore-python and sigstore-go skip it too; a bundle may carry a
+timestamp from an authority this trusted root does not list — the real staging-tsa-happy-path
+bundle verifies on its SET with two such timestamps); a malformed one is refused. The third-party
 ``rfc3161_client`` is imported only when a bundle carries timestamps.
 """
 

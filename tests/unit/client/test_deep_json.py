@@ -18,6 +18,7 @@ from client.verify.intoto import Statement
 from protocol.bundle import Bundle, TransparencyLogEntry
 from protocol.errors import Error, ValidationError, VerificationError
 from protocol.trust import TrustedRoot
+from tests.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit, hashedrekord
 
@@ -108,3 +109,36 @@ def test_docker_config(tmp_path) -> None:
     (tmp_path / "config.json").write_text(_deep_object())
     with pytest.raises(Error):
         auth.load_config({"DOCKER_CONFIG": str(tmp_path)})
+
+
+# -- the same key twice: refused, as Go's protojson refuses it (no parser differential) -------------
+
+CASE = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path"
+
+
+def test_duplicate_key_in_a_bundle_is_refused() -> None:
+    text = (CASE / "bundle.sigstore.json").read_text()
+    other = json.dumps(json.loads(text)["messageSignature"] | {"signature": "AAAA"})
+    # the duplicate after the original: Python's json would keep it, Go's protojson refuses
+    twice = text.rstrip().rstrip("}") + ', "messageSignature": ' + other + "}"
+    with pytest.raises(ValidationError, match="twice"):
+        Bundle.from_json(twice)
+    nested = text.replace('"signature":', '"signature": "AAAA", "signature":', 1)
+    with pytest.raises(ValidationError, match="twice"):
+        Bundle.from_json(nested)
+
+
+def test_field_in_both_spellings_is_refused() -> None:
+    doc = json.loads((CASE / "bundle.sigstore.json").read_text())
+    entry = doc["verificationMaterial"]["tlogEntries"][0]
+    entry["log_index"] = str(int(entry["logIndex"]) + 1)
+    with pytest.raises(ValidationError, match="given twice"):
+        Bundle.from_json(json.dumps(doc))
+    del entry["logIndex"]  # one spelling alone is fine (proto3 JSON accepts both)
+    assert Bundle.from_json(json.dumps(doc)).verification_material.tlog_entries[0].log_index
+
+
+def test_duplicate_key_in_a_statement_is_refused() -> None:
+    payload = b'{"_type": "https://in-toto.io/Statement/v1", "subject": [], "subject": []}'
+    with pytest.raises(VerificationError, match="twice"):
+        Statement.from_payload("application/vnd.in-toto+json", payload)
