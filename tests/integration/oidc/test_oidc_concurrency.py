@@ -228,3 +228,44 @@ def test_a_burst_across_many_accounts_from_one_address_gets_exactly_the_allowed_
     assert statuses == [401] * ADDRESS_FREE + [429] * (30 - ADDRESS_FREE)
     assert _sign_in(live, "127.0.0.4", "user30")[0].status_code == 429
     assert _signed_in_as(live, _sign_in(live, "127.0.0.5", "user30")) == "user30"
+
+
+def test_simultaneous_logins_and_code_exchanges_redeem_each_code_exactly_once(live):
+    """32 people sign in at once (each from their own address) and each code is then redeemed
+    four times at once, three times with its verifier and once with another code's verifier:
+    per code exactly one token, for the person who signed in, with their nonce; every other
+    exchange and every later replay is ``invalid_grant``."""
+    n = 32
+    users = USERS[:n]
+    pairs = [pkce() for _ in range(n)]
+    nonces = [f"nonce-{i}" for i in range(n)]
+    forms = []
+    for i in range(n):
+        http = session(f"127.0.2.{i + 1}")
+        forms.append((http, *login_form(live, http, auth_params(pairs[i][1], nonces[i]))))
+    logins = at_once(
+        [
+            partial(post_login, http, url, csrf, users[i], PASSWORD)
+            for i, (http, url, csrf) in enumerate(forms)
+        ]
+    )
+    codes = [code_of(resp) for resp in logins]
+    assert len(set(codes)) == n
+
+    calls, owners = [], []
+    for i, code in enumerate(codes):
+        calls += [partial(_redeem, live, code, pairs[i][0])] * 3
+        calls.append(partial(_redeem, live, code, pairs[(i + 1) % n][0]))
+        owners += [i] * 4
+    results = at_once(calls)
+    for i in range(n):
+        mine = [results[k] for k, owner in enumerate(owners) if owner == i]
+        assert sorted(status for status, _ in mine) == [200, 400, 400, 400], (i, mine)
+        assert {body["error"] for status, body in mine if status == 400} == {"invalid_grant"}
+        token = next(body for status, body in mine if status == 200)
+        claims = claims_of(token["id_token"])
+        assert claims["sub"] == live.subs[users[i]] and claims["nonce"] == nonces[i]
+        assert claims_of(token["access_token"])["sub"] == claims["sub"]
+
+    replays = at_once([partial(_redeem, live, code, pairs[i][0]) for i, code in enumerate(codes)])
+    assert {(status, body["error"]) for status, body in replays} == {(400, "invalid_grant")}
