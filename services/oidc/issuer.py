@@ -54,32 +54,41 @@ class Settings:
         if isinstance(audiences, str):
             audiences = [a.strip() for a in audiences.split(",") if a.strip()]
         default_aud = str(config.get("service_account_default_audience") or audiences[0])
+        lockout = _whole(config, "login_lockout_seconds", 1, 86400)
         settings = cls(
             issuer=issuer,
             client_id=str(config["client_id"]),
-            token_lifetime=int(config["token_lifetime"]),
-            code_lifetime=int(config["code_lifetime"]),
-            device_lifetime=int(config["device_code_lifetime"]),
-            device_interval=int(config["device_poll_interval"]),
-            login_max_failures=int(config["login_max_failures"]),
-            login_ip_max_failures=int(config["login_ip_max_failures"]),
-            login_window=int(config["login_window_seconds"]),
-            login_backoff=int(config["login_backoff_seconds"]),
-            login_lockout=int(config["login_lockout_seconds"]),
+            # short-lived by construction (spec/oidc.md §5): a token is a bearer credential for
+            # a Fulcio certificate, which itself lives 10 minutes
+            token_lifetime=_whole(config, "token_lifetime", 30, 600),
+            code_lifetime=_whole(config, "code_lifetime", 10, 300),
+            device_lifetime=_whole(config, "device_code_lifetime", 60, 1800),
+            device_interval=_whole(config, "device_poll_interval", 1, 60),
+            login_max_failures=_whole(config, "login_max_failures", 1, 1000),
+            login_ip_max_failures=_whole(config, "login_ip_max_failures", 1, 100000),
+            login_window=_whole(config, "login_window_seconds", 1, 86400),
+            login_backoff=_whole(config, "login_backoff_seconds", 1, lockout),
+            login_lockout=lockout,
             service_account_audiences=tuple(str(a) for a in audiences),
             service_account_default_audience=default_aud,
         )
-        if not 30 <= settings.token_lifetime <= 3600:
-            raise ConfigError("token_lifetime must be between 30 and 3600 seconds")
-        if not 10 <= settings.code_lifetime <= 600:
-            raise ConfigError("code_lifetime must be between 10 and 600 seconds")
-        if settings.login_max_failures < 1 or settings.login_ip_max_failures < 1:
-            raise ConfigError("login failure limits must be at least 1")
         if default_aud not in settings.service_account_audiences:
             raise ConfigError(
                 "service_account_default_audience must be one of service_account_audiences"
             )
         return settings
+
+
+def _whole(config: Mapping[str, Any], key: str, low: int, high: int) -> int:
+    """``config[key]`` as an int in ``[low, high]``, or a ``ConfigError`` naming the key."""
+    value = config.get(key)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{key} must be a whole number, not {str(value)[:32]!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be between {low} and {high}, not {value}")
+    return value
 
 
 def check_issuer_url(issuer: str) -> None:

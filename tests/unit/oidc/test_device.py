@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+import sqlalchemy as sa
+
+from services.oidc.store import device_codes
+
 from .helpers import PASSWORD, claims_of, csrf_from, pkce
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -86,10 +91,26 @@ def test_device_flow_without_pkce_rejects_a_stray_verifier(env):
     assert _poll(env, body["device_code"]).status_code == 200
 
 
-def test_device_plain_challenge_is_refused(env):
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"code_challenge_method": "plain"},
+        {"code_challenge_method": "s256"},
+        {"code_challenge_method": None},
+        {"code_challenge": None},
+        {"code_challenge": "short"},
+        {"code_challenge": "é" * 43},
+    ],
+)
+def test_device_challenge_must_be_s256_when_sent(env, change):
     _, challenge = pkce()
-    resp = _start(env, challenge, method="plain")
+    data = {"client_id": "sigstore", "code_challenge": challenge, "code_challenge_method": "S256"}
+    data = {k: v for k, v in {**data, **change}.items() if v is not None}
+    resp = env.client.post("/device/code", data=data)
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_request"
+    assert "Traceback" not in resp.get_data(as_text=True)
+    with env.store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(device_codes)).scalar() == 0
 
 
 def test_device_denied(env):
