@@ -121,7 +121,7 @@ def logged_name(issuer: Issuer, username: str, user: Mapping[str, Any] | None = 
 
 def _wait_text(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} seconds"
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
     return f"{-(-seconds // 60)} minutes"
 
 
