@@ -2,7 +2,7 @@
 legacy v1 signingCert (201, PEM chain) and rootCert, and ``/healthz``.
 
 Input follows protojson: camelCase or snake_case field names, base64 in either alphabet with
-optional padding, unknown fields ignored. Output uses camelCase. Errors leave through the runtime's
+optional padding, unknown fields ignored; the body must be strict UTF-8 JSON (``strictjson``). Output uses camelCase. Errors leave through the runtime's
 single error mapping with ``errors.grpc_body`` (``{"code": 3, "message": ..., "details": []}``).
 """
 
@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 
 from protocol.errors import ValidationError
 
+from . import strictjson
 from .errors import MSG_CSR_PARSE, MSG_KEY_PARSE, MSG_SIGNATURE, client_error
 from .oidc import bearer
 from .pop import b64decode
@@ -41,10 +42,8 @@ def _body() -> Mapping[str, Any]:
     if not data.strip():
         return {}
     try:
-        import json
-
-        body = json.loads(data)
-    except ValueError as exc:
+        body = strictjson.loads(data)
+    except ValueError as exc:  # also NaN, lone surrogates, nesting too deep, not UTF-8
         raise ValidationError("request body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise ValidationError("request body must be a JSON object")

@@ -4,7 +4,8 @@
 parsed SCT. Like certificate-transparency-go's client, 408/429/503 answers and transport errors are
 retried with backoff (honouring ``Retry-After``) until ``deadline`` seconds have passed; each attempt
 has its own ``timeout``. Any other non-200 answer, or an SCT that does not verify under the
-configured log key, is a 500 "Error entering certificate in CTL" for the caller.
+configured log key, is a 500 "Error entering certificate in CTL" for the caller; so is an answer
+that is not strict JSON or whose timestamp is not a uint64 (the log is ours, its answer still input).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from protocol import sct as ctsct
 from protocol.errors import ValidationError, VerificationError
 from services.runtime.httpclient import HTTPError, Pool
 
+from . import strictjson
 from .errors import MSG_CT, server_error
 
 RETRY_STATUSES = (408, 429, 503)
@@ -58,7 +60,7 @@ class CTClient:
                     "POST", f"/ct/v1/{path}", body, headers, timeout=self.timeout
                 )
                 if resp.status == 200:
-                    return ctsct.SignedCertificateTimestamp.from_json(json.loads(resp.body))
+                    return _parse_sct(resp.body)
                 if resp.status not in RETRY_STATUSES:
                     text = resp.body[:500].decode("utf-8", "replace")
                     raise server_error(MSG_CT, f"{url} answered {resp.status}: {text}")
@@ -105,6 +107,19 @@ class CTClient:
             sct.verify(self.public_key, data)
         except VerificationError as exc:
             raise server_error(MSG_CT, f"SCT from the CT log does not verify: {exc}") from exc
+
+
+def _parse_sct(body: bytes) -> ctsct.SignedCertificateTimestamp:
+    """An ``AddChainResponse`` read strictly (``ValueError``/``ValidationError`` otherwise): strict
+    JSON, and a ``timestamp`` that is an integer in uint64 range, since ``from_json`` would take
+    ``1.5`` or ``"7"`` and a value out of range fails only later, while encoding the SCT list."""
+    obj = strictjson.loads(body)
+    timestamp = obj.get("timestamp") if isinstance(obj, dict) else None
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise ValueError("the SCT timestamp is not an integer")
+    if not 0 <= timestamp < 1 << 64:
+        raise ValueError("the SCT timestamp is out of range")
+    return ctsct.SignedCertificateTimestamp.from_json(obj)
 
 
 def _spki(cert: x509.Certificate) -> bytes:

@@ -144,7 +144,7 @@ def parse_csr(pem: bytes) -> tuple[PublicKey, str | None]:
         csr = x509.load_pem_x509_csr(text)
         oid = csr.signature_algorithm_oid
         key = csr.public_key()
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         raise client_error(MSG_CSR_PARSE, "CSR does not parse") from exc
     if oid not in _ACCEPTED_CSR_SIGS:
         name = _GO_SIG.get(oid, oid.dotted_string)

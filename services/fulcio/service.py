@@ -10,6 +10,7 @@ Nothing is logged to CT and nothing is signed unless every check before it passe
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -76,7 +77,14 @@ class Fulcio:
         self.ct = ct
         self.verifier = verifier or TokenVerifier(identity)
         self.algorithms = frozenset(algorithms)
-        self.issued = 0
+        self._issued = 0
+        self._issued_lock = threading.Lock()
+
+    @property
+    def issued(self) -> int:
+        """Certificates this process has issued (requests run on many threads: counted under a
+        lock, since ``+=`` on an attribute can lose an update between threads)."""
+        return self._issued
 
     def issue(self, token: str, request: KeyRequest) -> Result:
         issuer, claims = self.verifier.verify(token)
@@ -100,7 +108,8 @@ class Fulcio:
             sct = self.ct.add_pre_chain([precert_der, *self.ca.chain_der])
             cert = self.ca.final(builder, [sct])
             result = Result(cert, self.ca.chain, sct, embedded=True)
-        self.issued += 1
+        with self._issued_lock:
+            self._issued += 1
         CERTIFICATES.inc("fulcio")
         log.info(
             "issued certificate serial=%x to %s (%s)", cert.serial_number, who.name, issuer.url

@@ -67,6 +67,8 @@ class OIDCIssuer:
         self.jwks_padding = 0  # bytes of whitespace after the JWKS JSON
         self.jwks_delay = 0.0  # seconds before the JWKS answer starts
         self.jwks_drip = 0.0  # seconds the JWKS body takes to arrive, a space every 50 ms first
+        self.jwks_document: Any = None  # served instead of the real JWKS when set
+        self.discovery_extra: dict[str, Any] = {}  # merged into the discovery document
         for alg in algs:
             self.add_key(alg)
         self.http = WSGIServer(self._wsgi)
@@ -106,12 +108,14 @@ class OIDCIssuer:
                 "issuer": iss,
                 "jwks_uri": iss + "/jwks",
                 "id_token_signing_alg_values_supported": self.algs + ["HS256", "none"],
+                **self.discovery_extra,
             }
             resp = Response(json.dumps(doc), mimetype="application/json")
         elif req.path.endswith("/jwks"):
             self.hits["jwks"] += 1
             time.sleep(self.jwks_delay)
-            body = json.dumps(self.jwks()).encode() + b" " * self.jwks_padding
+            jwks = self.jwks() if self.jwks_document is None else self.jwks_document
+            body = json.dumps(jwks).encode() + b" " * self.jwks_padding
             data = self._drip(body) if self.jwks_drip else body
             resp = Response(data, status=self.jwks_status, mimetype="application/json")
         else:
