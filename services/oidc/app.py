@@ -28,6 +28,7 @@ from protocol.errors import ConfigError
 from services.runtime import db
 from services.runtime.app import create_app
 from services.runtime.config import load_config
+from services.runtime.datadir import private_dir
 
 from . import api, keys
 from .issuer import Issuer, Settings
@@ -108,8 +109,9 @@ def prepare(config: Mapping[str, Any]) -> Store:
                 "restore the database from backup; refusing to start afresh"
             )
         if not db_file.exists():
-            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(data_dir)
             db.upgrade(url)
+    private_dir(data_dir)
     engine = db.make_engine(url)
     db.require_current_schema(engine)
     store = Store(engine)

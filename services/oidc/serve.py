@@ -1,4 +1,4 @@
-"""``sigstack serve oidc --data-dir DIR --port PORT [--issuer-url URL] ...`` under gunicorn.
+"""``sigstack serve oidc --data-dir DIR --port PORT [--issuer-url URL] ...`` on the HTTP server.
 
 The data dir is initialised or checked once in the parent process (so workers never race to create
 keys); each worker then builds its own app and database connections.
@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
 
-    from services.runtime.server import run
+    from services.runtime.server import Limits, run
 
     from . import app
 
@@ -48,7 +48,8 @@ def main(argv: list[str]) -> int:
     from .issuer import Settings
 
     Settings.from_config(config)  # refuse a bad configuration before forking workers
-    app.prepare(config)
+    app.prepare(config).engine.dispose()  # nothing of the parent's may cross the fork
     print(f"OIDC issuer {config['issuer_url']} listening on {host_for_url}:{args.port}", flush=True)
-    run(lambda: app.build_app(config), host=args.host, port=args.port, workers=args.workers)
+    run(lambda: app.build_app(config), host=args.host, port=args.port, workers=args.workers,
+        max_body_bytes=int(config["max_body_bytes"]), limits=Limits.from_config(config))  # fmt: skip
     return 0
