@@ -130,7 +130,13 @@ def verify_set(entry: TransparencyLogEntry, keys: Keyring, at: Sequence[datetime
     if not entry.inclusion_promise:
         raise VerificationError("the log entry has no inclusion promise (SET)")
     try:
-        keys.verify(entry.log_id, entry.inclusion_promise, set_payload(entry), at=at)
+        payload = set_payload(entry)
+    except ValidationError:  # RFC 8785 numbers stop at 2**53: no log signed such a payload
+        raise VerificationError(
+            "invalid inclusion promise (SET): the log index or integrated time is out of range"
+        ) from None
+    try:
+        keys.verify(entry.log_id, entry.inclusion_promise, payload, at=at)
     except VerificationError as exc:
         raise VerificationError(f"invalid inclusion promise (SET): {exc.message}") from None
 
@@ -148,7 +154,62 @@ def _body(entry: TransparencyLogEntry) -> dict[str, Any]:
     kind, version = entry.kind_version.kind, entry.kind_version.version
     if body.get("kind") != kind or body.get("apiVersion") != version:
         raise VerificationError(INCONSISTENT)
+    shape = _SHAPES.get(f"{kind}/{version}")
+    if shape is None:
+        raise VerificationError(f"unsupported log entry type {kind}/{version}")
+    _check_shape(body, shape)
     return body
+
+
+# The fields each logged body may have (Rekor's schemas: hashedrekord v0.0.1, dsse v0.0.1, and
+# Rekor v2's HashedRekordLogEntryV002). A body with anything else says something this verifier
+# does not check, so it is refused rather than half-read.
+_SHAPES: dict[str, dict[str, frozenset[str]]] = {
+    "hashedrekord/0.0.1": {
+        "": frozenset({"apiVersion", "kind", "spec"}),
+        "spec": frozenset({"data", "signature"}),
+        "spec.data": frozenset({"hash"}),
+        "spec.data.hash": frozenset({"algorithm", "value"}),
+        "spec.signature": frozenset({"content", "publicKey"}),
+        "spec.signature.publicKey": frozenset({"content"}),
+    },
+    "hashedrekord/0.0.2": {
+        "": frozenset({"apiVersion", "kind", "spec"}),
+        "spec": frozenset({"hashedRekordV002"}),
+        "spec.hashedRekordV002": frozenset({"data", "signature"}),
+        "spec.hashedRekordV002.data": frozenset({"algorithm", "digest"}),
+        "spec.hashedRekordV002.signature": frozenset({"content", "verifier"}),
+        "spec.hashedRekordV002.signature.verifier": frozenset(
+            {"keyDetails", "x509Certificate", "publicKey"}
+        ),
+        "spec.hashedRekordV002.signature.verifier.x509Certificate": frozenset({"rawBytes"}),
+        "spec.hashedRekordV002.signature.verifier.publicKey": frozenset({"rawBytes"}),
+    },
+    "dsse/0.0.1": {
+        "": frozenset({"apiVersion", "kind", "spec"}),
+        "spec": frozenset({"envelopeHash", "payloadHash", "signatures"}),
+        "spec.envelopeHash": frozenset({"algorithm", "value"}),
+        "spec.payloadHash": frozenset({"algorithm", "value"}),
+        "spec.signatures[]": frozenset({"signature", "verifier"}),
+    },
+}
+
+
+def _check_shape(body: Any, shape: dict[str, frozenset[str]], where: str = "") -> None:
+    if isinstance(body, list):
+        for item in body:
+            _check_shape(item, shape, where + "[]")
+        return
+    if not isinstance(body, dict):
+        return
+    allowed = shape.get(where)
+    if allowed is None or not set(body) <= allowed:
+        raise VerificationError(
+            f"{INCONSISTENT}: the logged body has fields its entry type does not define"
+        )
+    for key, value in body.items():
+        if isinstance(value, dict | list):
+            _check_shape(value, shape, f"{where}.{key}" if where else key)
 
 
 def _dig(obj: Any, *path: str) -> Any:
