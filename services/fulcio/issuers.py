@@ -83,7 +83,7 @@ class KeySet:
 
 
 def _algorithms(doc: Mapping[str, Any], url: str) -> tuple[str, ...]:
-    offered = doc.get("id_token_signing_alg_values_supported", ["RS256"])
+    offered = doc.get("id_token_signing_alg_values_supported") or []  # null: absent (go-oidc)
     if not isinstance(offered, list) or not all(isinstance(a, str) for a in offered):
         raise client_error(MSG_TOKEN, f"discovery for {url} lists algorithms oddly")
     return tuple(a for a in SUPPORTED_ALGS if a in (offered or ["RS256"]))
@@ -99,6 +99,9 @@ def _keys(jwks: Any, url: str) -> dict[str | None, tuple[Key, ...]]:
             continue
         kid, kty, crv = jwk.get("kid"), jwk.get("kty"), jwk.get("crv")
         if (kid is not None and not isinstance(kid, str)) or kty not in _PARSER:
+            continue
+        if "d" in jwk:  # a private key (RFC 7518 section 6.2.2.1, 6.3.2.1; RFC 8037): leaked
+            log.warning("ignoring a private key published in the JWKS of %s", url)
             continue
         try:
             public = _PARSER[kty].from_jwk(jwk)
@@ -163,9 +166,14 @@ class Provider:
                 if now < self._retry_at:
                     raise client_error(MSG_TOKEN, f"keys of {self.issuer.url} failed recently")
                 refresh, wait = _Refresh(), self.timeout + 0.5
-                self._refresh = refresh
-                threading.Thread(target=self._run, args=(refresh, now), daemon=True,
-                                 name="fulcio-issuer-refresh").start()  # fmt: skip
+                thread = threading.Thread(target=self._run, args=(refresh, now), daemon=True,
+                                          name="fulcio-issuer-refresh")  # fmt: skip
+                try:
+                    thread.start()
+                except RuntimeError as exc:  # no thread to be had: refuse, retry later
+                    detail = f"cannot refresh {self.issuer.url}: {exc}"
+                    raise client_error(MSG_TOKEN, detail) from exc
+                self._refresh = refresh  # _run waits for our lock before it clears this
         if not refresh.done.wait(wait):
             raise client_error(MSG_TOKEN, f"keys of {self.issuer.url} are still being fetched")
         if refresh.error:

@@ -220,3 +220,23 @@ def test_malformed_ct_answer_is_the_documented_500(
         assert fulcio.issued == 0
     finally:
         server.close()
+
+
+def test_private_jwk_in_the_jwks_is_never_used(stack: dict[str, Any], idp: OIDCIssuer) -> None:
+    """A JWKS that publishes a private key (``d``) has leaked it: anyone can sign with it. Such an
+    entry is skipped (it used to reach verification as a private key object and fail with an
+    ``AttributeError``, a 500)."""
+    from .support import ALGS
+
+    kid = idp.kid_for("RS256")
+    private = ALGS["RS256"].to_jwk(idp.keys[kid][1], as_dict=True)
+    idp.jwks_document = {"keys": [{**private, "kid": kid, "alg": "RS256", "use": "sig"}]}
+    body = v2_csr_body(csr_pem(new_key("ec-p256")), idp.email_token())
+    refused(_client_for(stack, idp).post("/api/v2/signingCert", json=body), msg.MSG_TOKEN)
+
+
+def test_null_algorithm_list_means_rs256(stack: dict[str, Any], idp: OIDCIssuer) -> None:
+    """As go-oidc reads it: ``null`` is an absent list, so RS256."""
+    idp.discovery_extra = {"id_token_signing_alg_values_supported": None}
+    body = v2_csr_body(csr_pem(new_key("ec-p256")), idp.email_token())
+    assert _client_for(stack, idp).post("/api/v2/signingCert", json=body).status_code == 200
