@@ -13,7 +13,7 @@ import pytest
 
 from protocol.bundle import Bundle
 
-from . import mutations, mutations_signed
+from . import mutations, mutations_json, mutations_signed
 from .kit import Kit
 from .mutations import Mutant, Outcome, Seed
 
@@ -31,7 +31,7 @@ def run() -> Run:
     seeds = mutations.real_seeds() + mutations.kit_seeds(kit)
     other_instance = Kit().trusted_root()
     mutants = (
-        mutations.json_mutants(seeds)
+        mutations_json.json_mutants(seeds)
         + mutations_signed.signed_mutants(kit)
         + mutations_signed.root_mutants(seeds, other_instance)
     )
