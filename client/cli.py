@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # server side
     "serve": (
         "services.cli:serve",
-        "run one service (rekor, ctlog, fulcio, oidc, tuf) under gunicorn",
+        "run one service (rekor, ctlog, fulcio, oidc, tuf) on the HTTP server",
     ),
     "db": ("services.cli:db", "database schema: `db upgrade`, `db check`"),
     "oidc": (
@@ -55,16 +55,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
-    lines = ["usage: sigstack COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: sigstack COMMAND [ARGS...]   (sigstack --version)", "", "commands:"]
     lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "`sigstack COMMAND --help` describes a command. Exit status: 0 success, 1 a failure",
+              "(the reason is printed after `Error:`), 2 a usage error (unknown command or flag)."]  # fmt: skip
     return "\n".join(lines)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("sigstack")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
-        print(_usage())
+        print(_usage(), file=sys.stdout if args else sys.stderr)
         return 0 if args else 2
+    if args[0] in ("--version", "-V", "version"):
+        print(f"sigstack {version()}")
+        return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(f"sigstack: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
