@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
         return 130
 
 

@@ -222,6 +222,13 @@ def _open_browser(url: str) -> bool:
         return False
 
 
+_DEVICE_ENDINGS = {  # RFC 8628 section 3.5 errors that end the flow, said plainly
+    "expired_token": "the sign-in code expired before anyone signed in with it; run the command "
+    "again and sign in within the time shown",
+    "access_denied": "sign-in was refused at the issuer (the request was denied)",
+}
+
+
 def device_flow(
     issuer: str,
     client_id: str = DEFAULT_CLIENT_ID,
@@ -250,7 +257,11 @@ def device_flow(
     link = start.get("verification_uri_complete") or start.get("verification_uri")
     print(f"Open {link} and enter the code {start.get('user_code')}", file=out)
     interval = float(start.get("interval") or 5)
-    deadline = time.monotonic() + min(timeout, float(start.get("expires_in") or timeout))
+    wait = min(timeout, float(start.get("expires_in") or timeout))
+    minutes = max(1, round(wait / 60))
+    print(f"(waiting up to {minutes} minute{'s' if minutes > 1 else ''} for the sign-in; "
+          "Ctrl-C to stop)", file=out, flush=True)  # fmt: skip
+    deadline = time.monotonic() + wait
     form = {
         "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
         "device_code": start["device_code"],
@@ -271,6 +282,8 @@ def device_flow(
             if error == "slow_down":
                 interval += 5
                 continue
+            if error in _DEVICE_ENDINGS:
+                raise ValidationError(_DEVICE_ENDINGS[error]) from None
             raise
         return _id_token_from(response, None, client_id)
     raise ValidationError("the device code expired before sign-in completed")
@@ -285,10 +298,23 @@ def get_token(
     device: bool = False,
     interactive: bool | None = None,
 ) -> IdentityToken:
-    """The identity token, from the first source that has one (see the module docstring)."""
-    if explicit:
+    """The identity token, from the first source that has one (see the module docstring).
+
+    A token given but empty (what ``--identity-token "$(failed command)"`` passes) is an error, not
+    a reason to start an interactive sign-in that would wait for minutes."""
+    if explicit is not None:
+        if not explicit.strip():
+            raise ValidationError(
+                "--identity-token is empty: the command meant to produce the token printed "
+                "nothing (run it alone to see why), or leave the flag out to sign in interactively"
+            )
         return IdentityToken.parse(read_token_arg(explicit), client_id)
-    if env.get("SIGSTORE_ID_TOKEN"):
+    if "SIGSTORE_ID_TOKEN" in env:
+        if not env["SIGSTORE_ID_TOKEN"].strip():
+            raise ValidationError(
+                "SIGSTORE_ID_TOKEN is set but empty: set it to a token, or unset it to sign in "
+                "interactively"
+            )
         return IdentityToken.parse(env["SIGSTORE_ID_TOKEN"], client_id)
     found = ambient_token(client_id)
     if found:

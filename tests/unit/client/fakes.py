@@ -45,6 +45,7 @@ class FakeStack:
         self.kit = kit
         self.codes: dict[str, dict[str, str]] = {}
         self.device_polls = 0
+        self.device_outcome = "id_token"  # or an OAuth error the token endpoint ends the flow with
         self.requests: list[str] = []
         stack = self
 
@@ -126,6 +127,9 @@ class FakeStack:
                     stack.device_polls += 1
                     if stack.device_polls < 2:
                         self._send(400, {"error": "authorization_pending"})
+                        return
+                    if stack.device_outcome != "id_token":
+                        self._send(400, {"error": stack.device_outcome})
                         return
                     self._send(200, {"id_token": token(form["client_id"])})
 

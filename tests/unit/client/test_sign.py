@@ -193,3 +193,35 @@ def test_identity_token_from_file(tmp_path) -> None:
     assert oidc.get_token(str(path), {}, None).identity == IDENTITY
     assert oidc.get_token(None, {"SIGSTORE_ID_TOKEN": token()}, None).identity == IDENTITY
     assert shutil.which  # noqa: B018
+
+
+@pytest.mark.parametrize("given", ["", "  ", "\n"])
+def test_an_empty_identity_token_is_an_error_not_a_sign_in(given: str) -> None:
+    # What `--identity-token "$(a failed one-liner)"` passes: it must not start a device sign-in.
+    with pytest.raises(ValidationError, match="--identity-token is empty"):
+        oidc.get_token(given, {}, "https://issuer.example", interactive=False)
+    with pytest.raises(ValidationError, match="SIGSTORE_ID_TOKEN is set but empty"):
+        oidc.get_token(None, {"SIGSTORE_ID_TOKEN": given}, "https://issuer.example")
+
+
+def test_sign_blob_with_an_empty_token_fails_at_once(files, capsys) -> None:
+    code = main(["sign-blob", str(files["artifact"]), "--bundle", str(files["bundle"]),
+                 "--trust-config", str(files["trust"]), "--identity-token", ""])  # fmt: skip
+    assert code == 1
+    assert "--identity-token is empty" in capsys.readouterr().err
+    assert not files["bundle"].exists()
+
+
+@pytest.mark.parametrize(("error", "words"), [
+    ("expired_token", "the sign-in code expired before anyone signed in"),
+    ("access_denied", "sign-in was refused"),
+])  # fmt: skip
+def test_device_flow_says_how_long_it_waits_and_why_it_ended(stack, capsys, error, words) -> None:
+    stack.device_polls, stack.device_outcome = 0, error
+    try:
+        with pytest.raises(ValidationError, match=words):
+            oidc.device_flow(stack.url + "/oidc", out=sys.stderr, sleep=lambda _s: None)
+    finally:
+        stack.device_outcome = "id_token"
+    err = capsys.readouterr().err
+    assert "waiting up to 1 minute" in err and "Ctrl-C" in err
