@@ -353,3 +353,57 @@ def test_upload_location_on_another_host_gets_no_credentials(fake) -> None:
         assert storage.seen and not _leaked(storage)
     finally:
         storage.close()
+
+
+# -- the legacy .sig image: the same rules per layer ------------------------------------------------
+
+
+def _legacy_layer(fake: FakeRegistry, kit: Kit, ref: Reference, digest: str) -> dict:
+    """A real cosign-style signature layer: simple-signing payload signed and logged with kit."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import load_der_x509_certificate
+
+    payload = formats.simple_signing_payload(ref.name, digest, None)
+    bundle, _ = kit.sign_blob(payload)
+    cert = load_der_x509_certificate(bundle.verification_material.certificate)
+    annotations = {
+        formats.ANN_SIGNATURE: base64.b64encode(bundle.message_signature.signature).decode(),
+        formats.ANN_CERTIFICATE: cert.public_bytes(Encoding.PEM).decode(),
+        formats.ANN_BUNDLE: formats.rekor_bundle_annotation(
+            bundle.verification_material.tlog_entries[0]
+        ),
+    }
+    return formats.descriptor(formats.SIMPLESIGNING, payload, annotations) | {"_blob": payload}
+
+
+def _push_sig_image(fake: FakeRegistry, digest: str, layers: list[dict]) -> None:
+    for layer in layers:
+        blob = layer.pop("_blob", None)
+        if blob is not None:
+            fake.add_blob(blob)
+    config = formats.signature_config(layers)
+    fake.add_blob(config)
+    raw = formats.signature_manifest(config, layers)
+    fake.add_manifest(raw, tag=formats.legacy_tag(digest, "sig"))
+
+
+def test_a_broken_legacy_layer_does_not_block_a_valid_one(fake, kit) -> None:
+    ref, digest, _ = _image(fake)
+    missing = formats.descriptor(formats.SIMPLESIGNING, b"never pushed")
+    _push_sig_image(fake, digest, [missing, _legacy_layer(fake, kit, ref, digest)])
+    outcome = _verify(fake, kit, ref)
+    assert len(outcome.verified) == 1, outcome.failures
+    assert [where.rpartition(" ")[2] for where, _ in outcome.failures] == ["0"]
+
+
+def test_legacy_layers_are_capped(fake, kit) -> None:
+    from client.oci.verify import MAX_CANDIDATES
+
+    ref, digest, _ = _image(fake)
+    junk = [formats.descriptor(formats.SIMPLESIGNING, b"%d" % n) | {"_blob": b"%d" % n}
+            for n in range(MAX_CANDIDATES + 6)]  # fmt: skip
+    _push_sig_image(fake, digest, junk)
+    outcome = _verify(fake, kit, ref)
+    fetched = [p for p in fake.requests_for("/v2/team/app/blobs/") if "sha256" in p]
+    assert len(fetched) == MAX_CANDIDATES
+    assert any("6 more signature layers were not examined" in why for _, why in outcome.failures)
