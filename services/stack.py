@@ -166,19 +166,18 @@ def _start(
     data: Path, urls: dict[str, str], args: argparse.Namespace
 ) -> dict[str, subprocess.Popen]:
     ports = {name: urls[name].rsplit(":", 1)[1] for name in SERVICES}
-    db = ["--database-url", args.database_url] if args.database_url else []
     common = ["--host", args.host, "--workers", str(args.workers)]
     fulcio_config = data / "fulcio" / "config.json"
     _write(
         fulcio_config, {"OIDCIssuers": {urls["oidc"]: {"Type": "email", "ClientID": "sigstore"}}}
     )
     commands = {
-        "oidc": ["--data-dir", str(data / "oidc"), "--issuer-url", urls["oidc"], *db],
+        "oidc": ["--data-dir", str(data / "oidc"), "--issuer-url", urls["oidc"]],
         "fulcio": ["--data-dir", str(data / "fulcio"), "--config", str(fulcio_config),
                    "--ct-url", urls["ctlog"], "--ct-public-key", str(data / "ctlog" / "ctlog.pub")],
         "ctlog": ["--data-dir", str(data / "ctlog"), "--roots",
-                  str(data / "fulcio" / "ca" / "root.pem"), *db],
-        "rekor": ["--data-dir", str(data / "rekor"), "--hostname", urls["rekor"].split("//")[1], *db],
+                  str(data / "fulcio" / "ca" / "root.pem")],
+        "rekor": ["--data-dir", str(data / "rekor"), "--hostname", urls["rekor"].split("//")[1]],
         "tuf": ["--data-dir", str(data / "tuf")],
     }  # fmt: skip
     logs = data / "logs"
@@ -189,8 +188,20 @@ def _start(
                 *common, *commands[name]]  # fmt: skip
         with open(logs / f"{name}.log", "ab") as log:
             procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                           env=_child_environment(name, args.database_url),
                                            start_new_session=True)  # fmt: skip
     return procs
+
+
+def _child_environment(name: str, database_url: str | None) -> dict[str, str]:
+    """The child's environment: ours, plus its database URL for the services that have one. The
+    URL carries a password, so it never goes on a command line (any user can read those in /proc;
+    a process's environment only its own user and root)."""
+    env = dict(os.environ)
+    if database_url and name in ("oidc", "ctlog", "rekor"):
+        env.pop(f"SIGSTACK_{name.upper()}_DATABASE_URL_FILE", None)
+        env[f"SIGSTACK_{name.upper()}_DATABASE_URL"] = database_url
+    return env
 
 
 def _wait_healthy(procs: dict[str, subprocess.Popen], urls: dict[str, str], timeout: float) -> None:
