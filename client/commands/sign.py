@@ -4,8 +4,10 @@ protocol): parse, get a token, one library call, write the v0.3 bundle."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import tempfile
 from typing import Any
 
 from protocol.errors import ValidationError
@@ -57,17 +59,73 @@ def _signer(ns: argparse.Namespace, progress: bool) -> Any:
     return make_signer(ns, progress)[0]
 
 
-def _write(ns: argparse.Namespace, bundle: Any) -> None:
+class Output:
+    """The bundle's destination, claimed before any service is called: a certificate and a log
+    entry are permanent, so a path that cannot be written must fail first. A temporary file next to
+    the destination proves it writable; the bundle goes there and is renamed into place."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise ValidationError(f"cannot write the bundle to {path}: it is a directory")
+        try:
+            fd, self._tmp = tempfile.mkstemp(dir=directory, prefix=".sigstack-", suffix=".tmp")
+        except OSError as exc:
+            raise ValidationError(
+                f"cannot write the bundle to {path}: {exc.strerror} ({directory})"
+            ) from None
+        os.close(fd)
+
+    def write(self, text: str) -> None:
+        try:
+            with open(self._tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            raise ValidationError(
+                f"cannot write the bundle to {self.path}: {exc.strerror}"
+            ) from None
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self._tmp)
+
+
+def _signed(ns: argparse.Namespace, sign: Any) -> int:
+    """Claim the output, sign (``sign(signer)`` returns the bundle), write, report."""
+    out = Output(ns.bundle)
     try:
-        with open(ns.bundle, "w", encoding="utf-8") as fh:
-            fh.write(bundle.to_json(indent=None))
-    except OSError as exc:
-        raise ValidationError(f"cannot write {ns.bundle}: {exc.strerror}") from None
-    entry = bundle.verification_material.tlog_entries[0]
+        bundle = sign(_signer(ns, progress=ns.output == "text"))
+        out.write(bundle.to_json(indent=None))
+    finally:
+        out.discard()
     if ns.output == "json":
-        print(json.dumps({"bundle": ns.bundle, "logIndex": entry.log_index}))
-    else:
+        print(json.dumps(_summary(ns.bundle, bundle)))
+    elif ns.output == "text":
         say(f"Wrote bundle to file {ns.bundle}")
+    return 0
+
+
+def _summary(path: str, bundle: Any) -> dict[str, Any]:
+    """What ``--output json`` says of a new bundle: where it is, its log entry, whom the
+    certificate names and how long it was valid."""
+    from cryptography import x509
+
+    from client.verify.certs import certificate_identities
+    from protocol import x509ext
+
+    entry = bundle.verification_material.tlog_entries[0]
+    out: dict[str, Any] = {"bundle": path, "logIndex": entry.log_index,
+                           "logId": entry.log_id.hex(), "integratedTime": entry.integrated_time}  # fmt: skip
+    leaf_der = bundle.verification_material.leaf_certificate
+    if leaf_der is not None:
+        leaf = x509.load_der_x509_certificate(leaf_der)
+        out["identity"] = ", ".join(certificate_identities(leaf))
+        out["issuer"] = x509ext.oidc_issuer(leaf)
+        out["certificate"] = {"notBefore": leaf.not_valid_before_utc.isoformat(),
+                              "notAfter": leaf.not_valid_after_utc.isoformat()}  # fmt: skip
+    return out
 
 
 def sign_blob(argv: list[str]) -> int:
@@ -78,9 +136,7 @@ def sign_blob(argv: list[str]) -> int:
     _add_signing_flags(p)
     ns = p.parse_args(argv)
     digest = hash_file(ns.file)
-    signer = _signer(ns, progress=ns.output == "text")
-    _write(ns, signer.sign_digest(digest))
-    return 0
+    return _signed(ns, lambda signer: signer.sign_digest(digest))
 
 
 def attest_blob(argv: list[str]) -> int:
@@ -106,9 +162,7 @@ def attest_blob(argv: list[str]) -> int:
         PREDICATE_TYPES.get(ns.type, ns.type),
         predicate,
     )
-    signer = _signer(ns, progress=ns.output == "text")
-    _write(ns, signer.sign_dsse(statement))
-    return 0
+    return _signed(ns, lambda signer: signer.sign_dsse(statement))
 
 
 def sign_bundle(argv: list[str]) -> int:
@@ -121,16 +175,13 @@ def sign_bundle(argv: list[str]) -> int:
     p.add_argument("--in-toto", action="store_true", help="FILE is an in-toto statement")
     _add_signing_flags(p)
     ns = p.parse_args(argv)
-    signer = _signer(ns, progress=False)
+    ns.output = "quiet"
     if ns.in_toto:
         try:
             with open(ns.file, "rb") as fh:
                 payload = fh.read()
         except OSError as exc:
             raise ValidationError(f"cannot read {ns.file}: {exc.strerror}") from None
-        bundle = signer.sign_dsse(payload)
-    else:
-        bundle = signer.sign_digest(hash_file(ns.file, progress=False))
-    ns.output = "quiet"
-    _write(ns, bundle)
-    return 0
+        return _signed(ns, lambda signer: signer.sign_dsse(payload))
+    digest = hash_file(ns.file, progress=False)
+    return _signed(ns, lambda signer: signer.sign_digest(digest))

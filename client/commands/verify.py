@@ -58,6 +58,20 @@ def _load_key(path: str) -> Any:
 
 
 def _run(ns: argparse.Namespace, attestation: bool) -> int:
+    """Verify; with ``--output json`` a failure is a JSON object on stdout too (and the usual
+    ``Error:`` line on stderr, exit 1)."""
+    from protocol.errors import Error
+
+    try:
+        return _verify(ns, attestation)
+    except Error as exc:
+        if ns.output == "json":
+            print(json.dumps({"verified": False, "error": exc.message, "bundle": ns.bundle,
+                              "input": ns.input}, indent=2))  # fmt: skip
+        raise
+
+
+def _verify(ns: argparse.Namespace, attestation: bool) -> int:
     from client.trust import trusted_root
     from client.verify import Artifact, IdentityPolicy, Verifier
     from protocol.bundle import Bundle

@@ -225,3 +225,37 @@ def test_device_flow_says_how_long_it_waits_and_why_it_ended(stack, capsys, erro
         stack.device_outcome = "id_token"
     err = capsys.readouterr().err
     assert "waiting up to 1 minute" in err and "Ctrl-C" in err
+
+
+@pytest.mark.parametrize("command", ["sign-blob", "attest-blob"])
+def test_an_unwritable_bundle_path_fails_before_any_service_is_called(stack, files, capsys,
+                                                                       command) -> None:  # fmt: skip
+    before = list(stack.requests)
+    extra = ["--predicate", str(files["predicate"])] if command == "attest-blob" else []
+    for bad in (files["bundle"].parent / "no" / "such" / "dir" / "x.json", files["bundle"].parent):
+        code = main([command, str(files["artifact"]), "--bundle", str(bad), *extra,
+                     "--trust-config", str(files["trust"]), "--identity-token", token()])  # fmt: skip
+        assert code == 1
+        assert f"cannot write the bundle to {bad}" in capsys.readouterr().err
+    assert stack.requests == before  # no certificate asked for, no log entry made
+
+
+def test_sign_blob_json_output_says_what_was_signed(stack, files, capsys) -> None:
+    code = main(["sign-blob", str(files["artifact"]), "--bundle", str(files["bundle"]),
+                 "--trust-config", str(files["trust"]), "--identity-token", token(),
+                 "--output", "json"])  # fmt: skip
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bundle"] == str(files["bundle"]) and isinstance(out["logIndex"], int)
+    assert out["identity"] == IDENTITY and out["issuer"] == ISSUER
+    assert out["certificate"]["notBefore"] < out["certificate"]["notAfter"]
+    assert out["logId"] and out["integratedTime"]
+
+
+def test_failed_verify_prints_a_json_object_too(files, capsys) -> None:
+    files["bundle"].write_text("{}")
+    code = _verify(files, "--output", "json")
+    captured = capsys.readouterr()
+    assert code == 1 and captured.err.startswith("Error: ")
+    out = json.loads(captured.out)
+    assert out["verified"] is False and out["error"] and out["bundle"] == str(files["bundle"])
