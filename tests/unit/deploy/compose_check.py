@@ -21,8 +21,18 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 IMAGE = "sigstack:latest"
 
-# What the test pretends .env holds; every ${VAR:?} in the file must have a value here.
-TEST_ENV = {"POSTGRES_PASSWORD": "pw", "SIGSTACK_CA_PASSPHRASE": "passphrase"}
+# What the test pretends .env holds; every ${VAR:?} in the file must have a value here. Secrets get
+# values found nowhere else, so that the checks can tell where each one ends up.
+TEST_ENV = {
+    "POSTGRES_PASSWORD": "ownerpw7f3a",
+    "OIDC_DB_PASSWORD": "oidcpw91c2",
+    "CTLOG_DB_PASSWORD": "ctlogpw4e8d",
+    "REKOR_DB_PASSWORD": "rekorpw0b6f",
+    "SIGSTACK_CA_PASSPHRASE": "capassphrase5d1e",
+}
+# Variables holding secrets, by name: never a default, never on a command line.
+SECRET_NAME = re.compile(r"PASSWORD|PASSPHRASE|SECRET|TOKEN", re.I)
+SECRETS = {v for k, v in TEST_ENV.items() if SECRET_NAME.search(k)}
 # Ports of containers that do not run sigstack (their images' defaults).
 OTHER_PORTS = {"postgres": 5432}
 # Services that keep state in a database and so must be given the shared PostgreSQL.
@@ -137,8 +147,18 @@ def _file_path(value: str | None) -> str | None:
     return value if value.startswith("/") else None
 
 
-def problems(compose: dict[str, Any], dockerfile: str | None = None) -> list[str]:
-    """Everything wrong with a compose file (and the Dockerfile), as messages."""
+def _environment(svc: dict[str, Any]) -> dict[str, str]:
+    env = svc.get("environment") or {}
+    if isinstance(env, list):  # ["NAME=value", ...]
+        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def problems(
+    compose: dict[str, Any], dockerfile: str | None = None, text: str | None = None
+) -> list[str]:
+    """Everything wrong with a compose file (and the Dockerfile, and the file's raw ``text``
+    before interpolation), as messages."""
     found: list[str] = []
     services: dict[str, dict[str, Any]] = compose.get("services", {})
     declared = set((compose.get("volumes") or {}).keys())
@@ -240,6 +260,10 @@ def problems(compose: dict[str, Any], dockerfile: str | None = None) -> list[str
                 )
 
     found += _wiring(services, parsed)
+    found += _secret_problems(services)
+    found += _database_problems(services, parsed)
+    if text is not None:
+        found += text_problems(text)
     if dockerfile is not None:
         found += dockerfile_problems(dockerfile)
     return found
@@ -278,24 +302,6 @@ def _wiring(
                 )
             elif mount is not None and mount[2]:
                 found.append(f"{name}: --{flag.replace('_', '-')} {path} is mounted read-only")
-
-    # One database for the migration job and every service that has one.
-    urls = {name: ns.database_url for name, ns in parsed.items() if hasattr(ns, "database_url")}
-    migrate = [n for n, s in services.items() if s.get("command", [])[:2] == ["db", "upgrade"]]
-    if not migrate:
-        found.append("no service runs `sigstack db upgrade`")
-    for name in WITH_DATABASE:
-        if name in parsed and not urls.get(name):
-            found.append(f"{name}: no --database-url (it would fall back to SQLite in its volume)")
-        deps = services.get(name, {}).get("depends_on") or {}
-        if not any(
-            (deps.get(m) or {}).get("condition") == "service_completed_successfully"
-            for m in migrate
-            if isinstance(deps, dict)
-        ):
-            found.append(f"{name}: does not wait for the migration job to complete")
-    if len({u for u in urls.values() if u}) > 1:
-        found.append(f"services use different databases: {sorted(set(urls.values()))}")
 
     def volume(name: str, path: str | None) -> str | None:
         mount = _mount_of(services.get(name, {}), _file_path(path) or "")
@@ -372,4 +378,133 @@ def dockerfile_problems(text: str) -> list[str]:
             found.append(f"Dockerfile: COPY source {source} does not exist")
     if project["project"]["scripts"].get("sigstack") is None:
         found.append("pyproject.toml defines no `sigstack` console script")
+    return found
+
+
+# ------------------------------------------------------------------------- secrets and databases
+
+
+def text_problems(text: str) -> list[str]:
+    """A secret variable without ``:?`` would silently become a default (or nothing) when .env
+    lacks it. (Literal secrets, without any variable, are ``_secret_problems``'s.)"""
+    found = []
+    for m in _VAR.finditer(text):
+        name, op = m.group(1), m.group(2)
+        if name and SECRET_NAME.search(name) and op not in (":?", "?"):
+            found.append(f"${{{name}}} has no `:?`: a missing secret falls back to {m.group(0)}")
+    return found
+
+
+def _secret_problems(services: dict[str, dict[str, Any]]) -> list[str]:
+    """No database URL or secret on a command line (``ps`` and ``/proc/PID/cmdline`` show them to
+    every user); secrets in the environment come from .env, never from the file itself."""
+    found = []
+    for name, svc in services.items():
+        words = [*_words(svc.get("command")), *_words(svc.get("entrypoint"))]
+        words += _words((svc.get("healthcheck") or {}).get("test"))
+        for word in words:
+            if re.search(r"postgres(ql)?(\+\w+)?://", word, re.I):
+                found.append(f"{name}: a database URL on its command line ({word[:20]}...)")
+            elif any(secret in word for secret in SECRETS):
+                found.append(f"{name}: a secret from .env on its command line")
+        for key, value in _environment(svc).items():
+            if SECRET_NAME.search(key) and value not in SECRETS:
+                found.append(f"{name}: {key} is hard-coded, not taken from .env")
+            for url in _db_urls([value]):
+                password = urlsplit(url).password
+                if password not in SECRETS:
+                    found.append(f"{name}: {key} holds a password that is not taken from .env")
+    return found
+
+
+def _words(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(w) for w in value] if isinstance(value, list) else [str(value)]
+
+
+def _owner(services: dict[str, dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The role and password PostgreSQL's image makes the owner (superuser) of its database."""
+    env = _environment(services.get("postgres", {}))
+    return env.get("POSTGRES_USER", "postgres"), env.get("POSTGRES_PASSWORD")
+
+
+def service_database_url(name: str, ns: argparse.Namespace, env: dict[str, str]) -> str | None:
+    """The database URL a ``sigstack serve NAME`` container ends up with: ``--database-url``
+    over ``SIGSTACK_<NAME>_DATABASE_URL``, merged by the services' own configuration loader."""
+    from services.oidc.app import ENV_PREFIX as OIDC_PREFIX
+    from services.runtime.config import load_config
+
+    prefix = {"oidc": OIDC_PREFIX, "ctlog": "SIGSTACK_CTLOG", "rekor": "SIGSTACK_REKOR"}[name]
+    merged = load_config({"database_url": None}, env_prefix=prefix, environ=env,
+                         overrides={"database_url": getattr(ns, "database_url", None)})  # fmt: skip
+    url = merged.get("database_url")
+    return str(url) if url else None
+
+
+def _database_problems(
+    services: dict[str, dict[str, Any]], parsed: dict[str, argparse.Namespace]
+) -> list[str]:
+    """One database; the migration job as its owner; every service with a role of its own that
+    the migration job creates and grants from the very URL the service connects with."""
+    from services.cli import DATABASE_URL_ENV
+
+    found: list[str] = []
+    owner, owner_password = _owner(services)
+    migrate = [n for n, s in services.items() if s.get("command", [])[:2] == ["db", "upgrade"]]
+    if not migrate:
+        found.append("no service runs `sigstack db upgrade`")
+    urls: dict[str, str] = {}
+    for name in migrate:
+        if name not in parsed:
+            continue
+        env = _environment(services[name])
+        url = parsed[name].database_url or env.get(DATABASE_URL_ENV)
+        if not url:
+            found.append(f"{name}: no database URL in {DATABASE_URL_ENV}")
+            continue
+        urls[name] = url
+        parts = urlsplit(url)
+        if parts.username != owner or parts.password != owner_password:
+            found.append(f"{name}: runs the migrations as {parts.username}, not the owner {owner}")
+        granted = set(parsed[name].grant or ())
+        for service in sorted(WITH_DATABASE - granted):
+            found.append(f"{name}: {service}'s role is not granted (--grant {service})")
+    roles: dict[str, str] = {}
+    for name in sorted(WITH_DATABASE):
+        if name not in parsed:
+            continue
+        env = _environment(services[name])
+        url = service_database_url(name, parsed[name], env)
+        if not url:
+            found.append(f"{name}: no database URL (it would fall back to SQLite in its volume)")
+            continue
+        urls[name] = url
+        parts = urlsplit(url)
+        role = parts.username or ""
+        if role == owner or not role:
+            found.append(f"{name}: connects with the owner role {owner} (or none)")
+        elif role in roles:
+            found.append(f"{name}: shares the role {role} with {roles[role]}")
+        else:
+            roles[role] = name
+        if parts.password and parts.password == owner_password:
+            found.append(f"{name}: uses the owner's password")
+        for m in migrate:
+            given = _environment(services[m]).get(f"SIGSTACK_{name.upper()}_DATABASE_URL")
+            if given != url:
+                found.append(f"{m}: SIGSTACK_{name.upper()}_DATABASE_URL does not match {name}'s")
+        deps = services[name].get("depends_on") or {}
+        if not any(
+            (deps.get(m) or {}).get("condition") == "service_completed_successfully"
+            for m in migrate
+            if isinstance(deps, dict)
+        ):
+            found.append(f"{name}: does not wait for the migration job to complete")
+    passwords = [urlsplit(u).password for n, u in urls.items() if n in WITH_DATABASE]
+    if len(set(passwords)) != len(passwords):
+        found.append("two services' roles have the same password")
+    places = {(p.hostname, p.port, p.path) for p in map(urlsplit, urls.values())}
+    if len(places) > 1:
+        found.append(f"services use different databases: {sorted(map(str, places))}")
     return found
