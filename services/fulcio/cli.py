@@ -26,6 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from protocol.errors import ConfigError
 from services.keys import Signer, create_file_key, load_signer
+from services.runtime.datadir import private_dir
 
 from .ca import random_serial, signing_hash
 
@@ -107,7 +108,7 @@ def create_ca(
 ) -> dict[str, Path]:
     """Create root + intermediate (see module docstring); returns the paths written."""
     environ = os.environ if environ is None else environ
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)  # it holds the CA's private keys
     names = ["root.pem", "intermediate.pem", "chain.pem"]
     if not (root_key_uri or intermediate_key_uri):
         names += ["root-key.pem", "intermediate-key.pem"]

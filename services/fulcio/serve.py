@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from flask import Flask
 
 from protocol.errors import ConfigError
+from services.runtime.datadir import private_dir
 
 DEFAULTS: dict[str, Any] = {
     "max_body_bytes": 4 << 20,
@@ -55,7 +56,7 @@ def prepare_data_dir(data_dir: Path) -> tuple[str, str]:
     if not key.exists():
         from .cli import create_ca
 
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         create_ca(ca_dir, algorithm="ecdsa-p256", common_name="sigstack-dev")
     return f"file:{key}", str(chain)
 
@@ -129,7 +130,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     from services.runtime.config import load_config
-    from services.runtime.server import run
+    from services.runtime.server import Limits, run
 
     args = parse_args(argv)
     overrides = {
@@ -152,5 +153,6 @@ def main(argv: list[str]) -> int:
         # first opened in the workers.
         build_app(dict(config), os.environ)
     run(lambda: build_app(dict(config), os.environ), host=args.host, port=args.port,
-        workers=args.workers, threads=args.threads)  # fmt: skip
+        workers=args.workers, threads=args.threads, max_body_bytes=int(config["max_body_bytes"]),
+        limits=Limits.from_config(config))  # fmt: skip
     return 0
