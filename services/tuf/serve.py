@@ -5,7 +5,7 @@ GET (and HEAD) only, static files only, names limited to what a TUF client asks 
 ``targets/<sha256>.<name>``; ``root.json`` for bootstrapping by hand). Anything else is 404.
 Before answering ``timestamp.json`` (the first request of every client refresh) the server
 re-signs timestamp/snapshot if they are within the margin of expiry (``Repository.refresh_online``,
-serialised across gunicorn workers by the repository's file lock). Metadata changes for offline
+serialised across server workers by the repository's file lock). Metadata changes for offline
 roles are made with ``sigstack tuf`` (``services.tuf.cli``), never over HTTP.
 """
 
@@ -98,5 +98,6 @@ def main(argv: list[str]) -> int:
     PublishedRepository(config["data_dir"]).layout.require()  # fail before forking workers
     from services.runtime import server
 
-    server.run(lambda: build_app(config), host=args.host, port=args.port, workers=args.workers)
+    server.run(lambda: build_app(config), host=args.host, port=args.port, workers=args.workers,
+               limits=server.Limits.from_config(config))  # fmt: skip
     return 0
