@@ -16,16 +16,17 @@ import json
 import time
 from typing import Any
 
+import urllib3
 from cryptography import x509
 
 from protocol import sct as ctsct
 from protocol.errors import ValidationError, VerificationError
-from services.runtime.httpclient import HTTPError, Pool
 
 from . import strictjson
 from .errors import MSG_CT, server_error
 
 RETRY_STATUSES = (408, 429, 503)
+MAX_ANSWER = 1 << 20  # an AddChainResponse is a few hundred bytes; anything over 1 MiB is refused
 
 
 class CTClient:
@@ -43,8 +44,13 @@ class CTClient:
         self.log_id = ctsct.log_id(public_key) if public_key is not None else b""
         self.timeout = timeout
         self.deadline = deadline
-        # Our own small keep-alive client (runtime.httpclient): a fraction of urllib3's CPU.
-        self._pool = Pool(self.base_url, verify_tls=verify_tls)
+        # urllib3 keeps connections alive per host and is thread-safe; it never retries here, so
+        # a POST the log may have acted on is not sent twice behind our back (retries below are
+        # the CT protocol's, for answers that say the log did not act).
+        cert_reqs = "CERT_NONE" if verify_tls is False else "CERT_REQUIRED"
+        ca_certs = verify_tls if isinstance(verify_tls, str) else None
+        self._http = urllib3.PoolManager(maxsize=16, retries=False, cert_reqs=cert_reqs,
+                                         ca_certs=ca_certs)  # fmt: skip
         self._issuer_hashes: dict[bytes, bytes] = {}  # issuer DER -> SHA-256 of its key
 
     def _post(self, path: str, chain: list[bytes]) -> ctsct.SignedCertificateTimestamp:
@@ -56,18 +62,15 @@ class CTClient:
         while True:
             retry_after = None
             try:
-                resp = self._pool.request(
-                    "POST", f"/ct/v1/{path}", body, headers, timeout=self.timeout
-                )
-                if resp.status == 200:
-                    return _parse_sct(resp.body)
-                if resp.status not in RETRY_STATUSES:
-                    text = resp.body[:500].decode("utf-8", "replace")
-                    raise server_error(MSG_CT, f"{url} answered {resp.status}: {text}")
-                retry_after = resp.headers.get("retry-after")
-                problem = f"{url} answered {resp.status}"
-            except HTTPError as exc:
-                problem = f"{url}: {exc}"
+                status, answer, retry_after = self._request(url, body, headers)
+                if status == 200:
+                    return _parse_sct(answer)
+                if status not in RETRY_STATUSES:
+                    text = answer[:500].decode("utf-8", "replace")
+                    raise server_error(MSG_CT, f"{url} answered {status}: {text}")
+                problem = f"{url} answered {status}"
+            except urllib3.exceptions.HTTPError as exc:
+                problem = f"{url}: {type(exc).__name__}"
             except (ValueError, ValidationError) as exc:
                 raise server_error(MSG_CT, f"{url} answered a malformed SCT: {exc}") from exc
             wait = delay
@@ -77,6 +80,18 @@ class CTClient:
                 raise server_error(MSG_CT, f"giving up: {problem}")
             time.sleep(wait)
             delay = min(delay * 2, 2.0)
+
+    def _request(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        """POST; (status, at most MAX_ANSWER bytes of the answer, its Retry-After or '')."""
+        resp = self._http.request("POST", url, body=body, headers=headers, timeout=self.timeout,
+                                  preload_content=False, redirect=False)  # fmt: skip
+        try:
+            answer = resp.read(MAX_ANSWER + 1)
+            if len(answer) > MAX_ANSWER:
+                raise ValueError(f"the answer is larger than {MAX_ANSWER} bytes")
+            return resp.status, answer, resp.headers.get("retry-after", "")
+        finally:
+            resp.release_conn() if len(answer) <= MAX_ANSWER else resp.drain_conn()
 
     def add_pre_chain(self, chain: list[bytes]) -> ctsct.SignedCertificateTimestamp:
         """Log ``[precert, issuer, ..., root]`` (DER); verify the SCT if the log key is known."""
