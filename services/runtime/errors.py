@@ -68,7 +68,11 @@ def register_error_handlers(app: Flask, body: Formatter = default_body) -> None:
             408: "the request did not arrive in time",
             413: "request body is larger than the configured limit",
         }
-        return respond(status, messages.get(status, exc.name.lower()))
+        resp = respond(status, messages.get(status, exc.name.lower()))
+        for name, value in exc.get_headers():  # Allow on a 405 (RFC 9110 section 15.5.6)
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def _foreign(exc: Exception) -> Response:
