@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -19,12 +20,16 @@ from protocol.errors import NotFoundError, ValidationError
 from .log import CTLog
 
 MAX_ENTRIES = 256
+UINT64_MAX = (1 << 64) - 1
+_UINT = re.compile(r"[0-9]{1,20}")
 
 
 def _int_arg(name: str) -> int:
+    """A uint64 in ASCII decimal; ``str.isdigit`` alone let "²" (a digit to it, not to ``int``)
+    or 5000 digits (over ``int``'s limit) through to a 500."""
     raw = request.args.get(name, "")
-    if not raw.isdigit():
-        raise ValidationError(f"parameter {name} must be a non-negative integer")
+    if not _UINT.fullmatch(raw) or int(raw) > UINT64_MAX:
+        raise ValidationError(f"parameter {name} must be a non-negative 64-bit integer")
     return int(raw)
 
 
