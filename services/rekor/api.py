@@ -23,6 +23,7 @@ from .verifiers import load_verifier
 
 MAX_QUERIES = 10
 ENTRIES = "/api/v1/log/entries"
+INT64_MAX = (1 << 63) - 1  # Rekor's integers are int64: larger ones break the schema (422)
 
 
 def _json_body() -> Any:
@@ -39,7 +40,7 @@ def _int_arg(name: str, default: int | None = None, minimum: int = 0) -> int:
         if default is None:
             raise SchemaError(f"{name} in query is required")
         return default
-    if not re.fullmatch(r"-?\d{1,19}", raw):
+    if not re.fullmatch(r"-?\d{1,19}", raw) or not -INT64_MAX - 1 <= int(raw) <= INT64_MAX:
         raise SchemaError(f"{name} in query must be of type int64")
     value = int(raw)
     if value < minimum:
@@ -116,8 +117,8 @@ def blueprint(rekor: RekorLog) -> Blueprint:
         out += rekor.by_leaf_hashes(hashes) if hashes else []
         head = rekor.head()
         for index in lists.get("logIndexes", []):
-            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-                raise SchemaError("logIndexes must hold non-negative integers")
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= INT64_MAX:
+                raise SchemaError("logIndexes must hold non-negative int64 integers")
             if index < head.size:
                 out.append(rekor.by_index(index, head))
         return jsonify(out)
