@@ -13,26 +13,24 @@ protojson "discard unknown" mode); this module does not decide which fields are 
 what the caller asks for. Integers must fit in 64 bits (int64 or uint64, the proto types behind
 every integer field read here).
 
-``parse_json`` is the one JSON decoder for untrusted input on the verifying side (bundles, trust
-material, in-toto payloads, log bodies, registry answers): malformed text, text that is not UTF-8,
-nesting deeper than ``MAX_DEPTH`` (which would otherwise end in a ``RecursionError`` inside the
-decoder, or later in whatever walks the value) and an object naming the same key twice all become
-a ``ValidationError``. Duplicate keys are refused, as Go's protojson does, because parsers
-disagree on which value wins (Python's keeps the last) and a signature checked over one reading
-must not be shown with another; for the same reason a field given in both its camelCase and its
-snake_case spelling is refused.
+``parse_json`` decodes untrusted input on the verifying side (bundles, trust material, in-toto
+payloads, log bodies, registry answers) with ``strictjson``, the one strict decoder: malformed
+text, non-UTF-8, NaN/Infinity, nesting deeper than ``MAX_DEPTH``, lone surrogates and duplicate
+keys are ``ValidationError``s. For the reason duplicate keys are refused, a field given in both its
+camelCase and its snake_case spelling is refused too.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+from . import strictjson
 from .errors import ValidationError
+from .strictjson import MAX_DEPTH
 
 _SNAKE = re.compile(r"_([a-z0-9])")
 
@@ -42,61 +40,17 @@ def camel(name: str) -> str:
     return _SNAKE.sub(lambda m: m.group(1).upper(), name)
 
 
-MAX_DEPTH = 100
-"""Deepest nesting of arrays and objects accepted: no Sigstore document comes near it (a bundle
-is 6 levels deep, an SLSA provenance about 10), and Python's recursion limit is far above it."""
-
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
 
 
 def parse_json(text: str | bytes, what: str, max_depth: int = MAX_DEPTH) -> Any:
-    """Decode one JSON value; ``what`` names the document in the ``ValidationError``."""
-    try:
-        value = json.loads(text, object_pairs_hook=_unique_keys)
-    except _DuplicateKey as exc:
-        raise ValidationError(f"{what} names the key {exc.args[0]!r} twice") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"{what} is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ValidationError(f"{what} is nested more than {max_depth} levels deep") from None
-    _check_depth(value, what, max_depth)
-    return value
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key[:100])
-            seen.add(key)
-    return out
-
-
-def _check_depth(value: Any, what: str, limit: int) -> None:
-    """Iterative (no recursion of its own): every array or object at most ``limit`` deep."""
-    if not isinstance(value, dict | list):
-        return
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        if depth > limit:
-            raise ValidationError(f"{what} is nested more than {limit} levels deep")
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    """Decode one JSON value strictly (``strictjson.loads``)."""
+    return strictjson.loads(text, what, max_depth=max_depth)
 
 
 def loads(text: str | bytes, what: str) -> dict[str, Any]:
     """Decode a JSON document that must be an object; ``what`` names it in errors."""
-    value = parse_json(text, what)
-    if not isinstance(value, dict):
-        raise ValidationError(f"{what} must be a JSON object")
-    return value
+    return strictjson.loads_object(text, what)
 
 
 def b64(data: bytes) -> str:

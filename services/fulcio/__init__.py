@@ -3,7 +3,7 @@ embedded SCT from our CT log (services.ctlog, reached over HTTP only).
 
 Modules: ``config`` (issuers file), ``templates`` (ci-provider claim templates), ``oidc`` (token
 verification), ``issuers`` (an issuer's discovery and JWKS, cached for a bounded time), ``fetch``
-(their bounded HTTP fetch), ``strictjson`` (RFC 8259 JSON for all outside input), ``identity``
+(their bounded HTTP fetch; JSON through ``protocol.strictjson``), ``identity``
 (principals), ``pop`` (proof of possession, CSRs, allow-list), ``ca``
 (chain checks, leaf profile), ``ctclient`` (RFC 6962 client), ``service`` (issuance, HTTP-free),
 ``api`` (Flask routes), ``serve`` (``sigstack serve fulcio``), ``cli`` (``sigstack ca create``).

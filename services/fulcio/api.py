@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
+from protocol import strictjson
 from protocol.errors import ValidationError
 
-from . import strictjson
 from .errors import MSG_CSR_PARSE, MSG_KEY_PARSE, MSG_SIGNATURE, client_error
 from .oidc import bearer
 from .pop import b64decode
@@ -42,8 +42,8 @@ def _body() -> Mapping[str, Any]:
     if not data.strip():
         return {}
     try:
-        body = strictjson.loads(data)
-    except ValueError as exc:  # also NaN, lone surrogates, nesting too deep, not UTF-8
+        body = strictjson.loads(data, "request body")
+    except ValidationError as exc:  # also NaN, lone surrogates, nesting too deep, not UTF-8
         raise ValidationError("request body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise ValidationError("request body must be a JSON object")

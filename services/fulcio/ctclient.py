@@ -20,9 +20,9 @@ import urllib3
 from cryptography import x509
 
 from protocol import sct as ctsct
+from protocol import strictjson
 from protocol.errors import ValidationError, VerificationError
 
-from . import strictjson
 from .errors import MSG_CT, server_error
 
 RETRY_STATUSES = (408, 429, 503)
@@ -128,7 +128,7 @@ def _parse_sct(body: bytes) -> ctsct.SignedCertificateTimestamp:
     """An ``AddChainResponse`` read strictly (``ValueError``/``ValidationError`` otherwise): strict
     JSON, and a ``timestamp`` that is an integer in uint64 range, since ``from_json`` would take
     ``1.5`` or ``"7"`` and a value out of range fails only later, while encoding the SCT list."""
-    obj = strictjson.loads(body)
+    obj = strictjson.loads(body, "the CT log's answer")
     timestamp = obj.get("timestamp") if isinstance(obj, dict) else None
     if isinstance(timestamp, bool) or not isinstance(timestamp, int):
         raise ValueError("the SCT timestamp is not an integer")

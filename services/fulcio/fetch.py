@@ -26,7 +26,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from . import strictjson
+from protocol import strictjson
+from protocol.errors import ValidationError
+
 from .errors import MSG_TOKEN, client_error
 
 MAX_REDIRECTS = 3
@@ -110,7 +112,7 @@ def get_json(url: str, *, verify: str | bool, deadline: float, max_bytes: int) -
                 raise client_error(MSG_TOKEN, f"reading {url} failed: {exc!r}") from exc
             max_age = cache_max_age(resp.headers.get("Cache-Control", ""))
         try:
-            return Fetched(strictjson.loads(body), max_age)
-        except ValueError as exc:
+            return Fetched(strictjson.loads(body, url), max_age)
+        except ValidationError as exc:
             raise client_error(MSG_TOKEN, f"{url} did not answer strict JSON") from exc
     raise client_error(MSG_TOKEN, f"too many redirects from {url}")

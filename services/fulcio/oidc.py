@@ -26,7 +26,9 @@ from typing import Any
 
 import jwt
 
-from . import strictjson
+from protocol import strictjson
+from protocol.errors import ValidationError
+
 from .config import IdentityConfig, Issuer
 from .errors import MSG_TOKEN, client_error
 from .issuers import ALGORITHMS, DEFAULT_MAX_AGE, MAX_DOCUMENT_BYTES, Provider, Providers
@@ -46,8 +48,8 @@ def _b64decode(part: str) -> bytes:
 
 def _b64json(part: str) -> Any:
     try:
-        return strictjson.loads(_b64decode(part))
-    except ValueError as exc:
+        return strictjson.loads(_b64decode(part), "token part")
+    except (ValueError, ValidationError) as exc:
         raise client_error(MSG_TOKEN, "token part is not base64url JSON") from exc
 
 
