@@ -104,8 +104,10 @@ done = function(summary, latency, requests)
     c = c + t:get("ok")
     o = o + t:get("other")
   end
-  io.write(string.format("RESULT %d %d %f %f %f %d %d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), latency.mean, c, o))
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %f %f %f %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.mean, c, o,
+    e.connect + e.read + e.write + e.timeout))
 end
 """
 
@@ -121,7 +123,8 @@ def wrk_post(
 ) -> dict[str, float]:
     """POST each pre-generated body (one JSON document per line) with wrk, cycling through them.
 
-    Returns requests, ok (answers with ``ok_status``), other, seconds, p50/p99/mean in ms.
+    Returns requests, ok (answers with ``ok_status``), other (any other status), socket_errors
+    (connections wrk could not open, read, write or that timed out), seconds, p50/p99/mean in ms.
     """
     import subprocess
 
@@ -138,4 +141,4 @@ def wrk_post(
     r = next(line.split() for line in out.splitlines() if line.startswith("RESULT"))
     return {"requests": int(r[1]), "seconds": int(r[2]) / 1e6, "p50": float(r[3]) / 1000,
             "p99": float(r[4]) / 1000, "mean": float(r[5]) / 1000, "ok": int(r[6]),
-            "other": int(r[7])}  # fmt: skip
+            "other": int(r[7]), "socket_errors": int(r[8])}  # fmt: skip

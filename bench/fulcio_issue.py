@@ -157,7 +157,10 @@ def main() -> None:
               f"Fulcio {args.workers} workers x {args.threads} threads, CT log "
               f"{args.ct_workers or 'default'} workers; "
               f"{args.connections} connections for {args.seconds}s; {loadavg()}")  # fmt: skip
-        print(f"  requests {r['requests']}, 200: {r['ok']}, other: {r['other']}")
+        print(
+            f"  requests {r['requests']}, 200: {r['ok']}, other: {r['other']}, "
+            f"socket errors: {r['socket_errors']}"
+        )
         print(f"  certificates/s: {rate:.0f}")
         print(f"  latency p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms")
         per = [1000 * c / max(r["ok"], 1) for c in cpu]

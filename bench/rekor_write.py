@@ -83,7 +83,10 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     layout = f"workers {args.workers or 'default'} x threads {args.threads or 'default'}"
     print(f"backend: {'PostgreSQL' if url else 'SQLite'}; {layout}; {args.connections} "
           f"connections for {args.seconds}s; {loadavg()}")  # fmt: skip
-    print(f"  requests {r['requests']}: {r['ok']} created (201), {r['other']} other")
+    print(
+        f"  requests {r['requests']}: {r['ok']} created (201), {r['other']} other, "
+        f"{r['socket_errors']} socket errors"
+    )
     print(f"  entries/s (201 only): {rate:.0f}")
     print(f"  latency p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, mean {r['mean']:.1f} ms")
     print(
