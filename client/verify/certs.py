@@ -78,6 +78,15 @@ class ChainVerifier:
         if not self._cas:
             raise VerificationError("the trusted root lists no certificate authorities")
 
+    def _windows(self) -> str:
+        """The CAs' validity windows, for a message: ``start to end`` each (``open`` = no end)."""
+        shown = []
+        for ca, _certs in self._cas:
+            w = ca.valid_for
+            end = "open" if w is None or w.end is None else w.end.isoformat()
+            shown.append(f"{w.start.isoformat() if w else 'always'} to {end}")
+        return "; ".join(shown)
+
     def verify_at(self, leaf: x509.Certificate, when: datetime) -> list[x509.Certificate]:
         """Build leaf → trusted anchor valid at ``when``; returns the chain above the leaf."""
         from cryptography.x509.verification import (
@@ -93,7 +102,10 @@ class ChainVerifier:
         anchors = [c for ca, certs in self._cas if in_window(ca.valid_for, when) for c in certs]
         if not anchors:
             raise VerificationError(
-                f"no certificate authority of the trusted root was valid at {when.isoformat()}"
+                f"no certificate authority of the trusted root was valid at {when.isoformat()} "
+                f"(the trusted root's CA windows: {self._windows()}); a signature made before "
+                "the trust root's window starts fails here: build the trusted root with "
+                "`--valid-from` at or before the first signature (docs/key-ceremony.md)"
             )
         ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
             x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None
