@@ -25,13 +25,16 @@ from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
     OAuth2Error,
+    UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -119,10 +122,29 @@ class Client:
         return grant_type == "client_credentials"
 
 
+def _basic_credentials(headers: Any) -> tuple[str | None, str | None] | None:
+    """authlib's ``extract_basic_authorization``; None for credentials that are not UTF-8 (authlib
+    raised UnicodeDecodeError for them: a 500)."""
+    try:
+        return extract_basic_authorization(headers)  # type: ignore[no-any-return]
+    except UnicodeDecodeError:
+        return None
+
+
+def authenticate_basic(query_client: Any, request: Any) -> Client | None:
+    """Client auth ``client_secret_basic`` (authlib's), refused when the credentials are not UTF-8."""
+    if _basic_credentials(request.headers) is None:
+        return None
+    return authenticate_client_secret_basic(query_client, request)  # type: ignore[no-any-return]
+
+
 def authenticate_public(query_client: Any, request: Any) -> Client | None:
     """Client auth ``none``: ``client_id`` in the form, or HTTP Basic with an empty password."""
     client_id = request.form.get("client_id") if request.form else None
-    basic_id, basic_secret = extract_basic_authorization(request.headers)
+    credentials = _basic_credentials(request.headers)
+    if credentials is None:
+        return None
+    basic_id, basic_secret = credentials
     if basic_id is not None:
         if basic_secret or (client_id and client_id != basic_id):
             return None
@@ -177,6 +199,22 @@ class OIDCServer(AuthorizationServer):
         self.scopes_supported = list(SCOPES)
         self.register_token_generator("default", self._no_generator)
         self.register_client_auth_method("none", authenticate_public)
+        self.register_client_auth_method("client_secret_basic", authenticate_basic)
+
+    def get_authorization_grant(self, request: Any) -> Any:
+        """authlib's, except that an unsupported ``response_type`` is not copied into the error
+        description: authlib raised ValueError (a 500) when it held characters RFC 6749 section
+        4.1.2.1 forbids there."""
+        response_type = request.payload.response_type or ""
+        if not invalid_error_characters(response_type):
+            return super().get_authorization_grant(request)
+        redirect_uri = None
+        client = self.query_client(request.payload.client_id or "")
+        uri = request.payload.redirect_uri
+        if client is not None and uri and client.check_redirect_uri(uri):
+            redirect_uri = uri  # RFC 6749 section 4.1.2.1: a checked client and URI get a redirect
+        # authlib's error describes itself as "response_type=<its first argument> is not supported"
+        raise UnsupportedResponseTypeError("(unprintable)", redirect_uri=redirect_uri)
 
     @staticmethod
     def _no_generator(**_kwargs: Any) -> None:
