@@ -18,7 +18,7 @@ from pathlib import Path
 
 from protocol.errors import ConfigError
 
-SERVICES = ("rekor", "ctlog", "fulcio", "oidc", "tuf")
+SERVICES = ("rekor", "ctlog", "fulcio", "oidc", "tuf", "tsa")
 WITH_DATABASE = ("oidc", "ctlog", "rekor")  # the services whose tables live in the database
 DATABASE_URL_ENV = "SIGSTACK_DATABASE_URL"  # the migrations' (owner's) URL, for `sigstack db`
 
@@ -71,7 +71,7 @@ def serve(argv: list[str]) -> int:
     if argv[0] in WITH_DATABASE:
         _resolve_url_file(argv[0], os.environ)
     os.umask(0o077)  # databases, keys, logs and metrics a server writes are its user's alone
-    prepare_metrics_dir()  # shared by the workers gunicorn will fork
+    prepare_metrics_dir()  # shared by the workers the server will fork
     module = importlib.import_module(f"services.{argv[0]}.serve")
     return int(module.main(argv[1:]) or 0)
 

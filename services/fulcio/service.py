@@ -110,7 +110,7 @@ class Fulcio:
             result = Result(cert, self.ca.chain, sct, embedded=True)
         with self._issued_lock:
             self._issued += 1
-        CERTIFICATES.inc("fulcio")
+        CERTIFICATES.labels("fulcio").inc()
         log.info(
             "issued certificate serial=%x to %s (%s)", cert.serial_number, who.name, issuer.url
         )

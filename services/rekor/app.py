@@ -45,6 +45,6 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         app.extensions["rekor"] = rekor
 
     def gauges() -> None:
-        LOG_ENTRIES.set("rekor", value=rekor.log.head().size)
+        LOG_ENTRIES.labels("rekor").set(rekor.log.head().size)
 
     return _create_app("rekor", cfg, register, metrics=gauges)

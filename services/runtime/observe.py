@@ -4,9 +4,11 @@ Logs: one JSON object per line on stderr (``time``, ``level``, ``logger``, ``mes
 requests, ``service``, ``request_id``, ``method``, ``route``, ``path``, ``status``, ``ms``). Secrets
 never reach a log: request bodies, headers and tokens are not logged.
 
-Metrics: ``GET /metrics`` in the Prometheus text format (``runtime.metrics``). Under gunicorn every
-worker writes its totals to ``SIGSTACK_METRICS_DIR`` (set up by ``runtime.server``), and a scrape of
-any worker reports the whole service:
+Metrics: ``GET /metrics`` in the Prometheus text format, kept by ``prometheus_client``. A server's
+workers share one directory for it (``PROMETHEUS_MULTIPROC_DIR``, made per ``sigstack serve`` by
+``runtime.server.prepare_metrics_dir`` before anything imports ``prometheus_client``), so a scrape of
+any worker reports the whole service; a worker that exited keeps counting. Without that directory
+(tests, one process) a scrape reports the process alone:
 
 - ``sigstack_http_requests_total{service,method,route,status}``
 - ``sigstack_http_request_duration_seconds{service,route}`` (histogram)
@@ -24,18 +26,28 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .metrics import CONTENT_TYPE, REGISTRY, Metric
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
-REQUESTS = Metric("counter", "sigstack_http_requests_total", "HTTP requests answered",
-                  ["service", "method", "route", "status"])  # fmt: skip
-LATENCY = Metric(
-    "histogram", "sigstack_http_request_duration_seconds", "Time to answer an HTTP request",
+REQUESTS = Counter("sigstack_http_requests", "HTTP requests answered",
+                   ["service", "method", "route", "status"])  # fmt: skip
+LATENCY = Histogram(
+    "sigstack_http_request_duration_seconds", "Time to answer an HTTP request",
     ["service", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )  # fmt: skip
-LOG_ENTRIES = Metric("gauge", "sigstack_log_entries", "Entries in a transparency log", ["log"])
-CERTIFICATES = Metric("counter", "sigstack_certificates_issued_total", "Certificates issued",
-                      ["service"])  # fmt: skip
+# Set by the worker answering a scrape; across workers the most recent value is the one shown.
+LOG_ENTRIES = Gauge("sigstack_log_entries", "Entries in a transparency log", ["log"],
+                    multiprocess_mode="mostrecent")  # fmt: skip
+CERTIFICATES = Counter("sigstack_certificates_issued", "Certificates issued", ["service"])
 
 
 ACCESS = logging.getLogger("sigstack.access")
@@ -145,12 +157,16 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def observe_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.inc(service, method, route, str(status))
-    LATENCY.observe(service, route, value=seconds)
+    REQUESTS.labels(service, method, route, str(status)).inc()
+    LATENCY.labels(service, route).observe(seconds)
 
 
 def metrics_response(before: Callable[[], None] | None = None) -> tuple[bytes, int, dict[str, str]]:
-    """The Prometheus exposition of this service (all its workers under gunicorn)."""
+    """The Prometheus exposition of this service: every worker's, when they share a directory."""
     if before is not None:
         before()
-    return REGISTRY.exposition(), 200, {"Content-Type": CONTENT_TYPE}
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -37,7 +37,8 @@ from typing import Any
 from protocol.errors import ConfigError
 
 from . import db
-from .metrics import DIR_ENV
+
+DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's shared directory for a server's workers
 
 SERVER_ENV = "SIGSTACK_SERVER"  # "granian" (default) or "gunicorn"
 METRICS_PREFIX = "sigstack-metrics-"
@@ -205,7 +206,8 @@ def _gunicorn(
 
 
 def prepare_metrics_dir() -> None:
-    """Give this server's workers a shared metrics directory (``runtime.metrics``)."""
+    """Give this server's workers a shared metrics directory (``runtime.observe``); must run before
+    anything imports ``prometheus_client``, which reads it once."""
     if not os.environ.get(DIR_ENV):
         os.environ[DIR_ENV] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
 
