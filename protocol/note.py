@@ -72,7 +72,14 @@ def _b64decode(text: str, what: str) -> bytes:
 
 
 def _valid_name(name: str) -> bool:
-    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+    """Non-empty, no space or ``+``, and UTF-8 text (a name is hashed as UTF-8 in key IDs)."""
+    if not name or "+" in name or any(c.isspace() for c in name):
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_text(text: str, what: str) -> None:
@@ -155,7 +162,9 @@ class NoteSignature:
 
     def __post_init__(self) -> None:
         if not _valid_name(self.name):
-            raise ValidationError("signature key name is empty or has a space or '+'")
+            raise ValidationError(
+                "signature key name is empty, has a space or '+', or is not UTF-8 text"
+            )
         if len(self.key_id) != 4 or not self.signature:
             raise ValidationError("signature needs a 4-byte key ID and a non-empty signature")
 
@@ -340,6 +349,8 @@ def verifier_for_key(
     """A verifier for ``public_key`` (object or DER SPKI); ``key_id`` defaults per key type:
     Ed25519 and RSA as C2SP/rekor-tiles, ECDSA SHA-256(SPKI)[:4]. Rekor v1 callers pass
     ``ecdsa_key_id(spki)`` (= log ID[:4]) for every key type."""
+    if not _valid_name(name):
+        raise ValidationError("verifier needs a valid key name")
     if isinstance(public_key, bytes):
         try:
             loaded = serialization.load_der_public_key(public_key)

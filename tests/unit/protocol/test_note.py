@@ -352,3 +352,15 @@ def test_misc_helpers_and_input_checks() -> None:
         note.verifier_for_key("a", ec.generate_private_key(ec.SECP256K1()).public_key())
     with pytest.raises(ValidationError):
         note.parse_cosignature(b"\x00" * 71)
+
+
+def test_key_names_without_utf8_form_are_refused() -> None:
+    """A key name holding a lone surrogate (an undecodable byte of a command line) is a malformed
+    key, not a UnicodeEncodeError from hashing it (found by fuzzing)."""
+    with pytest.raises(ValidationError, match="malformed verifier key"):
+        note.parse_vkey("\udcd0eterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    with pytest.raises(ValidationError, match="valid key name"):
+        note.verifier_for_key("log\udcff", key)
+    with pytest.raises(ValidationError, match="not UTF-8"):
+        note.NoteSignature("log\ud800", b"\x00" * 4, b"sig")
