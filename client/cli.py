@@ -2,8 +2,8 @@
 
 It only looks at the first word and hands the rest of the arguments to the module that owns that
 command, importing it lazily so that ``sigstack verify-bundle`` never pays for Flask, SQLAlchemy
-or gunicorn. Server-side commands (``serve``, ``db``, ``up``, ``oidc``, ``ca``, ``tuf``) are routed
-by name to ``services`` modules; the client library itself never imports them (see
+or gunicorn. Server-side commands (``serve``, ``db``, ``up``, ``oidc``, ``ca``, ``tsa``, ``tuf``)
+are routed by name to ``services`` modules; the client library itself never imports them (see
 docs/adr/0001). Client commands live in ``client.commands``. Each handler takes ``argv`` and
 returns an exit code; ``protocol.errors.Error`` is caught once, here.
 """
@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "OIDC issuer admin: add-user, add-service-account, rotate-key",
     ),
     "ca": ("services.fulcio.cli:ca_main", "certificate authority admin: `ca create`"),
+    "tsa": (
+        "services.tsa.cli:main",
+        "timestamp authority admin: `tsa create-chain`, `tsa check-chain`",
+    ),
     "tuf": (
         "services.tuf.cli:main",
         "TUF repository admin: init, add-target, sign, publish, rotate-key, trusted-root",
