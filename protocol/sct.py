@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from . import x509ext
 from .errors import ValidationError, VerificationError
 
 OID_SCT_LIST = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
@@ -222,7 +223,7 @@ def sct_list_extension(scts: list[SignedCertificateTimestamp]) -> x509.Unrecogni
 def scts_from_certificate(cert: x509.Certificate) -> list[SignedCertificateTimestamp]:
     """The embedded SCTs of ``cert`` (empty list if it has none)."""
     try:
-        ext = cert.extensions.get_extension_for_oid(OID_SCT_LIST)
+        ext = x509ext.extensions(cert).get_extension_for_oid(OID_SCT_LIST)
     except x509.ExtensionNotFound:
         return []
     value = ext.value

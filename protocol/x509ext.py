@@ -15,6 +15,7 @@ API (pure: stdlib + ``cryptography``):
 - ``encode_extensions(values)`` -> list of ``x509.UnrecognizedExtension`` to add **non-critical**,
   in OID order, each encoded as its class requires; unknown names raise ``ValidationError``,
   empty values are skipped (Fulcio emits a field only if non-empty);
+- ``extensions(cert)`` -> the parsed extensions, or ``ValidationError`` if they do not parse;
 - ``decode_extensions(cert)`` -> ``{name: value}`` for every Sigstore extension present; tolerant of
   both encodings on every OID (some issuers wrote raw bytes where DER is specified and vice versa);
 - ``oidc_issuer(cert)`` -> the issuer, .1.8 preferred, .1.1 as fallback, ``None`` if neither;
@@ -162,10 +163,23 @@ def _decode_value(oid_str: str, raw: bytes) -> str | None:
         return None
 
 
+def extensions(cert: x509.Certificate) -> x509.Extensions:
+    """``cert.extensions``, which cryptography parses on first use: a malformed extension, one
+    that appears twice or a SAN of an unsupported type raises ``ValidationError`` here instead of
+    ``ValueError`` / ``DuplicateExtension`` wherever the certificate is looked at first."""
+    try:
+        return cert.extensions
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        why = "an extension appears twice" if isinstance(exc, x509.DuplicateExtension) else (
+            "an extension is malformed or of an unsupported type")  # fmt: skip
+        raise ValidationError(f"the certificate's extensions do not parse: {why}") from None
+
+
 def decode_extensions(cert: x509.Certificate) -> dict[str, str]:
-    """Every Sigstore extension in ``cert`` by name (module docstring); undecodable ones skipped."""
+    """Every Sigstore extension in ``cert`` by name (module docstring); undecodable ones skipped.
+    Raises ``ValidationError`` when the certificate's extensions do not parse (``extensions``)."""
     out: dict[str, str] = {}
-    for ext in cert.extensions:
+    for ext in extensions(cert):
         name = _BY_OID.get(ext.oid.dotted_string)
         if name is None or not isinstance(ext.value, x509.UnrecognizedExtension):
             continue

@@ -164,6 +164,20 @@ def test_sct_structures_round_trip() -> None:
         ctsct.SignedCertificateTimestamp.from_json({"sct_version": 0})
 
 
+def test_scts_from_a_certificate_whose_extensions_do_not_parse() -> None:
+    """A repeated or malformed extension is a ValidationError, not cryptography's
+    DuplicateExtension / ValueError (found by fuzzing)."""
+    from protocol.errors import ValidationError
+    from tests.unit.fuzz import seeds
+    from tests.unit.fuzz.broken import duplicated_extension, malformed_extension
+
+    der = seeds.certificates()[0]
+    assert ctsct.scts_from_certificate(x509.load_der_x509_certificate(der))
+    for broken in (duplicated_extension(der), malformed_extension(der)):
+        with pytest.raises(ValidationError, match="extensions do not parse"):
+            ctsct.scts_from_certificate(x509.load_der_x509_certificate(broken))
+
+
 def test_strip_poison_matches_final_tbs(env: dict[str, Any]) -> None:
     precert, final = _certs(env["ca"])
     assert (

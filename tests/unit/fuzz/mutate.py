@@ -259,7 +259,7 @@ def mutate_pem(seed: bytes, pick: Picker, depth: int = 0) -> bytes | None:
     return seed[: block.start(2)] + wrapped + seed[block.end(2) :]
 
 
-def _der_parse(data: bytes, pos: int, end: int, depth: int) -> list[Any] | None:
+def der_parse(data: bytes, pos: int, end: int, depth: int) -> list[Any] | None:
     """[tag, content bytes or children list] per element of data[pos:end]; None if not DER."""
     out = []
     while pos < end:
@@ -278,7 +278,7 @@ def _der_parse(data: bytes, pos: int, end: int, depth: int) -> list[Any] | None:
             return None
         content: Any = data[start : start + length]
         if tag & 0x20 and depth < 12:
-            children = _der_parse(data, start, start + length, depth + 1)
+            children = der_parse(data, start, start + length, depth + 1)
             if children is None:
                 return None
             content = children
@@ -294,16 +294,16 @@ def _der_header(tag: int, length: int) -> bytes:
     return bytes([tag, 0x80 | len(raw)]) + raw
 
 
-def _der_write(elements: list[Any]) -> bytes:
+def der_write(elements: list[Any]) -> bytes:
     out = b""
     for tag, content in elements:
-        body = _der_write(content) if isinstance(content, list) else content
+        body = der_write(content) if isinstance(content, list) else content
         out += _der_header(tag, len(body)) + body
     return out
 
 
 def mutate_der(seed: bytes, pick: Picker, depth: int = 0) -> bytes | None:
-    tree = _der_parse(seed, 0, len(seed), 0)
+    tree = der_parse(seed, 0, len(seed), 0)
     if not tree:
         return None
     flat: list[list[Any]] = []
@@ -327,5 +327,5 @@ def mutate_der(seed: bytes, pick: Picker, depth: int = 0) -> bytes | None:
     elif isinstance(element[1], bytes):
         element[1] = mutate(element[1], pick, depth + 1) if depth < 3 else element[1][:-1]
     else:
-        element[1] = _der_write(element[1])[: pick.int(0, 8)]
-    return _der_write(tree)
+        element[1] = der_write(element[1])[: pick.int(0, 8)]
+    return der_write(tree)

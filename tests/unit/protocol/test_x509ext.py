@@ -8,6 +8,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from protocol import x509ext
 from protocol.errors import ValidationError
@@ -92,3 +93,18 @@ def test_username_san_round_trip() -> None:
     cert = _cert([], san)
     got = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert x509ext.decode_username_san(got[0]) == "alice!example.com"
+
+
+def test_extensions_that_do_not_parse_are_a_validation_error() -> None:
+    """cryptography parses extensions on first use; a repeated or malformed one was a
+    ``DuplicateExtension`` / ``ValueError`` out of ``decode_extensions`` (found by fuzzing)."""
+    from tests.unit.fuzz.broken import duplicated_extension, malformed_extension
+
+    der = _cert([], x509.RFC822Name("a@example.com")).public_bytes(Encoding.DER)
+    for broken, why in (
+        (duplicated_extension(der), "twice"),
+        (malformed_extension(der), "malformed"),
+    ):
+        cert = x509.load_der_x509_certificate(broken)
+        with pytest.raises(ValidationError, match=why):
+            x509ext.decode_extensions(cert)
