@@ -160,3 +160,16 @@ def test_factory_from_configuration(chain: Chain, tmp_path: Path) -> None:
     resp = app.test_client().post(URL, data=der_request(DIGEST, cert_req=True), headers=QUERY)
     assert resp.status_code == 200
     verify_rfc3161(resp.data, MESSAGE, chain.certs)
+
+
+def test_openapi_document_lists_the_routes(client: FlaskClient) -> None:
+    served = client.get("/openapi.json")
+    assert served.status_code == 200
+    doc = served.get_json()
+    assert doc["openapi"].startswith("3.")
+    routes = {r.rule for r in client.application.url_map.iter_rules()} - {"/static/<path:filename>"}
+    assert set(doc["paths"]) == routes
+    assert set(doc["paths"]["/api/v1/timestamp"]["post"]["requestBody"]["content"]) == {
+        "application/timestamp-query",
+        "application/json",
+    }
