@@ -42,6 +42,73 @@ def _mirror_dir(cache: Path, mirror: str) -> Path:
     return cache / quote(mirror.rstrip("/"), safe="")
 
 
+def _tracing_fetcher() -> Any:
+    """python-tuf's own fetcher, remembering the last URL it was asked for: its download errors
+    name neither the URL nor (for network failures) the cause."""
+    from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
+
+    class Tracing(Urllib3Fetcher):  # type: ignore[misc]
+        url = ""
+
+        def _fetch(self, url: str) -> Any:
+            self.url = url
+            return super()._fetch(url)
+
+    return Tracing()
+
+
+def _reason(exc: BaseException, fetcher: Any) -> str:
+    """What failed, for a person: the URL tried and the innermost cause (``Connection refused``,
+    ``Name or service not known``, ``HTTP 404``), not python-tuf's empty or generic message."""
+    from tuf.api.exceptions import DownloadError, DownloadHTTPError
+
+    url = getattr(fetcher, "url", "")
+    if isinstance(exc, DownloadHTTPError):
+        cause = f"HTTP {exc.status_code}"
+    elif isinstance(exc, DownloadError):
+        cause, seen = str(exc), exc.__cause__ or exc.__context__
+        while seen is not None:  # urllib3's MaxRetryError → NewConnectionError → OSError
+            cause = str(seen) or cause
+            seen = seen.__cause__ or seen.__context__
+        cause = cause or exc.__class__.__name__
+    else:
+        cause = str(exc) or exc.__class__.__name__
+    if isinstance(exc, DownloadError) and url:
+        return (f"GET {url} failed: {cause} (is the mirror URL right? it is the address the "
+                "repository serves timestamp.json and N.root.json under)")  # fmt: skip
+    return f"{cause} (while fetching {url})" if url else cause
+
+
+def check_root(root_json: bytes, name: str) -> None:
+    """Refuse a file that is not TUF root metadata before anything is fetched or wiped, saying
+    what it is instead (a trusted_root.json or trust config is the usual mix-up)."""
+    from tuf.api.metadata import Metadata, Root
+
+    try:
+        doc = json.loads(root_json)
+    except ValueError:
+        doc = None
+    media = str(doc.get("mediaType", "")) if isinstance(doc, dict) else ""
+    expected = (
+        "initialize --root expects the TUF repository's root.json (a JSON object with "
+        '"signed" of _type "root" and "signatures"; `sigstack up` writes DATA/tuf/root.json)'
+    )
+    for kind, what, flag in (("trustedroot", "trusted root (trusted_root.json)", "--trusted-root"),
+                             ("clienttrustconfig", "trust config", "--trust-config")):  # fmt: skip
+        if kind in media:
+            raise ValidationError(
+                f"{name} is a Sigstore {what}, not TUF root metadata. {expected}. To trust "
+                f"{name} as it is, skip initialize and pass {flag} {name} to the other commands"
+            )
+    try:
+        md = Metadata.from_bytes(root_json)
+    except Exception:  # noqa: BLE001 - python-tuf raises several kinds for a malformed file
+        md = None
+    if md is None or not isinstance(md.signed, Root):
+        raise ValidationError(f"{name} is {'not JSON' if doc is None else 'not TUF root metadata'}. "
+                              f"{expected}")  # fmt: skip
+
+
 def _updater(mirror_dir: Path, mirror: str, bootstrap: bytes | None, fetcher: Any = None) -> Any:
     from tuf.ngclient.updater import Updater
 
@@ -85,20 +152,27 @@ def _fetch_targets(updater: Any, mirror_dir: Path, required: tuple[str, ...]) ->
 
 
 def initialize(
-    mirror: str, root_json: bytes, env: Mapping[str, str], fetcher: Any = None
+    mirror: str,
+    root_json: bytes,
+    env: Mapping[str, str],
+    fetcher: Any = None,
+    root_name: str = "the initial root",
 ) -> tuple[Path, list[str]]:
-    """Trust ``root_json`` for ``mirror``; wipe and re-create its cache; fetch the targets."""
+    """Trust ``root_json`` (read from ``root_name``) for ``mirror``; wipe and re-create its cache;
+    fetch the targets."""
     from tuf.api.exceptions import DownloadError, RepositoryError
 
+    check_root(root_json, root_name)
     cache = cache_dir(env)
     mirror_dir = _mirror_dir(cache, mirror)
     if mirror_dir.exists():
         shutil.rmtree(mirror_dir)
+    fetcher = fetcher or _tracing_fetcher()
     try:
         updater = _updater(mirror_dir, mirror, root_json, fetcher)
         got = _fetch_targets(updater, mirror_dir, required=("trusted_root.json",))
     except (RepositoryError, DownloadError, OSError, ValueError) as exc:
-        raise ConfigError(f"TUF refresh from {mirror} failed: {exc}") from None
+        raise ConfigError(f"TUF refresh from {mirror} failed: {_reason(exc, fetcher)}") from None
     (cache / "remote.json").write_text(json.dumps({"mirror": mirror}))
     return mirror_dir, list(got)
 
@@ -138,11 +212,13 @@ def cached_target(name: str, opts: Any, env: Mapping[str, str], fetcher: Any = N
     if not getattr(opts, "offline", False) and age > REFRESH_AFTER:
         from tuf.api.exceptions import DownloadError, RepositoryError
 
+        fetcher = fetcher or _tracing_fetcher()
         try:
             got = _fetch_targets(_updater(mirror_dir, mirror, None, fetcher), mirror_dir, (name,))
         except (RepositoryError, DownloadError, OSError, ValueError) as exc:
             raise ConfigError(
-                f"TUF refresh from {mirror} failed ({exc}); use --offline to rely on the cache"
+                f"TUF refresh from {mirror} failed ({_reason(exc, fetcher)}); use --offline to "
+                "rely on the cache"
             ) from None
         info = got.get(name)
     path = mirror_dir / "targets" / name

@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
             raise ValidationError("--root-checksum must be sha256:<hex> or sha512:<hex>")
         if hashlib.new(algo, root).hexdigest() != want.lower():
             raise ValidationError(f"{ns.root} does not match --root-checksum")
-    where, got = tuf.initialize(mirror, root, os.environ)
+    where, got = tuf.initialize(mirror, root, os.environ, root_name=ns.root)
     say(f"Root status for {mirror}: trusted, cache at {where}")
     for name in got:
         say(f"  fetched and verified {name}")
