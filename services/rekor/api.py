@@ -7,12 +7,12 @@ validation 400, duplicates 409 with ``Location``, created 201 with ``Location`` 
 from __future__ import annotations
 
 import base64
-import json
 import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from protocol import strictjson
 from protocol.errors import ConflictError, NotFoundError, SchemaError, ValidationError
 from services.tlog import Entry, entry_bundle
 from services.tlog.tiles import HASH, HEIGHT, WIDTH, parse_tile_index
@@ -27,11 +27,8 @@ INT64_MAX = (1 << 63) - 1  # Rekor's integers are int64: larger ones break the s
 
 
 def _json_body() -> Any:
-    raw = request.get_data(cache=False)
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError("request body is not valid JSON") from exc
+    """The request body as strict JSON (``protocol.strictjson``); 400 otherwise."""
+    return strictjson.loads(request.get_data(cache=False), "request body")
 
 
 def _int_arg(name: str, default: int | None = None, minimum: int = 0) -> int:

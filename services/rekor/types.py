@@ -14,12 +14,12 @@ wording.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from protocol import strictjson
 from protocol.canonical import canonicalize
 from protocol.errors import SchemaError, ValidationError
 
@@ -91,9 +91,9 @@ def _intoto_keys(payload_type: str, payload: bytes) -> list[str]:
     if payload_type != INTOTO:
         return []
     try:
-        statement = json.loads(payload)
-    except ValueError:
-        return []
+        statement = strictjson.loads(payload, "the statement")
+    except ValidationError:
+        return []  # not a statement we can read: logged, not indexed
     keys: list[str] = []
     if not isinstance(statement, dict):
         return keys
@@ -119,9 +119,9 @@ def _dsse(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         raise ValidationError("error processing entry: at least one verifier is required")
     verifiers = [load_verifier(v, "spec.proposedContent.verifiers[]") for v in verifiers_in]
     try:
-        envelope = json.loads(envelope_text)
-    except ValueError as exc:
-        raise ValidationError("error processing entry: envelope is not valid JSON") from exc
+        envelope = strictjson.loads(envelope_text, "envelope")
+    except ValidationError as exc:
+        raise ValidationError(f"error processing entry: {exc.message}") from None
     envelope = _obj(envelope, "envelope")
     payload_type = _str(envelope.get("payloadType"), "envelope.payloadType")
     payload = b64decode(envelope.get("payload"), "envelope.payload")

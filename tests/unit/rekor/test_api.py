@@ -268,3 +268,28 @@ def test_index_keys_per_entry_are_capped(client, rekor) -> None:
     assert rekor.log.head().size == 0
     fine = [{"name": str(i), "digest": {"sha256": f"{i:064x}"}} for i in range(200)]
     assert _post(client, dsse(_statement_with(fine))).status_code == 201
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 5000 + b"]" * 5000,  # deeper than the decoder can go: was a 500 with a traceback
+    b'{"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": NaN}',
+    b'{"kind": "hashedrekord", "kind": "dsse"}',
+    b'{"spec": "\\ud800"}',
+])  # fmt: skip
+def test_json_outside_rfc_8259_is_400(client, rekor, body) -> None:
+    resp = client.post(ENTRIES, data=body, content_type="application/json")
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert "request body" in resp.get_json()["message"]
+    assert rekor.log.head().size == 0
+
+
+def test_deeply_nested_dsse_envelope_and_statement_are_refused_or_not_indexed(
+    client, rekor
+) -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    key = ec.generate_private_key(ec.SECP256R1())
+    entry = dsse(deep, key)  # an envelope whose payload is too deep to index
+    assert _post(client, entry).status_code == 201
+    entry["spec"]["proposedContent"]["envelope"] = "[" * 5000 + "]" * 5000
+    resp = _post(client, entry)
+    assert resp.status_code == 400 and "envelope" in resp.get_json()["message"]
