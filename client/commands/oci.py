@@ -107,6 +107,9 @@ def _sign_or_attest(ns: argparse.Namespace, predicate: tuple[str, Any] | None) -
     annotations = parse_annotations(getattr(ns, "annotations", None))
     ref, registry = _reference_and_registry(ns)
     _, manifests = targets(registry, ref, ns.recursive)
+    # A push the registry refuses must fail here, before a certificate is requested and a log
+    # entry made for a signature that would never be stored.
+    registry.check_push(ref.repository)
     if ref.digest is None:
         say(_TAG_WARNING.format(ref=ns.image))
     signer, root = _signer(ns)

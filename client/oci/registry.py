@@ -273,6 +273,30 @@ class Registry:
             )
         return digest
 
+    def check_push(self, repo: str) -> None:
+        """Prove that the registry takes a push to ``repo`` with these credentials, before
+        anything that cannot be undone (a certificate, a transparency log entry) is made: open a
+        blob upload session (distribution spec, "Pushing blobs": ``POST /v2/<repo>/blobs/uploads/``
+        answered 202 with a ``Location``) and cancel it (``DELETE`` on that location; a registry
+        that cannot cancel lets the session expire). Nothing is written to the repository."""
+        what = f"registry {self.host} will not take a push to {repo}"
+        try:
+            status, headers, body = self.request("POST", repo, "blobs/uploads/", b"", push=True)
+        except ValidationError as exc:  # 401/403: the credentials may not push here
+            raise ValidationError(f"{exc.message}; nothing was signed") from None
+        location = headers.get("location")
+        if status != 202 or not location:
+            raise ValidationError(
+                f"{what} (a blob upload answered HTTP {status}){_detail(body)}: check that the "
+                "repository accepts pushes (not read-only) and that your credentials may push "
+                "to it; nothing was signed"
+            )
+        url = urllib.parse.urljoin(self._base() + "/", location)
+        try:
+            self.request("DELETE", repo, url, push=True)
+        except (ValidationError, UnavailableError):
+            pass  # the registry drops an abandoned upload session on its own
+
     # -- referrers (distribution-spec v1.1) ----------------------------------------------------
 
     def referrers(self, repo: str, digest: str) -> tuple[list[dict[str, Any]], bool]:
