@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from protocol import strictjson
 from protocol.errors import NotFoundError, ValidationError
 
 from .log import CTLog
@@ -34,7 +35,10 @@ def _int_arg(name: str) -> int:
 
 
 def _chain() -> list[bytes]:
-    body = request.get_json(silent=True)
+    try:
+        body = strictjson.loads(request.get_data(cache=False), "request body")
+    except ValidationError:
+        body = None  # answered below with what the body must be
     if not isinstance(body, dict) or not isinstance(body.get("chain"), list):
         raise ValidationError('body must be {"chain": [base64 DER, ...]}')
     try:

@@ -224,3 +224,14 @@ def test_precertificate_signing_issuer_refused_every_time(env: dict[str, Any]) -
         resp = _post(env, "add-pre-chain", chain)
         assert resp.status_code == 400 and "precertificate-signing" in resp.text
     assert env["ctlog"].log.head().size == size
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"chain": NaN}',
+                                  b'{"chain": [], "chain": ["x"]}', b"\xff\xfe"])  # fmt: skip
+def test_json_outside_rfc_8259_is_400(env: dict[str, Any], body: bytes) -> None:
+    size = env["ctlog"].log.head().size
+    resp = requests.post(f"{env['url']}/ct/v1/add-chain", data=body,
+                         headers={"Content-Type": "application/json"}, timeout=10)  # fmt: skip
+    assert resp.status_code == 400, resp.text
+    assert "Traceback" not in resp.text
+    assert env["ctlog"].log.head().size == size
