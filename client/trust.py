@@ -66,18 +66,19 @@ def _pem_blocks(data: bytes, what: str) -> list[bytes]:
 
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise ValidationError(f"{what} holds no PEM certificates") from None
     return [c.public_bytes(serialization.Encoding.DER) for c in certs]
 
 
 def _pem_key(path: str, what: str) -> PublicKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
     try:
         key = serialization.load_pem_public_key(_read(path, what))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ValidationError(f"{what} {path} is not a PEM public key") from None
     if isinstance(key, ec.EllipticCurvePublicKey):
         size = key.curve.key_size

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from protocol import x509ext
-from protocol.errors import VerificationError
+from protocol.errors import ValidationError, VerificationError
 from protocol.record import record
 from protocol.trust import TrustedRoot, in_window
 
@@ -35,13 +35,21 @@ _OTHERNAME_SAN = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 def load_certificate(der: bytes, what: str = "certificate") -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise VerificationError(f"the {what} is not a valid DER X.509 certificate") from None
+
+
+def _extensions(cert: x509.Certificate) -> x509.Extensions:
+    """The certificate's extensions; ``VerificationError`` when they do not parse."""
+    try:
+        return x509ext.extensions(cert)
+    except ValidationError as exc:
+        raise VerificationError(exc.message) from None
 
 
 def is_ca(cert: x509.Certificate) -> bool:
     try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        bc = _extensions(cert).get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         return False
     return bool(bc.ca)
@@ -54,13 +62,13 @@ def check_leaf_usage(cert: x509.Certificate) -> None:
     if is_ca(cert):
         raise VerificationError("the signing certificate is a CA certificate, not a leaf")
     try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        ku = _extensions(cert).get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         raise VerificationError("the signing certificate has no KeyUsage extension") from None
     if not ku.digital_signature:
         raise VerificationError("the signing certificate's KeyUsage lacks digitalSignature")
     try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        eku = _extensions(cert).get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         raise VerificationError(
             "the signing certificate has no ExtendedKeyUsage extension"
@@ -127,6 +135,10 @@ class ChainVerifier:
                 "the signing certificate does not chain to a trusted CA at "
                 f"{when.isoformat()}: {exc}"
             ) from None
+        except ValueError:  # a name or extension that only parses when the chain is built
+            raise VerificationError(
+                "the signing certificate is malformed: a name or extension does not parse"
+            ) from None
 
 
 def verify_sct(
@@ -143,9 +155,11 @@ def verify_sct(
             "the trusted root has no CT log keys to check the certificate's SCT"
         )
     try:
-        scts = leaf.extensions.get_extension_for_class(
-            x509.PrecertificateSignedCertificateTimestamps
-        ).value
+        scts = (
+            _extensions(leaf)
+            .get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps)
+            .value
+        )
     except x509.ExtensionNotFound:
         raise VerificationError("the signing certificate carries no embedded SCT") from None
     if len(scts) != 1:
@@ -159,7 +173,7 @@ def verify_sct(
         raise VerificationError("no issuer certificate to check the SCT against")
     issuer = chain[0]
     try:
-        eku = issuer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        eku = _extensions(issuer).get_extension_for_class(x509.ExtendedKeyUsage).value
         if ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY in eku and len(chain) > 1:
             issuer = chain[1]
     except x509.ExtensionNotFound:
@@ -202,7 +216,7 @@ def _millis(sct: x509.certificate_transparency.SignedCertificateTimestamp) -> in
 def certificate_identities(cert: x509.Certificate) -> list[str]:
     """Email, URI and Sigstore username (otherName 57264.1.7) SANs."""
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san = _extensions(cert).get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
     out: list[str] = list(san.get_values_for_type(x509.RFC822Name))

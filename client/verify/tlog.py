@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from protocol import merkle
@@ -32,6 +33,9 @@ from protocol.errors import ValidationError, VerificationError
 from protocol.protojson import parse_json
 
 from .keys import Keyring, spki_id
+
+# what loading a certificate or key from a log body may raise: not this signer's material
+_UNREADABLE = (ValueError, TypeError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 INCONSISTENT = "transparency log entry is inconsistent with other materials"
 
@@ -235,14 +239,14 @@ def _same_key_material(pem_b64: Any, signer: x509.Certificate | Any) -> bool:
     if isinstance(signer, x509.Certificate):
         try:
             return x509.load_pem_x509_certificate(pem) == signer
-        except ValueError:
+        except _UNREADABLE:
             return False
     try:
         key: Any = serialization.load_pem_public_key(pem)
-    except (ValueError, TypeError):
+    except _UNREADABLE:
         try:  # a managed key checked against a certificate-logged entry: compare the keys
             key = x509.load_pem_x509_certificate(pem).public_key()
-        except ValueError:
+        except _UNREADABLE:
             return False
     return bool(spki_id(key) == spki_id(signer))
 
@@ -273,7 +277,7 @@ def check_hashedrekord(
             raw = _b64(_dig(verifier, "x509Certificate", "rawBytes"))
             try:
                 same = spki_id(x509.load_der_x509_certificate(raw).public_key()) == spki_id(signer)
-            except ValueError:
+            except _UNREADABLE:
                 same = False
         else:
             raw = _b64(_dig(verifier, "publicKey", "rawBytes"))

@@ -21,11 +21,12 @@ import time
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine
 
 from protocol import sct as ctsct
+from protocol import x509ext
 from protocol.errors import ValidationError
 from services.keys import Signer
 from services.tlog import Log, TreeHead, identity_of, open_log
@@ -46,7 +47,7 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
         return True
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
 
 
@@ -105,7 +106,7 @@ class CTLog:
             raise ValidationError(f"chain is longer than {MAX_CHAIN} certificates")
         try:
             certs = [x509.load_der_x509_certificate(c) for c in chain]
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise ValidationError("chain holds a certificate that does not parse") from exc
         for i, (child, parent) in enumerate(zip(certs, certs[1:], strict=False)):
             pair = (chain[i], chain[i + 1])
@@ -130,7 +131,7 @@ class CTLog:
         if known is not None:
             return known
         try:
-            eku = issuer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            eku = x509ext.extensions(issuer).get_extension_for_class(x509.ExtendedKeyUsage).value
             if ctsct.OID_PRECERT_SIGNING_EKU in eku:
                 raise ValidationError("precertificate-signing certificates are not supported")
         except x509.ExtensionNotFound:
@@ -145,11 +146,9 @@ class CTLog:
         certs = self._parse_chain(chain)
         leaf = certs[0]
         try:
-            poison = leaf.extensions.get_extension_for_oid(ctsct.OID_PRECERT_POISON)
+            poison = x509ext.extensions(leaf).get_extension_for_oid(ctsct.OID_PRECERT_POISON)
         except x509.ExtensionNotFound:
             poison = None
-        except ValueError as exc:
-            raise ValidationError("certificate extensions do not parse") from exc
         if precert:
             if poison is None or not poison.critical:
                 raise ValidationError("add-pre-chain needs a precertificate (critical poison)")

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from protocol import x509ext
 from protocol.errors import ValidationError
 
 MAX_CHAIN = 10
@@ -137,10 +138,15 @@ def load_verifier(encoded: object, what: str = "publicKey.content") -> Verifier:
     if b"-----BEGIN CERTIFICATE-----" in pem:
         try:
             certs = x509.load_pem_x509_certificates(pem)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise ValidationError(f"{what} holds an unreadable certificate") from exc
         if not 1 <= len(certs) <= MAX_CHAIN:
             raise ValidationError(f"{what} must hold 1 to {MAX_CHAIN} certificates")
+        for cert in certs:  # parsed now, so that reading the SANs later cannot fail
+            try:
+                x509ext.extensions(cert)
+            except ValidationError as exc:
+                raise ValidationError(f"{what}: {exc.message}") from None
         for child, parent in zip(certs, certs[1:], strict=False):
             try:
                 child.verify_directly_issued_by(parent)

@@ -61,3 +61,36 @@ def test_signing_config_from_url_flags() -> None:
     assert config.oidc_urls[0].url == "https://o.test"
     with pytest.raises(ValidationError):
         trust.signing_config(trust.TrustOptions(fulcio_url="https://f.test"), env={})
+
+
+def test_sigstore_env_files_cryptography_cannot_read(setup, tmp_path: Path) -> None:
+    """A version-4 certificate (``InvalidVersion``) and a key of an unknown type
+    (``UnsupportedAlgorithm``) are refused with the variable's name, not a traceback."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tests.unit.fuzz import broken
+    from tests.unit.fuzz.mutate import der_parse, der_write
+
+    kit, tmp = setup
+    env = {"SIGSTORE_ROOT_FILE": str(tmp / "fulcio.pem"),
+           "SIGSTORE_REKOR_PUBLIC_KEY": str(tmp / "rekor.pub"),
+           "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE": str(tmp / "ctfe.pub")}  # fmt: skip
+    assert trust.root_from_env(env) is not None
+
+    def armour(der: bytes, kind: str) -> bytes:
+        body = base64.encodebytes(der).decode()
+        return f"-----BEGIN {kind}-----\n{body}-----END {kind}-----\n".encode()
+
+    ca = kit.ca.public_bytes(Encoding.DER)
+    (tmp / "v4.pem").write_bytes(armour(broken.bad_version(ca), "CERTIFICATE"))
+    with pytest.raises(ValidationError, match="SIGSTORE_ROOT_FILE"):
+        trust.root_from_env({**env, "SIGSTORE_ROOT_FILE": str(tmp / "v4.pem")})
+    tree = der_parse(broken.unknown_key_type(ca), 0, len(broken.unknown_key_type(ca)), 0)
+    spki = der_write([tree[0][1][0][1][6]])  # type: ignore[index]
+    assert x509.load_der_x509_certificate(broken.unknown_key_type(ca))
+    (tmp / "odd.pub").write_bytes(armour(spki, "PUBLIC KEY"))
+    with pytest.raises(ValidationError, match="SIGSTORE_REKOR_PUBLIC_KEY"):
+        trust.root_from_env({**env, "SIGSTORE_REKOR_PUBLIC_KEY": str(tmp / "odd.pub")})

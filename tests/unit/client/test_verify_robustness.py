@@ -73,3 +73,36 @@ def test_checkpoint_text_corrupted(cut: int, accepted: bool, tmp_path: Path, cap
     assert code == (0 if accepted else 1)
     if not accepted:
         assert capsys.readouterr().err.startswith("Error: ")
+
+
+def test_certificates_cryptography_cannot_read() -> None:
+    """Outside ``Verifier`` (whose fail-closed wrapper caught ValueError only) these escaped
+    from the shared checks the legacy OCI verifier calls too (found by fuzzing): a version-4
+    certificate, a repeated extension, a subject whose RDN repeats an attribute (the chain
+    builder's ValueError), a logged certificate with a key of an unknown type."""
+    import warnings
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from client.verify import tlog
+    from client.verify.certs import ChainVerifier, check_leaf_usage, load_certificate
+    from protocol.errors import VerificationError
+    from protocol.trust import TrustedRoot
+    from tests.unit.fuzz import broken, seeds
+
+    leaf = seeds.certificates()[0]
+    named = next(d for d in seeds.certificates() if x509.load_der_x509_certificate(d).subject)
+    with pytest.raises(VerificationError, match="not a valid DER"):
+        load_certificate(broken.bad_version(leaf))
+    with pytest.raises(VerificationError, match="appears twice"):
+        check_leaf_usage(load_certificate(broken.duplicated_extension(leaf)))
+    chains = ChainVerifier(TrustedRoot.from_json((CASE / "trusted_root.json").read_bytes()))
+    cert = load_certificate(broken.malformed_subject(named))
+    with pytest.raises(VerificationError, match="malformed"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chains.verify_at(cert, cert.not_valid_before_utc)
+    unknown = x509.load_der_x509_certificate(broken.unknown_key_type(leaf))
+    pem = base64.b64encode(unknown.public_bytes(Encoding.PEM)).decode()
+    assert not tlog._same_key_material(pem, ec.generate_private_key(ec.SECP256R1()).public_key())

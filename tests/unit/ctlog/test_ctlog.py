@@ -148,6 +148,28 @@ def test_refusals(env: dict[str, Any], tmp_path: Path) -> None:
     assert env["ctlog"].log.head().size == size
 
 
+def test_chains_cryptography_cannot_read_are_refused(env: dict[str, Any]) -> None:
+    """Each was a 500 (found by fuzzing): a version-4 certificate (``InvalidVersion``), a leaf
+    with a repeated or malformed extension (``DuplicateExtension``, ``ValueError``), an issuer
+    whose key type is unknown (``UnsupportedAlgorithm`` from the signature check)."""
+    from protocol.errors import ValidationError
+    from tests.unit.fuzz import broken
+
+    ca = env["ca"]
+    precert = _certs(ca)[0].public_bytes(DER)
+    size = env["ctlog"].log.head().size
+    chains = [
+        [broken.bad_version(precert), *ca.chain_der],
+        [broken.duplicated_extension(precert), *ca.chain_der],
+        [broken.malformed_extension(precert), *ca.chain_der],
+        [precert, broken.unknown_key_type(ca.chain_der[0]), *ca.chain_der[1:]],
+    ]
+    for chain in chains:
+        with pytest.raises(ValidationError):
+            env["ctlog"].add_chain(chain, precert=True)
+    assert env["ctlog"].log.head().size == size
+
+
 def test_sct_structures_round_trip() -> None:
     sct = ctsct.SignedCertificateTimestamp(b"\x07" * 32, 1234, b"sig", extensions=b"\x00\x00\x05")
     assert ctsct.SignedCertificateTimestamp.from_bytes(sct.to_bytes()) == sct

@@ -186,11 +186,22 @@ def _mutate_value(value: Any, pick: Picker, depth: int) -> Any:
     if isinstance(value, str):
         return _mutate_string(value, pick, depth)
     if isinstance(value, bool) or value is None:
-        return choice(pick, INTERESTING_VALUES)
+        return copy.deepcopy(choice(pick, INTERESTING_VALUES))
     if isinstance(value, int):
-        return choice(pick, (value + 1, value - 1, -value, value * 2**32, str(value), float(value)))
+        return choice(
+            pick,
+            (
+                value + 1,
+                value - 1,
+                -value,
+                value * 2**32,
+                str(value),
+                value / 3 if abs(value) < 2**1000 else 0,
+            ),
+        )
     if isinstance(value, float):
-        return choice(pick, (int(value), -value, value * 1e300, str(value)))
+        return choice(pick, (round(value) if value == value and abs(value) < 1e300 else 0,
+                             -value, value * 1e300, str(value)))  # fmt: skip
     if isinstance(value, list):
         if value and pick.int(0, 1):
             value.insert(pick.int(0, len(value)), copy.deepcopy(choice(pick, value)))
