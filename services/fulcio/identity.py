@@ -100,7 +100,11 @@ def _email(issuer: Issuer, claims: dict[str, Any]) -> Principal:
         if not value:
             raise client_error(MSG_TOKEN, f"IssuerClaim {issuer.issuer_claim} not in the token")
         ext["issuer_v1"] = ext["issuer"] = value
-    return Principal(email, x509.RFC822Name(email), ext)
+    try:
+        san = x509.RFC822Name(email)
+    except ValueError as exc:  # e.g. "[@example.com": printable, yet no address (RFC 5322)
+        raise client_error(MSG_TOKEN, "email claim is not an email address") from exc
+    return Principal(email, san, ext)
 
 
 def _uri(issuer: Issuer, claims: dict[str, Any]) -> Principal:

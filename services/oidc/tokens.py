@@ -117,7 +117,9 @@ def _check_signature(key: PublicKeyTypes, alg: str, signing_input: bytes, signat
 
 
 def decode_header(token: str) -> dict[str, Any]:
-    parts = token.split(".") if isinstance(token, str) else []
+    # a JWS compact serialisation is ASCII (RFC 7515 section 7.1); anything else is not a token,
+    # whatever the header holds (the signing input is encoded as ASCII below)
+    parts = token.split(".") if isinstance(token, str) and token.isascii() else []
     if len(parts) != 3:
         raise VerificationError("token is not a compact JWS")
     try:

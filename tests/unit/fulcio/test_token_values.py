@@ -100,6 +100,9 @@ BAD_VALUES = {
     "email-non-ascii-local": _email("jürgen@example.org"),
     "email-non-ascii-domain": _email("user@exämple.org"),
     "email-lone-surrogate": _email("\ud800@example.org"),
+    # printable ASCII around an @, but no RFC 5322 address: cryptography's ValueError from
+    # RFC822Name was a 500 (found by fuzzing)
+    "email-no-address": _email("[@example.com"),
     "sub-lone-surrogate": lambda i: i.email_token(sub="\udfff"),
     "issuer-claim-lone-surrogate": lambda i: i.email_token(
         iss="/corp", aud="trusted-artifact-signer", federated={"connector": "x\ud800"}

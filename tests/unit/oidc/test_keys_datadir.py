@@ -290,3 +290,18 @@ def test_last_exp_is_written_ahead_and_not_on_every_signature(env, monkeypatch):
     env.clock.advance(keys.LAST_EXP_AHEAD)
     env.issuer.issue(sub, audience="sigstore", scope="openid")
     assert len(writes) == 2  # past the written value: written ahead again
+
+
+def test_verify_refuses_a_token_that_is_not_ascii(env):
+    """A non-ASCII character after the header (from a header decoded as Latin-1, or a lone
+    surrogate) is not a token: it was a UnicodeEncodeError (found by fuzzing)."""
+    kid, alg, signer = env.issuer.keyring.active()
+    now = env.store.now()
+    keys = env.issuer.keyring.verification_keys()
+    good = tokens.encode(
+        {"iss": ISSUER, "sub": "s", "aud": "sigstore", "iat": now, "exp": now + 60},
+        signer, kid, alg,
+    )  # fmt: skip
+    for bad in (good[:-3] + "é" + good[-2:], good + "\udce5"):
+        with pytest.raises(VerificationError, match="compact JWS"):
+            tokens.verify(bad, keys, issuer=ISSUER, audiences={"sigstore"}, now=now)
