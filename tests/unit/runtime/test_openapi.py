@@ -1,0 +1,167 @@
+"""Each service's OpenAPI document (``services/<name>/openapi.json``) is a valid OpenAPI 3.0
+document, is served at ``GET /openapi.json``, and describes exactly the routes the service's Flask
+app really has: every route (and method) of the app is documented and every documented path and
+method reaches a route. The error body the document names is the one the service answers with.
+
+The fuzz tests (tests/integration/fuzz) generate their requests from these documents, so a route
+left out here would go unfuzzed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from jsonschema import Draft4Validator
+from openapi_spec_validator import validate
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
+
+from tests.testdata import ROOT
+
+SERVICES = ROOT / "services"
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+IMPLICIT = {"HEAD", "OPTIONS"}  # added by Flask to every GET route / every route
+
+
+def _rekor(tmp: Path) -> Flask:
+    from services.keys import create_file_key
+    from services.rekor.app import create_app
+    from services.runtime import db
+
+    url = db.sqlite_url(tmp / "rekor.db")
+    db.upgrade(url)
+    create_file_key(tmp / "key.pem")
+    return create_app({"database_url": url, "key_uri": f"file:{tmp / 'key.pem'}",
+                       "hostname": "rekor.test", "create": True})  # fmt: skip
+
+
+def _ctlog(tmp: Path) -> Flask:
+    from services.ctlog.app import create_app
+    from services.fulcio.cli import create_ca
+    from services.keys import create_file_key
+    from services.runtime import db
+
+    paths = create_ca(tmp / "ca", algorithm="ecdsa-p256")
+    url = db.sqlite_url(tmp / "ct.db")
+    db.upgrade(url)
+    create_file_key(tmp / "key.pem")
+    return create_app({"database_url": url, "key_uri": f"file:{tmp / 'key.pem'}",
+                       "roots_file": str(paths["root.pem"]), "create": True})  # fmt: skip
+
+
+def _fulcio(tmp: Path) -> Flask:
+    from services.fulcio.serve import build_app
+
+    config = {"OIDCIssuers": {"https://issuer.test": {"Type": "email"}}, "ca_key": "ephemeral:"}
+    return build_app(config)
+
+
+def _oidc(tmp: Path) -> Flask:
+    from services.oidc import app
+
+    config = app.load({"data_dir": str(tmp / "oidc"), "issuer_url": "http://127.0.0.1:5556"},
+                      environ={})  # fmt: skip
+    return app.build_app(config, app.prepare(config))
+
+
+def _tuf(tmp: Path) -> Flask:
+    from services.tuf.repo import Repository
+    from services.tuf.serve import build_app
+
+    Repository(tmp / "repo").init(tmp / "offline")
+    return build_app({"data_dir": str(tmp / "repo")})
+
+
+BUILDERS: dict[str, Callable[[Path], Flask]] = {
+    "rekor": _rekor,
+    "ctlog": _ctlog,
+    "fulcio": _fulcio,
+    "oidc": _oidc,
+    "tuf": _tuf,
+}
+# The schema of the error body each service answers with (runtime.errors formatters).
+ERROR_SCHEMA = {
+    "rekor": "Error",
+    "ctlog": "Error",
+    "fulcio": "Status",
+    "oidc": "OAuthError",
+    "tuf": "Error",
+}
+
+
+def document(name: str) -> dict[str, Any]:
+    return json.loads((SERVICES / name / "openapi.json").read_text())
+
+
+def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield method.upper(), path, item[method]
+
+
+def instantiate(path: str) -> str:
+    """A concrete URL path for a documented path template (any value fits a Flask converter)."""
+    return re.sub(r"\{[^}/]+\}", "1", path)
+
+
+@pytest.fixture(params=sorted(BUILDERS))
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Flask]:
+    return request.param, BUILDERS[request.param](tmp_path)
+
+
+def test_the_document_is_valid_openapi(service: tuple[str, Flask]) -> None:
+    name, _ = service
+    doc = document(name)
+    validate(doc)
+    assert doc["openapi"].startswith("3.0.")
+    ids = [op["operationId"] for _, _, op in operations(doc)]
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+    for method, path, op in operations(doc):
+        assert any(code.startswith("2") for code in op["responses"]), (method, path)
+        params = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+        assert params == set(re.findall(r"\{([^}]+)\}", path)), (method, path)
+
+
+def test_every_route_is_documented_and_every_documented_path_exists(
+    service: tuple[str, Flask],
+) -> None:
+    name, app = service
+    adapter = app.url_map.bind("localhost")
+    reached: set[tuple[str, str]] = set()
+    missing = []
+    for method, path, _ in operations(document(name)):
+        try:
+            rule, _args = adapter.match(instantiate(path), method, return_rule=True)
+        except (NotFound, MethodNotAllowed, RequestRedirect):
+            missing.append(f"{method} {path}")
+            continue
+        reached.add((method, rule.rule))
+    assert not missing, f"documented but not served by {name}: {missing}"
+    served = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in (rule.methods or set()) - IMPLICIT
+    }
+    undocumented = sorted(served - reached)
+    assert not undocumented, f"served by {name} but not documented: {undocumented}"
+
+
+def test_the_document_is_served_and_names_the_error_body(service: tuple[str, Flask]) -> None:
+    name, app = service
+    client = app.test_client()
+    served = client.get("/openapi.json")
+    assert served.status_code == 200
+    assert served.mimetype == "application/json"
+    assert served.data == (SERVICES / name / "openapi.json").read_bytes()
+    schema = document(name)["components"]["schemas"][ERROR_SCHEMA[name]]
+    for resp in (client.get("/no/such/route"), client.delete("/openapi.json")):
+        assert resp.status_code in (404, 405)
+        Draft4Validator(schema).validate(resp.get_json())
