@@ -106,7 +106,7 @@ def _from_entry(entry: Any, registry: str) -> Credentials | None:
             user, sep, password = (
                 base64.b64decode(entry["auth"], validate=True).decode().partition(":")
             )
-        except (binascii.Error, ValueError, UnicodeDecodeError):
+        except (binascii.Error, ValueError, TypeError):  # TypeError: not a string at all
             user, sep, password = "", "", ""
         if not sep:
             raise ValidationError(

@@ -44,10 +44,10 @@ class LegacyVerifier:
         self._chains: ChainVerifier | None = None
 
     def verify_signature(
-        self, annotations: dict[str, str], payload: bytes, policy: IdentityPolicy
+        self, annotations: dict[str, Any], payload: bytes, policy: IdentityPolicy
     ) -> Result:
         """A simple-signing layer: the signature annotation over the payload bytes."""
-        raw_sig = annotations.get(formats.ANN_SIGNATURE)
+        raw_sig = _annotation(annotations, formats.ANN_SIGNATURE)
         if not raw_sig:
             raise VerificationError(
                 f"the layer has no signature annotation ({formats.ANN_SIGNATURE})"
@@ -65,7 +65,7 @@ class LegacyVerifier:
         return result
 
     def verify_attestation(
-        self, annotations: dict[str, str], envelope: DsseEnvelope, policy: IdentityPolicy
+        self, annotations: dict[str, Any], envelope: DsseEnvelope, policy: IdentityPolicy
     ) -> Result:
         """A ``.att`` layer: a DSSE envelope whose one signature is over its PAE."""
         if len(envelope.signatures) != 1:
@@ -79,9 +79,9 @@ class LegacyVerifier:
         return result
 
     def _certificate_and_log(
-        self, annotations: dict[str, str], policy: IdentityPolicy
+        self, annotations: dict[str, Any], policy: IdentityPolicy
     ) -> tuple[x509.Certificate, Any, Result]:
-        pem = annotations.get(formats.ANN_CERTIFICATE)
+        pem = _annotation(annotations, formats.ANN_CERTIFICATE)
         if not pem:
             raise VerificationError(
                 f"the layer has no certificate annotation ({formats.ANN_CERTIFICATE}); keyless "
@@ -89,11 +89,11 @@ class LegacyVerifier:
             )
         try:
             leaf = x509.load_pem_x509_certificate(pem.encode())
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise VerificationError(
                 "the layer's certificate annotation is not a PEM certificate"
             ) from None
-        raw_bundle = annotations.get(formats.ANN_BUNDLE)
+        raw_bundle = _annotation(annotations, formats.ANN_BUNDLE)
         if not raw_bundle:
             raise VerificationError(
                 f"the layer has no Rekor bundle annotation ({formats.ANN_BUNDLE}): nothing proves "
@@ -118,6 +118,14 @@ class LegacyVerifier:
             )
         result.log_index = entry.log_index
         return leaf, entry, result
+
+
+def _annotation(annotations: dict[str, Any], name: str) -> str | None:
+    """A layer annotation: a string (OCI image-spec annotations are a string map), or None."""
+    value = annotations.get(name)
+    if value is not None and not isinstance(value, str):
+        raise VerificationError(f"the layer's annotation {name} is not a string")
+    return value
 
 
 def _verify(key: Any, signature: bytes, message: bytes) -> None:

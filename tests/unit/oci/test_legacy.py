@@ -42,6 +42,18 @@ def _self_signed() -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def _version_4() -> str:
+    from cryptography.x509 import load_pem_x509_certificate
+
+    from tests.unit.fuzz.broken import bad_version
+
+    der = load_pem_x509_certificate(_self_signed().encode()).public_bytes(
+        serialization.Encoding.DER
+    )
+    body = base64.encodebytes(bad_version(der)).decode()
+    return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
+
+
 def _bundle() -> str:
     body = json.dumps({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {}}).encode()
     return json.dumps({
@@ -61,6 +73,24 @@ def _bundle() -> str:
         (formats.ANN_BUNDLE, None, "nothing proves the signature was logged"),
         (None, (formats.ANN_BUNDLE, "{}"), "Rekor bundle annotation is malformed"),
         (None, None, "invalid inclusion promise (SET)"),
+        # OCI annotations are a string map; other JSON types were a TypeError or an
+        # AttributeError (found by fuzzing), and so was a version-4 certificate (InvalidVersion)
+        (
+            None,
+            (formats.ANN_SIGNATURE, True),
+            "annotation dev.cosignproject.cosign/signature is not a string",
+        ),
+        (
+            None,
+            (formats.ANN_CERTIFICATE, 5),
+            "annotation dev.sigstore.cosign/certificate is not a string",
+        ),
+        (
+            None,
+            (formats.ANN_BUNDLE, {"a": 1}),
+            "annotation dev.sigstore.cosign/bundle is not a string",
+        ),
+        (None, (formats.ANN_CERTIFICATE, "version 4"), "not a PEM certificate"),
     ],
 )
 def test_refusals(verifier, drop, change, reason) -> None:
@@ -72,7 +102,7 @@ def test_refusals(verifier, drop, change, reason) -> None:
     if drop:
         del annotations[drop]
     if change:
-        annotations[change[0]] = change[1]
+        annotations[change[0]] = _version_4() if change[1] == "version 4" else change[1]
     with pytest.raises(VerificationError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         verifier.verify_signature(annotations, b"{}", POLICY)
 

@@ -162,3 +162,11 @@ def test_boolean_flags_never_take_the_image() -> None:
     assert _bool_flags(["img", "--new-bundle-format=false"], names) == ["img"]
     with pytest.raises(ValidationError, match="takes true or false"):
         _bool_flags(["--new-bundle-format=yes"], names)
+
+
+@pytest.mark.parametrize("value", [True, 5, ["YTpi"], {"a": "b"}])
+def test_docker_config_auth_that_is_not_a_string(tmp_path, value) -> None:
+    """An ``auth`` of another JSON type was a TypeError from base64 (found by fuzzing)."""
+    env = _config(tmp_path, {"auths": {"r.example": {"auth": value}}})
+    with pytest.raises(ValidationError, match="not base64 user:password"):
+        credentials_for("r.example", env)
