@@ -87,26 +87,33 @@ def _pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def _intoto_keys(payload_type: str, payload: bytes) -> list[str]:
-    """Subject digests and SLSA material digests of an in-toto statement."""
+    """Subject digests and SLSA material digests of an in-toto statement. The payload is the
+    submitter's, signed by their own key: whatever it holds (not JSON, nested too deep, a lone
+    surrogate, a field of another type) only means fewer index keys, never a refusal."""
     if payload_type != INTOTO:
         return []
     try:
-        statement = strictjson.loads(payload, "the statement")
+        statement = strictjson.loads(payload, "in-toto statement")
     except ValidationError:
-        return []  # not a statement we can read: logged, not indexed
-    keys: list[str] = []
+        return []
     if not isinstance(statement, dict):
-        return keys
-    digests = [s.get("digest") for s in statement.get("subject") or [] if isinstance(s, dict)]
+        return []
+    digests = _digests(statement.get("subject"))
     predicate = statement.get("predicate")
     if isinstance(predicate, dict):
-        digests += [
-            m.get("digest") for m in predicate.get("materials") or [] if isinstance(m, dict)
-        ]
+        digests += _digests(predicate.get("materials"))
+    keys: list[str] = []
     for digest in digests:
-        if isinstance(digest, dict):
-            keys += [f"{alg}:{val}".lower() for alg, val in digest.items() if isinstance(val, str)]
+        keys += [f"{alg}:{val}".lower() for alg, val in digest.items() if isinstance(val, str)]
     return keys
+
+
+def _digests(items: Any) -> list[dict[str, Any]]:
+    """The ``digest`` maps of a list of in-toto resource descriptors (anything else: none)."""
+    if not isinstance(items, list):
+        return []
+    found = [item.get("digest") for item in items if isinstance(item, dict)]
+    return [d for d in found if isinstance(d, dict)]
 
 
 def _dsse(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
