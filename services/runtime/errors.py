@@ -1,8 +1,9 @@
 """The one place where sigstack errors become HTTP responses.
 
 Each ``protocol.errors`` class has a status; the body is built by a per-service formatter (Rekor and
-the CT log answer ``{"code": <status>, "message": ...}``, Fulcio answers gRPC-gateway style). Foreign
-exceptions never reach a client: they are logged with the request id and answered with a generic 500.
+the CT log answer ``{"code": <status>, "message": ...}``; Fulcio and the Rekor v2 log answer as
+grpc-gateway does, ``grpc_body``). Foreign exceptions never reach a client: they are logged with
+the request id and answered with a generic 500.
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ def status_of(exc: errors.Error) -> int:
 
 def default_body(status: int, message: str) -> Any:
     return {"code": status, "message": message}
+
+
+# HTTP status -> google.rpc.Code: grpc-gateway's HTTPStatusFromCode inverted for the statuses the
+# services answer with (422 is a malformed request, 499 a client that went away, 408 and 504 a
+# deadline).
+GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 409: 6, 413: 8, 422: 3, 429: 8,
+             499: 1, 500: 13, 501: 12, 503: 14, 504: 4}  # fmt: skip
+
+
+def grpc_body(status: int, message: str) -> dict[str, Any]:
+    """The google.rpc.Status JSON grpc-gateway answers errors with: ``{"code", "message",
+    "details": []}`` (an unknown status is code 2, UNKNOWN)."""
+    return {"code": GRPC_CODE.get(status, 2), "message": message, "details": []}
 
 
 def register_error_handlers(app: Flask, body: Formatter = default_body) -> None:
