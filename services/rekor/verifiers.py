@@ -175,3 +175,23 @@ def _check_key(key: PublicKeyTypes, what: str) -> None:
         raise ValidationError("entry algorithms are not allowed")
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise ValidationError(f"{what}: unsupported key type")
+
+
+def load_der_verifier(der: bytes, *, certificate: bool, what: str) -> Verifier:
+    """A Verifier for the DER forms Rekor v2 entries carry: one X.509 certificate
+    (``x509Certificate.rawBytes``), read as its PEM form is (``load_verifier``), or a
+    SubjectPublicKeyInfo (``publicKey.rawBytes``) with the same key checks."""
+    if certificate:
+        body = b64(der)
+        lines = "".join(f"{body[i : i + 64]}\n" for i in range(0, len(body), 64))
+        pem = f"-----BEGIN CERTIFICATE-----\n{lines}-----END CERTIFICATE-----\n"
+        return load_verifier(b64(pem.encode()), what)
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ValidationError(f"{what} is not a DER public key") from exc
+    _check_key(key, what)
+    canonical = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return Verifier(key, canonical, ())
