@@ -1,0 +1,1 @@
+"""Rekor v2: a sigstore/rekor-tiles compatible transparency log (write API, tlog-tiles, search)."""

@@ -1,0 +1,149 @@
+"""The Rekor v2 HTTP API as a Flask blueprint: the rekor-tiles write API, the C2SP tlog-tiles read
+API, and sigstack's entry lookup and search (docs/rekor.md, "Rekor v2").
+
+- ``POST /api/v2/log/entries``: 201 and the ``TransparencyLogEntry`` once the batch holding the
+  entry is committed with its checkpoint; 409 with ``x-log-index`` for an entry already logged;
+  400 for a request ``entries.prepare`` refuses. Errors are grpc-gateway bodies
+  (``services.runtime.errors.grpc_body``).
+- ``GET /checkpoint``, ``/tile/<L>/<N>[.p/<W>]``, ``/tile/entries/<N>[.p/<W>]``: tlog-tiles.
+- ``GET /api/v2/log/entries/<index>``: the entry with an inclusion proof against the latest
+  checkpoint (a client answered 409 finds its entry with it).
+- ``GET /api/v2/search``: entries by artifact digest, public-key fingerprint, certificate identity
+  and OIDC issuer (rekor-tiles has no search; these are the v1 index's keys).
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, jsonify, request
+
+from protocol.errors import NotFoundError, ValidationError
+from services.runtime.errors import grpc_body
+from services.tlog import resources
+
+from .entries import prepare
+from .log import Rekor2Log
+
+ENTRIES = "/api/v2/log/entries"
+SEARCH = "/api/v2/search"
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 50
+INT64_MAX = (1 << 63) - 1
+_DIGEST_ALGS = {64: "sha256", 96: "sha384", 128: "sha512"}
+_SEARCH_ARGS = ("digest", "publicKey", "identity", "issuer", "operator", "after", "limit")
+_TILE_CACHE = "public, max-age=31536000, immutable"
+
+
+def _arg(name: str) -> str | None:
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise ValidationError(f"{name} may be given once")
+    return values[0] if values else None
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = _arg(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"-?[0-9]{1,19}", raw) or not low <= int(raw) <= high:
+        raise ValidationError(f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def _digest_key(value: str) -> str:
+    alg, sep, hexdigest = value.lower().rpartition(":")
+    if not re.fullmatch(r"[0-9a-f]+", hexdigest) or len(hexdigest) not in _DIGEST_ALGS:
+        raise ValidationError("digest must be the hex SHA-256, SHA-384 or SHA-512 of the artifact")
+    if sep and alg != _DIGEST_ALGS[len(hexdigest)]:
+        raise ValidationError("digest must be <sha256|sha384|sha512>:<hex> of that length")
+    return f"{_DIGEST_ALGS[len(hexdigest)]}:{hexdigest}"
+
+
+def _key_key(value: str) -> str:
+    fingerprint = value.lower().removeprefix("sha256:")
+    if not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
+        raise ValidationError("publicKey must be the hex SHA-256 of the DER public key")
+    return f"key:{fingerprint}"
+
+
+def _text_key(name: str, prefix: str, value: str) -> str:
+    if not 1 <= len(value) <= 512 or re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValidationError(f"{name} must be 1 to 512 characters without control characters")
+    return f"{prefix}:{value.lower()}"
+
+
+def search_keys() -> tuple[list[str], str, int, int]:
+    """(keys, operator, after, limit) of a search request."""
+    unknown = sorted(set(request.args) - set(_SEARCH_ARGS))
+    if unknown:
+        raise ValidationError(f"unknown search parameter {unknown[0][:40]!r}; "
+                              f"known: {', '.join(_SEARCH_ARGS)}")  # fmt: skip
+    keys = []
+    for name, make in (("digest", _digest_key), ("publicKey", _key_key)):
+        value = _arg(name)
+        if value is not None:
+            keys.append(make(value))
+    for name, prefix in (("identity", "id"), ("issuer", "issuer")):
+        value = _arg(name)
+        if value is not None:
+            keys.append(_text_key(name, prefix, value))
+    if not keys:
+        raise ValidationError("give at least one of digest, publicKey, identity and issuer")
+    operator = _arg("operator") or "or"
+    if operator not in ("and", "or"):
+        raise ValidationError("operator must be 'and' or 'or'")
+    after = _int_arg("after", -1, -1, INT64_MAX)
+    limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    return keys, operator, after, limit
+
+
+def blueprint(log: Rekor2Log, allowed: frozenset[str]) -> Blueprint:
+    bp = Blueprint("rekor2", __name__)
+
+    @bp.post(ENTRIES)
+    def create_entry() -> tuple[Response, int]:
+        prepared = prepare(request.get_data(cache=False), allowed)
+        appended = log.append(prepared)
+        if appended.duplicate:
+            message = ("an equivalent entry already exists in the transparency log with index "
+                       f"{appended.index}")  # fmt: skip
+            resp = jsonify(grpc_body(409, message))
+            resp.headers["x-log-index"] = str(appended.index)
+            return resp, 409
+        return jsonify(log.render(appended.index, prepared.body, appended.head)), 201
+
+    @bp.get(f"{ENTRIES}/<index>")
+    def entry(index: str) -> Response:
+        if not re.fullmatch(r"0|[1-9][0-9]{0,18}", index) or int(index) > INT64_MAX:
+            raise ValidationError("the log index must be a non-negative decimal integer")
+        head = log.head()
+        if int(index) >= head.size:
+            raise NotFoundError(f"no entry at index {index} (the log holds {head.size})")
+        return jsonify(log.entries([int(index)], head)[0])
+
+    @bp.get(SEARCH)
+    def search() -> Response:
+        keys, operator, after, limit = search_keys()
+        head = log.head()
+        found = log.search(keys, operator, after=after, limit=limit, size=head.size)
+        out: dict[str, object] = {"entries": log.entries(found, head)}
+        if len(found) == limit:
+            out["next"] = str(found[-1])
+        return jsonify(out)
+
+    # ---- C2SP tlog-tiles -----------------------------------------------------------------------
+
+    @bp.get("/checkpoint")
+    def checkpoint() -> Response:
+        return Response(log.head().note, content_type="text/plain; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+    @bp.get("/tile/<path:rest>")
+    def tile(rest: str) -> Response:
+        resource = resources.parse(rest)
+        body = resources.read(log.log, log.log.head().size, resource)
+        return Response(body, content_type="application/octet-stream",
+                        headers={"Cache-Control": _TILE_CACHE})  # fmt: skip
+
+    return bp

@@ -1,0 +1,202 @@
+"""The Rekor v2 personality on the log engine: origin, C2SP checkpoints, entries, search.
+
+- The log is named by its origin (``--origin``, rekor-tiles' ``--hostname``): the checkpoint's
+  first line and its signer's key name. The engine stores it as the tree name ``rekor2:<origin>``,
+  so a log keeps its origin for life and one database may hold several v2 logs (shards).
+- Checkpoints are C2SP tlog-checkpoints signed as C2SP signed notes by the log key, Ed25519 or
+  ECDSA P-256 (spec/rekor.md section 3, rekor-tiles pkg/note): key ID SHA-256(origin || 0x0A ||
+  0x01 || key) for Ed25519, SHA-256(DER SPKI) for ECDSA. The whole 32-byte digest is the entries'
+  ``logId.keyId`` (the trusted root's ``logId``); its first 4 bytes are the note's key hint.
+- A checkpoint is published per committed batch: the engine signs the batch's head in the
+  batch's transaction, and every entry of the batch is answered with it (docs/rekor.md says why
+  not every few seconds, as Tessera does).
+- Entries are answered as protobuf-specs ``TransparencyLogEntry`` JSON with every field present
+  (rekor-tiles marshals with EmitUnpopulated): no inclusion promise, integrated time 0.
+- Search keys (``entries.index_keys``) go to the v1 log's index table in the batch's transaction,
+  under this log's tree ID, so the index never drifts from the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from sqlalchemy import Connection, Engine, func, select
+
+from protocol import note
+from protocol.errors import ConfigError
+from services.keys import Signer
+from services.rekor.store import index as search_index
+from services.runtime import db
+from services.tlog import Appended, Log, TreeHead, open_log
+from services.tlog import store as tlog_store
+
+from .entries import KIND, VERSION, Prepared
+
+TREE_PREFIX = "rekor2:"
+MAX_ORIGIN = 64 - len(TREE_PREFIX)  # tlog_trees.name is 64 characters
+_ORIGIN = re.compile(r"[!-*,-~]+")  # printable ASCII but space and "+" (a signed-note key name)
+
+
+def check_origin(origin: str) -> str:
+    if not _ORIGIN.fullmatch(origin) or len(origin) > MAX_ORIGIN:
+        raise ConfigError(
+            f"the origin {origin[:80]!r} must be 1 to {MAX_ORIGIN} printable ASCII characters "
+            "without spaces or '+' (a schemeless URL such as log2025-1.rekor.example.com)"
+        )
+    return origin
+
+
+def origins_in(engine: Engine) -> list[str]:
+    """The origins of the Rekor v2 logs in a database."""
+    t = tlog_store.trees
+    with engine.connect() as conn:
+        names = conn.execute(select(t.c.name).where(t.c.name.like(f"{TREE_PREFIX}%"))).scalars()
+        return sorted(n[len(TREE_PREFIX) :] for n in names)
+
+
+def resolve_origin(engine: Engine, wanted: str | None, default: str, *, create: bool) -> str:
+    """The origin to serve: ``wanted`` if given (for an existing log, one the database holds),
+    else the only v2 log in the database, else (a new log) ``default``."""
+    existing = origins_in(engine)
+    if wanted:
+        check_origin(wanted)
+        if not create and existing and wanted not in existing:
+            raise ConfigError(
+                f"this database holds the Rekor v2 log {', '.join(existing)}, not {wanted}: a "
+                "log keeps its origin for life (a new origin is a new log, with a new data "
+                "directory and key)"
+            )
+        return wanted
+    if create or not existing:
+        return check_origin(default)
+    if len(existing) > 1:
+        raise ConfigError(
+            f"this database holds several Rekor v2 logs ({', '.join(existing)}): name one "
+            "with --origin"
+        )
+    return existing[0]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class Rekor2Log:
+    def __init__(
+        self, engine: Engine, signer: Signer, origin: str, *, create: bool = False, **options: Any
+    ) -> None:
+        key = signer.public_key
+        if not (
+            isinstance(key, ed25519.Ed25519PublicKey)
+            or (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1")
+        ):
+            raise ConfigError("the Rekor v2 log key must be Ed25519 or ECDSA P-256")
+        self.signer = signer
+        self.origin = check_origin(origin)
+        self.key_id = note.note_key_digest(origin, key)
+        self.log: Log = open_log(
+            engine,
+            TREE_PREFIX + origin,
+            signer.public_der,
+            self._sign_head,
+            create=create,
+            on_sequenced=self._index,
+            **options,
+        )
+        self.tree_id = self.log.tree_id
+
+    @property
+    def key_details(self) -> str:
+        """The trusted root's ``publicKey.keyDetails`` for the log key."""
+        if isinstance(self.signer.public_key, ed25519.Ed25519PublicKey):
+            return "PKIX_ED25519"
+        return "PKIX_ECDSA_P256_SHA_256"
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+
+    def _sign_head(self, size: int, root: bytes, timestamp_ms: int) -> str:
+        checkpoint = note.Checkpoint(self.origin, size, root)
+        return note.sign_checkpoint(checkpoint, self.origin, self.key_id[:4], self.signer.sign)
+
+    def head(self) -> TreeHead:
+        head = self.log.head()
+        if not head.note:  # the empty tree's head is signed when first asked for
+            note_text = self._sign_head(head.size, head.root_hash, head.timestamp_ms)
+            head = TreeHead(head.size, head.root_hash, head.timestamp_ms, note_text)
+        return head
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def append(self, prepared: Prepared) -> Appended:
+        return self.log.append(prepared.body, payload=prepared.index_keys)
+
+    def _index(self, conn: Connection, sequenced: list[tuple[int, Any]]) -> None:
+        rows = [{"key": key, "tree_id": self.tree_id, "idx": index}
+                for index, keys in sequenced for key in keys or ()]  # fmt: skip
+        if rows:
+            db.bulk_insert(conn, search_index, rows)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def render(self, index: int, body: bytes, head: TreeHead) -> dict[str, Any]:
+        """The TransparencyLogEntry of the entry at ``index`` with an inclusion proof and the
+        checkpoint of ``head``."""
+        proof = self.log.inclusion_proof(index, head.size)
+        return {
+            "logIndex": str(index),
+            "logId": {"keyId": _b64(self.key_id)},
+            "kindVersion": {"kind": KIND, "version": VERSION},
+            "integratedTime": "0",
+            "inclusionPromise": None,
+            "inclusionProof": {
+                "logIndex": str(index),
+                "rootHash": _b64(head.root_hash),
+                "treeSize": str(head.size),
+                "hashes": [_b64(h) for h in proof],
+                "checkpoint": {"envelope": head.note},
+            },
+            "canonicalizedBody": _b64(body),
+        }
+
+    def entries(self, indexes: list[int], head: TreeHead) -> list[dict[str, Any]]:
+        """The entries at ``indexes`` (each below ``head.size``), in that order."""
+        e = tlog_store.entries
+        if not indexes:
+            return []
+        with self.log.engine.connect() as conn:
+            bodies = {
+                r.idx: bytes(r.data)
+                for r in conn.execute(
+                    select(e.c.idx, e.c.data).where(
+                        e.c.tree_id == self.tree_id, e.c.idx.in_(indexes)
+                    )
+                )
+            }
+        return [self.render(i, bodies[i], head) for i in indexes]
+
+    def search(
+        self, keys: list[str], operator: str, *, after: int, limit: int, size: int
+    ) -> list[int]:
+        """Indexes below ``size`` and above ``after`` of the entries carrying any (``or``) or all
+        (``and``) of ``keys``, lowest first, at most ``limit``."""
+        ix = search_index
+        keys = list(dict.fromkeys(keys))
+        query = (
+            select(ix.c.idx)
+            .where(
+                ix.c.tree_id == self.tree_id,
+                ix.c.key.in_(keys),
+                ix.c.idx > after,
+                ix.c.idx < size,
+            )
+            .group_by(ix.c.idx)
+            .order_by(ix.c.idx)
+            .limit(limit)
+        )
+        if operator == "and" and len(keys) > 1:
+            query = query.having(func.count() == len(keys))
+        with self.log.engine.connect() as conn:
+            return [int(i) for i in conn.execute(query).scalars()]
