@@ -1,0 +1,108 @@
+"""``sigstack serve rekor2``: prepare the data directory and the log, then run the API.
+
+``sigstack serve rekor2 export-tiles ...`` writes the log's tlog-tiles to a directory instead
+(``services.rekor2.export``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from protocol.errors import ConfigError
+from services.runtime import datadir, db, server
+from services.runtime.config import load_config
+
+from .app import DEFAULTS, create_app
+from .log import resolve_origin
+
+KEY_ALGORITHMS = ("ed25519", "ecdsa-p256")
+ENV_PREFIX = "SIGSTACK_REKOR2"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="sigstack serve rekor2",
+        description="Run the Rekor v2 (rekor-tiles compatible) transparency log. "
+        "`sigstack serve rekor2 export-tiles --help`: write its tiles to a directory.",
+    )
+    server.add_log_server_arguments(p, port=3003)
+    p.add_argument(
+        "--origin",
+        help="checkpoint origin and signer name, fixed for the life of the log (default: the "
+        "log in the database; HOST:PORT for a new one); the log's host name, e.g. "
+        "log2025-1.rekor.example.com",
+    )
+    p.add_argument("--key-algorithm", choices=KEY_ALGORITHMS,
+                   help="the key a new data directory gets (default ed25519)")  # fmt: skip
+    p.add_argument("--max-body-bytes", type=int)
+    return p.parse_args(argv)
+
+
+def load(
+    config_file: str | None, overrides: dict[str, Any], environ: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Defaults, then the file, then ``SIGSTACK_REKOR2_*``, then the flags (``overrides``)."""
+    return load_config(
+        DEFAULTS, file=config_file, env_prefix=ENV_PREFIX, overrides=overrides, environ=environ
+    )
+
+
+def prepare(
+    data_dir: str,
+    *,
+    database_url: str | None = None,
+    key_uri: str | None = None,
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    default_origin: str = "localhost",
+    report: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Check or initialise the data directory and the log; return the workers' configuration."""
+    config = load(config_file, {**(overrides or {}), "database_url": database_url,
+                                "key_uri": key_uri})  # fmt: skip
+    algorithm = config["key_algorithm"]
+    if algorithm not in KEY_ALGORITHMS:
+        raise ConfigError(f"key_algorithm must be one of {', '.join(KEY_ALGORITHMS)}")
+    prepared = datadir.prepare(data_dir, "rekor2", database_url=config["database_url"],
+                               key_uri=config["key_uri"], key_algorithm=algorithm)  # fmt: skip
+    engine = db.make_engine(prepared.database_url)
+    try:
+        origin = resolve_origin(engine, config.get("origin"), default_origin,
+                                create=prepared.created)  # fmt: skip
+    finally:
+        engine.dispose()
+    config.update(database_url=prepared.database_url, key_uri=prepared.key_uri, origin=origin)
+    # Create the log once, here, before workers fork; workers only open it. The parent's
+    # connection is closed at once: a SQLite connection must not cross the fork (runtime.server).
+    log = create_app({**config, "create": prepared.created}).extensions["rekor2"]
+    log.log.engine.dispose()
+    if report is not None:
+        key_id = base64.b64encode(log.key_id).decode()
+        report(f"rekor2: log {origin}, key {log.key_details}, logId.keyId {key_id}, "
+               f"{log.log.head().size} entries")  # fmt: skip
+        log.log.engine.dispose()
+    return config
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["export-tiles"]:
+        from .export import main as export_main
+
+        return export_main(argv[1:])
+    args = parse(argv)
+    config = prepare(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
+                     config_file=args.config, default_origin=f"{args.host}:{args.port}",
+                     overrides={"origin": args.origin, "key_algorithm": args.key_algorithm,
+                                "max_body_bytes": args.max_body_bytes},
+                     report=lambda line: print(line, flush=True))  # fmt: skip
+    print(
+        f"rekor2: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True
+    )
+    server.run(lambda: create_app(config), host=args.host, port=args.port,
+               max_body_bytes=int(config["max_body_bytes"]),
+               limits=server.Limits.from_config(config),
+               **server.log_workers(args.workers, args.threads, config["database_url"]))  # fmt: skip
+    return 0
