@@ -1,57 +1,116 @@
 """What ``sigstack up`` tells a person once the stack is ready, and the ``--demo`` round trip:
-a service-account token, ``sigstack sign-blob`` and ``sigstack verify-blob`` run as a user would."""
+a service-account token, ``sigstack sign-blob`` and ``sigstack verify-blob`` run as a user would.
+
+Every printed command works as pasted into bash, from any directory, with a PATH that does not
+hold the virtual environment: executables are named by their full path (``sigstack`` and
+sigstore-python's ``sigstore`` next to the running Python), the sigstore-python line is printed
+only when that executable exists, and the curl one-liner only when ``curl`` and ``jq`` are both
+on PATH (else ``sigstack oidc token``, which needs neither)."""
 
 from __future__ import annotations
 
-import base64
-import json
 import shlex
+import shutil
 import subprocess
 import sys
-import urllib.parse
-import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError
+from services.oidc.cli import service_account_token as _grant
+
+DEMO_EMAIL = "demo@sigstack.local"  # the demo user's address: the identity in their certificates
 
 
-def service_account_token(account: dict[str, Any], audience: str = "sigstore") -> str:
-    """The client_credentials grant, like the documented curl one-liner."""
-    basic = base64.b64encode(f"{account['client_id']}:{account['client_secret']}".encode()).decode()
-    body = urllib.parse.urlencode({"grant_type": "client_credentials", "audience": audience})
-    endpoint = str(account["token_endpoint"])
-    if not endpoint.startswith(("http://", "https://")):
-        raise ConfigError("token endpoint must be an http(s) URL")
-    req = urllib.request.Request(endpoint, data=body.encode(), method="POST",  # noqa: S310
-                                 headers={"Authorization": f"Basic {basic}",
-                                          "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (our own issuer)
-        return str(json.loads(resp.read())["id_token"])
+def service_account_token(account: Mapping[str, Any], audience: str = "sigstore") -> str:
+    """The client_credentials grant, like the printed token command."""
+    return _grant(account, audience)
 
 
-def ready(data: Path, urls: dict[str, str], demo: dict[str, Any], seconds: float) -> None:
+def executable(name: str) -> Path | None:
+    """``name`` installed next to the running Python (the virtual environment's bin/), if there."""
+    path = Path(sys.executable).with_name(name)
+    return path if path.is_file() else None
+
+
+def sigstack_command() -> str:
+    """``sigstack`` as a shell word that works from any directory and any PATH."""
+    found = executable("sigstack")
+    if found is not None:
+        return shlex.quote(str(found))
+    return f"{shlex.quote(sys.executable)} -m client.cli"  # a checkout that was never installed
+
+
+def token_command(account_file: Path, account: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The line that puts a service-account token into ``$TOKEN``, and a note when the curl
+    one-liner cannot be offered (it needs both curl and jq)."""
+    q = shlex.quote
+    missing = [tool for tool in ("curl", "jq") if shutil.which(tool) is None]
+    if missing:
+        note = (f"({' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed, "
+                "so the token comes from `sigstack oidc token`; the curl one-liner needs curl and "
+                "jq)")  # fmt: skip
+        return f"TOKEN=$({sigstack_command()} oidc token --account {q(str(account_file))})", note
+    jq_file = q(str(account_file))
+    return (
+        f'TOKEN=$(curl -fsS -u "$(jq -r .client_id {jq_file}):$(jq -r .client_secret {jq_file})" '
+        f"-d grant_type=client_credentials -d audience=sigstore "
+        f"{q(str(account['token_endpoint']))} | jq -r .id_token)",
+        None,
+    )
+
+
+def ready(
+    data: Path,
+    urls: dict[str, str],
+    demo: dict[str, Any],
+    seconds: float,
+    database: str | None = None,
+) -> None:
+    """Print the URLs, identities and ready-to-paste commands. ``database`` says where the
+    tables live when not in SQLite files under ``data``."""
     account = demo["account"]
     q = shlex.quote
+    sigstack = sigstack_command()
     trust = q(str(data / "trust_config.json"))
-    lines = [f"sigstack is up in {seconds:.1f}s (data in {data}):"]
+    account_file = data / "demo-service-account.json"
+    where = f"data in {data}" + (f", tables in {database}" if database else "")
+    lines = [f"sigstack is up in {seconds:.1f}s ({where}):"]
     lines += [f"  {name:<7} {url}" for name, url in urls.items()]
+    reset = f"{sigstack} oidc set-password demo --data-dir {q(str(data / 'oidc'))}"
     if "password" in demo:
-        lines.append(f"  demo user: demo / {demo['password']}  (shown once)")
+        lines.append(f"  demo user: demo / {demo['password']}  (shown once; to change it: {reset})")
+    else:
+        lines.append(
+            f"  demo user: demo  (password shown on the first start; to reset it: {reset})"
+        )
     lines += [
         "",
-        "Sign and verify a file with the demo service account:",
-        f'  TOKEN=$(curl -fsS -u "$(jq -r .client_id {q(str(data / "demo-service-account.json"))})'
-        f':$(jq -r .client_secret {q(str(data / "demo-service-account.json"))})" '
-        f"-d grant_type=client_credentials -d audience=sigstore {account['token_endpoint']} "
-        "| jq -r .id_token)",
-        f"  sigstack sign-blob FILE --bundle FILE.sigstore.json --trust-config {trust} "
-        '--identity-token "$TOKEN"',
-        f"  sigstack verify-blob FILE --bundle FILE.sigstore.json --trust-config {trust} "
-        f"--certificate-identity {account['email']} --certificate-oidc-issuer {urls['oidc']}",
+        "Identities to verify against (issuer " + urls["oidc"] + "):",
+        f"  {account['email']}  the demo service account (the token commands below)",
+        f"  {DEMO_EMAIL}  the demo user, signing in through the browser (sign-blob without "
+        "--identity-token)",
         "",
-        f'sigstore-python: sigstore --trust-config {trust} sign --identity-token "$TOKEN" FILE',
-        f"TUF clients:     sigstack initialize --mirror {urls['tuf']} --root "
+        "Sign and verify a file FILE with the demo service account (bash, any directory):",
+    ]
+    token, note = token_command(account_file, account)
+    lines.append(f"  {token}")
+    if note:
+        lines.append(f"  {note}")
+    lines += [
+        f"  {sigstack} sign-blob FILE --bundle FILE.sigstore.json --trust-config {trust} "
+        '--identity-token "$TOKEN"',
+        f"  {sigstack} verify-blob FILE --bundle FILE.sigstore.json --trust-config {trust} "
+        f"--certificate-identity {q(str(account['email']))} "
+        f"--certificate-oidc-issuer {q(urls['oidc'])}",
+        "",
+    ]
+    sigstore = executable("sigstore")
+    if sigstore is not None:
+        lines.append(f"sigstore-python: {q(str(sigstore))} --trust-config {trust} sign "
+                     '--identity-token "$TOKEN" --bundle FILE.sigstore-python.json FILE')  # fmt: skip
+    lines += [
+        f"TUF clients:     {sigstack} initialize --mirror {q(urls['tuf'])} --root "
         f"{q(str(data / 'tuf' / 'root.json'))}",
         "Ctrl-C stops the stack.",
     ]
