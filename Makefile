@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit sysdeps clean
+.PHONY: up test lint unit sysdeps clean fuzz-api
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,12 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Start what exists of the stack on the embedded default (SQLite, keys in ./data) and show it working.
+# Start the whole stack on the embedded default (SQLite, keys in DATA_DIR) and show it working:
+# `make up PORT_BASE=6550 DATA_DIR=/tmp/sigstack` for other ports (N..N+4) or another directory.
+PORT_BASE ?= 5550
+DATA_DIR ?= ./data
 up: $(STAMP)
-	$(VENV)/bin/sigstack up --data-dir ./data --demo
+	$(VENV)/bin/sigstack up --data-dir '$(DATA_DIR)' --port-base '$(PORT_BASE)' --demo
 
 # System packages the tests use (PostgreSQL client, SoftHSM2, Chromium, docker-registry, Node clients).
 sysdeps:
@@ -27,6 +30,13 @@ lint: $(STAMP)
 
 test: $(STAMP) sysdeps lint
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# Fuzz every service's HTTP API from its OpenAPI document (tests/integration/fuzz, schemathesis)
+# with FUZZ_SCALE times the random cases `make test` sends (10: some 150,000 requests, 15-25 min).
+FUZZ_SCALE ?= 10
+fuzz-api: $(STAMP)
+	SIGSTACK_FUZZ_SCALE='$(FUZZ_SCALE)' $(PY) -m pytest -q -n 2 --dist loadfile -rA \
+		tests/integration/fuzz tests/unit/runtime/test_openapi.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

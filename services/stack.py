@@ -5,21 +5,29 @@ Order of work (each step reuses what a previous ``up`` left in DIR; keys are nev
    and databases, the OIDC issuer's keys and database;
 2. build ``trusted_root.json`` / ``signing_config.json`` from those keys and the service URLs, and
    publish them through the TUF repository in ``tuf/`` (offline keys in ``tuf-keys/``);
-3. start oidc, fulcio, ctlog, rekor and tuf under gunicorn (ports N..N+4), wait for every /healthz;
+3. start oidc, fulcio, ctlog, rekor and tuf as ``sigstack serve`` children (ports N..N+4), each
+   with a random instance id in its environment (``SIGSTACK_<SERVICE>_INSTANCE``), and wait until
+   every /healthz answers with its own id: a port another program holds is never taken for ours;
 4. make the demo user and service account once, then write ``trust_config.json``,
    ``demo-service-account.json`` (0600) and, last, ``stack.json``;
 5. wait; Ctrl-C or SIGTERM stops every service cleanly. A service that dies stops the stack.
+
+Before step 1 the five ports are checked (a listening socket on one of them, ours or not, stops
+``up`` at once, naming the port, the service and a free base): the servers bind with SO_REUSEPORT,
+so a second stack on the same ports would otherwise share them with the first.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import ConfigError
+from services.cli import DATABASE_URL_ENV
 
 SERVICES = ("oidc", "fulcio", "ctlog", "rekor", "tuf")
 DEMO_USER = "demo"
@@ -162,10 +171,60 @@ def _demo_identities(data: Path, urls: dict[str, str], database_url: str | None)
     return out
 
 
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _listening(host: str, port: int) -> OSError | None:
+    """Whether ``host:port`` can be listened on: None if so, else the error. SO_REUSEADDR as the
+    servers set it (a port in TIME_WAIT is free), no SO_REUSEPORT (which would share a port with
+    a listener that set it too)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc
+    return None
+
+
+def _free_base(host: str, after: int) -> int | None:
+    """A port base above ``after`` whose five ports are free now (a suggestion, not a promise)."""
+    for base in range(after + 10, min(after + 1000, 65530), 10):
+        if all(_listening(host, base + i) is None for i in range(len(SERVICES))):
+            return base
+    return None
+
+
+def _check_ports(host: str, urls: dict[str, str], base: int) -> None:
+    """Refuse to start when a port of the stack is taken: name the port, the service it was for and
+    what answers there, and how to choose another base."""
+    for name in SERVICES:
+        port = _port(urls[name])
+        failed = _listening(host, port)
+        if failed is None:
+            continue
+        if failed.errno != errno.EADDRINUSE:
+            raise ConfigError(f"cannot listen on {host} port {port} (for {name}): "
+                              f"{failed.strerror or failed}")  # fmt: skip
+        other = _health(urls[name])
+        holder = (f"another sigstack {other['service']} answers there"
+                  if isinstance(other, dict) and other.get("service")
+                  else "another program listens there")  # fmt: skip
+        free = _free_base(host, base)
+        hint = f" (for example {free}, free now)" if free else ""
+        raise ConfigError(
+            f"port {port} on {host}, which the stack's {name} needs, is in use: {holder}. Stop "
+            f"it, or choose another base{hint} with `sigstack up --port-base N` or "
+            f"`make up PORT_BASE=N`; the stack uses ports N to N+{len(SERVICES) - 1}"
+        )
+
+
 def _start(
-    data: Path, urls: dict[str, str], args: argparse.Namespace
+    data: Path, urls: dict[str, str], args: argparse.Namespace, instances: dict[str, str]
 ) -> dict[str, subprocess.Popen]:
-    ports = {name: urls[name].rsplit(":", 1)[1] for name in SERVICES}
+    ports = {name: str(_port(urls[name])) for name in SERVICES}
     common = ["--host", args.host, "--workers", str(args.workers)]
     fulcio_config = data / "fulcio" / "config.json"
     _write(
@@ -187,38 +246,77 @@ def _start(
         argv = [sys.executable, "-m", "client.cli", "serve", name, "--port", ports[name],
                 *common, *commands[name]]  # fmt: skip
         with open(logs / f"{name}.log", "ab") as log:
-            procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                           env=_child_environment(name, args.database_url),
+            env = _child_environment(name, args.database_url, instances[name])
+            procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                                            start_new_session=True)  # fmt: skip
     return procs
 
 
-def _child_environment(name: str, database_url: str | None) -> dict[str, str]:
-    """The child's environment: ours, plus its database URL for the services that have one. The
-    URL carries a password, so it never goes on a command line (any user can read those in /proc;
-    a process's environment only its own user and root)."""
+def _child_environment(name: str, database_url: str | None, instance: str) -> dict[str, str]:
+    """The child's environment: ours, its instance id (answered on /healthz), plus its database
+    URL for the services that have one. The URL carries a password, so it never goes on a command
+    line (any user can read those in /proc; a process's environment only its own user and root)."""
     env = dict(os.environ)
+    env[f"SIGSTACK_{name.upper()}_INSTANCE"] = instance
     if database_url and name in ("oidc", "ctlog", "rekor"):
         env.pop(f"SIGSTACK_{name.upper()}_DATABASE_URL_FILE", None)
         env[f"SIGSTACK_{name.upper()}_DATABASE_URL"] = database_url
     return env
 
 
-def _wait_healthy(procs: dict[str, subprocess.Popen], urls: dict[str, str], timeout: float) -> None:
+def _health(url: str) -> Any:
+    """The JSON of a 200 answer to ``GET url/healthz``; None for anything else (no answer yet)."""
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:  # noqa: S310 (http only)
+            return json.loads(r.read(4096)) if r.status == 200 else None
+    except (OSError, ValueError):
+        return None
+
+
+def _exited(name: str, proc: subprocess.Popen, url: str, log: Path) -> ConfigError:
+    """Why a child stopped before it was ready, with the end of its log."""
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-8:]
+    except OSError:
+        tail = []
+    port = _port(url)
+    taken = any("Address already in use" in line for line in tail)
+    cause = (f": port {port} is in use; choose another base with `sigstack up --port-base N` or "
+             "`make up PORT_BASE=N`" if taken else "")  # fmt: skip
+    shown = "".join(f"\n  | {line}" for line in tail)
+    return ConfigError(f"{name} (port {port}) exited with {proc.returncode} before it was "
+                       f"ready{cause}; its log is {log}{shown}")  # fmt: skip
+
+
+def _wait_healthy(
+    procs: dict[str, subprocess.Popen],
+    urls: dict[str, str],
+    instances: dict[str, str],
+    timeout: float,
+    logs: Path,
+) -> None:
+    """Wait until every child answers /healthz with its own instance id. A 200 answer without it
+    comes from a process this ``up`` did not start, which holds the port: fail at once."""
     pending = set(procs)
     deadline = time.monotonic() + timeout
     while pending:
         for name in sorted(pending):
             if procs[name].poll() is not None:
-                raise ConfigError(f"{name} exited with {procs[name].returncode}: see its log")
-            try:
-                with urllib.request.urlopen(f"{urls[name]}/healthz", timeout=1) as r:  # noqa: S310
-                    if r.status == 200:
-                        pending.discard(name)
-            except OSError:
-                pass
+                raise _exited(name, procs[name], urls[name], logs / f"{name}.log")
+            answer = _health(urls[name])
+            if answer is None:
+                continue
+            if isinstance(answer, dict) and answer.get("instance") == instances[name]:
+                pending.discard(name)
+                continue
+            raise ConfigError(
+                f"{urls[name]} (port {_port(urls[name])}) answers /healthz, but not as the {name} "
+                "this `sigstack up` started: another program holds the port. Stop it, or choose "
+                "another base with `sigstack up --port-base N` or `make up PORT_BASE=N`"
+            )
         if pending and time.monotonic() > deadline:
-            raise ConfigError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
+            raise ConfigError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))} "
+                              f"(logs in {logs})")  # fmt: skip
         if pending:
             time.sleep(0.05)
 
@@ -239,13 +337,27 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
             proc.wait()
 
 
+def _port_base(text: str) -> int:
+    try:
+        base = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= base <= 65535 - (len(SERVICES) - 1):
+        raise argparse.ArgumentTypeError(f"ports {base}..{base + len(SERVICES) - 1} do not exist")
+    return base
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="sigstack up", description=__doc__.split("\n")[0])
-    p.add_argument("--data-dir", default="./data", type=Path)
+    p.add_argument("--data-dir", default="./data", type=Path,
+                   help="keys, databases, trust documents and logs (default ./data)")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port-base", type=int, default=5550, help="ports N..N+4 (default 5550)")
-    p.add_argument("--database-url", help="PostgreSQL for every service (default SQLite in DIR)")
-    p.add_argument("--workers", type=int, default=1, help="gunicorn workers per service")
+    p.add_argument("--port-base", type=_port_base, default=5550, metavar="N",
+                   help="oidc N, fulcio N+1, ctlog N+2, rekor N+3, tuf N+4 (default 5550)")  # fmt: skip
+    p.add_argument("--database-url", help=f"PostgreSQL for every service (default: "
+                   f"${DATABASE_URL_ENV}, else SQLite in DIR; the environment keeps the password "
+                   "off the command line)")  # fmt: skip
+    p.add_argument("--workers", type=int, default=1, help="server worker processes per service")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
     p.add_argument("--demo", action="store_true", help="sign and verify a file once ready")
     return p.parse_args(argv)
@@ -254,21 +366,32 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     started = time.monotonic()
+    from_env = not args.database_url and bool(os.environ.get(DATABASE_URL_ENV))
+    args.database_url = args.database_url or os.environ.get(DATABASE_URL_ENV) or None
+    urls = _urls(args.host, args.port_base)
+    _check_ports(args.host, urls, args.port_base)  # before anything is made or started
     data = args.data_dir.resolve()
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
     (data / "stack.json").unlink(missing_ok=True)
-    urls = _urls(args.host, args.port_base)
     from services.fulcio.serve import prepare_data_dir
 
     prepare_data_dir(data / "fulcio")
-    keys = _prepare_logs(data, args.database_url)
-    root, signing = _trust_documents(data, urls, keys)
-    _publish_tuf(data, root, signing)
+    from sqlalchemy.exc import OperationalError
+
     from services.oidc import app as oidc_app
 
-    oidc_app.prepare(oidc_app.load({"data_dir": str(data / "oidc"),
-                                    "database_url": args.database_url}))  # fmt: skip
-    procs = _start(data, urls, args)
+    try:
+        keys = _prepare_logs(data, args.database_url)
+        oidc_app.prepare(oidc_app.load({"data_dir": str(data / "oidc"),
+                                        "database_url": args.database_url}))  # fmt: skip
+    except OperationalError as exc:  # the message names host and port, never the password
+        given = f"${DATABASE_URL_ENV}" if from_env else "--database-url"
+        cause = str(exc.orig or exc).strip().splitlines()[0]
+        raise ConfigError(f"cannot use the database {given} names: {cause}") from None
+    root, signing = _trust_documents(data, urls, keys)
+    _publish_tuf(data, root, signing)
+    instances = {name: f"up-{secrets.token_hex(16)}" for name in SERVICES}
+    procs = _start(data, urls, args, instances)
     stopping = {"now": False}
 
     def _on_signal(signum: int, _frame: Any) -> None:
@@ -277,7 +400,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
-        _wait_healthy(procs, urls, args.timeout)
+        _wait_healthy(procs, urls, instances, args.timeout, data / "logs")
         demo = _demo_identities(data, urls, args.database_url)
         from services.tuf.trustroot import build_client_trust_config
 
@@ -287,7 +410,10 @@ def main(argv: list[str]) -> int:
         _write(data / "stack.json", urls)
         from . import stack_report
 
-        stack_report.ready(data, urls, demo, time.monotonic() - started)
+        database = None
+        if args.database_url:
+            database = f"${DATABASE_URL_ENV}" if from_env else "the --database-url database"
+        stack_report.ready(data, urls, demo, time.monotonic() - started, database)
         if args.demo:
             stack_report.demo(data, urls, demo["account"])
         while not stopping["now"]:

@@ -112,4 +112,22 @@ def create_app(
         return ({"status": "ok"}, 200) if ok else ({"status": "unavailable"}, 503)
 
     register(app)
+    instance = config.get("instance")
+    if instance:  # SIGSTACK_<SERVICE>_INSTANCE, set by `sigstack up` (services.stack)
+        _name_health(app, name, str(instance))
     return app
+
+
+def _name_health(app: Flask, name: str, instance: str) -> None:
+    """A 200 /healthz answer (the one above, or the one a service put in its place) also names
+    the service and its instance id, so that ``sigstack up`` takes only its own children for
+    ready and never a process that held the port before."""
+    answer = app.view_functions["_healthz"]
+
+    def _healthz() -> Any:
+        body, status = answer()
+        if status == 200 and isinstance(body, dict):
+            body = {**body, "service": name, "instance": instance}
+        return body, status
+
+    app.view_functions["_healthz"] = _healthz

@@ -67,8 +67,9 @@ class Stack:
         deadline = time.monotonic() + timeout
         while not (self.data / "stack.json").exists():
             if self.proc.poll() is not None:
-                taken = any("Address already in use" in p.read_text(errors="replace")
-                            for p in (self.data / "logs").glob("*.log"))  # fmt: skip
+                taken = "is in use" in self.out.read_text(errors="replace") or any(
+                    "Address already in use" in p.read_text(errors="replace")
+                    for p in (self.data / "logs").glob("*.log"))  # fmt: skip
                 if taken and port_base is None and retries > 0:  # lost a race for a port
                     return self.start(*extra, timeout=timeout, retries=retries - 1)
                 raise RuntimeError(f"sigstack up exited: {self.out.read_text()[-2000:]}")
