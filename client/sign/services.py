@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
+import time
 import urllib.parse
 from typing import Any
 
@@ -20,11 +22,47 @@ from protocol.errors import UnavailableError, ValidationError
 
 from ..http import join, json_request, request
 
+# Fulcio's message for every refused token (fulcio.md section 1.8)
+TOKEN_REFUSED = "error processing the identity token"  # noqa: S105 - not a secret
+
 
 def _origin(url: str) -> str:
     """Fulcio's API paths are absolute: keep only scheme://host[:port] (as sigstore-python)."""
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The token's claims, unverified and best effort: for explaining a refusal only."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _token_refused(message: str, token: str, request_id: str) -> str:
+    """Fulcio answers every refused token with one message (as upstream Fulcio does) and logs the
+    reason; say what usually causes it and where the reason is."""
+    claims = _claims(token)
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        left = exp - time.time()
+        expiry = (f"it expired {-left:.0f}s ago" if left <= 0
+                  else f"it expires in {left:.0f}s; a clock behind Fulcio's makes it look fresh")  # fmt: skip
+    else:
+        expiry = "it has no expiry time"
+    return (
+        f"{message}.\nFulcio does not say why; its log does, under request id {request_id}. "
+        "Check that:\n"
+        f"  - the token has not expired ({expiry}): get a fresh one;\n"
+        f"  - its audience ({claims.get('aud')!r}) is the ClientID Fulcio has for its issuer "
+        "('sigstore' unless configured otherwise);\n"
+        f"  - its issuer ({claims.get('iss')!r}) is in Fulcio's OIDCIssuers, byte for byte, and "
+        "Fulcio can fetch that issuer's keys;\n"
+        "  - the token is unaltered and signed with a key the issuer still publishes."
+    )
 
 
 def request_certificate(
@@ -38,13 +76,19 @@ def request_certificate(
         .sign(key, hashes.SHA256())
     )
     pem = csr.public_bytes(serialization.Encoding.PEM)
-    answer = json_request(
-        "POST",
-        join(_origin(fulcio_url), "/api/v2/signingCert"),
-        {"certificateSigningRequest": base64.b64encode(pem).decode()},
-        headers={"Authorization": f"Bearer {token}"},
-        what="Fulcio",
-    )
+    request_id = "sigstack-" + secrets.token_hex(12)  # Fulcio logs its reasons under this id
+    try:
+        answer = json_request(
+            "POST",
+            join(_origin(fulcio_url), "/api/v2/signingCert"),
+            {"certificateSigningRequest": base64.b64encode(pem).decode()},
+            headers={"Authorization": f"Bearer {token}", "X-Request-Id": request_id},
+            what="Fulcio",
+        )
+    except ValidationError as exc:
+        if TOKEN_REFUSED in exc.message:
+            raise ValidationError(_token_refused(exc.message, token, request_id)) from None
+        raise
     if not isinstance(answer, dict):
         raise UnavailableError("Fulcio answered with something unexpected")
     if "signedCertificateEmbeddedSct" not in answer:

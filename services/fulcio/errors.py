@@ -1,7 +1,7 @@
 """Fulcio's client-facing error messages (fulcio.md section 1.8) and the gRPC-style body formatter.
 
 Clients see only these constant strings; the detail (why a token was refused, what the CT log said)
-goes to the service log. ``grpc_body`` turns an HTTP status and message into the google.rpc.Status
+goes to the service log, with the request's id. ``grpc_body`` turns an HTTP status and message into the google.rpc.Status
 JSON that grpc-gateway answers with.
 """
 
@@ -34,13 +34,23 @@ def grpc_body(status: int, message: str) -> dict[str, Any]:
     return {"code": GRPC_CODE.get(status, 2), "message": message, "details": []}
 
 
+def _request_fields() -> dict[str, Any]:
+    """The id of the request being answered (``services.runtime.app`` puts it in the WSGI environ;
+    a client may choose it with ``X-Request-Id``), so that the reason logged here can be found from
+    what the client printed."""
+    from flask import has_request_context, request
+
+    request_id = request.environ.get("sigstack.request_id") if has_request_context() else None
+    return {"fields": {"request_id": request_id}} if request_id else {}
+
+
 def client_error(message: str, detail: str) -> ValidationError:
     """A 400 (code 3) error with a safe ``message``; ``detail`` is logged at WARNING."""
-    log.warning("request refused: %s (%s)", message, detail)
+    log.warning("request refused: %s (%s)", message, detail, extra=_request_fields())
     return ValidationError(message)
 
 
 def server_error(message: str, detail: str) -> Error:
     """A 500 (code 13) error with a safe ``message``; ``detail`` is logged at ERROR."""
-    log.error("%s: %s", message, detail)
+    log.error("%s: %s", message, detail, extra=_request_fields())
     return Error(message)
