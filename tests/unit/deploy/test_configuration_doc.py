@@ -48,10 +48,12 @@ def _entries() -> dict[str, Callable[[list[str]], Any]]:
     from services.fulcio import serve as fulcio
     from services.oidc import serve as oidc
     from services.rekor import serve as rekor
+    from services.rekor2 import serve as rekor2
     from services.tuf import serve as tuf
 
-    return {"rekor": rekor.parse, "ctlog": ctlog.parse, "fulcio": fulcio.parse_args,
-            "oidc": oidc.main, "tuf": tuf.main, "up": stack.parse}  # fmt: skip
+    return {"rekor": rekor.parse, "rekor2": rekor2.parse, "ctlog": ctlog.parse,
+            "fulcio": fulcio.parse_args, "oidc": oidc.main, "tuf": tuf.main,
+            "up": stack.parse}  # fmt: skip
 
 
 def computed_defaults() -> dict[tuple[str, str], str]:
@@ -59,6 +61,7 @@ def computed_defaults() -> dict[tuple[str, str], str]:
     from services.ctlog.app import DEFAULTS as CTLOG
     from services.oidc.app import DEFAULTS as OIDC
     from services.rekor.app import DEFAULTS as REKOR
+    from services.rekor2.app import DEFAULTS as REKOR2
     from services.runtime.server import log_workers
     from services.tuf.serve import DEFAULTS as TUF
 
@@ -68,9 +71,11 @@ def computed_defaults() -> dict[tuple[str, str], str]:
     threads = (f"`{log_workers(1, None, sqlite)['threads']}` with one worker, "
                f"else `{log_workers(2, None, sqlite)['threads']}`")  # fmt: skip
     out = {}
-    for log in ("rekor", "ctlog"):
+    for log in ("rekor", "rekor2", "ctlog"):
         out[(log, "--workers")], out[(log, "--threads")] = workers, threads
     out[("rekor", "--max-body-bytes")] = f"`{REKOR['max_body_bytes']}`"
+    out[("rekor2", "--max-body-bytes")] = f"`{REKOR2['max_body_bytes']}`"
+    out[("rekor2", "--key-algorithm")] = f"`{REKOR2['key_algorithm']}` (`key_algorithm`)"
     out[("oidc", "--signing-alg")] = f"`{OIDC['signing_alg']}`"
     out[("tuf", "--data-dir")] = f"`{TUF['data_dir']}`"
     assert CTLOG["max_body_bytes"]  # keys tables are checked against DEFAULTS below
@@ -138,7 +143,7 @@ def _expected_default(section: str, flag: str, action: argparse.Action) -> str |
     return f"`{value}`"
 
 
-SECTIONS = ["rekor", "ctlog", "fulcio", "oidc", "tuf", "up"]
+SECTIONS = ["rekor", "rekor2", "ctlog", "fulcio", "oidc", "tuf", "up"]
 
 
 @pytest.mark.parametrize("section", SECTIONS)
@@ -162,12 +167,14 @@ def _service_defaults(section: str) -> dict[str, Any]:
     from services.fulcio.serve import DEFAULTS as FULCIO
     from services.oidc.app import DEFAULTS as OIDC
     from services.rekor.app import DEFAULTS as REKOR
+    from services.rekor2.app import DEFAULTS as REKOR2
     from services.tuf.serve import DEFAULTS as TUF
 
-    return {"rekor": REKOR, "ctlog": CTLOG, "fulcio": FULCIO, "oidc": OIDC, "tuf": TUF}[section]
+    return {"rekor": REKOR, "rekor2": REKOR2, "ctlog": CTLOG, "fulcio": FULCIO, "oidc": OIDC,
+            "tuf": TUF}[section]  # fmt: skip
 
 
-@pytest.mark.parametrize("section", ["rekor", "ctlog", "fulcio", "tuf"])
+@pytest.mark.parametrize("section", ["rekor", "rekor2", "ctlog", "fulcio", "tuf"])
 def test_key_tables_match_the_defaults(section: str) -> None:
     defaults = _service_defaults(section)
     (rows,) = _tables(_sections(DOC.read_text())[section], "key (file)")
