@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # server side
     "serve": (
         "services.cli:serve",
-        "run one service (rekor, ctlog, fulcio, oidc, tuf, tsa) on the HTTP server",
+        "run one service (rekor, rekor2, ctlog, fulcio, oidc, tuf, tsa) on the HTTP server",
     ),
     "db": ("services.cli:db", "database schema: `db upgrade`, `db check`"),
     "oidc": (
