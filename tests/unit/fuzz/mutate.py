@@ -182,11 +182,16 @@ def _mutate_string(value: str, pick: Picker, depth: int) -> str:
     return value if out is None else out.decode("utf-8", "surrogatepass")
 
 
+def _interesting(pick: Picker) -> Any:
+    """A fresh copy (mutations edit values in place; the table must never change)."""
+    return copy.deepcopy(choice(pick, INTERESTING_VALUES))
+
+
 def _mutate_value(value: Any, pick: Picker, depth: int) -> Any:
     if isinstance(value, str):
         return _mutate_string(value, pick, depth)
     if isinstance(value, bool) or value is None:
-        return copy.deepcopy(choice(pick, INTERESTING_VALUES))
+        return _interesting(pick)
     if isinstance(value, int):
         return choice(
             pick,
@@ -214,9 +219,7 @@ def _mutate_value(value: Any, pick: Picker, depth: int) -> Any:
             spelled = choice(pick, _spellings(key))
             value[spelled] = value.pop(key) if pick.int(0, 1) else copy.deepcopy(value[key])
         else:
-            value[choice(pick, ("unknown", "x", "", "mediaType", "kind"))] = choice(
-                pick, INTERESTING_VALUES
-            )
+            value[choice(pick, ("unknown", "x", "", "mediaType", "kind"))] = _interesting(pick)
         return value
     return value
 
@@ -238,7 +241,7 @@ def mutate_json(seed: bytes, pick: Picker, depth: int = 0) -> bytes | None:
         if op == 0:
             del container[key]
         elif op == 1:
-            container[key] = copy.deepcopy(choice(pick, INTERESTING_VALUES))
+            container[key] = _interesting(pick)
         elif op == 2:
             other, other_key = choice(pick, nodes)
             container[key] = copy.deepcopy(other[other_key])

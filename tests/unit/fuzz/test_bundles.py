@@ -137,4 +137,4 @@ TARGETS = [
     Target("verify(production)", lambda d: _verify_with(production(), d), production_seeds),
 ]
 
-test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=60, mutated=250)
+test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=150, mutated=700)

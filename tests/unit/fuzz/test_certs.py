@@ -161,4 +161,4 @@ TARGETS = [
     Target("client: signing certificate", _signing_certificate, seeds.certificates),
 ]
 
-test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=60, mutated=250)
+test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=150, mutated=600)

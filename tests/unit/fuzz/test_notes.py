@@ -92,4 +92,4 @@ TARGETS = [
     Target("parse_cosignature", _cosignature, note_seeds),
 ]
 
-test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=100, mutated=300)
+test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=200, mutated=800)

@@ -154,4 +154,4 @@ TARGETS = [
     Target("docker config", _docker_config, docker_config_seeds),
 ]
 
-test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=60, mutated=250)
+test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=150, mutated=700)

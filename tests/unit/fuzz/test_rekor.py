@@ -95,4 +95,4 @@ TARGETS = [
     Target("prepare(intoto, signed payload)", lambda d: prepare(_intoto(d)), statement_seeds),
 ]
 
-test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=60, mutated=250)
+test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=150, mutated=700)

@@ -78,4 +78,4 @@ TARGETS = [
     Target("scts_from_certificate", _from_certificate, seeds.certificates),
 ]
 
-test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=100, mutated=300)
+test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=200, mutated=800)

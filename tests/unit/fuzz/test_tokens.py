@@ -96,4 +96,4 @@ TARGETS = [
     Target("oidc: decode_header + verify", _own_verify, own_seeds),
 ]
 
-test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=60, mutated=250)
+test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=150, mutated=700)
