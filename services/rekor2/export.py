@@ -194,10 +194,13 @@ def main(argv: list[str]) -> int:
             )
         log = open_tree(engine, origin)
         out = Path(args.to)
+        first = True
         while True:
             done = export(log, origin, out)
-            print(f"rekor2 export: {origin} at size {done.size} in {out} ({done.files} tiles "
-                  f"and bundles written since size {done.old_size})", flush=True)  # fmt: skip
+            if first or done.files:  # a loop that found nothing new stays quiet
+                print(f"rekor2 export: {origin} at size {done.size} in {out} ({done.files} "
+                      f"tiles and bundles written since size {done.old_size})", flush=True)  # fmt: skip
+            first = False
             if not args.every:
                 return 0
             with contextlib.suppress(KeyboardInterrupt):

@@ -186,3 +186,13 @@ def test_origins(make_app) -> None:
     make_app(origin="other.test")  # a second log (shard) in the same database
     with pytest.raises(ConfigError, match="several Rekor v2 logs"):
         resolve_origin(engine, None, "new:3003", create=False)
+
+
+def test_algorithms_the_operator_left_out_are_refused(make_app) -> None:
+    app = make_app(signing_algorithms="PKIX_ECDSA_P384_SHA_384,PKIX_RSA_PKCS1V15_4096_SHA256")
+    resp = _post(app.test_client(), v2_hashedrekord(b"p256").request)
+    assert resp.status_code == 400 and "not one of this log's signing algorithms" in (
+        resp.get_json()["message"])  # fmt: skip
+    assert _written(app.extensions["rekor2"]) == (0, 0, 0)
+    with pytest.raises(ConfigError, match="signing_algorithms"):
+        make_app(signing_algorithms="PKIX_ED25519")
