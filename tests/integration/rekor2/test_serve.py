@@ -115,10 +115,11 @@ def test_new_dir_is_initialised_reused_and_inconsistent_dirs_refused(tmp_path: P
             assert status == 201
             our_verify_v2(entry, signer.public_der, details, key_id, signed)
             sigstore_python_verify_v2(entry, signer.public_der, details, signed)
+        _sigstore_python_client_writes(srv.url, signer.public_der)
     with Service("rekor2", "--data-dir", str(data)) as srv:  # the origin is the log's
         assert log_identity(srv.url, data)[0] == "log.rekor2.test"
         status, entry, _ = post(srv.url, v2_hashedrekord(b"two").request)
-        assert status == 201 and entry["logIndex"] == "2"
+        assert status == 201 and entry["logIndex"] == "3"
     result = Service("rekor2", "--data-dir", str(data), "--origin", "renamed.test").run_to_exit()
     assert result.returncode != 0 and "keeps its origin for life" in result.stderr
     moved = tmp_path / "key.bak"
@@ -136,6 +137,27 @@ def test_new_dir_is_initialised_reused_and_inconsistent_dirs_refused(tmp_path: P
         status, entry, _ = post(srv.url, signed.request)
         our_verify_v2(entry, signer.public_der, details, key_id, signed)
         sigstore_python_verify_v2(entry, signer.public_der, details, signed)
+
+
+def _sigstore_python_client_writes(url: str, log_public_der: bytes) -> None:
+    """sigstore-python 4.5.1's own RekorV2Client builds the request, posts it and reads the answer;
+    the entry it returns verifies with sigstore-python's keyring."""
+    from sigstore._internal.rekor.client_v2 import RekorV2Client
+    from sigstore._internal.trust import Keyring, RekorKeyring
+    from sigstore.hashes import Hashed
+    from sigstore_models.common import v1 as common_v1
+
+    signed = v2_hashedrekord(b"written by sigstore-python")
+    client = RekorV2Client(url)
+    request = client._build_hashed_rekord_request(
+        Hashed(algorithm=common_v1.HashAlgorithm.SHA2_256, digest=signed.digest),
+        signed.signature,
+        signed.certificate,
+    )
+    entry = client.create_entry(request)
+    key = common_v1.PublicKey(raw_bytes=base64.b64encode(log_public_der),
+                              key_details=common_v1.PublicKeyDetails.PKIX_ED25519)  # fmt: skip
+    entry._verify(RekorKeyring(Keyring([key])))
 
 
 def _hammer(url: str, stop: threading.Event, acked: dict, heads: set, prefix: str) -> None:
