@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit sysdeps clean fuzz-api
+.PHONY: up test lint unit sysdeps clean fuzz-api fuzz fuzz-props
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,24 @@ FUZZ_SCALE ?= 10
 fuzz-api: $(STAMP)
 	SIGSTACK_FUZZ_SCALE='$(FUZZ_SCALE)' $(PY) -m pytest -q -n 2 --dist loadfile -rA \
 		tests/integration/fuzz tests/unit/runtime/test_openapi.py $(PYTEST_ARGS)
+
+# Coverage-guided fuzzing of the parsers of outside input (tests/fuzz/README.md, atheris): each
+# family's harness for FUZZ_SECONDS (FUZZ_FAMILIES="notes sct" for some); findings in build/fuzz.
+FUZZ_SECONDS ?= 60
+FUZZ_FAMILIES ?=
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+$(FUZZ_STAMP): $(STAMP)
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e '.[test,fuzz]'
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	$(PY) -m tests.fuzz.run --seconds '$(FUZZ_SECONDS)' $(FUZZ_FAMILIES)
+
+# The same parsers' hypothesis properties (tests/unit/fuzz) with FUZZ_SCALE times the examples of
+# `make test` (10: about 5 minutes on 2 cores).
+fuzz-props: $(STAMP)
+	SIGSTACK_FUZZ_SCALE='$(FUZZ_SCALE)' $(PY) -m pytest -q -n 2 --dist loadfile \
+		tests/unit/fuzz $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

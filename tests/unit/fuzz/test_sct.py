@@ -64,7 +64,7 @@ def _from_json(data: bytes) -> None:
 def _from_certificate(data: bytes) -> None:
     try:
         cert = x509.load_der_x509_certificate(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         return  # not a certificate: cryptography's parser, not ours
     sct.scts_from_certificate(cert)
 
