@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ def run(
     if kind not in ("granian", "gunicorn"):
         raise ConfigError(f"{SERVER_ENV} must be granian or gunicorn, not {kind!r}")
     _release_databases()
+    _require_free_port(host, port)
     try:
         if kind == "granian":
             _granian(app_factory, host, port, workers, threads, max_body_bytes, limits, log_level)
@@ -94,6 +96,23 @@ def run(
         metrics_dir = os.environ.get(DIR_ENV, "")
         if os.path.basename(metrics_dir).startswith(METRICS_PREFIX):
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Refuse a port another process listens on. granian binds with SO_REUSEPORT (its workers share
+    the socket), so a second server on the same port would otherwise start and silently take part
+    of the first one's traffic. This socket asks for no such sharing, so any listener makes it
+    fail (SO_REUSEADDR only lets it past connections of an earlier run still in TIME_WAIT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"port {port} on {host} is in use ({exc.strerror}): stop what listens there, "
+                "or choose another port"
+            ) from None
 
 
 def _release_databases() -> None:

@@ -121,7 +121,8 @@ def test_sign_blob_with_the_browser_flow(stack: Stack, tmp_path) -> None:
         [sys.executable, "-m", "client.cli", "sign-blob", str(artifact), "--bundle", str(bundle),
          "--trust-config", str(stack.trust_config)],
         cwd=ROOT, stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "BROWSER": f"{opener} %s", "SIGSTORE_ID_TOKEN": ""},
+        env={**{k: v for k, v in os.environ.items() if k != "SIGSTORE_ID_TOKEN"},
+             "BROWSER": f"{opener} %s"},
     )  # fmt: skip
     os.close(terminal)
     try:

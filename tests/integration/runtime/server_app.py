@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from protocol.errors import Error
 from services.runtime.server import Limits, run
 
 
@@ -22,8 +23,12 @@ def main() -> None:
                     body_timeout=options.get("body_timeout", 2.0),
                     max_connections=options.get("max_connections", 256),
                     graceful_timeout=options.get("graceful_timeout", 10))  # fmt: skip
-    run(_factory, host="127.0.0.1", port=int(sys.argv[1]), workers=1,
-        threads=options.get("threads", 4), max_body_bytes=1024, limits=limits)  # fmt: skip
+    try:
+        run(_factory, host="127.0.0.1", port=int(sys.argv[1]), workers=1,
+            threads=options.get("threads", 4), max_body_bytes=1024, limits=limits)  # fmt: skip
+    except Error as exc:  # as the sigstack front door does
+        print(f"Error: {exc.message}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -226,3 +226,18 @@ def test_sigterm_finishes_the_request_in_progress(start, kind: str) -> None:
     assert resp.status == 200 and resp.read() == b'{"slept":"yes"}\n'
     assert server.proc.wait(timeout=20) == 0
     assert "Traceback" not in server.stop()
+
+
+def test_a_second_server_on_a_held_port_is_refused(start) -> None:
+    # granian binds with SO_REUSEPORT: without a check, two servers would share a port silently
+    # and each would answer some of the requests.
+    server = start()
+    env = {**os.environ, "TEST_SERVER_OPTIONS": "{}"}
+    second = subprocess.run(
+        [sys.executable, "-m", "tests.integration.runtime.server_app", str(server.port)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode != 0
+    assert f"port {server.port} on 127.0.0.1 is in use" in second.stderr + second.stdout
+    assert "Traceback" not in second.stderr + second.stdout
+    assert _get(server.conn()).status == 200
