@@ -19,7 +19,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("notes", "sct", "bundles", "trust", "certs", "tokens", "oci", "rekor", "tuf")
+FAMILIES = ("notes", "sct", "bundles", "trust", "certs", "tokens", "oci", "rekor", "tuf", "tsa")
 DEFAULT_OUT = Path("build") / "fuzz" / "corpus"
 
 
