@@ -51,7 +51,7 @@ def cache_max_age(header: str) -> float | None:
             ages.append(0.0)
         elif name == "max-age":
             value = value.strip().strip('"')
-            if value.isdigit():
+            if value.isascii() and value.isdigit():  # not "²", which isdigit() too
                 ages.append(float(value))
             else:
                 ages.append(0.0)  # a max-age we cannot read is no licence to cache

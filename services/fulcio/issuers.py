@@ -98,7 +98,9 @@ def _keys(jwks: Any, url: str) -> dict[str | None, tuple[Key, ...]]:
         if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig":
             continue
         kid, kty, crv = jwk.get("kid"), jwk.get("kty"), jwk.get("crv")
-        if (kid is not None and not isinstance(kid, str)) or kty not in _PARSER:
+        if (kid is not None and not isinstance(kid, str)) or not isinstance(kty, str):
+            continue
+        if kty not in _PARSER:
             continue
         if "d" in jwk:  # a private key (RFC 7518 section 6.2.2.1, 6.3.2.1; RFC 8037): leaked
             log.warning("ignoring a private key published in the JWKS of %s", url)

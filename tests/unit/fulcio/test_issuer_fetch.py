@@ -189,3 +189,21 @@ def test_trickled_headers_do_not_hold_requests(idp: OIDCIssuer) -> None:
         assert slow.connections == 1
     finally:
         slow.close()
+
+
+def test_jwk_whose_kty_is_not_a_string_is_skipped(idp: OIDCIssuer) -> None:
+    """``"kty": [...]`` was a TypeError (unhashable) out of the JWKS reader (found by fuzzing);
+    such a key is skipped like any key of an unknown type, and the others still verify."""
+    good = idp.jwks()["keys"]
+    idp.jwks_document = {"keys": [{"kty": ["RSA"], "kid": "x"}, {"kty": {"a": 1}}, *good]}
+    _verifier(idp).verify(idp.email_token())
+
+
+def test_cache_control_with_unicode_digits() -> None:
+    """``max-age=²`` passes ``str.isdigit`` but is no number: a ValueError before (found by
+    fuzzing); a max-age that cannot be read means no caching."""
+    from services.fulcio.fetch import cache_max_age
+
+    assert cache_max_age("max-age=²") == 0.0
+    assert cache_max_age("max-age=٣") == 0.0
+    assert cache_max_age("public, max-age=300") == 300.0

@@ -5,9 +5,12 @@ Entry points:
   issuer on loopback, then ``identity.principal`` and the CA's leaf builder (the claims become
   certificate extensions); and claims signed by the issuer exactly as generated (the issuer is
   trusted, its claims are still outside input: every issuer type of fulcio.md section 4);
+- Fulcio's reading of an issuer's documents: the JWKS (``issuers._keys``), the discovery
+  document's algorithms (``issuers._algorithms``) and ``Cache-Control`` (``fetch.cache_max_age``);
 - the OIDC issuer: ``tokens.decode_header`` and ``tokens.verify`` of its own RS256 and ES256
   tokens.
-Seeds: one valid token per Fulcio issuer type (``stack.tokens``) and the issuer's own tokens.
+Seeds: one valid token per Fulcio issuer type (``stack.tokens``), the test issuer's JWKS and
+discovery document, and the issuer's own tokens.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from services.fulcio import oidc
+from protocol import strictjson
+from services.fulcio import fetch, issuers, oidc
 from services.fulcio.identity import principal
 from services.keys import load_signer
 from services.oidc import tokens
@@ -83,6 +87,24 @@ def _own_verify(data: bytes) -> None:
                   now=int(time.time()))  # fmt: skip
 
 
+def jwks_seeds() -> list[bytes]:
+    return [json.dumps(stack.issuer().jwks()).encode()]
+
+
+def discovery_seeds() -> list[bytes]:
+    url = stack.issuer().url
+    return [json.dumps({"issuer": url, "jwks_uri": url + "/jwks",
+                        "id_token_signing_alg_values_supported": ["RS256", "ES256"]}).encode()]  # fmt: skip
+
+
+def _jwks(data: bytes) -> None:
+    issuers._keys(strictjson.loads(data, "JWKS"), "https://issuer.test")
+
+
+def _discovery(data: bytes) -> None:
+    issuers._algorithms(strictjson.loads_object(data, "discovery"), "https://issuer.test")
+
+
 TARGETS = [
     Target(
         "fulcio: unverified_claims",
@@ -94,6 +116,13 @@ TARGETS = [
     ),  # fmt: skip
     Target("fulcio: signed claims -> principal", _signed_claims, claim_seeds),
     Target("oidc: decode_header + verify", _own_verify, own_seeds),
+    Target("fulcio: JWKS", _jwks, jwks_seeds),
+    Target("fulcio: discovery algorithms", _discovery, discovery_seeds),
+    Target(
+        "fulcio: Cache-Control",
+        lambda d: fetch.cache_max_age(text(d)),
+        lambda: [b"public, max-age=300", b"no-cache", b'max-age="60", no-store'],
+    ),  # fmt: skip
 ]
 
 test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=150, mutated=700)
