@@ -19,7 +19,7 @@ from pathlib import Path
 from protocol.errors import ConfigError
 
 SERVICES = ("rekor", "rekor2", "ctlog", "fulcio", "oidc", "tuf", "tsa")
-WITH_DATABASE = ("oidc", "ctlog", "rekor")  # the services whose tables live in the database
+WITH_DATABASE = ("oidc", "ctlog", "rekor", "rekor2")  # the services with tables in the database
 DATABASE_URL_ENV = "SIGSTACK_DATABASE_URL"  # the migrations' (owner's) URL, for `sigstack db`
 
 

@@ -1,18 +1,25 @@
 """``sigstack up``: the whole stack on one machine, on the embedded default.
 
 Order of work (each step reuses what a previous ``up`` left in DIR; keys are never made over data):
-1. prepare every service's data in-process: the Fulcio CA (``fulcio/ca``), the CT log and Rekor keys
-   and databases, the OIDC issuer's keys and database;
-2. build ``trusted_root.json`` / ``signing_config.json`` from those keys and the service URLs, and
-   publish them through the TUF repository in ``tuf/`` (offline keys in ``tuf-keys/``);
-3. start oidc, fulcio, ctlog, rekor and tuf as ``sigstack serve`` children (ports N..N+4), each
-   with a random instance id in its environment (``SIGSTACK_<SERVICE>_INSTANCE``), and wait until
-   every /healthz answers with its own id: a port another program holds is never taken for ours;
-4. make the demo user and service account once, then write ``trust_config.json``,
-   ``demo-service-account.json`` (0600) and, last, ``stack.json``;
+1. prepare every service's data in-process: the Fulcio CA (``fulcio/ca``), the CT log, Rekor and
+   Rekor v2 keys and databases, the TSA's development chain (``tsa/chain``), the OIDC issuer's
+   keys and database;
+2. build ``trusted_root.json`` (Fulcio, CT log, both logs, the TSA) and two signing configs from
+   those keys and the service URLs: ``signing_config.json`` (Rekor v1 and the TSA, as the public
+   instance's default) and ``signing_config_rekor_v2.json`` (Rekor v2 first, then v1 under the
+   same operator, and the TSA); publish them through the TUF repository in ``tuf/`` (offline keys
+   in ``tuf-keys/``) as ``trusted_root.json``, ``signing_config.v0.2.json`` and
+   ``signing_config_rekor_v2.v0.2.json``, the public instance's target names;
+3. start oidc, fulcio, ctlog, rekor, tuf, tsa and rekor2 as ``sigstack serve`` children (ports
+   N..N+6), each with a random instance id in its environment (``SIGSTACK_<SERVICE>_INSTANCE``),
+   and wait until every /healthz answers with its own id: a port another program holds is never
+   taken for ours;
+4. make the demo user and service account once, then write ``trust_config.json`` and
+   ``trust_config_rekor_v2.json`` (ClientTrustConfigs for ``--trust-config``),
+   ``demo-service-account.json`` (0600) and, last, ``stack.json`` (every service's base URL);
 5. wait; Ctrl-C or SIGTERM stops every service cleanly. A service that dies stops the stack.
 
-Before step 1 the five ports are checked (a listening socket on one of them, ours or not, stops
+Before step 1 the seven ports are checked (a listening socket on one of them, ours or not, stops
 ``up`` at once, naming the port, the service and a free base): the servers bind with SO_REUSEPORT,
 so a second stack on the same ports would otherwise share them with the first.
 """
@@ -36,9 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import ConfigError
-from services.cli import DATABASE_URL_ENV
+from services.cli import DATABASE_URL_ENV, WITH_DATABASE
 
-SERVICES = ("oidc", "fulcio", "ctlog", "rekor", "tuf")
+SERVICES = ("oidc", "fulcio", "ctlog", "rekor", "tuf", "tsa", "rekor2")
+TSA_PATH = "/api/v1/timestamp"  # a signing config names the TSA's endpoint, not its base URL
 DEMO_USER = "demo"
 DEMO_ACCOUNT = "demo"
 OPERATOR = "sigstack (local)"
@@ -59,24 +67,38 @@ def _urls(host: str, base: int) -> dict[str, str]:
     return {name: f"http://{shown}:{base + i}" for i, name in enumerate(SERVICES)}
 
 
-def _prepare_logs(data: Path, database_url: str | None) -> dict[str, bytes]:
-    """CT log and Rekor: keys, databases and trees; returns their public keys (PEM)."""
+def _prepare_logs(data: Path, urls: dict[str, str], database_url: str | None) -> dict[str, Any]:
+    """CT log, Rekor and Rekor v2: keys, databases and trees; the TSA's chain. Returns the logs'
+    public keys (PEM), the v2 log's origin and the TSA chain (PEM)."""
     from services.ctlog.serve import prepare as prepare_ctlog
     from services.keys import load_signer
     from services.rekor.serve import prepare as prepare_rekor
+    from services.rekor2.serve import prepare as prepare_rekor2
+    from services.tsa.serve import prepare_data_dir as prepare_tsa
 
     rekor = prepare_rekor(str(data / "rekor"), database_url=database_url)
     ctlog = prepare_ctlog(str(data / "ctlog"), roots_file=str(data / "fulcio" / "ca" / "root.pem"),
                           database_url=database_url)  # fmt: skip
+    # a new v2 log is named HOST:PORT, as `sigstack serve rekor2` names it; the database keeps it
+    rekor2 = prepare_rekor2(str(data / "rekor2"), database_url=database_url,
+                            default_origin=urls["rekor2"].split("//", 1)[1])  # fmt: skip
+    _key_uri, chain = prepare_tsa(data / "tsa")
     return {"rekor": load_signer(rekor["key_uri"]).public_pem,
-            "ctlog": load_signer(ctlog["key_uri"]).public_pem}  # fmt: skip
+            "ctlog": load_signer(ctlog["key_uri"]).public_pem,
+            "rekor2": load_signer(rekor2["key_uri"]).public_pem,
+            "rekor2_origin": rekor2["origin"],
+            "tsa_chain": Path(chain).read_bytes()}  # fmt: skip
 
 
-def _trust_documents(data: Path, urls: dict[str, str], keys: dict[str, bytes]) -> tuple[Any, Any]:
-    """The trusted root and signing config for the current keys.
+def _trust_documents(
+    data: Path, urls: dict[str, str], keys: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """The trusted root and the two signing configs (``default``: Rekor v1 + TSA; ``rekor_v2``:
+    Rekor v2, then v1, + TSA) for the current keys.
 
-    A later ``up`` whose CA chain or log keys changed (an operator rotated one) keeps the published
-    entries, closes their windows now and adds the new ones, so older signatures keep verifying.
+    A later ``up`` whose CA chain, TSA chain or log keys changed (an operator rotated one), or that
+    meets a service an older ``up`` did not run, keeps the published entries, closes the replaced
+    ones' windows now and adds the new ones, so older signatures keep verifying.
     """
     from services.tuf import trustroot
 
@@ -84,11 +106,14 @@ def _trust_documents(data: Path, urls: dict[str, str], keys: dict[str, bytes]) -
     path = data / "trusted_root.json"
     now = dt.datetime.now(dt.UTC)
     start = now - dt.timedelta(minutes=5)
+    tsa_url = urls["tsa"] + TSA_PATH
 
     def build(valid_from: dt.datetime) -> dict[str, Any]:
         return trustroot.build_trusted_root(
             fulcio_chain_pem=chain, fulcio_url=urls["fulcio"], ctlog_public_key=keys["ctlog"],
             ctlog_url=urls["ctlog"], rekor_public_key=keys["rekor"], rekor_url=urls["rekor"],
+            tsa_chain_pem=keys["tsa_chain"], tsa_url=tsa_url,
+            rekor_v2=trustroot.RekorV2(keys["rekor2"], urls["rekor2"], keys["rekor2_origin"]),
             valid_from=valid_from,
         )  # fmt: skip
 
@@ -96,33 +121,51 @@ def _trust_documents(data: Path, urls: dict[str, str], keys: dict[str, bytes]) -
         root = build(start)
     else:
         root, current = json.loads(path.read_text()), build(now)
-        for kind in ("certificateAuthorities", "tlogs", "ctlogs"):
-            entry = current[kind][0]
-            if not any(_identity(kind, e) == _identity(kind, entry) for e in root[kind]):
-                root = trustroot.rotate(root, kind, entry, now)
-    signing = trustroot.build_signing_config(
-        ca_urls=[urls["fulcio"]], oidc_urls=[urls["oidc"]], rekor_urls=[urls["rekor"]],
-        operator=OPERATOR, valid_from=start,
-    )  # fmt: skip
-    old_signing = data / "signing_config.json"
-    if old_signing.exists():
-        previous = json.loads(old_signing.read_text())
-        if _service_urls(previous) == _service_urls(signing):
-            signing = previous
+        for kind in trustroot.KINDS:
+            for entry in current[kind]:
+                if not any(
+                    _identity(kind, e) == _identity(kind, entry) for e in root.get(kind, [])
+                ):
+                    root = trustroot.rotate(root, kind, entry, now)
+    common = {"ca_urls": [urls["fulcio"]], "oidc_urls": [urls["oidc"]], "tsa_urls": [tsa_url],
+              "operator": OPERATOR, "valid_from": start}  # fmt: skip
+    signing = {
+        "default": trustroot.build_signing_config(rekor_urls=[urls["rekor"]], **common),
+        "rekor_v2": trustroot.build_signing_config(
+            rekor_v2_urls=[urls["rekor2"]], rekor_urls=[urls["rekor"]], **common
+        ),
+    }
+    for name, fresh in signing.items():
+        old_signing = data / SIGNING_FILES[name]
+        if old_signing.exists():
+            previous = json.loads(old_signing.read_text())
+            if _service_urls(previous) == _service_urls(fresh):
+                signing[name] = previous  # the same services: keep their windows' start
     return root, signing
 
 
+SIGNING_FILES = {"default": "signing_config.json", "rekor_v2": "signing_config_rekor_v2.json"}
+TRUST_FILES = {"default": "trust_config.json", "rekor_v2": "trust_config_rekor_v2.json"}
+TUF_SIGNING_TARGETS = {
+    "default": "signing_config.v0.2.json",
+    "rekor_v2": "signing_config_rekor_v2.v0.2.json",
+}
+
+
 def _identity(kind: str, entry: dict[str, Any]) -> Any:
-    if kind == "certificateAuthorities":
-        return [c["rawBytes"] for c in entry["certChain"]["certificates"]]
-    return entry["publicKey"]["rawBytes"]
+    if kind in ("tlogs", "ctlogs"):
+        return entry["publicKey"]["rawBytes"]
+    return [c["rawBytes"] for c in entry["certChain"]["certificates"]]
 
 
 def _service_urls(signing: dict[str, Any]) -> Any:
-    return [[s["url"] for s in signing.get(k, [])] for k in ("caUrls", "oidcUrls", "rekorTlogUrls")]
+    return [
+        [(s["url"], s.get("majorApiVersion")) for s in signing.get(k, [])]
+        for k in ("caUrls", "oidcUrls", "rekorTlogUrls", "tsaUrls")
+    ]
 
 
-def _publish_tuf(data: Path, root: Any, signing: Any) -> None:
+def _publish_tuf(data: Path, root: Any, signing: dict[str, Any]) -> None:
     from services.tuf.keys import open_signer
     from services.tuf.repo import Repository
 
@@ -130,10 +173,9 @@ def _publish_tuf(data: Path, root: Any, signing: Any) -> None:
     repo = Repository(repo_dir)
     if not (repo_dir / "public" / "1.root.json").exists():
         repo.init(key_dir)
-    wanted = {
-        "trusted_root.json": json.dumps(root, indent=2).encode(),
-        "signing_config.v0.2.json": json.dumps(signing, indent=2).encode(),
-    }
+    wanted = {"trusted_root.json": json.dumps(root, indent=2).encode()}
+    for name, target in TUF_SIGNING_TARGETS.items():
+        wanted[target] = json.dumps(signing[name], indent=2).encode()
     targets = repo.published("targets").signed.targets
     changed = False
     for name, content in wanted.items():
@@ -190,7 +232,7 @@ def _listening(host: str, port: int) -> OSError | None:
 
 
 def _free_base(host: str, after: int) -> int | None:
-    """A port base above ``after`` whose five ports are free now (a suggestion, not a promise)."""
+    """A port base above ``after`` whose ports are all free now (a suggestion, not a promise)."""
     for base in range(after + 10, min(after + 1000, 65530), 10):
         if all(_listening(host, base + i) is None for i in range(len(SERVICES))):
             return base
@@ -238,6 +280,8 @@ def _start(
                   str(data / "fulcio" / "ca" / "root.pem")],
         "rekor": ["--data-dir", str(data / "rekor"), "--hostname", urls["rekor"].split("//")[1]],
         "tuf": ["--data-dir", str(data / "tuf")],
+        "tsa": ["--data-dir", str(data / "tsa")],
+        "rekor2": ["--data-dir", str(data / "rekor2")],
     }  # fmt: skip
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
@@ -258,7 +302,7 @@ def _child_environment(name: str, database_url: str | None, instance: str) -> di
     line (any user can read those in /proc; a process's environment only its own user and root)."""
     env = dict(os.environ)
     env[f"SIGSTACK_{name.upper()}_INSTANCE"] = instance
-    if database_url and name in ("oidc", "ctlog", "rekor"):
+    if database_url and name in WITH_DATABASE:
         env.pop(f"SIGSTACK_{name.upper()}_DATABASE_URL_FILE", None)
         env[f"SIGSTACK_{name.upper()}_DATABASE_URL"] = database_url
     return env
@@ -353,7 +397,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="keys, databases, trust documents and logs (default ./data)")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port-base", type=_port_base, default=5550, metavar="N",
-                   help="oidc N, fulcio N+1, ctlog N+2, rekor N+3, tuf N+4 (default 5550)")  # fmt: skip
+                   help="oidc N, fulcio N+1, ctlog N+2, rekor N+3, tuf N+4, tsa N+5, rekor2 N+6 "
+                   "(default 5550)")  # fmt: skip
     p.add_argument("--database-url", help=f"PostgreSQL for every service (default: "
                    f"${DATABASE_URL_ENV}, else SQLite in DIR; the environment keeps the password "
                    "off the command line)")  # fmt: skip
@@ -381,7 +426,7 @@ def main(argv: list[str]) -> int:
     from services.oidc import app as oidc_app
 
     try:
-        keys = _prepare_logs(data, args.database_url)
+        keys = _prepare_logs(data, urls, args.database_url)
         oidc_app.prepare(oidc_app.load({"data_dir": str(data / "oidc"),
                                         "database_url": args.database_url}))  # fmt: skip
     except OperationalError as exc:  # the message names host and port, never the password
@@ -405,8 +450,9 @@ def main(argv: list[str]) -> int:
         from services.tuf.trustroot import build_client_trust_config
 
         _write(data / "trusted_root.json", root)
-        _write(data / "signing_config.json", signing)
-        _write(data / "trust_config.json", build_client_trust_config(root, signing))
+        for name, config in signing.items():
+            _write(data / SIGNING_FILES[name], config)
+            _write(data / TRUST_FILES[name], build_client_trust_config(root, config))
         _write(data / "stack.json", urls)
         from . import stack_report
 

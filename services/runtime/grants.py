@@ -1,6 +1,6 @@
 """One PostgreSQL login role per service, holding only what that service's queries use.
 
-Each service that keeps tables (oidc, ctlog, rekor) connects with its own role. ``grant`` makes
+Each service that keeps tables (oidc, ctlog, rekor, rekor2) connects with its own role. ``grant`` makes
 that role's privileges exactly ``PRIVILEGES[service]`` (plus SELECT on ``alembic_version``, which
 every service reads at start to check the schema revision, and USAGE on the sequences behind the
 tables it inserts into). It runs as the owner of the tables, the role that ``sigstack db upgrade``
@@ -16,8 +16,8 @@ as is the owner itself. After granting, the role's effective privileges on every
 sequence of the schema, PUBLIC's grants included, are read back and compared with the rules;
 any difference rolls everything back and is reported.
 
-Left to others: ctlog and rekor share the ``tlog_`` tables (rows keyed by ``tree_id``), so each of
-the two roles can write the other's rows. Row-level security could separate them, but PostgreSQL
+Left to others: ctlog, rekor and rekor2 share the ``tlog_`` tables (rows keyed by ``tree_id``), and
+rekor and rekor2 the ``rekor_index`` table, so each of these roles can write the others' rows. Row-level security could separate them, but PostgreSQL
 refuses ``COPY FROM`` (the log engine's batch insert) on tables with row-level security.
 """
 
@@ -67,6 +67,8 @@ PRIVILEGES: Mapping[str, Mapping[str, frozenset[str]]] = MappingProxyType(
         ),
         "ctlog": _rules(_TLOG),
         "rekor": _rules({**_TLOG, "rekor_index": (SELECT, INSERT)}),
+        # Rekor v2 (services/rekor2/log.py): the same log engine and the v1 log's search index
+        "rekor2": _rules({**_TLOG, "rekor_index": (SELECT, INSERT)}),
     }
 )
 SCHEMA_TABLE = "alembic_version"  # SELECT for every service: require_current_schema()

@@ -54,11 +54,11 @@ def _log_id(text: str | None) -> bytes | None:
 def _when(text: str | None) -> datetime:
     if not text:
         return datetime.now(UTC).replace(microsecond=0)
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValidationError(f"not an ISO 8601 time: {text}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return trustroot.parse_time(text)
+
+
+def _maybe_when(text: str | None) -> datetime | None:
+    return trustroot.parse_time(text) if text else None
 
 
 def _emit(doc: Any, out: str | None) -> None:
@@ -138,8 +138,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--rekor-url", required=True)
     sp.add_argument("--rekor-log-id", help="log id (hex or base64); default SHA-256 of the key")
-    sp.add_argument("--tsa-chain")
-    sp.add_argument("--tsa-url")
+    sp.add_argument("--rekor2-key", help="Rekor v2 log's checkpoint public key (PEM/DER file)")
+    sp.add_argument("--rekor2-url", help="Rekor v2 log's base URL")
+    sp.add_argument("--rekor2-origin", help="Rekor v2 checkpoint origin (its logId derives from "
+                    "key and origin; `sigstack serve rekor2` prints both)")  # fmt: skip
+    sp.add_argument("--rekor2-log-id", help="Rekor v2 log id (hex or base64) instead of --origin")
+    sp.add_argument("--rekor2-valid-from", help="ISO 8601; default --valid-from")
+    sp.add_argument("--rekor2-valid-until", help="ISO 8601; default open")
+    sp.add_argument("--tsa-chain", help="TSA PEM chain (signing certificate first, root last)")
+    sp.add_argument("--tsa-url", help="the TSA's timestamp endpoint")
+    sp.add_argument("--tsa-valid-from", help="ISO 8601; default --valid-from")
+    sp.add_argument("--tsa-valid-until", help="ISO 8601; default open")
     sp.add_argument("--valid-from", help="ISO 8601; default now")
     sp.add_argument("-o", "--output")
     sp = sub.add_parser(
@@ -152,13 +161,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--chain", help="new PEM chain (certificateAuthorities, timestampAuthorities)")
     sp.add_argument("--url", required=True, help="log base URL or CA/TSA URI")
     sp.add_argument("--log-id")
+    sp.add_argument("--origin", help="a Rekor v2 log's checkpoint origin: the log id is its C2SP "
+                    "key ID")  # fmt: skip
     sp.add_argument("--at", help="rotation time, ISO 8601; default now")
     sp.add_argument("-o", "--output")
     sp = sub.add_parser("signing-config", help="build signing_config.v0.2.json from service URLs")
-    sp.add_argument("--ca-url", action="append", required=True)
-    sp.add_argument("--oidc-url", action="append", default=[])
-    sp.add_argument("--rekor-url", action="append", required=True)
-    sp.add_argument("--tsa-url", action="append", default=[])
+    spec = "URL, or url=URL[,api-version=N][,start-time=T][,end-time=T][,operator=NAME] (cosign's form); repeat for several"
+    sp.add_argument("--ca-url", action="append", required=True, help="Fulcio: " + spec)
+    sp.add_argument("--oidc-url", action="append", default=[], help="OIDC issuer: " + spec)
+    sp.add_argument("--rekor-url", action="append", default=[],
+                    help="Rekor (API version 1 unless given): " + spec)  # fmt: skip
+    sp.add_argument("--rekor2-url", action="append", default=[],
+                    help="Rekor v2 (API version 2 unless given): " + spec)  # fmt: skip
+    sp.add_argument("--tsa-url", action="append", default=[],
+                    help="TSA timestamp endpoint (.../api/v1/timestamp): " + spec)  # fmt: skip
     sp.add_argument("--operator", required=True)
     sp.add_argument("--valid-from")
     sp.add_argument("-o", "--output")
@@ -167,6 +183,29 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--signing-config", required=True)
     sp.add_argument("-o", "--output")
     return p
+
+
+def _rekor_v2(args: argparse.Namespace) -> trustroot.RekorV2 | None:
+    given = [args.rekor2_key, args.rekor2_url]
+    if not any(given):
+        if args.rekor2_origin or args.rekor2_log_id:
+            raise ValidationError(
+                "--rekor2-origin/--rekor2-log-id need --rekor2-key and --rekor2-url"
+            )
+        return None
+    if not all(given):
+        raise ValidationError("a Rekor v2 log needs --rekor2-key and --rekor2-url")
+    log_id = _log_id(args.rekor2_log_id)
+    if log_id is None and not args.rekor2_origin:
+        raise ValidationError("a Rekor v2 log needs --rekor2-origin (or --rekor2-log-id)")
+    return trustroot.RekorV2(
+        public_key=_read(args.rekor2_key),
+        url=args.rekor2_url,
+        origin=args.rekor2_origin or "",
+        start=_maybe_when(args.rekor2_valid_from),
+        end=_maybe_when(args.rekor2_valid_until),
+        log_id=log_id,
+    )
 
 
 def _json_arg(text: str) -> Any:
@@ -267,6 +306,8 @@ def main(argv: list[str]) -> int:
             rekor_log_id=_log_id(args.rekor_log_id),
             tsa_chain_pem=_read(args.tsa_chain) if args.tsa_chain else None,
             tsa_url=args.tsa_url,
+            tsa_window=(_maybe_when(args.tsa_valid_from), _maybe_when(args.tsa_valid_until)),
+            rekor_v2=_rekor_v2(args),
             valid_from=_when(args.valid_from),
         )
     elif args.cmd == "trusted-root-rotate":
@@ -274,9 +315,10 @@ def main(argv: list[str]) -> int:
         if args.kind in ("tlogs", "ctlogs"):
             if not args.key:
                 raise ValidationError(f"rotating {args.kind} needs --key")
-            entry = trustroot.log_instance(
-                _read(args.key), args.url, start=at, log_id=_log_id(args.log_id)
-            )
+            key, log_id = _read(args.key), _log_id(args.log_id)
+            if log_id is None and args.origin:
+                log_id = trustroot.rekor_v2_log_id(key, args.origin)
+            entry = trustroot.log_instance(key, args.url, start=at, log_id=log_id)
         else:
             if not args.chain:
                 raise ValidationError(f"rotating {args.kind} needs --chain")
@@ -284,13 +326,20 @@ def main(argv: list[str]) -> int:
         current = json.loads(_read(args.trusted_root))
         doc = trustroot.rotate(current, args.kind, entry, at)
     elif args.cmd == "signing-config":
+        start = _when(args.valid_from)
+
+        def services(refs: list[str], version: int = 1) -> list[dict[str, Any]]:
+            return [trustroot.parse_service(r, args.operator, start=start, api_version=version)
+                    for r in refs]  # fmt: skip
+
         doc = trustroot.build_signing_config(
-            ca_urls=args.ca_url,
-            oidc_urls=args.oidc_url,
-            rekor_urls=args.rekor_url,
-            tsa_urls=args.tsa_url,
+            ca_urls=services(args.ca_url),
+            oidc_urls=services(args.oidc_url),
+            rekor_urls=services(args.rekor_url),
+            rekor_v2_urls=services(args.rekor2_url, 2),
+            tsa_urls=services(args.tsa_url),
             operator=args.operator,
-            valid_from=_when(args.valid_from),
+            valid_from=start,
         )
     elif args.cmd == "trust-config":
         doc = trustroot.build_client_trust_config(

@@ -1,11 +1,15 @@
 """Build the Sigstore trust documents a TUF repository distributes: pure functions, no I/O.
 
 ``build_trusted_root`` turns the running stack's public material (Fulcio CA chain, CT log key,
-Rekor key, optional TSA chain) into ``trusted_root.json`` (protobuf-specs ``TrustedRoot``, JSON
-names in camelCase, media type ``application/vnd.dev.sigstore.trustedroot+json;version=0.1`` —
-the only one sigstore-python 4.5.1 and sigstore-go accept). ``build_signing_config`` writes a
-``SigningConfig`` v0.2 from service URLs. ``rotate`` adds a new key or CA and closes the window
-(``validFor.end``) of the one it replaces, so signatures made before the rotation keep verifying.
+Rekor key, optional Rekor v2 log and TSA chain) into ``trusted_root.json`` (protobuf-specs
+``TrustedRoot``, JSON names in camelCase, media type
+``application/vnd.dev.sigstore.trustedroot+json;version=0.1`` — the only one sigstore-python 4.5.1
+and sigstore-go accept). A Rekor v2 log's ``logId`` is its C2SP checkpoint key ID
+(``rekor_v2_log_id``), not the SHA-256 of its key. ``build_signing_config`` writes a
+``SigningConfig`` v0.2 from service URLs or ``Service`` entries (``parse_service``: cosign's
+``url=...,api-version=N,start-time=...,end-time=...,operator=...``). ``rotate`` adds a new key or CA
+and closes the window (``validFor.end``) of the one it replaces, so signatures made before the
+rotation keep verifying.
 
 Reading keys from files or fetching them from services is left to callers (``services.tuf.cli``).
 """
@@ -16,6 +20,7 @@ import base64
 import copy
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +72,16 @@ def key_details(key: PublicKeyTypes) -> str:
     elif isinstance(key, rsa.RSAPublicKey) and key.key_size in (2048, 3072, 4096):
         return f"PKIX_RSA_PKCS1V15_{key.key_size}_SHA256"
     raise ValidationError(f"unsupported log key type {type(key).__name__}")
+
+
+def rekor_v2_log_id(public_key: bytes, origin: str) -> bytes:
+    """A Rekor v2 log's ID: the C2SP signed-note key ID of its checkpoint key under ``origin``
+    (``note.note_key_digest``: SHA-256 over the origin, a type byte and the key)."""
+    from protocol.note import note_key_digest
+
+    if not origin or origin != origin.strip() or "\n" in origin:
+        raise ValidationError("a Rekor v2 log needs its checkpoint origin (one line)")
+    return note_key_digest(origin, _public_key(public_key))  # type: ignore[arg-type]
 
 
 def _valid_for(start: datetime, end: datetime | None) -> dict[str, str]:
@@ -152,6 +167,29 @@ def certificate_authority(
     }
 
 
+@dataclass(frozen=True)
+class RekorV2:
+    """A Rekor v2 log for the trusted root: its checkpoint key (PEM or DER SPKI), base URL and
+    checkpoint origin (the ``logId`` is derived from key and origin unless given)."""
+
+    public_key: bytes
+    url: str
+    origin: str
+    start: datetime | None = None
+    end: datetime | None = None
+    log_id: bytes | None = None
+
+    def instance(self, default_start: datetime) -> dict[str, Any]:
+        log_id = self.log_id or rekor_v2_log_id(self.public_key, self.origin)
+        return log_instance(
+            self.public_key,
+            self.url,
+            start=self.start or default_start,
+            end=self.end,
+            log_id=log_id,
+        )
+
+
 def build_trusted_root(
     *,
     fulcio_chain_pem: bytes | Sequence[bytes],
@@ -165,11 +203,16 @@ def build_trusted_root(
     rekor_log_id: bytes | None = None,
     tsa_chain_pem: bytes | Sequence[bytes] | None = None,
     tsa_url: str | None = None,
+    tsa_window: tuple[datetime | None, datetime | None] = (None, None),
+    rekor_v2: RekorV2 | None = None,
 ) -> dict[str, Any]:
-    """``trusted_root.json`` for one Fulcio CA, one CT log, one Rekor log and an optional TSA.
+    """``trusted_root.json`` for one Fulcio CA, one CT log, one Rekor log and optionally a Rekor
+    v2 log (listed after the v1 log) and a TSA.
 
-    Every window opens at ``valid_from`` and stays open; ``rotate`` closes them later. A TSA chain
-    needs at least two certificates (signing cert, ..., root), as sigstore-python requires.
+    Every window opens at ``valid_from`` and stays open, except the TSA's and the v2 log's when
+    ``tsa_window`` / ``rekor_v2.start``/``end`` say otherwise (``rotate`` closes windows later).
+    A TSA chain needs at least two certificates (signing cert, ..., root), as sigstore-python
+    requires.
     """
     tsas: list[dict[str, Any]] = []
     if tsa_chain_pem is not None:
@@ -177,10 +220,20 @@ def build_trusted_root(
             raise ValidationError("a TSA chain needs the TSA URL")
         if len(_load_chain(tsa_chain_pem)) < 2:
             raise ValidationError("the TSA chain must hold the signing certificate and its root")
-        tsas.append(certificate_authority(tsa_chain_pem, tsa_url, start=valid_from))
+        tsa_start, tsa_end = tsa_window
+        tsas.append(
+            certificate_authority(
+                tsa_chain_pem, tsa_url, start=tsa_start or valid_from, end=tsa_end
+            )
+        )
+    elif tsa_url:
+        raise ValidationError("a TSA URL needs the TSA's certificate chain")
+    tlogs = [log_instance(rekor_public_key, rekor_url, start=valid_from, log_id=rekor_log_id)]
+    if rekor_v2 is not None:
+        tlogs.append(rekor_v2.instance(valid_from))
     return {
         "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
-        "tlogs": [log_instance(rekor_public_key, rekor_url, start=valid_from, log_id=rekor_log_id)],
+        "tlogs": tlogs,
         "certificateAuthorities": [
             certificate_authority(fulcio_chain_pem, fulcio_url, start=valid_from)
         ],
@@ -234,38 +287,115 @@ def _identity(kind: str, entry: Mapping[str, Any]) -> Any:
     return tuple(c.get("rawBytes") for c in entry.get("certChain", {}).get("certificates", []))
 
 
-def service(url: str, operator: str, *, start: datetime, api_version: int = 1) -> dict[str, Any]:
+def service(
+    url: str,
+    operator: str,
+    *,
+    start: datetime,
+    api_version: int = 1,
+    end: datetime | None = None,
+) -> dict[str, Any]:
     """A signing-config ``Service`` entry (``operator`` is required by sigstore-python)."""
+    if api_version < 1:
+        raise ValidationError("a service's API version is at least 1")
     return {
         "url": url.rstrip("/"),
         "majorApiVersion": api_version,
-        "validFor": {"start": rfc3339(start)},
+        "validFor": _valid_for(start, end),
         "operator": operator,
     }
 
 
+SERVICE_KEYS = ("url", "api-version", "start-time", "end-time", "operator")
+
+
+def parse_service(
+    text: str, operator: str, *, start: datetime, api_version: int = 1
+) -> dict[str, Any]:
+    """A ``Service`` from a plain URL, or from cosign's ``signing-config create`` form
+    ``url=URL[,api-version=N][,start-time=RFC3339][,end-time=RFC3339][,operator=NAME]``; what the
+    text leaves out comes from the arguments."""
+    if "=" not in text.split(",", 1)[0]:
+        return service(text, operator, start=start, api_version=api_version)
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in SERVICE_KEYS:
+            raise ValidationError(
+                f"{part!r} in {text!r}: expected KEY=VALUE with KEY one of {', '.join(SERVICE_KEYS)}"
+            )
+        if key in fields:
+            raise ValidationError(f"{key} is given twice in {text!r}")
+        fields[key] = value.strip()
+    if not fields.get("url"):
+        raise ValidationError(f"{text!r} names no url=")
+    version = api_version
+    if "api-version" in fields:
+        try:
+            version = int(fields["api-version"])
+        except ValueError:
+            raise ValidationError(f"api-version in {text!r} is not a number") from None
+    return service(
+        fields["url"],
+        fields.get("operator", operator),
+        start=parse_time(fields["start-time"]) if "start-time" in fields else start,
+        api_version=version,
+        end=parse_time(fields["end-time"]) if "end-time" in fields else None,
+    )
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 / ISO 8601 time; without a zone it is UTC."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"not an ISO 8601 time: {text}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+ServiceRef = str | Mapping[str, Any]
+
+
+def _services(
+    refs: Sequence[ServiceRef], operator: str, start: datetime, version: int
+) -> list[dict[str, Any]]:
+    return [
+        dict(r)
+        if isinstance(r, Mapping)
+        else service(r, operator, start=start, api_version=version)
+        for r in refs
+    ]
+
+
 def build_signing_config(
     *,
-    ca_urls: Sequence[str],
-    oidc_urls: Sequence[str],
-    rekor_urls: Sequence[str],
-    tsa_urls: Sequence[str] = (),
+    ca_urls: Sequence[ServiceRef],
+    oidc_urls: Sequence[ServiceRef],
+    rekor_urls: Sequence[ServiceRef],
+    tsa_urls: Sequence[ServiceRef] = (),
+    rekor_v2_urls: Sequence[ServiceRef] = (),
     operator: str,
     valid_from: datetime,
 ) -> dict[str, Any]:
-    """``signing_config.v0.2.json``: Fulcio API v1, OIDC, Rekor API v1, TSA (full endpoint URLs).
+    """``signing_config.v0.2.json``: Fulcio API v1, OIDC, Rekor API v1 and v2, TSA.
 
-    CA, OIDC and Rekor URLs are base URLs; TSA URLs name the timestamp endpoint itself
-    (``.../api/v1/timestamp``). Selectors are ``ANY`` as in Sigstore's public configuration.
+    Each list holds URLs (a window from ``valid_from``, ``operator``, API version 1 — 2 for
+    ``rekor_v2_urls``) or ready ``Service`` entries (``service``, ``parse_service``). CA, OIDC and
+    Rekor URLs are base URLs; TSA URLs name the timestamp endpoint itself
+    (``.../api/v1/timestamp``). Selectors are ``ANY`` as in Sigstore's public configuration; a
+    client picks, per operator, the Rekor with the highest API version it speaks.
     """
-    if not ca_urls or not rekor_urls:
+    if not ca_urls or not (rekor_urls or rekor_v2_urls):
         raise ValidationError("a signing config needs at least one CA URL and one Rekor URL")
+    rekors = _services(rekor_v2_urls, operator, valid_from, 2)
+    rekors += _services(rekor_urls, operator, valid_from, 1)
     return {
         "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
-        "caUrls": [service(u, operator, start=valid_from) for u in ca_urls],
-        "oidcUrls": [service(u, operator, start=valid_from) for u in oidc_urls],
-        "rekorTlogUrls": [service(u, operator, start=valid_from) for u in rekor_urls],
-        "tsaUrls": [service(u, operator, start=valid_from) for u in tsa_urls],
+        "caUrls": _services(ca_urls, operator, valid_from, 1),
+        "oidcUrls": _services(oidc_urls, operator, valid_from, 1),
+        "rekorTlogUrls": rekors,
+        "tsaUrls": _services(tsa_urls, operator, valid_from, 1),
         "rekorTlogConfig": {"selector": "ANY"},
         "tsaConfig": {"selector": "ANY"},
     }

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from services.stack import SERVICES
 from services.stack_report import service_account_token
 from tests.servers import ROOT
 
@@ -24,7 +25,7 @@ NPM_SIGSTORE = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "sigstore"
 SIGSTORE_PY = Path(sys.executable).with_name("sigstore")
 
 
-def free_port_base(count: int = 5) -> int:
+def free_port_base(count: int = len(SERVICES)) -> int:
     """``count`` consecutive free ports below the kernel's ephemeral range, so that outgoing
     connections made while the stack starts cannot take them (ports from bind(0) could)."""
     low, _high = (
@@ -87,6 +88,10 @@ class Stack:
     @property
     def trust_config(self) -> Path:
         return self.data / "trust_config.json"
+
+    @property
+    def trust_config_v2(self) -> Path:
+        return self.data / "trust_config_rekor_v2.json"
 
     @property
     def account(self) -> dict[str, Any]:
