@@ -23,6 +23,9 @@ def _add_signing_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", action="store_true", help="use the device flow to sign in")
     p.add_argument("--output", choices=("text", "json"), default="text")
     p.add_argument("-y", "--yes", action="store_true", help="accepted for cosign compatibility")
+    p.add_argument("--rekor-version", type=int, choices=(1, 2),
+                   help="write to a Rekor log of this API version (default: the signing config's "
+                   "choice, the highest version per operator)")  # fmt: skip
     add_trust_flags(p, signing=True)
 
 
@@ -31,11 +34,12 @@ def make_signer(ns: argparse.Namespace, progress: bool, what: str = "the bundle"
     issuer from the flag or the signing config, and the identity token's source."""
     from client import trust
     from client.sign.oidc import get_token
-    from client.sign.signer import Signer
+    from client.sign.signer import Signer, choose_rekor
     from protocol.trust import select_services
 
     opts = trust_options(ns)
     config = trust.signing_config(opts)
+    choose_rekor(config, getattr(ns, "rekor_version", None))  # refused before any sign-in
     try:
         root = trust.trusted_root(opts)
     except ValidationError as exc:
@@ -52,7 +56,9 @@ def make_signer(ns: argparse.Namespace, progress: bool, what: str = "the bundle"
         client_secret=ns.oidc_client_secret,
         device=ns.device,
     )
-    return Signer(config, root, token, progress=say if progress else (lambda _m: None)), root
+    signer = Signer(config, root, token, progress=say if progress else (lambda _m: None),
+                    rekor_version=getattr(ns, "rekor_version", None))  # fmt: skip
+    return signer, root
 
 
 def _signer(ns: argparse.Namespace, progress: bool) -> Any:

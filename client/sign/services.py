@@ -1,7 +1,9 @@
 """Clients of the signing services: Fulcio v2 (``POST /api/v2/signingCert``), Rekor v1
-(``POST /api/v1/log/entries``, hashedrekord 0.0.1 and dsse 0.0.1) and RFC 3161 timestamp
-authorities. Each call is one request over ``client.http``; answers are parsed into protocol
-models or raise with the service's reason.
+(``POST /api/v1/log/entries``, hashedrekord 0.0.1 and dsse 0.0.1), Rekor v2
+(``POST /api/v2/log/entries``, hashedrekord 0.0.2 — for DSSE over the envelope's PAE, as
+sigstore-python and cosign log it) and RFC 3161 timestamp authorities (SHA-256 imprint of the
+signature, a nonce, certReq: what sigstore-python sends). Each call is one request over
+``client.http``; answers are parsed into protocol models or raise with the service's reason.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from protocol.bundle import InclusionProof, KindVersion, TransparencyLogEntry
 from protocol.errors import UnavailableError, ValidationError
+from protocol.protojson import Reader
 
 from ..http import join, json_request, request
 
@@ -144,6 +147,60 @@ def upload_entry(rekor_url: str, proposed: dict[str, Any]) -> TransparencyLogEnt
     return _entry_from_v1(answer)
 
 
+REKOR_V2_TIMEOUT = 30.0  # a v2 log answers once a checkpoint covers the entry (rekor-tiles: 20 s)
+
+
+def upload_entry_v2(rekor_url: str, proposed: dict[str, Any]) -> TransparencyLogEntry:
+    """Log a ``CreateEntryRequest`` on a Rekor v2 API; returns the ``TransparencyLogEntry`` it
+    answers (an inclusion proof with a checkpoint, no SET, integrated time 0)."""
+    status, raw = request(
+        "POST",
+        join(rekor_url, "/api/v2/log/entries"),
+        json.dumps(proposed).encode(),
+        {"Content-Type": "application/json", "Accept": "application/json"},
+        timeout=REKOR_V2_TIMEOUT,
+    )
+    if status != 201:
+        try:
+            detail = str(json.loads(raw).get("message") or "")
+        except (ValueError, AttributeError):
+            detail = ""
+        if status >= 500:
+            raise UnavailableError(f"Rekor v2 answered HTTP {status} {detail}".rstrip())
+        raise ValidationError(f"Rekor v2 refused the entry (HTTP {status}) {detail}".rstrip())
+    try:
+        answer = json.loads(raw)
+        if not isinstance(answer, dict):
+            raise ValueError
+        entry = TransparencyLogEntry._read(Reader(answer, "entry"))
+    except (ValueError, ValidationError):
+        raise UnavailableError("Rekor v2's log entry could not be read") from None
+    if entry.kind_version != KindVersion("hashedrekord", "0.0.2"):
+        raise UnavailableError(
+            f"Rekor v2 logged a {entry.kind_version.kind} {entry.kind_version.version} entry, "
+            "not the hashedrekord 0.0.2 that was sent"
+        )
+    if entry.inclusion_proof is None or not entry.inclusion_proof.checkpoint:
+        raise UnavailableError("Rekor v2 returned no inclusion proof with a checkpoint")
+    return entry
+
+
+def hashedrekord_v2(digest: bytes, signature: bytes, cert_der: bytes) -> dict[str, Any]:
+    """A Rekor v2 ``CreateEntryRequest`` for a SHA-256 digest signed with a P-256 key."""
+    return {
+        "hashedRekordRequestV002": {
+            "digest": base64.b64encode(digest).decode(),
+            "signature": {
+                "content": base64.b64encode(signature).decode(),
+                "verifier": {
+                    "x509Certificate": {"rawBytes": base64.b64encode(cert_der).decode()},
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                },
+            },
+        }
+    }
+
+
 def hashedrekord(digest_hex: str, signature: bytes, cert_pem: bytes) -> dict[str, Any]:
     return {
         "apiVersion": "0.0.1",
@@ -172,10 +229,19 @@ def dsse_entry(envelope_json: str, cert_pem: bytes) -> dict[str, Any]:
 
 
 def timestamp(tsa_url: str, signature: bytes) -> bytes:
-    """An RFC 3161 timestamp over ``signature`` (SHA-256, with a nonce); DER response bytes."""
-    from rfc3161_client import TimestampRequestBuilder, decode_timestamp_response
+    """An RFC 3161 timestamp over ``signature``: a SHA-256 imprint (rfc3161-client's builder
+    defaults to SHA-512; every Sigstore client sends SHA-256), a nonce and certReq, as
+    sigstore-python 4.5.1 asks; DER response bytes."""
+    from rfc3161_client import HashAlgorithm, TimestampRequestBuilder, decode_timestamp_response
 
-    req = TimestampRequestBuilder().data(signature).nonce(nonce=True).build()
+    req = (
+        TimestampRequestBuilder()
+        .data(signature)
+        .hash_algorithm(HashAlgorithm.SHA256)
+        .nonce(nonce=True)
+        .cert_request(cert_request=True)
+        .build()
+    )
     status, raw = request(
         "POST",
         tsa_url,
@@ -186,7 +252,14 @@ def timestamp(tsa_url: str, signature: bytes) -> bytes:
     if status != 200:
         raise UnavailableError(f"the timestamp authority answered HTTP {status}")
     try:
-        decode_timestamp_response(raw)
+        response = decode_timestamp_response(raw)
+        info = response.tst_info
+        answered = (response.status, info.message_imprint.message, info.nonce)
     except ValueError:
         raise UnavailableError("the timestamp authority's answer is not a timestamp") from None
+    if answered != (0, req.message_imprint.message, req.nonce):
+        raise UnavailableError(
+            "the timestamp authority's answer is not a granted timestamp over this signature "
+            "with this request's nonce"
+        )
     return raw

@@ -1,16 +1,29 @@
 """Keyless signing: an ephemeral P-256 key, a Fulcio certificate for it, a signature over the
-artifact's SHA-256 (hashedrekord) or over a DSSE envelope (in-toto statements), optional RFC 3161
-timestamps, one Rekor v1 entry, and a v0.3 bundle. The fresh bundle is verified against the
-trusted root before it is returned (chain, SCT, log entry, signature), so a misconfigured stack is
-caught at signing time rather than by the first verifier.
+artifact's SHA-256 (hashedrekord) or over a DSSE envelope (in-toto statements), RFC 3161
+timestamps from the signing config's TSAs, one transparency-log entry, and a v0.3 bundle.
+
+The log follows the signing config (spec/clients.md section 4.2, as sigstore-python 4.5.1 and
+sigstore-go choose): per operator the valid Rekor with the highest API version this client speaks
+(1 or 2), then the ``rekorTlogConfig`` selector; ``rekor_version`` forces one version. On Rekor v1
+a message signature is a hashedrekord 0.0.1 and an envelope a dsse 0.0.1 entry; on Rekor v2 both
+are hashedrekord 0.0.2 (an envelope over its PAE). A v2 entry carries no signed time, so with v2
+at least one timestamp is required, and its absence stops signing *before* anything is logged
+(sigstore-python logs first and fails after). With v1, timestamps are optional and a TSA that
+fails is a warning.
+
+The fresh bundle is verified against the trusted root before it is returned (chain, SCT, log
+entry, timestamps, signature), so a misconfigured stack is caught at signing time rather than by
+the first verifier.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,11 +37,12 @@ from protocol.bundle import (
     DsseSignature,
     HashOutput,
     MessageSignature,
+    TransparencyLogEntry,
     VerificationMaterial,
     pae,
 )
 from protocol.errors import UnavailableError, ValidationError
-from protocol.trust import SigningConfig, TrustedRoot, select_services
+from protocol.trust import Service, SigningConfig, TrustedRoot, select_services
 
 from . import services
 from .oidc import IdentityToken
@@ -38,12 +52,27 @@ def _quiet(_: str) -> None:
     pass
 
 
+def choose_rekor(config: SigningConfig, version: int | None = None) -> Service:
+    """The Rekor log to write to: per operator the valid one with the highest API version this
+    client speaks (or ``version`` alone), then the ``rekorTlogConfig`` selector."""
+    try:
+        return select_services(
+            config.rekor_tlog_urls, (version,) if version else (1, 2), config.rekor_tlog_config
+        )[0]
+    except ValidationError as exc:
+        forced = f" (--rekor-version {version})" if version else ""
+        raise ValidationError(
+            f"the signing config lists no usable Rekor log{forced}: {exc.message}"
+        ) from None
+
+
 @dataclass
 class Signer:
     signing_config: SigningConfig
     trusted_root: TrustedRoot | None
     token: IdentityToken
     progress: Callable[[str], None] = _quiet
+    rekor_version: int | None = None  # force Rekor API v1 or v2 (``--rekor-version``)
     _key: ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
     _chain: list[x509.Certificate] = field(default_factory=list, repr=False)
 
@@ -63,40 +92,68 @@ class Signer:
         pem: bytes = self._chain[0].public_bytes(serialization.Encoding.PEM)
         return pem
 
-    def _timestamps(self, signature: bytes) -> tuple[bytes, ...]:
-        if not self.signing_config.tsa_urls:
-            return ()
+    def _timestamps(self, signature: bytes, required: bool) -> tuple[bytes, ...]:
+        """A timestamp from each selected TSA; failures are warnings unless ``required`` (Rekor
+        v2) leaves none, which stops signing before anything is logged."""
+        tsas: list[Service] = []
+        reason = "the signing config lists no timestamp authority"
+        if self.signing_config.tsa_urls:
+            try:
+                tsas = select_services(
+                    self.signing_config.tsa_urls, (1,), self.signing_config.tsa_config
+                )
+            except ValidationError as exc:  # no usable TSA now
+                reason = f"no timestamp authority is usable: {exc.message}"
         out = []
-        try:
-            tsas = select_services(
-                self.signing_config.tsa_urls, (1,), self.signing_config.tsa_config
-            )
-        except ValidationError:  # no usable TSA now: timestamps are optional with Rekor v1
-            return ()
         for tsa in tsas:
             try:
                 out.append(services.timestamp(tsa.url, signature))
             except UnavailableError as exc:
-                print(f"Warning: no timestamp from {tsa.url}: {exc.message}", file=sys.stderr)
+                reason = f"no timestamp from {tsa.url}: {exc.message}"
+                print(f"Warning: {reason}", file=sys.stderr)
+        if required and not out:
+            raise UnavailableError(
+                f"a Rekor v2 entry carries no signed time, so signing needs an RFC 3161 "
+                f"timestamp, and there is none ({reason}); nothing was logged"
+            )
+        if out:
+            self.progress(f"{len(out)} signed timestamp(s) from a timestamp authority")
         return tuple(out)
 
-    def _rekor_url(self) -> str:
-        return select_services(
-            self.signing_config.rekor_tlog_urls, (1,), self.signing_config.rekor_tlog_config
-        )[0].url
+    def rekor(self) -> Service:
+        """The log this signer writes to (see the module docstring)."""
+        return choose_rekor(self.signing_config, self.rekor_version)
+
+    def _log(
+        self, digest: bytes, signature: bytes, v1_entry: Callable[[], dict[str, Any]]
+    ) -> tuple[tuple[bytes, ...], TransparencyLogEntry]:
+        """(timestamps, log entry): timestamps first, then one entry on the chosen log."""
+        rekor = self.rekor()
+        v2 = rekor.major_api_version == 2
+        stamps = self._timestamps(signature, required=v2)
+        self.progress(
+            f"Uploading to the transparency log {rekor.url} (Rekor v{rekor.major_api_version}) ..."
+        )
+        if v2:
+            der = self._chain[0].public_bytes(serialization.Encoding.DER)
+            entry = services.upload_entry_v2(
+                rekor.url, services.hashedrekord_v2(digest, signature, der)
+            )
+        else:
+            entry = services.upload_entry(rekor.url, v1_entry())
+        self.progress(f"tlog entry created with index: {entry.log_index}")
+        return stamps, entry
 
     def sign_digest(self, digest: bytes) -> Bundle:
         """Sign a SHA-256 digest (of a file hashed by the caller)."""
         self._certificate()
         assert self._key is not None
         signature = self._key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-        stamps = self._timestamps(signature)
-        rekor = self._rekor_url()
-        self.progress(f"Uploading to the transparency log {rekor} ...")
-        entry = services.upload_entry(
-            rekor, services.hashedrekord(digest.hex(), signature, self.certificate_pem)
+        stamps, entry = self._log(
+            digest,
+            signature,
+            lambda: services.hashedrekord(digest.hex(), signature, self.certificate_pem),
         )
-        self.progress(f"tlog entry created with index: {entry.log_index}")
         return self._bundle(
             entry, stamps, message=MessageSignature(signature, HashOutput("SHA2_256", digest))
         )
@@ -107,14 +164,14 @@ class Signer:
         """Sign ``payload`` as a DSSE envelope (e.g. an in-toto statement)."""
         self._certificate()
         assert self._key is not None
-        signature = self._key.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
+        encoded = pae(payload_type, payload)
+        signature = self._key.sign(encoded, ec.ECDSA(hashes.SHA256()))
         envelope = DsseEnvelope(payload, payload_type, (DsseSignature(signature),))
-        stamps = self._timestamps(signature)
-        rekor = self._rekor_url()
-        self.progress(f"Uploading to the transparency log {rekor} ...")
-        env_json = json.dumps(envelope._write())
-        entry = services.upload_entry(rekor, services.dsse_entry(env_json, self.certificate_pem))
-        self.progress(f"tlog entry created with index: {entry.log_index}")
+        stamps, entry = self._log(
+            hashlib.sha256(encoded).digest(),
+            signature,
+            lambda: services.dsse_entry(json.dumps(envelope._write()), self.certificate_pem),
+        )
         return self._bundle(entry, stamps, envelope=envelope)
 
     def _bundle(
