@@ -1,8 +1,11 @@
 """Transparency-log entry checks: Merkle inclusion proof with a signed checkpoint, the inclusion
 promise (SET), and the consistency of the logged body with the bundle.
 
-Log kinds understood: Rekor v1 ``hashedrekord`` 0.0.1 and ``dsse`` 0.0.1, Rekor v2 ``hashedrekord``
-0.0.2 (which also records DSSE envelopes, over their PAE). The SET is the log's signature over the
+Log kinds understood: Rekor v1 ``hashedrekord`` 0.0.1, ``dsse`` 0.0.1 and ``intoto`` 0.0.2 (what
+sigstore-js' ``attest`` writes: the envelope's signatures double base64-encoded, each with its
+signer's PEM, and the payload's SHA-256; the client-computed envelope hash ``content.hash``, which
+Rekor stores unchecked, is checked for shape only, as sigstore-js and sigstore-go do), and Rekor v2
+``hashedrekord`` 0.0.2 (which also records DSSE envelopes, over their PAE). The SET is the log's signature over the
 RFC 8785 JSON ``{"body", "integratedTime", "logID", "logIndex"}``; the checkpoint is a C2SP signed
 note whose signature line carries the first four bytes of the entry's log ID (Rekor's rule).
 
@@ -196,6 +199,15 @@ _SHAPES: dict[str, dict[str, frozenset[str]]] = {
         "spec.payloadHash": frozenset({"algorithm", "value"}),
         "spec.signatures[]": frozenset({"signature", "verifier"}),
     },
+    "intoto/0.0.2": {  # Rekor's canonical form: the payload itself is dropped
+        "": frozenset({"apiVersion", "kind", "spec"}),
+        "spec": frozenset({"content"}),
+        "spec.content": frozenset({"envelope", "hash", "payloadHash"}),
+        "spec.content.envelope": frozenset({"payloadType", "signatures"}),
+        "spec.content.envelope.signatures[]": frozenset({"keyid", "publicKey", "sig"}),
+        "spec.content.hash": frozenset({"algorithm", "value"}),
+        "spec.content.payloadHash": frozenset({"algorithm", "value"}),
+    },
 }
 
 
@@ -297,13 +309,17 @@ def check_hashedrekord(
 
 
 def check_dsse(entry: TransparencyLogEntry, signer: Any, envelope: DsseEnvelope) -> None:
-    """The logged dsse 0.0.1 (or Rekor v2 hashedrekord 0.0.2 over the PAE) matches the envelope."""
+    """The logged dsse 0.0.1, intoto 0.0.2 (or Rekor v2 hashedrekord 0.0.2 over the PAE) matches
+    the envelope."""
     kind, version = entry.kind_version.kind, entry.kind_version.version
     if kind == "hashedrekord" and version == "0.0.2":
         if len(envelope.signatures) != 1:
             raise VerificationError("a DSSE envelope logged as hashedrekord needs one signature")
         digest = hashlib.sha256(envelope.pae()).digest()
         check_hashedrekord(entry, signer, envelope.signatures[0].sig, digest)
+        return
+    if kind == "intoto" and version == "0.0.2":
+        _check_intoto(entry, signer, envelope)
         return
     if not (kind == "dsse" and version == "0.0.1"):
         raise VerificationError(f"unsupported DSSE log entry type {kind}/{version}")
@@ -321,3 +337,43 @@ def check_dsse(entry: TransparencyLogEntry, signer: Any, envelope: DsseEnvelope)
             _dig(item, "verifier"), signer
         ):
             raise VerificationError("the DSSE log entry's signatures do not match the bundle")
+
+
+def _sha256_hex(obj: Any, what: str) -> str:
+    value = _dig(obj, "value")
+    if _dig(obj, "algorithm") != "sha256" or not isinstance(value, str):
+        raise VerificationError(f"the intoto log entry's {what} is not SHA-256")
+    if len(value) != 64 or value.strip("0123456789abcdef"):
+        raise VerificationError(f"the intoto log entry's {what} is not a SHA-256 hex digest")
+    return value
+
+
+def _check_intoto(entry: TransparencyLogEntry, signer: Any, envelope: DsseEnvelope) -> None:
+    """intoto 0.0.2 (Rekor ``pkg/types/intoto/v0.0.2``): the payload's SHA-256, the payload type,
+    and each signature (base64 of the envelope's base64, as Rekor stores it) with its keyid and
+    the signer's PEM, in the envelope's order."""
+    content = _dig(_body(entry), "spec", "content")
+    _sha256_hex(_dig(content, "hash"), "envelope hash")  # client-computed, stored unchecked
+    if (
+        _sha256_hex(_dig(content, "payloadHash"), "payload hash")
+        != hashlib.sha256(envelope.payload).hexdigest()
+    ):
+        raise VerificationError("the intoto log entry's payload hash does not match the bundle")
+    logged_envelope = _dig(content, "envelope")
+    if _dig(logged_envelope, "payloadType") != envelope.payload_type:
+        raise VerificationError("the intoto log entry's payload type does not match the bundle")
+    logged = _dig(logged_envelope, "signatures")
+    if not isinstance(logged, list) or len(logged) != len(envelope.signatures):
+        raise VerificationError("the intoto log entry's signatures do not match the bundle")
+    for item, sig in zip(logged, envelope.signatures, strict=True):
+        try:
+            inner = _b64(_dig(item, "sig")).decode("ascii")
+        except UnicodeDecodeError:
+            raise VerificationError(INCONSISTENT) from None
+        keyid = item.get("keyid", "") if isinstance(item, dict) else None
+        if (
+            _b64(inner) != sig.sig
+            or keyid != sig.keyid
+            or not _same_key_material(_dig(item, "publicKey"), signer)
+        ):
+            raise VerificationError("the intoto log entry's signatures do not match the bundle")

@@ -36,6 +36,12 @@ _HASHES: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
 }
 
 
+# Rekor v1 entry kinds whose SET-signed integrated time counts as a verified time: those
+# sigstore-python accepts, and intoto 0.0.2, which sigstore-js' `attest` writes (a Rekor v2 entry
+# has no SET; its time comes from RFC 3161 timestamps)
+SET_KINDS = frozenset({("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")})
+
+
 @record
 class Artifact:
     """What was signed: its SHA-256 and, when it is a file, the path (for other digests)."""
@@ -214,9 +220,10 @@ class Verifier:
             result.checks.append(f"{len(times)} signed timestamp(s) verified against a trusted TSA")
         if entry.inclusion_promise:
             kv = entry.kind_version
-            if kv.kind not in ("dsse", "hashedrekord") or kv.version != "0.0.1":
+            if (kv.kind, kv.version) not in SET_KINDS:
                 raise VerificationError(
-                    "an integrated time is only supported for dsse/hashedrekord 0.0.1 entries"
+                    "an integrated time is only supported for Rekor v1 entries (hashedrekord and "
+                    f"dsse 0.0.1, intoto 0.0.2), not {kv.kind} {kv.version}"
                 )
             times.append(tlog.integrated_time(entry, self._rekor, list(times), self.now))
         if not times:
