@@ -237,40 +237,40 @@ def scts_from_certificate(cert: x509.Certificate) -> list[SignedCertificateTimes
     return decode_sct_list(raw[start:end])
 
 
+def signed_data(
+    timestamp: int, entry_type: int, signed_entry: bytes, extensions: bytes = b""
+) -> bytes:
+    """What an SCT signs (RFC 6962 section 3.2, ``digitally-signed struct``): version v1,
+    signature_type certificate_timestamp, the timestamp, the entry type, the entry (already
+    encoded: ``x509_signed_entry`` / ``precert_signed_entry``) and the SCT's extensions. The log
+    that signs and every verifier build it here."""
+    return (
+        bytes([0, _CERTIFICATE_TIMESTAMP])
+        + struct.pack(">QH", timestamp, entry_type)
+        + signed_entry
+        + _u16_prefixed(extensions)
+    )
+
+
 def precert_signed_data(
     timestamp: int, issuer_key_hash: bytes, tbs: bytes, extensions: bytes = b""
 ) -> bytes:
-    """What an SCT for a precertificate signs (RFC 6962 section 3.2, entry_type precert_entry)."""
-    return (
-        bytes([0, _CERTIFICATE_TIMESTAMP])
-        + struct.pack(">QH", timestamp, PRECERT_ENTRY)
-        + issuer_key_hash
-        + _u24_prefixed(tbs)
-        + _u16_prefixed(extensions)
-    )
+    """What an SCT for a precertificate signs (entry_type precert_entry)."""
+    return signed_data(timestamp, PRECERT_ENTRY, precert_signed_entry(issuer_key_hash, tbs),
+                       extensions)  # fmt: skip
 
 
 def x509_signed_data(timestamp: int, cert_der: bytes, extensions: bytes = b"") -> bytes:
     """What an SCT for a final certificate signs (entry_type x509_entry)."""
-    return (
-        bytes([0, _CERTIFICATE_TIMESTAMP])
-        + struct.pack(">QH", timestamp, X509_ENTRY)
-        + _u24_prefixed(cert_der)
-        + _u16_prefixed(extensions)
-    )
+    return signed_data(timestamp, X509_ENTRY, x509_signed_entry(cert_der), extensions)
 
 
 def merkle_tree_leaf(
     timestamp: int, entry_type: int, signed_entry: bytes, extensions: bytes
 ) -> bytes:
-    """RFC 6962 section 3.4 MerkleTreeLeaf (v1, timestamped_entry). ``signed_entry`` is already
-    encoded: ``u24 cert`` for x509 entries, ``issuer_key_hash || u24 tbs`` for precerts."""
-    return (
-        bytes([0, 0])
-        + struct.pack(">QH", timestamp, entry_type)
-        + signed_entry
-        + _u16_prefixed(extensions)
-    )
+    """RFC 6962 section 3.4 MerkleTreeLeaf (version v1, leaf_type timestamped_entry). Its bytes are
+    those of the SCT's signed data (both leading enums are 0), by the RFC's design."""
+    return signed_data(timestamp, entry_type, signed_entry, extensions)
 
 
 def precert_signed_entry(issuer_key_hash: bytes, tbs: bytes) -> bytes:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -25,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from protocol import x509ext
 from protocol.errors import ValidationError, VerificationError
 from protocol.record import record
+from protocol.sct import precert_signed_data
 from protocol.trust import TrustedRoot, in_window
 
 from .keys import Keyring
@@ -183,17 +183,8 @@ def verify_sct(
     spki = issuer.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    tbs = leaf.tbs_precertificate_bytes
-    millis = _millis(sct)
-    ext = sct.extension_bytes
-    data = (
-        struct.pack(">BBQH", 0, 0, millis, 1)
-        + hashlib.sha256(spki).digest()
-        + len(tbs).to_bytes(3, "big")
-        + tbs
-        + struct.pack(">H", len(ext))
-        + ext
-    )
+    data = precert_signed_data(_millis(sct), hashlib.sha256(spki).digest(),
+                               leaf.tbs_precertificate_bytes, sct.extension_bytes)  # fmt: skip
     signed_at = sct.timestamp.replace(tzinfo=UTC)
     if signed_at > now:
         raise VerificationError(

@@ -178,13 +178,7 @@ class CTLog:
     def sign_sct(
         self, timestamp: int, entry_type: int, signed_entry: bytes
     ) -> ctsct.SignedCertificateTimestamp:
-        data = (
-            bytes([0, 0])
-            + timestamp.to_bytes(8, "big")
-            + entry_type.to_bytes(2, "big")
-            + signed_entry
-            + b"\x00\x00"
-        )
+        data = ctsct.signed_data(timestamp, entry_type, signed_entry)
         return ctsct.SignedCertificateTimestamp(self.log_id, timestamp, self.signer.sign(data))
 
     # ---- reads ---------------------------------------------------------------------------------
