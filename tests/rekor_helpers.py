@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.x509.oid import NameOID
 
+from protocol.bundle import pae
+
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -63,10 +65,6 @@ def hashedrekord(
     }
 
 
-def _pae(payload_type: str, payload: bytes) -> bytes:
-    return b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type.encode(), len(payload), payload)
-
-
 def statement(digest_hex: str) -> bytes:
     return json.dumps(
         {
@@ -81,7 +79,7 @@ def statement(digest_hex: str) -> bytes:
 def dsse(payload: bytes, key: ec.EllipticCurvePrivateKey | None = None) -> dict[str, Any]:
     key = key or ec.generate_private_key(ec.SECP256R1())
     ptype = "application/vnd.in-toto+json"
-    sig = key.sign(_pae(ptype, payload), ec.ECDSA(hashes.SHA256()))
+    sig = key.sign(pae(ptype, payload), ec.ECDSA(hashes.SHA256()))
     envelope = json.dumps(
         {"payload": b64(payload), "payloadType": ptype, "signatures": [{"sig": b64(sig)}]}
     )
@@ -95,7 +93,7 @@ def dsse(payload: bytes, key: ec.EllipticCurvePrivateKey | None = None) -> dict[
 def intoto(payload: bytes, key: ec.EllipticCurvePrivateKey | None = None) -> dict[str, Any]:
     key = key or ec.generate_private_key(ec.SECP256R1())
     ptype = "application/vnd.in-toto+json"
-    sig = key.sign(_pae(ptype, payload), ec.ECDSA(hashes.SHA256()))
+    sig = key.sign(pae(ptype, payload), ec.ECDSA(hashes.SHA256()))
     envelope = {
         "payloadType": ptype,
         "payload": b64(b64(payload).encode()),
@@ -208,9 +206,9 @@ def v2_dsse(
     """A DSSE envelope logged the Rekor v2 way: hashedrekord 0.0.2 over SHA-256(PAE)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     ptype = "application/vnd.in-toto+json"
-    pae = _pae(ptype, payload)
-    sig = key.sign(pae, ec.ECDSA(hashes.SHA256()))
-    digest = hashlib.sha256(pae).digest()
+    encoded = pae(ptype, payload)
+    sig = key.sign(encoded, ec.ECDSA(hashes.SHA256()))
+    digest = hashlib.sha256(encoded).digest()
     der, cert = _v2_verifier(key, email, True)
     envelope = {"payload": b64(payload), "payloadType": ptype, "signatures": [{"sig": b64(sig)}]}
     return V2Signed(v2_request(digest, sig, der), digest, sig, cert, key, envelope)

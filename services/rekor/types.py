@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from protocol import strictjson
+from protocol import bundle, strictjson
 from protocol.canonical import canonicalize
 from protocol.errors import SchemaError, ValidationError
 
@@ -81,11 +81,6 @@ def _hashedrekord(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return canonical, keys
 
 
-def _pae(payload_type: str, payload: bytes) -> bytes:
-    t = payload_type.encode()
-    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
-
-
 def _intoto_keys(payload_type: str, payload: bytes) -> list[str]:
     """Subject digests and SLSA material digests of an in-toto statement. The payload is the
     submitter's, signed by their own key: whatever it holds (not JSON, nested too deep, a lone
@@ -135,7 +130,7 @@ def _dsse(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     sigs = envelope.get("signatures")
     if not isinstance(sigs, list) or not sigs:
         raise ValidationError("error processing entry: envelope has no signatures")
-    pae = _pae(payload_type, payload)
+    pae = bundle.pae(payload_type, payload)
     out = []
     for s in sigs:
         sig_b64 = _str(_obj(s, "envelope.signatures[]").get("sig"), "envelope.signatures[].sig")
@@ -185,7 +180,7 @@ def _intoto(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     sigs = envelope.get("signatures")
     if not isinstance(sigs, list) or not sigs:
         raise ValidationError("error processing entry: envelope has no signatures")
-    pae = _pae(payload_type, payload)
+    pae = bundle.pae(payload_type, payload)
     out, keys = [], []
     for s in sigs:
         s = _obj(s, "envelope.signatures[]")

@@ -109,3 +109,11 @@ def test_legacy_cosign_bundle_is_named() -> None:
     legacy = {"base64Signature": "AAAA", "cert": "x", "rekorBundle": {}}
     with pytest.raises(ValidationError, match="legacy cosign bundle"):
         Bundle.from_dict(legacy)
+
+
+def test_pae_matches_the_dsse_specification_example() -> None:
+    # DSSE protocol.md: PAE(UTF8(type), body), with the specification's worked example.
+    assert pae("http://example.com/HelloWorld", b"hello world") == (
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    )
+    assert pae("t\u00e9", b"") == b"DSSEv1 3 t\xc3\xa9 0 "  # length in bytes
