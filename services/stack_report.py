@@ -110,6 +110,9 @@ def ready(
         lines.append(f"sigstore-python: {q(str(sigstore))} --trust-config {trust} sign "
                      '--identity-token "$TOKEN" --bundle FILE.sigstore-python.json FILE')  # fmt: skip
     lines += [
+        f"Rekor v2:        the same commands with --trust-config "
+        f"{q(str(data / 'trust_config_rekor_v2.json'))} write to the v2 log, with a timestamp "
+        "from the TSA",
         f"TUF clients:     {sigstack} initialize --mirror {q(urls['tuf'])} --root "
         f"{q(str(data / 'tuf' / 'root.json'))}",
         "Ctrl-C stops the stack.",

@@ -23,6 +23,11 @@ def test_stack_on_postgres_signs_verifies_and_resumes(tmp_path) -> None:
                               "--trust-config", str(stack.trust_config),
                               "--identity-token", stack.token())  # fmt: skip
             assert signed.returncode == 0, signed.stderr
+            bundle_v2 = tmp_path / "pg-v2.sigstore.json"
+            signed = sigstack("sign-blob", str(artifact), "--bundle", str(bundle_v2),
+                              "--trust-config", str(stack.trust_config_v2),
+                              "--identity-token", stack.token())  # fmt: skip
+            assert signed.returncode == 0, signed.stderr
         finally:
             assert stack.stop() == 0
         engine = db.make_engine(url)
@@ -30,13 +35,20 @@ def test_stack_on_postgres_signs_verifies_and_resumes(tmp_path) -> None:
             sizes = dict(conn.execute(text("SELECT name, size FROM tlog_trees")).all())
             accounts = conn.execute(text("SELECT count(*) FROM oidc_service_accounts")).scalar()
         engine.dispose()
-        assert sizes == {"rekor": 1, "ctlog": 1} and accounts == 1
+        rekor2 = f"rekor2:127.0.0.1:{stack.port_base + 6}"  # the v2 log, named by its origin
+        assert sizes == {"rekor": 1, "ctlog": 2, rekor2: 1} and accounts == 1
         assert not (tmp_path / "data" / "rekor" / "rekor.db").exists()
+        assert not (tmp_path / "data" / "rekor2" / "rekor2.db").exists()
         again = Stack(tmp_path / "data", tmp_path / "up2.out").start(
             "--database-url", url, port_base=stack.port_base)  # fmt: skip
         try:
             verified = sigstack("verify-blob", str(artifact), "--bundle", str(bundle),
                                 "--trust-config", str(again.trust_config),
+                                "--certificate-identity", again.identity,
+                                "--certificate-oidc-issuer", again.urls["oidc"])  # fmt: skip
+            assert verified.returncode == 0, verified.stderr
+            verified = sigstack("verify-blob", str(artifact), "--bundle", str(bundle_v2),
+                                "--trust-config", str(again.trust_config_v2),
                                 "--certificate-identity", again.identity,
                                 "--certificate-oidc-issuer", again.urls["oidc"])  # fmt: skip
             assert verified.returncode == 0, verified.stderr
