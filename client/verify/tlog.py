@@ -51,9 +51,11 @@ def verify_entry(entry: TransparencyLogEntry, keys: Keyring, times: Sequence[dat
     proof = entry.inclusion_proof
     if proof is None or not proof.checkpoint:
         raise VerificationError("the log entry has no inclusion proof with a checkpoint")
-    if entry.kind_version.version == "0.0.2" and entry.log_index != proof.log_index:
-        # Rekor v2: one tree per log, the entry's index is its leaf index (Rekor v1's global
-        # index differs from the shard's tree index and is covered by the SET instead)
+    kv = entry.kind_version
+    if (kv.kind, kv.version) == ("hashedrekord", "0.0.2") and entry.log_index != proof.log_index:
+        # Rekor v2 (its only kind): one tree per log, the entry's index is its leaf index (Rekor
+        # v1's global index, intoto 0.0.2 entries included, differs from the shard's tree index
+        # and is covered by the SET instead)
         raise VerificationError("the log entry's index differs from its inclusion proof's")
     leaf = merkle.leaf_hash(entry.canonicalized_body)
     try:
