@@ -28,6 +28,7 @@ TEST_ENV = {
     "OIDC_DB_PASSWORD": "oidcpw91c2",
     "CTLOG_DB_PASSWORD": "ctlogpw4e8d",
     "REKOR_DB_PASSWORD": "rekorpw0b6f",
+    "REKOR2_DB_PASSWORD": "rekor2pw5c9a",
     "SIGSTACK_CA_PASSPHRASE": "capassphrase5d1e",
 }
 # Variables holding secrets, by name: never a default, never on a command line.
@@ -36,8 +37,8 @@ SECRETS = {v for k, v in TEST_ENV.items() if SECRET_NAME.search(k)}
 # Ports of containers that do not run sigstack (their images' defaults).
 OTHER_PORTS = {"postgres": 5432}
 # Services that keep state in a database and so must be given the shared PostgreSQL.
-WITH_DATABASE = {"oidc", "ctlog", "rekor"}
-SERVICES = {"oidc", "fulcio", "ctlog", "rekor", "tuf"}
+WITH_DATABASE = {"oidc", "ctlog", "rekor", "rekor2"}
+SERVICES = {"oidc", "fulcio", "ctlog", "rekor", "tuf", "tsa", "rekor2"}
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
@@ -435,7 +436,8 @@ def service_database_url(name: str, ns: argparse.Namespace, env: dict[str, str])
     from services.oidc.app import ENV_PREFIX as OIDC_PREFIX
     from services.runtime.config import load_config
 
-    prefix = {"oidc": OIDC_PREFIX, "ctlog": "SIGSTACK_CTLOG", "rekor": "SIGSTACK_REKOR"}[name]
+    prefix = {"oidc": OIDC_PREFIX, "ctlog": "SIGSTACK_CTLOG", "rekor": "SIGSTACK_REKOR",
+              "rekor2": "SIGSTACK_REKOR2"}[name]  # fmt: skip
     merged = load_config({"database_url": None}, env_prefix=prefix, environ=env,
                          overrides={"database_url": getattr(ns, "database_url", None)})  # fmt: skip
     url = merged.get("database_url")
