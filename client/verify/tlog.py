@@ -29,9 +29,8 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from protocol import merkle
+from protocol import merkle, rekor
 from protocol.bundle import DsseEnvelope, TransparencyLogEntry
-from protocol.canonical import canonicalize
 from protocol.errors import ValidationError, VerificationError
 from protocol.protojson import parse_json
 
@@ -97,14 +96,9 @@ def _verify_checkpoint(
 
 
 def set_payload(entry: TransparencyLogEntry) -> bytes:
-    return canonicalize(
-        {
-            "body": base64.b64encode(entry.canonicalized_body).decode(),
-            "integratedTime": entry.integrated_time,
-            "logID": entry.log_id.hex(),
-            "logIndex": entry.log_index,
-        }
-    )
+    """What the entry's SET signs (``protocol.rekor.set_payload``, the bytes the log signed)."""
+    return rekor.set_payload(base64.b64encode(entry.canonicalized_body).decode(),
+                             entry.integrated_time, entry.log_id.hex(), entry.log_index)  # fmt: skip
 
 
 def integrated_time(

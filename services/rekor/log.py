@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, select
 
 from protocol import note
 from protocol.errors import NotFoundError, ValidationError
+from protocol.rekor import set_payload
 from services.keys import Signer
 from services.runtime import db
 from services.tlog import Appended, Entry, Log, TreeHead, open_log
@@ -24,18 +25,6 @@ from services.tlog import store as tlog_store
 
 from . import store
 from .types import Prepared
-
-
-def set_payload(body_b64: str, integrated_time: int, log_id_hex: str, log_index: int) -> bytes:
-    """RFC 8785 of ``{body, integratedTime, logID, logIndex}``, the bytes a SET signs.
-
-    Written out directly: base64 and hex need no escaping and the keys are already in JCS order
-    (tests/unit/rekor check it against the general encoder).
-    """
-    return (
-        f'{{"body":"{body_b64}","integratedTime":{integrated_time:d},'
-        f'"logID":"{log_id_hex}","logIndex":{log_index:d}}}'
-    ).encode()
 
 
 class RekorLog:

@@ -235,12 +235,16 @@ def test_metrics_and_request_ids(client) -> None:
 
 
 def test_set_payload_is_rfc8785() -> None:
-    from services.rekor.log import set_payload
+    from protocol.errors import ValidationError
+    from protocol.rekor import set_payload
 
     body = base64.b64encode(b"x" * 100).decode()
-    assert set_payload(body, 1700000000, "ab" * 32, 12) == canonicalize(
-        {"logIndex": 12, "logID": "ab" * 32, "integratedTime": 1700000000, "body": body}
-    )
+    for index in (0, 12, 2**53 - 1):
+        assert set_payload(body, 1700000000, "ab" * 32, index) == canonicalize(
+            {"logIndex": index, "logID": "ab" * 32, "integratedTime": 1700000000, "body": body}
+        )
+    with pytest.raises(ValidationError, match="integer range"):
+        set_payload(body, 1700000000, "ab" * 32, 2**53)
 
 
 def _statement_with(subjects: list[dict]) -> bytes:
