@@ -33,7 +33,7 @@ test: $(STAMP) sysdeps lint
 
 # Fuzz every service's HTTP API from its OpenAPI document (tests/integration/fuzz, schemathesis)
 # with FUZZ_SCALE times the random cases `make test` sends (14,000 requests in about 2 minutes;
-# 10: some 130,000 requests, about 25 minutes on 2 cores). Each run sends the same requests.
+# 10: some 105,000 requests, about 20 minutes on one core). Each run sends the same requests.
 FUZZ_SCALE ?= 10
 fuzz-api: $(STAMP)
 	SIGSTACK_FUZZ_SCALE='$(FUZZ_SCALE)' $(PY) -m pytest -q -n 2 --dist loadfile -rA \
