@@ -153,7 +153,7 @@ def _granian(
     limits: Limits,
     log_level: str,
 ) -> None:
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
@@ -173,6 +173,7 @@ def _granian(
         port=port,
         interface=Interfaces.ASGINL,
         workers=workers,
+        loop=_event_loop(Loops),
         http=HTTPModes.http1,
         websockets=False,
         backpressure=limits.max_connections,
@@ -182,6 +183,17 @@ def _granian(
         workers_kill_timeout=limits.graceful_timeout,
     )
     server.serve(target_loader=load, wrap_loader=False)
+
+
+def _event_loop(loops: Any) -> Any:
+    """uvloop when it is installed (a dependency on Linux and macOS): the bridge's hand-offs between
+    the event loop and its threads cost a quarter less CPU on it than on asyncio's own loop
+    (docs/adr/0005-http-server.md)."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return loops.asyncio
+    return loops.uvloop
 
 
 def _gunicorn(
