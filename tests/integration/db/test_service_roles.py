@@ -227,7 +227,9 @@ def test_up_passes_the_database_url_to_its_children_in_their_environment(tmp_pat
             children = {pid: line for pid, line in lines.items() if " serve " in line}
             served = {line.split(" serve ", 1)[1].split()[0]: pid for pid, line in children.items()
                       if _parent(pid) == stack.proc.pid}  # fmt: skip
-            assert set(served) == {"oidc", "fulcio", "ctlog", "rekor", "tuf", "tsa", "rekor2"}, lines
+            assert set(served) == {"oidc", "fulcio", "ctlog", "rekor", "tuf", "tsa", "rekor2"}, (
+                lines
+            )
             assert len(tree) > 8  # up, seven services and their workers
             leaked = [line for pid, line in lines.items()
                       if pid != stack.proc.pid and ("postgres" in line or url in line)]  # fmt: skip
