@@ -2,7 +2,8 @@
 # Built from the source tree in the build context (there is no PyPI release).
 FROM python:3.11-slim
 
-# EXTRAS=pkcs11 adds python-pkcs11 for keys in an HSM (the PKCS#11 module itself is not included).
+# The image runs the services (the `server` extra); EXTRAS=pkcs11 adds python-pkcs11 for keys in an
+# HSM (the PKCS#11 module itself is not included).
 ARG EXTRAS=""
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,7 +17,7 @@ COPY protocol ./protocol
 COPY services ./services
 COPY client ./client
 COPY migrations ./migrations
-RUN pip install "/src${EXTRAS:+[$EXTRAS]}" && rm -rf /src
+RUN pip install "/src[server${EXTRAS:+,$EXTRAS}]" && rm -rf /src
 
 # A fixed non-root user. The data directories exist in the image and belong to that user, so a
 # named volume mounted on one of them starts out with the same owner and mode.

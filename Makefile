@@ -3,20 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SERVER_STAMP := $(VENV)/.installed-server
 
 .PHONY: up test lint unit sysdeps clean fuzz-api fuzz fuzz-props
+
+# `make up` needs the services (the `server` extra); `make test` everything (`test` includes it).
+$(SERVER_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e '.[server]'
+	touch $(SERVER_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(SERVER_STAMP)
 
 # Start the whole stack on the embedded default (SQLite, keys in DATA_DIR) and show it working:
-# `make up PORT_BASE=6550 DATA_DIR=/tmp/sigstack` for other ports (N..N+4) or another directory.
+# `make up PORT_BASE=6550 DATA_DIR=/tmp/sigstack` for other ports (N..N+6) or another directory.
 PORT_BASE ?= 5550
 DATA_DIR ?= ./data
-up: $(STAMP)
+up: $(SERVER_STAMP)
 	$(VENV)/bin/sigstack up --data-dir '$(DATA_DIR)' --port-base '$(PORT_BASE)' --demo
 
 # System packages the tests use (PostgreSQL client, SoftHSM2, Chromium, docker-registry, Node clients).

@@ -57,6 +57,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Import names of the `server` extra's packages (pyproject.toml): a server command that misses one
+# says which extra to install.
+_SERVER = {"flask", "werkzeug", "sqlalchemy", "alembic", "granian", "a2wsgi", "uvloop",
+           "prometheus_client", "gunicorn", "authlib", "jwt", "requests", "asn1crypto", "psycopg"}  # fmt: skip
+
+
 def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
     lines = ["usage: sigstack COMMAND [ARGS...]   (sigstack --version)", "", "commands:"]
@@ -89,11 +95,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sigstack: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module, _, func = COMMANDS[name][0].partition(":")
-    handler = getattr(importlib.import_module(module), func)
     from protocol.errors import Error
 
     try:
+        handler = getattr(importlib.import_module(module), func)
         return int(handler(rest) or 0)
+    except ModuleNotFoundError as exc:
+        if not module.startswith("services.") or (exc.name or "").split(".")[0] not in _SERVER:
+            raise
+        print(f"Error: `sigstack {name}` runs sigstack's services, which need the server extra "
+              f"({exc.name} is not installed): pip install 'sigstack[server]'", file=sys.stderr)  # fmt: skip
+        return 1
     except Error as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 1
