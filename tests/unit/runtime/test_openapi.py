@@ -78,8 +78,31 @@ def _tuf(tmp: Path) -> Flask:
     return build_app({"data_dir": str(tmp / "repo")})
 
 
+def _rekor2(tmp: Path) -> Flask:
+    from services.keys import create_file_key
+    from services.rekor2.app import create_app
+    from services.runtime import db
+
+    url = db.sqlite_url(tmp / "rekor2.db")
+    db.upgrade(url)
+    create_file_key(tmp / "key.pem")
+    return create_app({"database_url": url, "key_uri": f"file:{tmp / 'key.pem'}",
+                       "origin": "rekor2.test", "create": True})  # fmt: skip
+
+
+def _tsa(tmp: Path) -> Flask:
+    from services.tsa.app import create_app
+    from services.tsa.certs import create_chain
+
+    paths = create_chain(tmp / "chain")
+    return create_app({"key_uri": f"file:{paths['leaf-key.pem']}",
+                       "chain_file": str(paths["chain.pem"])})  # fmt: skip
+
+
 BUILDERS: dict[str, Callable[[Path], Flask]] = {
     "rekor": _rekor,
+    "rekor2": _rekor2,
+    "tsa": _tsa,
     "ctlog": _ctlog,
     "fulcio": _fulcio,
     "oidc": _oidc,
@@ -88,6 +111,8 @@ BUILDERS: dict[str, Callable[[Path], Flask]] = {
 # The schema of the error body each service answers with (runtime.errors formatters).
 ERROR_SCHEMA = {
     "rekor": "Error",
+    "rekor2": "Status",
+    "tsa": "Error",
     "ctlog": "Error",
     "fulcio": "Status",
     "oidc": "OAuthError",
@@ -165,3 +190,4 @@ def test_the_document_is_served_and_names_the_error_body(service: tuple[str, Fla
     for resp in (client.get("/no/such/route"), client.delete("/openapi.json")):
         assert resp.status_code in (404, 405)
         Draft4Validator(schema).validate(resp.get_json())
+
