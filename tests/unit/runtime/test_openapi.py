@@ -9,6 +9,7 @@ left out here would go unfuzzed.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -191,3 +192,28 @@ def test_the_document_is_served_and_names_the_error_body(service: tuple[str, Fla
         assert resp.status_code in (404, 405)
         Draft4Validator(schema).validate(resp.get_json())
 
+
+# JSON timestamp requests the TSA grants, at the edges of what the document says.
+_DIGEST = base64.b64encode(b"\x01" * 32).decode()
+TSA_GRANTED = [
+    {"artifactHash": _DIGEST, "hashAlgorithm": "SHA256"},
+    {"artifactHash": _DIGEST, "hashAlgorithm": "sha256", "tsaPolicyOID": ""},
+    {"artifactHash": _DIGEST, "hashAlgorithm": "sha256", "tsaPolicyOID": None, "nonce": None,
+     "certificates": None},
+    {"artifactHash": base64.b64encode(b"\x01" * 64).decode(), "hashAlgorithm": "sha512",
+     "nonce": -(2**70), "tsaPolicyOID": "1.3.6.1.4.1.57264.2", "extra": [1]},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body", TSA_GRANTED)
+def test_what_the_tsa_grants_fits_its_documented_request(
+    body: dict[str, Any], tmp_path: Path
+) -> None:
+    """An empty or null policy, a null nonce or certReq are taken as absent (as upstream's Go
+    decoding does): the document must allow them, else a client following it could not send
+    them and the fuzzer's negative cases expect a refusal."""
+    from openapi_schema_validator import OAS30Validator
+
+    resp = _tsa(tmp_path).test_client().post("/api/v1/timestamp", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    OAS30Validator(document("tsa")["components"]["schemas"]["TimestampRequest"]).validate(body)
