@@ -19,7 +19,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("notes", "sct", "bundles", "trust", "certs", "tokens", "oci", "rekor", "tuf", "tsa")
+FAMILIES = ("notes", "sct", "bundles", "trust", "certs", "tokens", "oci", "rekor", "rekor2",
+            "tuf", "tsa")  # fmt: skip
 DEFAULT_OUT = Path("build") / "fuzz" / "corpus"
 
 
