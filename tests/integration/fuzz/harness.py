@@ -273,23 +273,24 @@ class Fuzzer:
             report_multiple_bugs=False,
         )
         project = self.schema.config
-        hypothesis_test = create_test(
-            operation=operation,
-            test_func=test,
-            config=HypothesisTestConfig(
-                project=project,
-                modes=[
-                    HypothesisTestMode.EXAMPLES,
-                    HypothesisTestMode.COVERAGE,
-                    HypothesisTestMode.FUZZING,
-                ],
-                settings=settings,
-                explicit_settings=settings,
-                seed=derive_operation_seed(SEED, label),
-                feedback=FeedbackSources(),
-            ),
-        )
+        # building the test draws too: schemathesis makes the examples and coverage cases then
         with _drawing_constants(self.constants):
+            hypothesis_test = create_test(
+                operation=operation,
+                test_func=test,
+                config=HypothesisTestConfig(
+                    project=project,
+                    modes=[
+                        HypothesisTestMode.EXAMPLES,
+                        HypothesisTestMode.COVERAGE,
+                        HypothesisTestMode.FUZZING,
+                    ],
+                    settings=settings,
+                    explicit_settings=settings,
+                    seed=derive_operation_seed(SEED, label),
+                    feedback=FeedbackSources(),
+                ),
+            )
             hypothesis_test()
         self.probe(label)
 
