@@ -7,10 +7,17 @@ it meet a duplicate (409 with ``x-log-index``), and entries signed here with a c
 with a bare key. Nothing the fuzzer sends carries another signature that verifies, so nothing may
 be written: the checkpoint keeps its size, and the tree, entry, tile and search-index rows of the
 database are exactly as after the seeding.
+
+Then ``test_signed_mutants`` sends what the fuzzer could not: requests that verify, each logging
+a mutant of a real Fulcio leaf re-keyed to the key that signs the request (the certificate seeds of
+tests/unit/fuzz/test_rekor2.py), so that odd SANs and extensions reach the search keys and the
+batch's SQL. Those may be logged (anyone may log what they sign), and only those: the log grows by
+the 201 answers alone, each logging the certificate exactly as sent and fitting the document.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -19,10 +26,13 @@ from typing import Any
 
 import pytest
 import requests
+from openapi_schema_validator import OAS30Validator
 
 from protocol import note
-from tests.rekor_helpers import v2_hashedrekord
+from tests.rekor_helpers import v2_hashedrekord, v2_request
 from tests.servers import ROOT, Service
+from tests.unit.fuzz import test_rekor2 as rekor2_properties
+from tests.unit.fuzz.mutate import RandomPicker, mutate
 
 from . import harness
 
@@ -36,6 +46,7 @@ BUDGET = {
     **{label: 40 for label in TILES},
 }
 KEPT = ("tlog_trees", "tlog_entries", "tlog_tiles", "rekor_index")
+MUTANTS = 600
 
 
 class Rekor2(harness.Fuzzer):
@@ -45,10 +56,13 @@ class Rekor2(harness.Fuzzer):
     before: dict[str, list[Any]]
 
 
+def document() -> dict[str, Any]:
+    return json.loads((ROOT / "services" / "rekor2" / "openapi.json").read_text())
+
+
 def example() -> dict[str, Any]:
     """The document's example request (a real rekor-tiles request, from tests/data)."""
-    doc = json.loads((ROOT / "services" / "rekor2" / "openapi.json").read_text())
-    return doc["components"]["schemas"]["CreateEntryRequest"]["example"]
+    return document()["components"]["schemas"]["CreateEntryRequest"]["example"]
 
 
 def snapshot(db: Path) -> dict[str, list[Any]]:
@@ -98,3 +112,41 @@ def test_nothing_written(rekor2: Rekor2) -> None:
     assert rekor2.total >= 2000, rekor2.sent
     assert not any(s.startswith("5") for s in rekor2.server_statuses())
     print("\n" + rekor2.summary())
+
+
+def test_signed_mutants(rekor2: Rekor2) -> None:
+    """Runs last: MUTANTS requests that verify, with mutated certificates (module docstring): a
+    201, 400 or 409 each, nothing leaked, and the log grows by exactly the entries answered 201."""
+    doc = document()
+    entry_schema = OAS30Validator(
+        {"$ref": "#/components/schemas/TransparencyLogEntry", "components": doc["components"]}
+    )
+    seeds = rekor2_properties.certificate_seeds()
+    signature = rekor2_properties._signature()
+    logged: list[tuple[int, bytes]] = []
+    for n in range(round(MUTANTS * harness.SCALE)):
+        der = mutate(seeds[n % len(seeds)], RandomPicker(harness.SEED + n))
+        body = v2_request(rekor2_properties.DIGEST, signature, der)
+        resp = rekor2.session.post(f"{rekor2.service.url}{ENTRIES}", json=body, timeout=30)
+        rekor2._count(f"POST {ENTRIES}", resp)
+        where = f"mutant {n} ({base64.b64encode(der)[:200]!r})"
+        assert resp.status_code in (201, 400, 409), f"{where}: {resp.status_code} {resp.text[:300]}"
+        leak = harness._LEAK.search(resp.text)
+        assert leak is None, f"{where}: {resp.text[:300]}"
+        if resp.status_code == 201:
+            entry = resp.json()
+            entry_schema.validate(entry)
+            data = base64.b64decode(entry["canonicalizedBody"])
+            verifier = json.loads(data)["spec"]["hashedRekordV002"]["signature"]["verifier"]
+            assert base64.b64decode(verifier["x509Certificate"]["rawBytes"]) == der, where
+            logged.append((int(entry["logIndex"]), data))
+    with sqlite3.connect(rekor2.db) as conn:
+        rows = conn.execute(
+            "SELECT idx, data FROM tlog_entries WHERE idx >= ? ORDER BY idx", (rekor2.seeded,)
+        ).fetchall()
+    assert [(idx, bytes(data)) for idx, data in rows] == sorted(logged)
+    assert checkpoint_size(rekor2.service.url) == rekor2.seeded + len(logged)
+    assert logged, "no mutant verified: the stage reached nothing behind the signature check"
+    assert not rekor2.log_problems(rekor2.log)
+    assert not any(s.startswith("5") for s in rekor2.server_statuses())
+    print(f"\n{len(logged)} of {MUTANTS} signed mutants logged; {rekor2.summary()}")

@@ -62,7 +62,9 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 @functools.cache
 def _signature() -> bytes:
-    return _key().sign(DIGEST, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    return _key().sign(
+        DIGEST, ec.ECDSA(utils.Prehashed(hashes.SHA256()), deterministic_signing=True)
+    )
 
 
 def _v2_from_bundle(bundle: dict[str, Any]) -> dict[str, Any] | None:
