@@ -17,6 +17,7 @@ COPY protocol ./protocol
 COPY services ./services
 COPY client ./client
 COPY migrations ./migrations
+COPY sigstack ./sigstack
 RUN pip install "/src[server${EXTRAS:+,$EXTRAS}]" && rm -rf /src
 
 # A fixed non-root user. The data directories exist in the image and belong to that user, so a

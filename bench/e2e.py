@@ -23,10 +23,10 @@ from pathlib import Path
 
 from common import ROOT, cpu_by_service, loadavg, median, pct
 
-from client.sign.oidc import IdentityToken
-from client.sign.signer import Signer
-from protocol.trust import ClientTrustConfig
-from services.stack_report import service_account_token
+from sigstack.client.sign.oidc import IdentityToken
+from sigstack.client.sign.signer import Signer
+from sigstack.protocol.trust import ClientTrustConfig
+from sigstack.services.stack_report import service_account_token
 from tests.interop.conftest import Stack
 
 

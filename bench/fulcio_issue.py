@@ -27,8 +27,8 @@ from pathlib import Path
 
 from common import ROOT, cpu_seconds, loadavg, wrk_post
 
-from services.fulcio.cli import create_ca
-from services.keys import load_signer
+from sigstack.services.fulcio.cli import create_ca
+from sigstack.services.keys import load_signer
 from tests.servers import Service
 from tests.unit.fulcio.support import OIDCIssuer
 
@@ -64,12 +64,12 @@ def crypto_ceiling(
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from protocol import sct as ctsct
-    from services.fulcio.ca import CertificateAuthority
-    from services.fulcio.config import parse_identity_config
-    from services.fulcio.identity import principal
-    from services.fulcio.oidc import TokenVerifier
-    from services.fulcio.pop import parse_csr
+    from sigstack.protocol import sct as ctsct
+    from sigstack.services.fulcio.ca import CertificateAuthority
+    from sigstack.services.fulcio.config import parse_identity_config
+    from sigstack.services.fulcio.identity import principal
+    from sigstack.services.fulcio.oidc import TokenVerifier
+    from sigstack.services.fulcio.pop import parse_csr
 
     chain = x509.load_pem_x509_certificates((ca_dir / "chain.pem").read_bytes())
     ca = CertificateAuthority(load_signer(f"file:{ca_dir / 'intermediate-key.pem'}"), chain)

@@ -92,7 +92,7 @@ def crypto_ceiling(bodies: list[bytes], batch: float, seconds: float = 3.0) -> f
 
 def prepare_ceiling(bodies: list[bytes], seconds: float = 3.0) -> float:
     """Entries/s one core takes through ``entries.prepare`` (no HTTP, no database)."""
-    from services.rekor2.entries import prepare
+    from sigstack.services.rekor2.entries import prepare
 
     done, start = 0, time.process_time()
     while time.process_time() - start < seconds:
@@ -105,8 +105,8 @@ def batches(url: str) -> int:
     """Checkpoints the run published: distinct integration times of the log's entries."""
     from sqlalchemy import func, select
 
-    from services.runtime import db
-    from services.tlog import store
+    from sigstack.services.runtime import db
+    from sigstack.services.tlog import store
 
     engine = db.make_engine(url)
     try:
@@ -120,8 +120,8 @@ def batches(url: str) -> int:
 def check_sample(url: str, data: Path, n: int = 5) -> None:
     import requests as http
 
-    from protocol import note
-    from services.keys import load_signer
+    from sigstack.protocol import note
+    from sigstack.services.keys import load_signer
     from tests.rekor_helpers import our_verify_v2, sigstore_python_verify_v2
 
     signer = load_signer(f"file:{data / 'rekor2-key.pem'}")
@@ -155,7 +155,7 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
         check_sample(srv.url, data)
     finally:
         srv.stop()
-    from services.runtime import db
+    from sigstack.services.runtime import db
 
     published = batches(url or db.sqlite_url(data / "rekor2.db"))
     rate = r["ok"] / r["seconds"]

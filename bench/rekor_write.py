@@ -25,9 +25,9 @@ from pathlib import Path
 
 from common import ROOT, cpu_seconds, loadavg, median, pct, wrk_post
 
-from protocol import merkle
-from services.keys import create_file_key
-from services.runtime import db
+from sigstack.protocol import merkle
+from sigstack.services.keys import create_file_key
+from sigstack.services.runtime import db
 from tests.dbs import fresh_postgres
 from tests.rekor_helpers import hashedrekord
 from tests.servers import Service
@@ -106,9 +106,9 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
 
 
 def proof_bench(url: str, sizes: list[int]) -> None:
-    from services.keys import load_signer
-    from services.rekor.log import RekorLog
-    from services.tlog.engine import _Pending
+    from sigstack.services.keys import load_signer
+    from sigstack.services.rekor.log import RekorLog
+    from sigstack.services.tlog.engine import _Pending
 
     engine = db.make_engine(url)
     work = Path(tempfile.mkdtemp())

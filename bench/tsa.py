@@ -162,8 +162,8 @@ def crypto_ceiling(seconds: float = 2.0) -> float:
 
 def build_ceiling(chain_dir: Path, bodies: list[bytes], seconds: float = 2.0) -> float:
     """Timestamps/s one core builds in process: parse the request, build and sign the answer."""
-    from services.tsa.app import build_authority
-    from services.tsa.request import parse_der
+    from sigstack.services.tsa.app import build_authority
+    from sigstack.services.tsa.request import parse_der
 
     tsa = build_authority(
         {

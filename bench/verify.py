@@ -46,7 +46,7 @@ def bench_verify(case: str, runs: int) -> None:
     issuer = (d / "issuer").read_text().strip()
     py = sys.executable
     # exactly what the installed `sigstack` console script runs (pip's wrapper: import main, call it)
-    entry = "import sys; from client.cli import main; sys.exit(main())"
+    entry = "import sys; from sigstack.client.cli import main; sys.exit(main())"
     ours = [py, "-c", entry, "verify-bundle", "--bundle", str(d / "bundle.sigstore.json"),
             "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
             "--trusted-root", str(d / "trusted_root.json"), artifact]  # fmt: skip
@@ -70,7 +70,7 @@ def bench_verify(case: str, runs: int) -> None:
 
 
 def bench_hash(size_mib: int) -> None:
-    from client.hashing import hash_file
+    from sigstack.client.hashing import hash_file
 
     if shutil.which("sha256sum") is None:
         print("hashing: sha256sum not found, skipped")

@@ -16,44 +16,65 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     # server side
     "serve": (
-        "services.cli:serve",
+        "sigstack.services.cli:serve",
         "run one service (rekor, rekor2, ctlog, fulcio, oidc, tuf, tsa) on the HTTP server",
     ),
-    "db": ("services.cli:db", "database schema: `db upgrade`, `db check`"),
+    "db": ("sigstack.services.cli:db", "database schema: `db upgrade`, `db check`"),
     "oidc": (
-        "services.oidc.cli:main",
+        "sigstack.services.oidc.cli:main",
         "OIDC issuer admin: add-user, add-service-account, rotate-key",
     ),
-    "ca": ("services.fulcio.cli:ca_main", "certificate authority admin: `ca create`"),
+    "ca": ("sigstack.services.fulcio.cli:ca_main", "certificate authority admin: `ca create`"),
     "tsa": (
-        "services.tsa.cli:main",
+        "sigstack.services.tsa.cli:main",
         "timestamp authority admin: `tsa create-chain`, `tsa check-chain`",
     ),
     "tuf": (
-        "services.tuf.cli:main",
+        "sigstack.services.tuf.cli:main",
         "TUF repository admin: init, add-target, sign, publish, rotate-key, trusted-root",
     ),
-    "up": ("services.stack:main", "start the whole stack on one machine (SQLite, keys in a dir)"),
+    "up": (
+        "sigstack.services.stack:main",
+        "start the whole stack on one machine (SQLite, keys in a dir)",
+    ),
     # client side
-    "sign-blob": ("client.commands.sign:sign_blob", "sign a file keylessly, write a bundle"),
-    "attest-blob": ("client.commands.sign:attest_blob", "attest a file (in-toto in DSSE)"),
-    "verify-blob": ("client.commands.verify:verify_blob", "verify a file against its bundle"),
+    "sign-blob": (
+        "sigstack.client.commands.sign:sign_blob",
+        "sign a file keylessly, write a bundle",
+    ),
+    "attest-blob": ("sigstack.client.commands.sign:attest_blob", "attest a file (in-toto in DSSE)"),
+    "verify-blob": (
+        "sigstack.client.commands.verify:verify_blob",
+        "verify a file against its bundle",
+    ),
     "verify-blob-attestation": (
-        "client.commands.verify:verify_blob_attestation",
+        "sigstack.client.commands.verify:verify_blob_attestation",
         "verify an in-toto attestation bundle",
     ),
-    "sign-bundle": ("client.commands.sign:sign_bundle", "conformance-protocol signing"),
-    "verify-bundle": ("client.commands.verify:verify_bundle", "conformance-protocol verification"),
-    "initialize": ("client.commands.initialize:main", "trust a TUF root and fill the cache"),
-    "sign": ("client.commands.oci:sign", "sign a container image, push the signature"),
-    "verify": ("client.commands.oci:verify", "verify a container image's signatures"),
-    "attest": ("client.commands.oci:attest", "attest a container image (in-toto in DSSE)"),
+    "sign-bundle": ("sigstack.client.commands.sign:sign_bundle", "conformance-protocol signing"),
+    "verify-bundle": (
+        "sigstack.client.commands.verify:verify_bundle",
+        "conformance-protocol verification",
+    ),
+    "initialize": (
+        "sigstack.client.commands.initialize:main",
+        "trust a TUF root and fill the cache",
+    ),
+    "sign": ("sigstack.client.commands.oci:sign", "sign a container image, push the signature"),
+    "verify": ("sigstack.client.commands.oci:verify", "verify a container image's signatures"),
+    "attest": ("sigstack.client.commands.oci:attest", "attest a container image (in-toto in DSSE)"),
     "verify-attestation": (
-        "client.commands.oci:verify_attestation",
+        "sigstack.client.commands.oci:verify_attestation",
         "verify a container image's attestations",
     ),
-    "download": ("client.commands.oci:download", "`download signature IMAGE`: print signatures"),
-    "triangulate": ("client.commands.oci:triangulate", "print where an image's signatures live"),
+    "download": (
+        "sigstack.client.commands.oci:download",
+        "`download signature IMAGE`: print signatures",
+    ),
+    "triangulate": (
+        "sigstack.client.commands.oci:triangulate",
+        "print where an image's signatures live",
+    ),
 }
 
 
@@ -95,13 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sigstack: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module, _, func = COMMANDS[name][0].partition(":")
-    from protocol.errors import Error
+    from sigstack.protocol.errors import Error
 
     try:
         handler = getattr(importlib.import_module(module), func)
         return int(handler(rest) or 0)
     except ModuleNotFoundError as exc:
-        if not module.startswith("services.") or (exc.name or "").split(".")[0] not in _SERVER:
+        if (
+            not module.startswith("sigstack.services.")
+            or (exc.name or "").split(".")[0] not in _SERVER
+        ):
             raise
         print(f"Error: `sigstack {name}` runs sigstack's services, which need the server extra "
               f"({exc.name} is not installed): pip install 'sigstack[server]'", file=sys.stderr)  # fmt: skip

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import BinaryIO
 
-from protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError
 
 CHUNK = 1 << 20
 _BAR_THRESHOLD = 64 << 20

@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from protocol.errors import UnavailableError, ValidationError
+from sigstack.protocol.errors import UnavailableError, ValidationError
 
 USER_AGENT = "sigstack-client/0.1"
 TIMEOUT = 30.0

@@ -17,9 +17,9 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from protocol.errors import ValidationError
-from protocol.record import record
-from protocol.trust import (
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.record import record
+from sigstack.protocol.trust import (
     TRUSTED_ROOT_V01,
     CertificateAuthority,
     ClientTrustConfig,

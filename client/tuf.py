@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from protocol.errors import ConfigError, ValidationError
+from sigstack.protocol.errors import ConfigError, ValidationError
 
 TARGETS = ("trusted_root.json", "signing_config.v0.2.json")
 PRODUCTION = "https://tuf-repo-cdn.sigstore.dev"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from services.runtime import db
-from services.runtime.tables import load_all_tables
+from sigstack.services.runtime import db
+from sigstack.services.runtime.tables import load_all_tables
 
 load_all_tables()
 config = context.config

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
-from protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError
 
 SERVICES = ("rekor", "rekor2", "ctlog", "fulcio", "oidc", "tuf", "tsa")
 WITH_DATABASE = ("oidc", "ctlog", "rekor", "rekor2")  # the services with tables in the database
@@ -66,13 +66,13 @@ def serve(argv: list[str]) -> int:
         asked = bool(argv) and argv[0] in ("-h", "--help")
         print(usage, file=sys.stdout if asked else sys.stderr)
         return 0 if asked else 2
-    from services.runtime.server import prepare_metrics_dir
+    from sigstack.services.runtime.server import prepare_metrics_dir
 
     if argv[0] in WITH_DATABASE:
         _resolve_url_file(argv[0], os.environ)
     os.umask(0o077)  # databases, keys, logs and metrics a server writes are its user's alone
     prepare_metrics_dir()  # shared by the workers the server will fork
-    module = importlib.import_module(f"services.{argv[0]}.serve")
+    module = importlib.import_module(f"sigstack.services.{argv[0]}.serve")
     return int(module.main(argv[1:]) or 0)
 
 
@@ -106,7 +106,7 @@ def _grant(url: str, service: str, role: str | None, environ: Mapping[str, str])
     """``db grant``: the role and password come from the URL the service itself connects with
     (``SIGSTACK_<S>_DATABASE_URL`` or ``..._FILE``), so they cannot disagree with it; ``--role``
     alone names an existing role and leaves its password as it is."""
-    from services.runtime import grants
+    from sigstack.services.runtime import grants
 
     service_url = service_database_url(service, environ)
     login = grants.Login.from_url(service_url) if service_url else None
@@ -129,7 +129,7 @@ def _grant(url: str, service: str, role: str | None, environ: Mapping[str, str])
 
 
 def db(argv: list[str]) -> int:
-    from services.runtime import db as dbmod
+    from sigstack.services.runtime import db as dbmod
 
     parser = argparse.ArgumentParser(
         prog="sigstack db", description="manage the database schema and the services' roles"

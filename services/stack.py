@@ -42,8 +42,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError
-from services.cli import DATABASE_URL_ENV, WITH_DATABASE
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.cli import DATABASE_URL_ENV, WITH_DATABASE
 
 SERVICES = ("oidc", "fulcio", "ctlog", "rekor", "tuf", "tsa", "rekor2")
 TSA_PATH = "/api/v1/timestamp"  # a signing config names the TSA's endpoint, not its base URL
@@ -70,11 +70,11 @@ def _urls(host: str, base: int) -> dict[str, str]:
 def _prepare_logs(data: Path, urls: dict[str, str], database_url: str | None) -> dict[str, Any]:
     """CT log, Rekor and Rekor v2: keys, databases and trees; the TSA's chain. Returns the logs'
     public keys (PEM), the v2 log's origin and the TSA chain (PEM)."""
-    from services.ctlog.serve import prepare as prepare_ctlog
-    from services.keys import load_signer
-    from services.rekor.serve import prepare as prepare_rekor
-    from services.rekor2.serve import prepare as prepare_rekor2
-    from services.tsa.serve import prepare_data_dir as prepare_tsa
+    from sigstack.services.ctlog.serve import prepare as prepare_ctlog
+    from sigstack.services.keys import load_signer
+    from sigstack.services.rekor.serve import prepare as prepare_rekor
+    from sigstack.services.rekor2.serve import prepare as prepare_rekor2
+    from sigstack.services.tsa.serve import prepare_data_dir as prepare_tsa
 
     rekor = prepare_rekor(str(data / "rekor"), database_url=database_url)
     ctlog = prepare_ctlog(str(data / "ctlog"), roots_file=str(data / "fulcio" / "ca" / "root.pem"),
@@ -100,7 +100,7 @@ def _trust_documents(
     meets a service an older ``up`` did not run, keeps the published entries, closes the replaced
     ones' windows now and adds the new ones, so older signatures keep verifying.
     """
-    from services.tuf import trustroot
+    from sigstack.services.tuf import trustroot
 
     chain = (data / "fulcio" / "ca" / "chain.pem").read_bytes()
     path = data / "trusted_root.json"
@@ -166,8 +166,8 @@ def _service_urls(signing: dict[str, Any]) -> Any:
 
 
 def _publish_tuf(data: Path, root: Any, signing: dict[str, Any]) -> None:
-    from services.tuf.keys import open_signer
-    from services.tuf.repo import Repository
+    from sigstack.services.tuf.keys import open_signer
+    from sigstack.services.tuf.repo import Repository
 
     repo_dir, key_dir = data / "tuf", data / "tuf-keys"
     repo = Repository(repo_dir)
@@ -191,8 +191,8 @@ def _publish_tuf(data: Path, root: Any, signing: dict[str, Any]) -> None:
 
 def _demo_identities(data: Path, urls: dict[str, str], database_url: str | None) -> dict[str, Any]:
     """The demo user (password printed once) and service account (secret in a 0600 file)."""
-    from services.oidc import app as oidc_app
-    from services.oidc.cli import create_service_account, create_user
+    from sigstack.services.oidc import app as oidc_app
+    from sigstack.services.oidc.cli import create_service_account, create_user
 
     config = oidc_app.load({"data_dir": str(data / "oidc"), "database_url": database_url,
                             "issuer_url": urls["oidc"]})  # fmt: skip
@@ -287,7 +287,7 @@ def _start(
     logs.mkdir(exist_ok=True)
     procs = {}
     for name in SERVICES:
-        argv = [sys.executable, "-m", "client.cli", "serve", name, "--port", ports[name],
+        argv = [sys.executable, "-m", "sigstack.client.cli", "serve", name, "--port", ports[name],
                 *common, *commands[name]]  # fmt: skip
         with open(logs / f"{name}.log", "ab") as log:
             env = _child_environment(name, args.database_url, instances[name])
@@ -418,12 +418,12 @@ def main(argv: list[str]) -> int:
     data = args.data_dir.resolve()
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
     (data / "stack.json").unlink(missing_ok=True)
-    from services.fulcio.serve import prepare_data_dir
+    from sigstack.services.fulcio.serve import prepare_data_dir
 
     prepare_data_dir(data / "fulcio")
     from sqlalchemy.exc import OperationalError
 
-    from services.oidc import app as oidc_app
+    from sigstack.services.oidc import app as oidc_app
 
     try:
         keys = _prepare_logs(data, urls, args.database_url)
@@ -447,7 +447,7 @@ def main(argv: list[str]) -> int:
     try:
         _wait_healthy(procs, urls, instances, args.timeout, data / "logs")
         demo = _demo_identities(data, urls, args.database_url)
-        from services.tuf.trustroot import build_client_trust_config
+        from sigstack.services.tuf.trustroot import build_client_trust_config
 
         _write(data / "trusted_root.json", root)
         for name, config in signing.items():

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from services.oidc.cli import service_account_token as _grant
+from sigstack.services.oidc.cli import service_account_token as _grant
 
 DEMO_EMAIL = "demo@sigstack.local"  # the demo user's address: the identity in their certificates
 
@@ -127,7 +127,7 @@ def demo(data: Path, urls: dict[str, str], account: dict[str, Any]) -> None:
     artifact.write_text("hello from sigstack\n")
     bundle = artifact.with_name("hello.txt.sigstore.json")
     token = service_account_token(account)
-    base = [sys.executable, "-m", "client.cli"]
+    base = [sys.executable, "-m", "sigstack.client.cli"]
     trust = ["--trust-config", str(data / "trust_config.json")]
     print(f"\n== demo: sigstack sign-blob {artifact}", flush=True)
     subprocess.run([*base, "sign-blob", str(artifact), "--bundle", str(bundle), *trust,

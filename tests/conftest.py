@@ -5,6 +5,7 @@ failure instead: on a machine that should have every part, a missing part must n
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from typing import Any
 
@@ -41,3 +42,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write("Install the parts (make sysdeps; PostgreSQL on 127.0.0.1:5432) or set "
           "SIGSTACK_TEST_NO_SKIP=1 to make these failures.", red=True)  # fmt: skip
     write("!" * 100, red=True, bold=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Our packages are imported as ``sigstack.*`` only: a module also loaded under its bare folder
+    name (``services.rekor.store``) would exist twice, with two error trees and two table
+    registries. A string import missed by the architecture test shows here."""
+    bare = sorted(n for n in sys.modules if n.split(".")[0] in {"protocol", "client", "services",
+                                                                  "migrations"})  # fmt: skip
+    if bare:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nimported under a bare folder name instead of sigstack.*: {bare[:10]}")

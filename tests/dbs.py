@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, text
 
-from services.runtime import db
+from sigstack.services.runtime import db
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.x509.oid import NameOID
 
-from protocol.bundle import pae
+from sigstack.protocol.bundle import pae
 
 
 def b64(data: bytes) -> str:
@@ -288,10 +288,10 @@ def our_verify_v2(
     """Verify a Rekor v2 TransparencyLogEntry answer with sigstack's own verifier (client/verify):
     inclusion proof, checkpoint signed by the trusted log key named by ``log_id``, and, with
     ``signed``, the logged body against the signature, digest and signer."""
-    from client.verify.keys import Keyring
-    from client.verify.tlog import check_dsse, check_hashedrekord, verify_entry
-    from protocol.bundle import DsseEnvelope, DsseSignature, TransparencyLogEntry
-    from protocol.trust import PublicKey, TransparencyLogInstance
+    from sigstack.client.verify.keys import Keyring
+    from sigstack.client.verify.tlog import check_dsse, check_hashedrekord, verify_entry
+    from sigstack.protocol.bundle import DsseEnvelope, DsseSignature, TransparencyLogEntry
+    from sigstack.protocol.trust import PublicKey, TransparencyLogInstance
 
     entry = TransparencyLogEntry.from_json(json.dumps(response))
     log = TransparencyLogInstance(

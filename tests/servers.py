@@ -44,7 +44,7 @@ class Service:
         self.args = [
             sys.executable,
             "-m",
-            "client.cli",
+            "sigstack.client.cli",
             "serve",
             name,
             "--port",

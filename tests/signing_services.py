@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from services.keys import load_signer
+from sigstack.services.keys import load_signer
 from tests.servers import ROOT, Service
 
 PASS_ENV = "SIGSTACK_TEST_CA_PASS"
@@ -23,7 +23,7 @@ PASS_ENV = "SIGSTACK_TEST_CA_PASS"
 def signing_services(tmp: Path, issuer: Any) -> Iterator[dict[str, Any]]:
     os.environ[PASS_ENV] = "correct horse"
     done = subprocess.run(
-        [sys.executable, "-m", "client.cli", "ca", "create", "--out-dir", str(tmp / "ca"),
+        [sys.executable, "-m", "sigstack.client.cli", "ca", "create", "--out-dir", str(tmp / "ca"),
          "--algorithm", "ecdsa-p384", "--passphrase-env", PASS_ENV],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -7,7 +7,7 @@ import os
 import re
 import sys
 
-from client.trust import TrustOptions
+from sigstack.client.trust import TrustOptions
 
 _DIGEST = re.compile(r"sha256:[0-9a-fA-F]{64}")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 
-from protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError
 
 from .common import ArgumentParser, say
 
 
 def main(argv: list[str]) -> int:
-    from client import tuf
+    from sigstack.client import tuf
 
     p = ArgumentParser("initialize", "Bootstrap trust from a TUF repository (no TOFU).")
     p.add_argument("--mirror", help=f"TUF repository URL (default {tuf.PRODUCTION})")

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-from protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError
 
 from .common import PREDICATE_TYPES, ArgumentParser, add_trust_flags, say, trust_options
 
@@ -79,9 +79,9 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _reference_and_registry(ns: argparse.Namespace) -> tuple[Any, Any]:
-    from client.oci.auth import Credentials, credentials_for
-    from client.oci.reference import Reference
-    from client.oci.registry import Registry
+    from sigstack.client.oci.auth import Credentials, credentials_for
+    from sigstack.client.oci.reference import Reference
+    from sigstack.client.oci.registry import Registry
 
     ref = Reference.parse(ns.image)
     creds: Credentials | None
@@ -102,7 +102,7 @@ def _signer(ns: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _sign_or_attest(ns: argparse.Namespace, predicate: tuple[str, Any] | None) -> int:
-    from client.oci.sign import ImageSigner, parse_annotations, targets
+    from sigstack.client.oci.sign import ImageSigner, parse_annotations, targets
 
     annotations = parse_annotations(getattr(ns, "annotations", None))
     ref, registry = _reference_and_registry(ns)
@@ -117,7 +117,7 @@ def _sign_or_attest(ns: argparse.Namespace, predicate: tuple[str, Any] | None) -
     new_format = ns.new_bundle_format
     for manifest in manifests:
         if predicate is None and new_format:
-            from client.oci.formats import SIGN_PREDICATE
+            from sigstack.client.oci.formats import SIGN_PREDICATE
 
             image_signer.sign_referrer(ref, manifest, SIGN_PREDICATE, {}, annotations)
         elif predicate is None:
@@ -140,7 +140,7 @@ def sign(argv: list[str]) -> int:
 
 
 def attest(argv: list[str]) -> int:
-    from client.oci.sign import load_predicate
+    from sigstack.client.oci.sign import load_predicate
 
     p = ArgumentParser("attest", "Attest a container image: an in-toto statement, signed.")
     p.add_argument("image", metavar="IMAGE")
@@ -153,10 +153,10 @@ def attest(argv: list[str]) -> int:
 
 
 def _verifier(ns: argparse.Namespace) -> tuple[Any, Any, Any]:
-    from client.oci.sign import parse_annotations
-    from client.oci.verify import ImageVerifier
-    from client.trust import trusted_root
-    from client.verify import IdentityPolicy
+    from sigstack.client.oci.sign import parse_annotations
+    from sigstack.client.oci.verify import ImageVerifier
+    from sigstack.client.trust import trusted_root
+    from sigstack.client.verify import IdentityPolicy
 
     policy = IdentityPolicy(
         identity=ns.certificate_identity,
@@ -232,8 +232,8 @@ def download(argv: list[str]) -> int:
     p.add_argument("image", metavar="IMAGE")
     _add_registry_flags(p)
     ns = p.parse_args(argv)
-    from client.oci import formats
-    from client.oci.verify import find_bundles, find_legacy_layers
+    from sigstack.client.oci import formats
+    from sigstack.client.oci.verify import find_bundles, find_legacy_layers
 
     ref, registry = _reference_and_registry(ns)
     digest = registry.get_manifest(ref.repository, ref.identifier).digest
@@ -266,7 +266,7 @@ def triangulate(argv: list[str]) -> int:
     )
     _add_registry_flags(p)
     ns = p.parse_args(argv)
-    from client.oci.formats import legacy_tag
+    from sigstack.client.oci.formats import legacy_tag
 
     ref, registry = _reference_and_registry(ns)
     digest = ref.digest or registry.get_manifest(ref.repository, ref.identifier).digest

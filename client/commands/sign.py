@@ -10,7 +10,7 @@ import os
 import tempfile
 from typing import Any
 
-from protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError
 
 from .common import PREDICATE_TYPES, ArgumentParser, add_trust_flags, say, trust_options
 
@@ -32,10 +32,10 @@ def _add_signing_flags(p: argparse.ArgumentParser) -> None:
 def make_signer(ns: argparse.Namespace, progress: bool, what: str = "the bundle") -> Any:
     """(Signer, trusted root or None) from the parsed signing flags: trust sources, the OIDC
     issuer from the flag or the signing config, and the identity token's source."""
-    from client import trust
-    from client.sign.oidc import get_token
-    from client.sign.signer import Signer, choose_rekor
-    from protocol.trust import select_services
+    from sigstack.client import trust
+    from sigstack.client.sign.oidc import get_token
+    from sigstack.client.sign.signer import Signer, choose_rekor
+    from sigstack.protocol.trust import select_services
 
     opts = trust_options(ns)
     config = trust.signing_config(opts)
@@ -118,8 +118,8 @@ def _summary(path: str, bundle: Any) -> dict[str, Any]:
     certificate names and how long it was valid."""
     from cryptography import x509
 
-    from client.verify.certs import certificate_identities
-    from protocol import x509ext
+    from sigstack.client.verify.certs import certificate_identities
+    from sigstack.protocol import x509ext
 
     entry = bundle.verification_material.tlog_entries[0]
     out: dict[str, Any] = {"bundle": path, "logIndex": entry.log_index,
@@ -135,7 +135,7 @@ def _summary(path: str, bundle: Any) -> dict[str, Any]:
 
 
 def sign_blob(argv: list[str]) -> int:
-    from client.hashing import hash_file
+    from sigstack.client.hashing import hash_file
 
     p = ArgumentParser("sign-blob", "Sign a file keylessly and write a Sigstore bundle.")
     p.add_argument("file", metavar="FILE")
@@ -146,8 +146,8 @@ def sign_blob(argv: list[str]) -> int:
 
 
 def attest_blob(argv: list[str]) -> int:
-    from client.hashing import hash_file
-    from client.verify.intoto import make_statement
+    from sigstack.client.hashing import hash_file
+    from sigstack.client.verify.intoto import make_statement
 
     p = ArgumentParser("attest-blob", "Attest a file: an in-toto statement in a DSSE envelope.")
     p.add_argument("file", metavar="FILE")
@@ -174,7 +174,7 @@ def attest_blob(argv: list[str]) -> int:
 def sign_bundle(argv: list[str]) -> int:
     """sigstore-conformance: ``sign-bundle [--staging] [--in-toto] --identity-token T --bundle F
     [--trusted-root F] [--signing-config F] FILE``."""
-    from client.hashing import hash_file
+    from sigstack.client.hashing import hash_file
 
     p = ArgumentParser("sign-bundle", "Sign a file (conformance protocol).")
     p.add_argument("file", metavar="FILE")

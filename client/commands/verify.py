@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.errors import ValidationError, VerificationError
 
 from .common import (
     PREDICATE_TYPES,
@@ -60,7 +60,7 @@ def _load_key(path: str) -> Any:
 def _run(ns: argparse.Namespace, attestation: bool) -> int:
     """Verify; with ``--output json`` a failure is a JSON object on stdout too (and the usual
     ``Error:`` line on stderr, exit 1)."""
-    from protocol.errors import Error
+    from sigstack.protocol.errors import Error
 
     try:
         return _verify(ns, attestation)
@@ -72,9 +72,9 @@ def _run(ns: argparse.Namespace, attestation: bool) -> int:
 
 
 def _verify(ns: argparse.Namespace, attestation: bool) -> int:
-    from client.trust import trusted_root
-    from client.verify import Artifact, IdentityPolicy, Verifier
-    from protocol.bundle import Bundle
+    from sigstack.client.trust import trusted_root
+    from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
+    from sigstack.protocol.bundle import Bundle
 
     try:
         with open(ns.bundle, "rb") as fh:
@@ -110,7 +110,7 @@ def _verify(ns: argparse.Namespace, attestation: bool) -> int:
         else:
             result = verifier.verify_artifact(bundle, artifact, policy)
     if attestation:
-        from client.verify.intoto import Statement
+        from sigstack.client.verify.intoto import Statement
 
         if bundle.dsse_envelope is None:
             raise VerificationError("the bundle holds a plain signature, not an attestation")

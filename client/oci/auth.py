@@ -22,9 +22,9 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
-from protocol.errors import ValidationError
-from protocol.protojson import parse_json
-from protocol.record import record
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.protojson import parse_json
+from sigstack.protocol.record import record
 
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 _PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')

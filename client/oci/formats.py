@@ -16,9 +16,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.bundle import DsseEnvelope, DsseSignature, KindVersion, TransparencyLogEntry
-from protocol.errors import ValidationError, VerificationError
-from protocol.protojson import parse_json
+from sigstack.protocol.bundle import DsseEnvelope, DsseSignature, KindVersion, TransparencyLogEntry
+from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.protojson import parse_json
 
 from .registry import OCI_MANIFEST
 

@@ -22,12 +22,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from client.verify import IdentityPolicy, Result, tlog
-from client.verify.certs import ChainVerifier, verify_signing_certificate
-from client.verify.keys import Keyring
-from protocol.bundle import DsseEnvelope
-from protocol.errors import VerificationError
-from protocol.trust import TrustedRoot
+from sigstack.client.verify import IdentityPolicy, Result, tlog
+from sigstack.client.verify.certs import ChainVerifier, verify_signing_certificate
+from sigstack.client.verify.keys import Keyring
+from sigstack.protocol.bundle import DsseEnvelope
+from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.trust import TrustedRoot
 
 from . import formats
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from protocol.errors import ValidationError
-from protocol.record import record
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.record import record
 
 DOCKER_HUB = "index.docker.io"
 _HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")

@@ -19,9 +19,9 @@ import json
 import urllib.parse
 from typing import Any
 
-from protocol.errors import NotFoundError, UnavailableError, ValidationError
-from protocol.protojson import parse_json
-from protocol.record import record
+from sigstack.protocol.errors import NotFoundError, UnavailableError, ValidationError
+from sigstack.protocol.protojson import parse_json
+from sigstack.protocol.record import record
 
 from .auth import Challenge, Credentials, parse_challenge
 from .transport import LIMITS, Transport, check_location, check_realm

@@ -20,9 +20,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from protocol.bundle import Bundle
-from protocol.errors import ValidationError
-from protocol.trust import TrustedRoot
+from sigstack.protocol.bundle import Bundle
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.trust import TrustedRoot
 
 from . import formats
 from .reference import Reference
@@ -102,7 +102,7 @@ class ImageSigner:
             formats.ANN_BUNDLE: formats.rekor_bundle_annotation(vm.tlog_entries[0]),
         }
         if self.root is not None:
-            from client.verify.certs import ChainVerifier
+            from sigstack.client.verify.certs import ChainVerifier
 
             chain = ChainVerifier(self.root).verify_at(leaf, datetime.now(UTC))
             out[formats.ANN_CHAIN] = "".join(

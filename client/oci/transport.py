@@ -28,8 +28,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-from protocol.errors import UnavailableError, ValidationError
-from protocol.record import record
+from sigstack.protocol.errors import UnavailableError, ValidationError
+from sigstack.protocol.record import record
 
 _TIMEOUT = 60.0
 _SCHEMES = ("http", "https")

@@ -24,13 +24,13 @@ from collections.abc import Callable
 from dataclasses import field
 from typing import Any
 
-from client.verify import Artifact, IdentityPolicy, Result, Verifier
-from client.verify.intoto import Statement
-from protocol.bundle import Bundle
-from protocol.errors import Error, VerificationError
-from protocol.protojson import parse_json
-from protocol.record import record
-from protocol.trust import TrustedRoot
+from sigstack.client.verify import Artifact, IdentityPolicy, Result, Verifier
+from sigstack.client.verify.intoto import Statement
+from sigstack.protocol.bundle import Bundle
+from sigstack.protocol.errors import Error, VerificationError
+from sigstack.protocol.protojson import parse_json
+from sigstack.protocol.record import record
+from sigstack.protocol.trust import TrustedRoot
 
 from . import formats
 from .legacy import LegacyVerifier

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from protocol.errors import ValidationError
-from protocol.record import record
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.record import record
 
 from ..http import json_request
 

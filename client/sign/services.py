@@ -19,9 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from protocol.bundle import InclusionProof, KindVersion, TransparencyLogEntry
-from protocol.errors import UnavailableError, ValidationError
-from protocol.protojson import Reader
+from sigstack.protocol.bundle import InclusionProof, KindVersion, TransparencyLogEntry
+from sigstack.protocol.errors import UnavailableError, ValidationError
+from sigstack.protocol.protojson import Reader
 
 from ..http import join, json_request, request
 

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from protocol.bundle import (
+from sigstack.protocol.bundle import (
     MEDIA_TYPE_V03,
     Bundle,
     DsseEnvelope,
@@ -41,8 +41,8 @@ from protocol.bundle import (
     VerificationMaterial,
     pae,
 )
-from protocol.errors import UnavailableError, ValidationError
-from protocol.trust import Service, SigningConfig, TrustedRoot, select_services
+from sigstack.protocol.errors import UnavailableError, ValidationError
+from sigstack.protocol.trust import Service, SigningConfig, TrustedRoot, select_services
 
 from . import services
 from .oidc import IdentityToken
@@ -196,9 +196,9 @@ class Signer:
         return bundle
 
     def _self_check(self, bundle: Bundle) -> None:
-        from client.verify import Artifact, IdentityPolicy, Verifier
-        from client.verify.certs import certificate_identities, load_certificate
-        from protocol import x509ext
+        from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
+        from sigstack.client.verify.certs import certificate_identities, load_certificate
+        from sigstack.protocol import x509ext
 
         assert self.trusted_root is not None
         leaf = load_certificate(bundle.verification_material.certificate or b"")

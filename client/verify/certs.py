@@ -21,11 +21,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from protocol import x509ext
-from protocol.errors import ValidationError, VerificationError
-from protocol.record import record
-from protocol.sct import precert_signed_data
-from protocol.trust import TrustedRoot, in_window
+from sigstack.protocol import x509ext
+from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.record import record
+from sigstack.protocol.sct import precert_signed_data
+from sigstack.protocol.trust import TrustedRoot, in_window
 
 from .keys import Keyring
 
@@ -298,7 +298,7 @@ def verify_signing_certificate(
     """Steps 1-3 of the verification order (spec/clients.md section 5): the chain to a trusted CA
     at every verified time, the SCT, key usage and the identity policy. Appends to ``checks`` and
     returns the certificate's identities and OIDC issuer."""
-    from protocol import x509ext
+    from sigstack.protocol import x509ext
 
     chain: list[x509.Certificate] = []
     for when in times:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from protocol.errors import ValidationError, VerificationError
-from protocol.protojson import parse_json
-from protocol.record import record
+from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.protojson import parse_json
+from sigstack.protocol.record import record
 
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
 PAYLOAD_TYPE = "application/vnd.in-toto+json"

@@ -27,9 +27,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from protocol.errors import VerificationError
-from protocol.record import record
-from protocol.trust import PublicKey, TimeRange, TransparencyLogInstance, in_window
+from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.record import record
+from sigstack.protocol.trust import PublicKey, TimeRange, TransparencyLogInstance, in_window
 
 _EC_HASH: dict[str, type[hashes.HashAlgorithm]] = {
     "PKIX_ECDSA_P256_SHA_256": hashes.SHA256,

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from protocol.errors import VerificationError
-from protocol.trust import TrustedRoot, in_window
+from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.trust import TrustedRoot, in_window
 
 from .certs import load_certificate
 

@@ -29,10 +29,10 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from protocol import merkle, rekor
-from protocol.bundle import DsseEnvelope, TransparencyLogEntry
-from protocol.errors import ValidationError, VerificationError
-from protocol.protojson import parse_json
+from sigstack.protocol import merkle, rekor
+from sigstack.protocol.bundle import DsseEnvelope, TransparencyLogEntry
+from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.protojson import parse_json
 
 from .keys import Keyring, spki_id
 
@@ -69,7 +69,7 @@ def verify_entry(entry: TransparencyLogEntry, keys: Keyring, times: Sequence[dat
 def _verify_checkpoint(
     entry: TransparencyLogEntry, keys: Keyring, times: Sequence[datetime]
 ) -> None:
-    from protocol.note import verify_rekor_checkpoint
+    from sigstack.protocol.note import verify_rekor_checkpoint
 
     proof = entry.inclusion_proof
     assert proof is not None and proof.checkpoint is not None

@@ -19,10 +19,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from protocol.bundle import Bundle
-from protocol.errors import VerificationError
-from protocol.record import record
-from protocol.trust import TrustedRoot
+from sigstack.protocol.bundle import Bundle
+from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.record import record
+from sigstack.protocol.trust import TrustedRoot
 
 from . import timestamps, tlog
 from .certs import ChainVerifier, IdentityPolicy, load_certificate, verify_signing_certificate
@@ -52,7 +52,7 @@ class Artifact:
 
     @classmethod
     def from_file(cls, path: str, progress: bool | None = None) -> Artifact:
-        from client.hashing import hash_file
+        from sigstack.client.hashing import hash_file
 
         return cls(sha256=hash_file(path, "sha256", progress), path=path)
 
@@ -76,7 +76,7 @@ class Artifact:
                 raise VerificationError(
                     f"a {algorithm} digest needs the artifact file, not a digest"
                 )
-            from client.hashing import hash_file
+            from sigstack.client.hashing import hash_file
 
             self._digests[algorithm] = hash_file(self.path, algorithm)
         return self._digests[algorithm]

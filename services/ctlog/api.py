@@ -15,8 +15,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from protocol import strictjson
-from protocol.errors import NotFoundError, ValidationError
+from sigstack.protocol import strictjson
+from sigstack.protocol.errors import NotFoundError, ValidationError
 
 from .log import CTLog
 

@@ -16,11 +16,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 
-from protocol.errors import ConfigError
-from services.keys import load_signer
-from services.runtime import db
-from services.runtime.app import create_app as _create_app
-from services.runtime.observe import LOG_ENTRIES
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import load_signer
+from sigstack.services.runtime import db
+from sigstack.services.runtime.app import create_app as _create_app
+from sigstack.services.runtime.observe import LOG_ENTRIES
 
 from .api import blueprint
 from .log import CTLog

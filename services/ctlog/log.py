@@ -25,11 +25,11 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine
 
-from protocol import sct as ctsct
-from protocol import x509ext
-from protocol.errors import ValidationError
-from services.keys import Signer
-from services.tlog import Log, TreeHead, identity_of, open_log
+from sigstack.protocol import sct as ctsct
+from sigstack.protocol import x509ext
+from sigstack.protocol.errors import ValidationError
+from sigstack.services.keys import Signer
+from sigstack.services.tlog import Log, TreeHead, identity_of, open_log
 
 MAX_CHAIN = 10
 MAX_VERIFIED = 1024  # cached issuer-pair checks (a few per CA in practice)

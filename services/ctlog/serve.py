@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from services.runtime import datadir, server
-from services.runtime.config import load_config
+from sigstack.services.runtime import datadir, server
+from sigstack.services.runtime.config import load_config
 
 from .app import DEFAULTS, create_app, load_roots
 

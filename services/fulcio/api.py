@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from protocol import strictjson
-from protocol.errors import ValidationError
+from sigstack.protocol import strictjson
+from sigstack.protocol.errors import ValidationError
 
 from .errors import MSG_CSR_PARSE, MSG_KEY_PARSE, MSG_SIGNATURE, client_error
 from .oidc import bearer

@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from protocol import sct as ctsct
-from protocol import x509ext
-from protocol.errors import ConfigError, ValidationError
-from services.keys import Signer, public_key_der
+from sigstack.protocol import sct as ctsct
+from sigstack.protocol import x509ext
+from sigstack.protocol.errors import ConfigError, ValidationError
+from sigstack.services.keys import Signer, public_key_der
 
 from .errors import MSG_CA, MSG_SCT, server_error
 from .identity import Principal

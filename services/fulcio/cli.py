@@ -24,9 +24,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from protocol.errors import ConfigError
-from services.keys import Signer, create_file_key, load_signer
-from services.runtime.datadir import private_dir
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import Signer, create_file_key, load_signer
+from sigstack.services.runtime.datadir import private_dir
 
 from .ca import random_serial, signing_hash
 
@@ -118,7 +118,7 @@ def create_ca(
     if bool(root_key_uri) != bool(intermediate_key_uri):
         raise ConfigError("give both --root-key-uri and --intermediate-key-uri, or neither")
     if root_key_uri and intermediate_key_uri:
-        from services.keys import pkcs11
+        from sigstack.services.keys import pkcs11
 
         curve = _CURVE_FOR.get(algorithm)
         if curve is None:

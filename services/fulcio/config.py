@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError
 
 TYPES = ("email", "uri", "username", "kubernetes", "spiffe", "ci-provider")
 

@@ -19,9 +19,9 @@ from typing import Any
 import urllib3
 from cryptography import x509
 
-from protocol import sct as ctsct
-from protocol import strictjson
-from protocol.errors import ValidationError, VerificationError
+from sigstack.protocol import sct as ctsct
+from sigstack.protocol import strictjson
+from sigstack.protocol.errors import ValidationError, VerificationError
 
 from .errors import MSG_CT, server_error
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from protocol.errors import Error, ValidationError
+from sigstack.protocol.errors import Error, ValidationError
 
 log = logging.getLogger("sigstack.fulcio")
 

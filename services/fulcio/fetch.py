@@ -26,8 +26,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from protocol import strictjson
-from protocol.errors import ValidationError
+from sigstack.protocol import strictjson
+from sigstack.protocol.errors import ValidationError
 
 from .errors import MSG_TOKEN, client_error
 

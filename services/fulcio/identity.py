@@ -21,7 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from cryptography import x509
 
-from protocol import x509ext
+from sigstack.protocol import x509ext
 
 from .config import Issuer
 from .errors import MSG_TOKEN, client_error

@@ -34,7 +34,7 @@ from typing import Any
 
 from jwt.algorithms import get_default_algorithms
 
-from protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError
 
 from .config import Issuer
 from .errors import MSG_TOKEN, client_error

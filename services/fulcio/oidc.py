@@ -26,8 +26,8 @@ from typing import Any
 
 import jwt
 
-from protocol import strictjson
-from protocol.errors import ValidationError
+from sigstack.protocol import strictjson
+from sigstack.protocol.errors import ValidationError
 
 from .config import IdentityConfig, Issuer
 from .errors import MSG_TOKEN, client_error

@@ -21,8 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import Flask
 
-from protocol.errors import ConfigError
-from services.runtime.datadir import private_dir
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.runtime.datadir import private_dir
 
 DEFAULTS: dict[str, Any] = {
     "max_body_bytes": 4 << 20,
@@ -63,8 +63,8 @@ def prepare_data_dir(data_dir: Path) -> tuple[str, str]:
 
 def build_app(config: dict[str, Any], environ: Any = None) -> Flask:
     """The Fulcio WSGI app for a merged configuration (called once per gunicorn worker)."""
-    from services.keys import load_signer
-    from services.runtime.app import create_app
+    from sigstack.services.keys import load_signer
+    from sigstack.services.runtime.app import create_app
 
     from .api import register
     from .ca import CertificateAuthority
@@ -129,8 +129,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    from services.runtime.config import load_config
-    from services.runtime.server import Limits, run
+    from sigstack.services.runtime.config import load_config
+    from sigstack.services.runtime.server import Limits, run
 
     args = parse_args(argv)
     overrides = {

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from protocol import sct as ctsct
-from services.runtime.observe import CERTIFICATES
+from sigstack.protocol import sct as ctsct
+from sigstack.services.runtime.observe import CERTIFICATES
 
 from .ca import CertificateAuthority
 from .config import IdentityConfig

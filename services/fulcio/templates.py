@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from protocol.errors import ConfigError, ValidationError
+from sigstack.protocol.errors import ConfigError, ValidationError
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
 

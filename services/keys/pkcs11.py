@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError
 
 from .signer import Signer
 

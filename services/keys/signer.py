@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError
 
 ALGORITHMS = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048", "rsa-3072", "rsa-4096")
 
@@ -148,7 +148,7 @@ Loader = Callable[[str, str, Mapping[str, list[str]], Mapping[str, str]], Signer
 SIGNER_FOR_SCHEME: dict[str, Loader | str] = {
     "file": _load_file,
     "ephemeral": _load_ephemeral,
-    "pkcs11": "services.keys.pkcs11:load",
+    "pkcs11": "sigstack.services.keys.pkcs11:load",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Flask, Response, jsonify, request
 
-from protocol.errors import VerificationError
+from sigstack.protocol.errors import VerificationError
 
 from . import device, login
 from .grants import DEVICE_GRANT, CodeGrant, OIDCServer, ServiceAccountGrant

@@ -24,11 +24,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from protocol.errors import ConfigError
-from services.runtime import db
-from services.runtime.app import create_app
-from services.runtime.config import load_config
-from services.runtime.datadir import private_dir
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.runtime import db
+from sigstack.services.runtime.app import create_app
+from sigstack.services.runtime.config import load_config
+from sigstack.services.runtime.datadir import private_dir
 
 from . import api, keys
 from .issuer import Issuer, Settings

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError, ValidationError
+from sigstack.protocol.errors import ConfigError, ValidationError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

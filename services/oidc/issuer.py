@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from protocol.errors import ConfigError, VerificationError
+from sigstack.protocol.errors import ConfigError, VerificationError
 
 from . import tokens
 from .keys import KeyRing

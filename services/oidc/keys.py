@@ -28,8 +28,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from protocol.errors import ConfigError
-from services.keys import Signer, create_file_key, load_signer
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import Signer, create_file_key, load_signer
 
 from . import tokens
 from .store import Store

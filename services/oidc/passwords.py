@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 
-from protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError
 
 LOG2_N, R, P = 15, 8, 1  # 32 MiB of memory per hash; OWASP's scrypt floor is N=2^17/r=8 or 2^15/p=3
 _MAXMEM = 256 * 1024 * 1024

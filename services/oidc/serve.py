@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
 
-    from services.runtime.server import Limits, run
+    from sigstack.services.runtime.server import Limits, run
 
     from . import app
 

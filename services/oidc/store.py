@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from services.runtime.db import metadata
+from sigstack.services.runtime.db import metadata
 
 from .throttle import Limit, ThrottleQueries, throttle
 

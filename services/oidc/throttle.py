@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from services.runtime.db import metadata
+from sigstack.services.runtime.db import metadata
 
 # Sign-in failures per key (``acct:<address> <name hash>`` or ``addr:<address>``, see login.py):
 # the failures of the current series, the time of the last one, and the earliest time the next

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from protocol.errors import ConfigError, VerificationError
+from sigstack.protocol.errors import ConfigError, VerificationError
 
 ALGORITHMS: Mapping[str, str] = MappingProxyType({"RS256": "rsa-2048", "ES256": "ecdsa-p256"})
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from protocol import strictjson
-from protocol.errors import ConflictError, NotFoundError, SchemaError, ValidationError
-from services.tlog import Entry, entry_bundle
-from services.tlog.tiles import HASH, HEIGHT, WIDTH, parse_tile_index
+from sigstack.protocol import strictjson
+from sigstack.protocol.errors import ConflictError, NotFoundError, SchemaError, ValidationError
+from sigstack.services.tlog import Entry, entry_bundle
+from sigstack.services.tlog.tiles import HASH, HEIGHT, WIDTH, parse_tile_index
 
 from .log import RekorLog
 from .types import prepare
@@ -212,7 +212,7 @@ def blueprint(rekor: RekorLog) -> Blueprint:
 
 
 def _leaf_hash(body: bytes) -> bytes:
-    from protocol.merkle import leaf_hash
+    from sigstack.protocol.merkle import leaf_hash
 
     return leaf_hash(body)
 

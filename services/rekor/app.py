@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Flask
 
-from services.keys import load_signer
-from services.runtime import db
-from services.runtime.app import create_app as _create_app
-from services.runtime.observe import LOG_ENTRIES
+from sigstack.services.keys import load_signer
+from sigstack.services.runtime import db
+from sigstack.services.runtime.app import create_app as _create_app
+from sigstack.services.runtime.observe import LOG_ENTRIES
 
 from .api import blueprint
 from .log import RekorLog

@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from protocol import note
-from protocol.errors import NotFoundError, ValidationError
-from protocol.rekor import set_payload
-from services.keys import Signer
-from services.runtime import db
-from services.tlog import Appended, Entry, Log, TreeHead, open_log
-from services.tlog import store as tlog_store
+from sigstack.protocol import note
+from sigstack.protocol.errors import NotFoundError, ValidationError
+from sigstack.protocol.rekor import set_payload
+from sigstack.services.keys import Signer
+from sigstack.services.runtime import db
+from sigstack.services.tlog import Appended, Entry, Log, TreeHead, open_log
+from sigstack.services.tlog import store as tlog_store
 
 from . import store
 from .types import Prepared

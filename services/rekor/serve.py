@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from services.runtime import datadir, server
-from services.runtime.config import load_config
+from sigstack.services.runtime import datadir, server
+from sigstack.services.runtime.config import load_config
 
 from .app import DEFAULTS, create_app
 

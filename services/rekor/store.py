@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, PrimaryKeyConstraint, String, Table
 
-from services.runtime.db import metadata
+from sigstack.services.runtime.db import metadata
 
 index = Table(
     "rekor_index",

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from protocol import bundle, strictjson
-from protocol.canonical import canonicalize
-from protocol.errors import SchemaError, ValidationError
+from sigstack.protocol import bundle, strictjson
+from sigstack.protocol.canonical import canonicalize
+from sigstack.protocol.errors import SchemaError, ValidationError
 
 from .verifiers import HASHES, b64, b64decode, load_verifier
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from protocol import x509ext
-from protocol.errors import ValidationError
+from sigstack.protocol import x509ext
+from sigstack.protocol.errors import ValidationError
 
 MAX_CHAIN = 10
 HASHES: dict[str, hashes.HashAlgorithm] = {

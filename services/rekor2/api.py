@@ -18,9 +18,9 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from protocol.errors import NotFoundError, ValidationError
-from services.runtime.errors import grpc_body
-from services.tlog import resources
+from sigstack.protocol.errors import NotFoundError, ValidationError
+from sigstack.services.runtime.errors import grpc_body
+from sigstack.services.tlog import resources
 
 from .entries import prepare
 from .log import Rekor2Log

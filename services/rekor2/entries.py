@@ -37,13 +37,13 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from protocol import x509ext
-from protocol.canonical import canonicalize
-from protocol.errors import ConfigError, ValidationError
-from protocol.protojson import Reader, b64, camel
-from protocol.strictjson import loads_object
-from services.rekor.verifiers import Verifier, load_der_verifier
-from services.tlog.engine import MAX_LEAF
+from sigstack.protocol import x509ext
+from sigstack.protocol.canonical import canonicalize
+from sigstack.protocol.errors import ConfigError, ValidationError
+from sigstack.protocol.protojson import Reader, b64, camel
+from sigstack.protocol.strictjson import loads_object
+from sigstack.services.rekor.verifiers import Verifier, load_der_verifier
+from sigstack.services.tlog.engine import MAX_LEAF
 
 KIND, VERSION = "hashedrekord", "0.0.2"
 INVALID = "invalid hashedrekord request"

@@ -34,12 +34,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from protocol import note
-from protocol.errors import ConfigError, ValidationError
-from services.runtime import db
-from services.tlog import resources
-from services.tlog import store as tlog_store
-from services.tlog.reads import LogReads
+from sigstack.protocol import note
+from sigstack.protocol.errors import ConfigError, ValidationError
+from sigstack.services.runtime import db
+from sigstack.services.tlog import resources
+from sigstack.services.tlog import store as tlog_store
+from sigstack.services.tlog.reads import LogReads
 
 from .log import TREE_PREFIX, origins_in
 

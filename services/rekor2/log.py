@@ -25,13 +25,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import Connection, Engine, func, select
 
-from protocol import note
-from protocol.errors import ConfigError
-from services.keys import Signer
-from services.rekor.store import index as search_index
-from services.runtime import db
-from services.tlog import Appended, Log, TreeHead, open_log
-from services.tlog import store as tlog_store
+from sigstack.protocol import note
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import Signer
+from sigstack.services.rekor.store import index as search_index
+from sigstack.services.runtime import db
+from sigstack.services.tlog import Appended, Log, TreeHead, open_log
+from sigstack.services.tlog import store as tlog_store
 
 from .entries import KIND, VERSION, Prepared
 

@@ -11,9 +11,9 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from protocol.errors import ConfigError
-from services.runtime import datadir, db, server
-from services.runtime.config import load_config
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.runtime import datadir, db, server
+from sigstack.services.runtime.config import load_config
 
 from .app import DEFAULTS, create_app
 from .log import resolve_origin

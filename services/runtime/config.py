@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError
 
 
 def load_config(

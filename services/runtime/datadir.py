@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocol.errors import ConfigError
-from services.keys import create_file_key
-from services.runtime import db
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import create_file_key
+from sigstack.services.runtime import db
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 
-from protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError
 
 metadata = MetaData()
 

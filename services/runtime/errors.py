@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from protocol import errors
+from sigstack.protocol import errors
 
 log = logging.getLogger("sigstack.http")
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from protocol.errors import ConfigError
-from services.runtime import db
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.runtime import db
 
 SELECT, INSERT, UPDATE, DELETE = "SELECT", "INSERT", "UPDATE", "DELETE"
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError
 
 from . import db
 

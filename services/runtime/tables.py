@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 
 TABLE_MODULES = [
-    "services.tlog.store",
-    "services.rekor.store",
-    "services.oidc.store",
+    "sigstack.services.tlog.store",
+    "sigstack.services.rekor.store",
+    "sigstack.services.oidc.store",
 ]
 
 

@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
-from protocol import merkle
-from protocol.errors import ConfigError, UnavailableError, ValidationError
-from services.runtime import db
+from sigstack.protocol import merkle
+from sigstack.protocol.errors import ConfigError, UnavailableError, ValidationError
+from sigstack.services.runtime import db
 
 from . import store
 from .reads import Entry, LogReads, TreeHead

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select, tuple_
 
-from protocol import merkle
-from protocol.errors import NotFoundError
+from sigstack.protocol import merkle
+from sigstack.protocol.errors import NotFoundError
 
 from . import store
 from .tiles import HASH, Tile, TileReader, node_location

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from protocol.errors import NotFoundError
+from sigstack.protocol.errors import NotFoundError
 
 from .engine import entry_bundle
 from .reads import LogReads

@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.runtime.db import metadata
+from sigstack.services.runtime.db import metadata
 
 trees = Table(
     "tlog_trees",

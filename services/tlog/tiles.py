@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from protocol import merkle
+from sigstack.protocol import merkle
 
 WIDTH = 256
 HEIGHT = 8

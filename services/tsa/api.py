@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError
 
 from .authority import TimestampAuthority
 from .request import parse_der, parse_json

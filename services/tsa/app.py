@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Flask
 
-from protocol.errors import ConfigError
-from services.keys import load_signer
-from services.runtime.app import create_app as _create_app
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import load_signer
+from sigstack.services.runtime.app import create_app as _create_app
 
 from .api import register
 from .authority import SIGSTORE_POLICY, Options, TimestampAuthority

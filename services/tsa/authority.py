@@ -55,8 +55,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from protocol.errors import ConfigError, UnavailableError, ValidationError
-from services.keys import Signer
+from sigstack.protocol.errors import ConfigError, UnavailableError, ValidationError
+from sigstack.services.keys import Signer
 
 from .chain import check_chain
 from .request import _OID, TimestampRequest

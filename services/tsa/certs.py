@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from protocol.errors import ConfigError
-from services.keys import Signer, create_file_key, load_signer
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import Signer, create_file_key, load_signer
 
 from .authority import random_serial
 from .chain import check_chain
@@ -132,7 +132,7 @@ def _signer(
         suffix = f"?passphrase-env={passphrase_env}" if passphrase_env else ""
         return load_signer(f"file:{path.resolve()}{suffix}", environ)
     if generate and uri.startswith("pkcs11:"):
-        from services.keys import pkcs11
+        from sigstack.services.keys import pkcs11
 
         return pkcs11.generate(uri, ALGORITHMS[algorithm], environ)
     return load_signer(uri, environ)

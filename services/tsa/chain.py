@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError
 
 CURVES = ("secp256r1", "secp384r1")
 TIMESTAMPING = ExtendedKeyUsageOID.TIME_STAMPING

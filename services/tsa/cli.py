@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.runtime.config import load_config
+from sigstack.services.runtime.config import load_config
 
 
 def _create(args: argparse.Namespace) -> int:

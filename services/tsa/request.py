@@ -26,8 +26,8 @@ from typing import Any
 
 from asn1crypto import tsp
 
-from protocol import protojson
-from protocol.errors import ValidationError
+from sigstack.protocol import protojson
+from sigstack.protocol.errors import ValidationError
 
 MAX_REQUEST_BYTES = 1024  # upstream's limit on JSON requests; ours on DER ones too
 SHA256, SHA384, SHA512 = (

@@ -25,9 +25,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError
-from services.runtime import datadir, server
-from services.runtime.config import load_config
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.runtime import datadir, server
+from sigstack.services.runtime.config import load_config
 
 from .app import DEFAULTS, build_authority, create_app
 from .authority import Options
@@ -84,7 +84,7 @@ def _check_in_child(config: dict[str, Any]) -> None:
         f"{ENV_PREFIX}_CHAIN_FILE": config["chain_file"],
     }
     done = subprocess.run(
-        [sys.executable, "-m", "client.cli", "tsa", "check-chain"],
+        [sys.executable, "-m", "sigstack.client.cli", "tsa", "check-chain"],
         env=env,
         capture_output=True,
         text=True,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError, ValidationError
+from sigstack.protocol.errors import ConfigError, ValidationError
 
 from . import keys as tufkeys
 from . import trustroot
@@ -352,7 +352,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":  # `python -m services.tuf.cli ...`, same as `sigstack tuf ...`
-    from protocol.errors import Error
+    from sigstack.protocol.errors import Error
 
     try:
         sys.exit(main(sys.argv[1:]))

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from securesystemslib.signer import Key, Signature, Signer, SSlibKey
 
-from protocol.errors import ConfigError
-from services import keys as keystore
-from services.runtime.datadir import private_dir
+from sigstack.protocol.errors import ConfigError
+from sigstack.services import keys as keystore
+from sigstack.services.runtime.datadir import private_dir
 
 
 def sslib_key(public_key: PublicKeyTypes) -> SSlibKey:

@@ -20,7 +20,7 @@ from securesystemslib.signer import Signer
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-from protocol.errors import ConfigError, ValidationError
+from sigstack.protocol.errors import ConfigError, ValidationError
 
 from . import keys as tufkeys
 from .store import Layout, read_json, write_atomic

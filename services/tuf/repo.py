@@ -26,7 +26,7 @@ from securesystemslib.signer import Key, Signer
 from tuf.api.metadata import Metadata, Root, TargetFile, Targets
 from tuf.api.serialization.json import CanonicalJSONSerializer
 
-from protocol.errors import ConfigError, NotFoundError, ValidationError, VerificationError
+from sigstack.protocol.errors import ConfigError, NotFoundError, ValidationError, VerificationError
 
 from . import keys as tufkeys
 from .online import DEFAULT_SETTINGS, ONLINE_ROLES, SERIALIZER, PublishedRepository

@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Flask, Response, abort
 
-from services.runtime.app import create_app
-from services.runtime.config import load_config
+from sigstack.services.runtime.app import create_app
+from sigstack.services.runtime.config import load_config
 
 from .online import PublishedRepository
 
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
         overrides={"data_dir": args.data_dir, "resign_margin_seconds": args.resign_margin_seconds},
     )
     PublishedRepository(config["data_dir"]).layout.require()  # fail before forking workers
-    from services.runtime import server
+    from sigstack.services.runtime import server
 
     server.run(lambda: build_app(config), host=args.host, port=args.port, workers=args.workers,
                limits=server.Limits.from_config(config))  # fmt: skip

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError
 
 TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 SIGNING_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
@@ -77,7 +77,7 @@ def key_details(key: PublicKeyTypes) -> str:
 def rekor_v2_log_id(public_key: bytes, origin: str) -> bytes:
     """A Rekor v2 log's ID: the C2SP signed-note key ID of its checkpoint key under ``origin``
     (``note.note_key_digest``: SHA-256 over the origin, a type byte and the key)."""
-    from protocol.note import note_key_digest
+    from sigstack.protocol.note import note_key_digest
 
     if not origin or origin != origin.strip() or "\n" in origin:
         raise ValidationError("a Rekor v2 log needs its checkpoint origin (one line)")

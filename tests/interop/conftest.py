@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from services.stack import SERVICES
-from services.stack_report import service_account_token
+from sigstack.services.stack import SERVICES
+from sigstack.services.stack_report import service_account_token
 from tests.servers import ROOT
 
 NPM_SIGSTORE = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "sigstore"
@@ -61,7 +61,7 @@ class Stack:
         self.port_base = port_base or free_port_base()
         with open(self.out, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "client.cli", "up", "--data-dir", str(self.data),
+                [sys.executable, "-m", "sigstack.client.cli", "up", "--data-dir", str(self.data),
                  "--port-base", str(self.port_base), *extra],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
@@ -129,4 +129,4 @@ def run(
 
 
 def sigstack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run([sys.executable, "-m", "client.cli", *args], env=env)
+    return run([sys.executable, "-m", "sigstack.client.cli", *args], env=env)

@@ -39,8 +39,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from protocol.protojson import b64
-from services import stack_report
+from sigstack.protocol.protojson import b64
+from sigstack.services import stack_report
 from tests.interop.conftest import SIGSTORE_PY, Stack, free_port_base
 from tests.servers import ROOT
 
@@ -162,7 +162,7 @@ def _up(
     """``sigstack up`` until it exits (or ``timeout``: then stopped, services included);
     (code, output, seconds)."""
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "client.cli", "up", "--data-dir", str(data),
+    proc = subprocess.Popen([sys.executable, "-m", "sigstack.client.cli", "up", "--data-dir", str(data),
                              "--port-base", str(port_base)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)  # fmt: skip
@@ -245,8 +245,8 @@ def test_a_foreign_healthz_on_a_port_is_not_taken_for_ours(foreign, tmp_path) ->
 def test_readiness_takes_only_our_own_instance(foreign, tmp_path) -> None:
     """Should a foreign server take a port after the check (a race), the health wait refuses its
     answer instead of counting the service as up."""
-    from protocol.errors import ConfigError
-    from services.stack import _wait_healthy
+    from sigstack.protocol.errors import ConfigError
+    from sigstack.services.stack import _wait_healthy
 
     _base, url = foreign
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -349,7 +349,7 @@ def test_sign_blob_explains_a_refused_token(stack: Stack, tmp_path) -> None:
     artifact = tmp_path / "a.txt"
     artifact.write_text("refused\n")
     done = subprocess.run(
-        [sys.executable, "-m", "client.cli", "sign-blob", str(artifact), "--bundle",
+        [sys.executable, "-m", "sigstack.client.cli", "sign-blob", str(artifact), "--bundle",
          str(tmp_path / "a.json"), "--trust-config", str(stack.trust_config),
          "--identity-token", _tampered(stack.token())],
         cwd=ROOT, capture_output=True, text=True, timeout=120,

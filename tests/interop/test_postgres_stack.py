@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from services.runtime import db
+from sigstack.services.runtime import db
 from tests.dbs import fresh_postgres
 from tests.interop.conftest import Stack, sigstack
 

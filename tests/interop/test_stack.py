@@ -118,7 +118,7 @@ def test_sign_blob_with_the_browser_flow(stack: Stack, tmp_path) -> None:
     opener.chmod(0o755)
     controller, terminal = pty.openpty()  # a terminal on stdin: sign-blob picks the browser flow
     proc = subprocess.Popen(
-        [sys.executable, "-m", "client.cli", "sign-blob", str(artifact), "--bundle", str(bundle),
+        [sys.executable, "-m", "sigstack.client.cli", "sign-blob", str(artifact), "--bundle", str(bundle),
          "--trust-config", str(stack.trust_config)],
         cwd=ROOT, stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**{k: v for k, v in os.environ.items() if k != "SIGSTORE_ID_TOKEN"},

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from protocol.protojson import b64
+from sigstack.protocol.protojson import b64
 
 
 @pytest.fixture(scope="package")

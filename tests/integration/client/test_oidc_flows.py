@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from client.sign import oidc
+from sigstack.client.sign import oidc
 from tests.integration.oidc.conftest import PASSWORD, USER, browser, server  # noqa: F401
 
 pytestmark = pytest.mark.interop

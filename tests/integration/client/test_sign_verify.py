@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from client.cli import main
+from sigstack.client.cli import main
 
 SIGSTORE = Path(sys.executable).with_name("sigstore")
 

@@ -15,12 +15,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from protocol import merkle
-from protocol import sct as ctsct
-from services.fulcio.ca import CertificateAuthority
-from services.fulcio.cli import create_ca
-from services.fulcio.identity import Principal
-from services.keys import load_signer
+from sigstack.protocol import merkle
+from sigstack.protocol import sct as ctsct
+from sigstack.services.fulcio.ca import CertificateAuthority
+from sigstack.services.fulcio.cli import create_ca
+from sigstack.services.fulcio.identity import Principal
+from sigstack.services.keys import load_signer
 from tests.dbs import fresh_postgres
 from tests.servers import Service
 

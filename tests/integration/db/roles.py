@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import create_engine, text
 
-from services.runtime import db
+from sigstack.services.runtime import db
 from tests.dbs import postgres_server_url
 from tests.servers import ROOT
 
@@ -71,7 +71,7 @@ def sigstack(
     *args: str, env: dict[str, str], stdin: str | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "client.cli", *args],
+        [sys.executable, "-m", "sigstack.client.cli", *args],
         cwd=ROOT,
         env=env,
         input=stdin,

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from services.runtime import db, grants
-from services.runtime.tables import load_all_tables
+from sigstack.services.runtime import db, grants
+from sigstack.services.runtime.tables import load_all_tables
 from tests.dbs import fresh_postgres
 from tests.integration.db.roles import (
     Role,
@@ -239,7 +239,7 @@ def test_unsafe_roles_and_missing_inputs_are_refused(tmp_path) -> None:
 
 
 def test_the_roles_module_refuses_an_unknown_service() -> None:
-    from protocol.errors import ConfigError
+    from sigstack.protocol.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no database role"):
         grants.expected("fulcio")

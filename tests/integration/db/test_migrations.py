@@ -7,9 +7,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from protocol.errors import ConfigError
-from services.runtime import db
-from services.runtime.tables import load_all_tables
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.runtime import db
+from sigstack.services.runtime.tables import load_all_tables
 from tests.dbs import fresh_postgres
 
 

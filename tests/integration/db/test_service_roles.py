@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import text
 
-from services.runtime import db
+from sigstack.services.runtime import db
 from tests.dbs import fresh_postgres
 from tests.integration.db.roles import (
     Role,
@@ -63,7 +63,7 @@ def serve(name: str, *args: str, env: dict[str, str], log: Path) -> Iterator[str
     """``sigstack serve NAME`` on a free port with ``env``; yields its URL; checks on the way out
     that no process of the server carries a database URL on its command line."""
     port = free_port()
-    argv = [sys.executable, "-m", "client.cli", "serve", name, "--port", str(port), *args]
+    argv = [sys.executable, "-m", "sigstack.client.cli", "serve", name, "--port", str(port), *args]
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip

@@ -27,7 +27,7 @@ import jwt
 import pytest
 import requests
 
-from services.fulcio.cli import create_ca
+from sigstack.services.fulcio.cli import create_ca
 from tests.servers import ROOT, Service
 from tests.unit.fulcio.helpers import b64, csr_pem, new_key
 
@@ -37,7 +37,7 @@ REFUSED = {"code": 3, "message": "There was an error processing the identity tok
 
 
 def _sigstack(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "client.cli", *args], cwd=ROOT, text=True,
+    done = subprocess.run([sys.executable, "-m", "sigstack.client.cli", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -35,7 +35,7 @@ DER = serialization.Encoding.DER
 
 
 def _sigstack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "client.cli", *args], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "sigstack.client.cli", *args], cwd=ROOT, text=True,
                           capture_output=True, env={**os.environ, **(env or {})}, timeout=60)  # fmt: skip
 
 

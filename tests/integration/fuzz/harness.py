@@ -191,7 +191,7 @@ class Fuzzer:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.constants = package_constants(f"services.{service.name}")
+        self.constants = package_constants(f"sigstack.services.{service.name}")
         self.schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
         self.schema.config.generation.update(
             modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE]

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from services.fulcio.cli import create_ca
+from sigstack.services.fulcio.cli import create_ca
 from tests.servers import Service
 
 from . import harness

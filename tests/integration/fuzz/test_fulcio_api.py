@@ -18,7 +18,7 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.fulcio.cli import create_ca
+from sigstack.services.fulcio.cli import create_ca
 from tests.servers import Service
 from tests.unit.fulcio.support import OIDCIssuer
 

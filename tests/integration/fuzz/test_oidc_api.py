@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from services.oidc import app as oidc_app
-from services.oidc.cli import create_service_account, create_user
+from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc.cli import create_service_account, create_user
 from tests.servers import Service, free_port
 
 from . import harness

@@ -28,7 +28,7 @@ import pytest
 import requests
 from openapi_schema_validator import OAS30Validator
 
-from protocol import note
+from sigstack.protocol import note
 from tests.rekor_helpers import v2_hashedrekord, v2_request
 from tests.servers import ROOT, Service
 from tests.unit.fuzz import test_rekor2 as rekor2_properties

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from services.tuf import keys as tufkeys
-from services.tuf.repo import Repository
+from sigstack.services.tuf import keys as tufkeys
+from sigstack.services.tuf.repo import Repository
 from tests.servers import Service
 
 from . import harness

@@ -16,10 +16,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from client import trust
-from client.cli import main
-from client.sign.oidc import IdentityToken
-from client.sign.signer import Signer
+from sigstack.client import trust
+from sigstack.client.cli import main
+from sigstack.client.sign.oidc import IdentityToken
+from sigstack.client.sign.signer import Signer
 
 from .conftest import make_image, skopeo_copy, write_layout
 

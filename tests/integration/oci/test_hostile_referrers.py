@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import json
 
-from client.oci import formats
-from client.oci.reference import Reference
-from client.oci.registry import OCI_INDEX, OCI_MANIFEST, Registry, fallback_tag, sha256_digest
-from client.oci.verify import ImageVerifier
-from client.verify import IdentityPolicy
+from sigstack.client.oci import formats
+from sigstack.client.oci.reference import Reference
+from sigstack.client.oci.registry import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Registry,
+    fallback_tag,
+    sha256_digest,
+)
+from sigstack.client.oci.verify import ImageVerifier
+from sigstack.client.verify import IdentityPolicy
 from tests.unit.client.kit import IDENTITY, ISSUER, Kit
 
 POLICY = IdentityPolicy(identity=IDENTITY, issuer=ISSUER)

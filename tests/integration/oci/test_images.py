@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from client.cli import main
-from client.oci import formats
-from client.oci.registry import OCI_INDEX, OCI_MANIFEST, Registry
+from sigstack.client.cli import main
+from sigstack.client.oci import formats
+from sigstack.client.oci.registry import OCI_INDEX, OCI_MANIFEST, Registry
 
 from .conftest import PASSWORD, USER, make_image
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from client.cli import main
+from sigstack.client.cli import main
 from tests.servers import free_port
 
 from .conftest import PASSWORD, USER, make_image

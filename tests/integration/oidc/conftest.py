@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 def sigstack(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "client.cli", *args],
+        [sys.executable, "-m", "sigstack.client.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -78,7 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         [
             sys.executable,
             "-m",
-            "client.cli",
+            "sigstack.client.cli",
             "serve",
             "oidc",
             "--data-dir",

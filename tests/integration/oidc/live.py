@@ -22,10 +22,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from services.oidc import app as oidc_app
-from services.oidc.passwords import hash_password
-from services.oidc.store import Store
-from services.runtime import db
+from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc.passwords import hash_password
+from sigstack.services.oidc.store import Store
+from sigstack.services.runtime import db
 from tests.dbs import fresh_postgres
 from tests.servers import Service
 

@@ -13,7 +13,7 @@ import jwt
 import pytest
 import requests
 
-from services.oidc.keys import KEYS_TTL
+from sigstack.services.oidc.keys import KEYS_TTL
 from tests.testdata import ROOT
 
 from .conftest import sigstack

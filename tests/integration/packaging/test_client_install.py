@@ -3,6 +3,7 @@ SQLAlchemy, granian or psycopg installed, and the server commands say which extr
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -16,12 +17,24 @@ pytestmark = pytest.mark.xdist_group("packaging")
 CASE = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path"
 
 
+def _source_copy(to: Path) -> Path:
+    """What a source distribution holds, copied (links kept): pip builds in the source tree, and
+    a build/ left in the checkout would be reused by later builds."""
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, to / name)
+    for name in ("protocol", "client", "services", "migrations", "sigstack"):
+        shutil.copytree(ROOT / name, to / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    return to
+
+
 @pytest.fixture(scope="module")
 def client_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("client-venv")
+    source = _source_copy(tmp_path_factory.mktemp("source"))
     venv.EnvBuilder(with_pip=True).create(where)
     python = where / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True,
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(source)], check=True,
                    capture_output=True, timeout=600, cwd=where)  # fmt: skip
     return where
 

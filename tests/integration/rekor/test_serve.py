@@ -16,8 +16,8 @@ import urllib.request
 
 import pytest
 
-from protocol import merkle, note
-from services.keys import load_signer
+from sigstack.protocol import merkle, note
+from sigstack.services.keys import load_signer
 from tests.dbs import fresh_postgres
 from tests.rekor_helpers import hashedrekord, sigstore_python_verify
 from tests.servers import Service
@@ -184,7 +184,7 @@ def test_two_servers_on_one_postgres_survive_sigkill(tmp_path) -> None:
 def test_key_kept_outside_the_data_dir(tmp_path) -> None:
     """--key names an encrypted key elsewhere: a new log is made, then reused; on PostgreSQL a
     database that lost the log is refused rather than restarted under the same key."""
-    from services.keys import create_file_key
+    from sigstack.services.keys import create_file_key
 
     create_file_key(tmp_path / "log.pem", passphrase=b"correct horse")
     uri = f"file:{tmp_path / 'log.pem'}?passphrase-env=SIGSTACK_TEST_LOG_PASS"
@@ -199,7 +199,7 @@ def test_key_kept_outside_the_data_dir(tmp_path) -> None:
 
 @pytest.mark.postgres
 def test_external_key_on_postgres_refuses_a_lost_log(tmp_path) -> None:
-    from services.keys import create_file_key
+    from sigstack.services.keys import create_file_key
 
     create_file_key(tmp_path / "log.pem")
     uri = f"file:{tmp_path / 'log.pem'}"

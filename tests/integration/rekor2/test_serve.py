@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from protocol import merkle, note
-from services.keys import load_signer
-from services.tlog.tiles import Tile, TileReader, tile_path
+from sigstack.protocol import merkle, note
+from sigstack.services.keys import load_signer
+from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
 from tests.dbs import fresh_postgres
 from tests.rekor_helpers import (
     our_verify_v2,
@@ -223,7 +223,7 @@ def _export(data: Path, out: Path, *extra: str) -> None:
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "client.cli", "serve", "rekor2", "export-tiles",
+        [sys.executable, "-m", "sigstack.client.cli", "serve", "rekor2", "export-tiles",
          "--data-dir", str(data), "--to", str(out), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -7,8 +7,8 @@ import json
 import os
 import sys
 
-from protocol.errors import Error
-from services.runtime.server import Limits, run
+from sigstack.protocol.errors import Error
+from sigstack.services.runtime.server import Limits, run
 
 
 def _factory():  # type: ignore[no-untyped-def]

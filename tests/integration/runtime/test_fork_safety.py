@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from protocol import merkle, note
-from services.keys import load_signer
-from services.runtime.server import open_database_files
+from sigstack.protocol import merkle, note
+from sigstack.services.keys import load_signer
+from sigstack.services.runtime.server import open_database_files
 from tests.dbs import fresh_postgres
 from tests.rekor_helpers import hashedrekord
 from tests.servers import Service
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.xdist_group("servers")
 
 
 def _roots(tmp_path: Path) -> str:
-    from services.fulcio.cli import create_ca
+    from sigstack.services.fulcio.cli import create_ca
 
     create_ca(tmp_path / "ca", algorithm="ecdsa-p256", common_name="fork test")
     return str(tmp_path / "ca" / "root.pem")

@@ -6,7 +6,7 @@ import time
 
 from flask import Flask, request
 
-from services.runtime.app import create_app
+from sigstack.services.runtime.app import create_app
 
 
 def _register(app: Flask) -> None:

@@ -70,7 +70,7 @@ def _uri(label: str, obj: str) -> str:
 
 def _sigstack(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "client.cli", *args],
+        [sys.executable, "-m", "sigstack.client.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -152,7 +152,7 @@ def test_sigstore_go_shape(server: Service, chain: list[x509.Certificate], work:
 
 
 def test_our_client(server: Service, chain: list[x509.Certificate]) -> None:
-    from client.sign.services import timestamp
+    from sigstack.client.sign.services import timestamp
 
     signature = os.urandom(64)
     verify_rfc3161(timestamp(f"{server.url}/api/v1/timestamp", signature), signature, chain)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from services.tuf import keys as tufkeys
-from services.tuf.repo import Repository
-from services.tuf.serve import build_app
+from sigstack.services.tuf import keys as tufkeys
+from sigstack.services.tuf.repo import Repository
+from sigstack.services.tuf.serve import build_app
 from tests.testdata import ROOT
 from tests.unit.tuf.helpers import Clock
 
@@ -76,7 +76,7 @@ def serve_tuf() -> Iterator:
         cmd = [
             sys.executable,
             "-c",
-            "import sys; from client.cli import main; sys.exit(main())",
+            "import sys; from sigstack.client.cli import main; sys.exit(main())",
             "serve",
             "tuf",
             "--data-dir",

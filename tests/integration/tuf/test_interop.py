@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore.models import Bundle, ClientTrustConfig
 from sigstore.verify import Verifier, policy
 
-from services.tuf import trustroot
+from sigstack.services.tuf import trustroot
 from tests.testdata import ROOT
 from tests.unit.tuf.helpers import CASE, staging_case_root
 
@@ -50,7 +50,7 @@ def _publish(repo, trusted_root: dict) -> None:
 
 
 def repo_signer(repo, name: str):
-    from services.tuf import keys as tufkeys
+    from sigstack.services.tuf import keys as tufkeys
 
     return tufkeys.open_signer(str(repo.layout.root.parent / "offline" / f"{name}.pem"))
 

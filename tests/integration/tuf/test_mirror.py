@@ -12,8 +12,8 @@ import pytest
 from tuf.api.metadata import Metadata
 from tuf.ngclient import Updater
 
-from services.tuf import keys as tufkeys
-from services.tuf.repo import Repository
+from sigstack.services.tuf import keys as tufkeys
+from sigstack.services.tuf.repo import Repository
 
 from .conftest import Mirror, init_repo
 

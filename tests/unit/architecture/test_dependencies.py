@@ -1,5 +1,8 @@
 """The dependency rules of docs/ARCHITECTURE.md, checked on the source (imports parsed with ast).
 
+- every import of our code goes through the ``sigstack`` name (``sigstack.protocol``, ...): the bare
+  folder names are importable from a checkout too, and a module imported under both names would
+  exist twice (two error trees, two registries).
 - protocol/ is pure: stdlib, cryptography, rfc8785 and protocol itself.
 - client/ depends on protocol only (never services, never migrations).
 - a service package talks to other services over HTTP only: it may import services.runtime,
@@ -21,10 +24,23 @@ STDLIB = set(sys.stdlib_module_names)
 SHARED_SERVICES = {"runtime", "keys"}
 LOG_PERSONALITIES = {"rekor", "rekor2", "ctlog"}
 SHARED_MODULES = {"rekor2": {"services.rekor.verifiers", "services.rekor.store"}}
+OURS = {"protocol", "client", "services", "migrations"}
 ORCHESTRATORS = {"cli.py", "stack.py", "__init__.py"}  # modules that start services, by design
 
 
+def _absolute_imports(path: Path) -> set[str]:
+    """Names imported without a leading dot, as written."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
 def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, our own named by folder (``sigstack.`` taken off)."""
     tree = ast.parse(path.read_text(), str(path))
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -35,11 +51,20 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level > 0:
             base = ".".join(path.relative_to(ROOT).with_suffix("").parts[: -node.level])
             found.add(f"{base}.{node.module}" if node.module else base)
-    return found
+    return {name.removeprefix("sigstack.") for name in found}
 
 
 def _files(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    "path", [p for d in ("protocol", "client", "services", "migrations", "tests", "bench")
+             for p in _files(d) if "tests/data" not in str(p)], ids=str,
+)  # fmt: skip
+def test_our_code_is_imported_through_the_sigstack_name(path: Path) -> None:
+    bare = sorted(n for n in _absolute_imports(path) if n.split(".")[0] in OURS)
+    assert not bare, f"{path.relative_to(ROOT)} imports {bare}: write sigstack.{bare[0]}"
 
 
 @pytest.mark.parametrize("path", _files("protocol"), ids=str)

@@ -18,8 +18,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from protocol.canonical import canonicalize
-from protocol.trust import SIGNING_CONFIG_V02, Service, SigningConfig, TimeRange
+from sigstack.protocol.canonical import canonicalize
+from sigstack.protocol.trust import SIGNING_CONFIG_V02, Service, SigningConfig, TimeRange
 
 from .kit import EPOCH, IDENTITY, ISSUER, Kit, pem
 

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from protocol import merkle, note, x509ext
-from protocol.bundle import (
+from sigstack.protocol import merkle, note, x509ext
+from sigstack.protocol.bundle import (
     MEDIA_TYPE_V03,
     Bundle,
     DsseEnvelope,
@@ -33,8 +33,8 @@ from protocol.bundle import (
     VerificationMaterial,
     pae,
 )
-from protocol.canonical import canonicalize
-from protocol.trust import (
+from sigstack.protocol.canonical import canonicalize
+from sigstack.protocol.trust import (
     TRUSTED_ROOT_V01,
     CertificateAuthority,
     PublicKey,

@@ -38,13 +38,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from client.verify import Artifact, IdentityPolicy, Result, Verifier
-from protocol.bundle import (
+from sigstack.client.verify import Artifact, IdentityPolicy, Result, Verifier
+from sigstack.protocol.bundle import (
     MEDIA_TYPE_V01,
     MEDIA_TYPE_V02,
     Bundle,
 )
-from protocol.trust import TrustedRoot
+from sigstack.protocol.trust import TrustedRoot
 from tests.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit
@@ -274,7 +274,7 @@ class Outcome:
 def run(mutants: list[Mutant]) -> Outcome:
     """Parse and verify each mutant: refused (``ValidationError`` from the parser,
     ``VerificationError`` from the verifier), accepted, or crashed (any other exception)."""
-    from protocol.errors import ValidationError, VerificationError
+    from sigstack.protocol.errors import ValidationError, VerificationError
 
     outcome = Outcome()
     for mutant in mutants:

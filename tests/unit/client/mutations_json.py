@@ -14,7 +14,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from protocol.bundle import MEDIA_TYPE_V01, MEDIA_TYPE_V02, MEDIA_TYPE_V03, MEDIA_TYPE_V03_ALT
+from sigstack.protocol.bundle import (
+    MEDIA_TYPE_V01,
+    MEDIA_TYPE_V02,
+    MEDIA_TYPE_V03,
+    MEDIA_TYPE_V03_ALT,
+)
 
 from .mutations import Mutant, Path, Seed, allowed_for, nodes
 

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from client.verify import Artifact, IdentityPolicy
-from protocol import note
-from protocol.bundle import (
+from sigstack.client.verify import Artifact, IdentityPolicy
+from sigstack.protocol import note
+from sigstack.protocol.bundle import (
     MEDIA_TYPE_V03,
     Bundle,
     DsseEnvelope,
@@ -36,8 +36,8 @@ from protocol.bundle import (
     VerificationMaterial,
     pae,
 )
-from protocol.canonical import canonicalize
-from protocol.trust import TimeRange, TrustedRoot
+from sigstack.protocol.canonical import canonicalize
+from sigstack.protocol.trust import TimeRange, TrustedRoot
 
 from .kit import IDENTITY, ISSUER, Kit, hashedrekord, pem, spki
 from .mutations import KIT_DATA, Mutant, Seed, allowed_for, with_root

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from client.verify import Artifact, IdentityPolicy, Verifier
-from protocol.errors import VerificationError
-from protocol.trust import TimeRange
+from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
+from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.trust import TimeRange
 
 from .kit import IDENTITY, ISSUER, Kit
 

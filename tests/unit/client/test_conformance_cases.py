@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import main
+from sigstack.client.cli import main
 from tests.testdata import ROOT, TESTDATA
 
 CASES = TESTDATA / "pyassets" / "cases"
@@ -73,7 +73,7 @@ def test_command_as_a_process() -> None:
     args = _args(case, "PATH")
     assert args is not None
     probe = (
-        "import sys; from client.cli import main; rc = main(sys.argv[1:]); "
+        "import sys; from sigstack.client.cli import main; rc = main(sys.argv[1:]); "
         "heavy = [m for m in ('requests', 'tuf', 'flask', 'sqlalchemy') if m in sys.modules]; "
         "print(heavy); sys.exit(rc)"
     )
@@ -85,7 +85,10 @@ def test_command_as_a_process() -> None:
     bad = _args(CASES / "staging-cve-2022-36056_fail", "PATH")
     assert bad is not None
     proc = subprocess.run(
-        [sys.executable, "-m", "client.cli", *bad], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "sigstack.client.cli", *bad],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1
     assert "inconsistent" in proc.stderr

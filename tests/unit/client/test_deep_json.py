@@ -12,12 +12,12 @@ import json
 
 import pytest
 
-from client.oci import auth, formats
-from client.verify import Artifact, IdentityPolicy, Verifier
-from client.verify.intoto import Statement
-from protocol.bundle import Bundle, TransparencyLogEntry
-from protocol.errors import Error, ValidationError, VerificationError
-from protocol.trust import TrustedRoot
+from sigstack.client.oci import auth, formats
+from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
+from sigstack.client.verify.intoto import Statement
+from sigstack.protocol.bundle import Bundle, TransparencyLogEntry
+from sigstack.protocol.errors import Error, ValidationError, VerificationError
+from sigstack.protocol.trust import TrustedRoot
 from tests.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit, hashedrekord
@@ -36,7 +36,7 @@ def _deep_object(depth: int = DEEP) -> str:
 
 @pytest.mark.parametrize("depth", [DEEP, 101])
 def test_parse_json_refuses_deep_nesting(depth: int) -> None:
-    from protocol.protojson import MAX_DEPTH, parse_json
+    from sigstack.protocol.protojson import MAX_DEPTH, parse_json
 
     assert depth > MAX_DEPTH
     for text in (_deep(depth), _deep_object(depth)):

@@ -8,8 +8,8 @@ import io
 
 import pytest
 
-from client.hashing import CHUNK, hash_file, hash_stream
-from protocol.errors import ValidationError
+from sigstack.client.hashing import CHUNK, hash_file, hash_stream
+from sigstack.protocol.errors import ValidationError
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import main
+from sigstack.client.cli import main
 from tests.testdata import TESTDATA
 
 from .kit import Kit

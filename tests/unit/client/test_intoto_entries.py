@@ -19,8 +19,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from client.verify import Artifact, IdentityPolicy, Verifier
-from protocol.bundle import (
+from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
+from sigstack.protocol.bundle import (
     MEDIA_TYPE_V03,
     Bundle,
     DsseEnvelope,
@@ -29,8 +29,8 @@ from protocol.bundle import (
     VerificationMaterial,
     pae,
 )
-from protocol.canonical import canonicalize
-from protocol.errors import VerificationError
+from sigstack.protocol.canonical import canonicalize
+from sigstack.protocol.errors import VerificationError
 
 from .kit import IDENTITY, ISSUER, Kit, pem
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from protocol.bundle import Bundle
+from sigstack.protocol.bundle import Bundle
 
 from . import mutations, mutations_json, mutations_signed
 from .kit import Kit

@@ -19,11 +19,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.serving import make_server
 
-from client.sign import services
-from client.sign.oidc import IdentityToken
-from client.sign.signer import Signer, choose_rekor
-from protocol.errors import UnavailableError, ValidationError
-from protocol.trust import Service, ServiceConfiguration, SigningConfig, TimeRange
+from sigstack.client.sign import services
+from sigstack.client.sign.oidc import IdentityToken
+from sigstack.client.sign.signer import Signer, choose_rekor
+from sigstack.protocol.errors import UnavailableError, ValidationError
+from sigstack.protocol.trust import Service, ServiceConfiguration, SigningConfig, TimeRange
 
 from .fakes import token
 from .kit import Kit
@@ -105,8 +105,8 @@ def test_rekor_v2_without_a_timestamp_logs_nothing(monkeypatch) -> None:
 
 @pytest.fixture(scope="module")
 def tsa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from services.tsa.app import create_app
-    from services.tsa.serve import prepare_data_dir
+    from sigstack.services.tsa.app import create_app
+    from sigstack.services.tsa.serve import prepare_data_dir
 
     key_uri, chain = prepare_data_dir(tmp_path_factory.mktemp("tsa") / "data")
     server = make_server("127.0.0.1", 0, create_app({"key_uri": key_uri, "chain_file": chain}))

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import main
-from client.sign import oidc
-from protocol.bundle import MEDIA_TYPE_V03, Bundle
-from protocol.errors import ValidationError
-from protocol.trust import ClientTrustConfig
+from sigstack.client.cli import main
+from sigstack.client.sign import oidc
+from sigstack.protocol.bundle import MEDIA_TYPE_V03, Bundle
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.trust import ClientTrustConfig
 
 from .fakes import FakeStack, token
 from .kit import IDENTITY, ISSUER, Kit

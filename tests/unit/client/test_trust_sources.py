@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from client import trust
-from client.cli import main
-from protocol.errors import ValidationError
-from protocol.trust import ClientTrustConfig, SigningConfig
+from sigstack.client import trust
+from sigstack.client.cli import main
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.trust import ClientTrustConfig, SigningConfig
 
 from .kit import IDENTITY, ISSUER, Kit, pem
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from client import tuf as client_tuf
-from client.cli import main
-from protocol.errors import ConfigError
+from sigstack.client import tuf as client_tuf
+from sigstack.client.cli import main
+from sigstack.protocol.errors import ConfigError
 from tests.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit
@@ -173,7 +173,7 @@ def test_staging_replay_with_frozen_clock(tmp_path, monkeypatch) -> None:
     # (1021 vs the 1022 that targets.json records), and TUF must refuse it
     with pytest.raises(ConfigError, match="signing_config.v0.2.json failed verification"):
         client_tuf.initialize(client_tuf.STAGING, root, env, fetcher=_local_fetcher())
-    from protocol.trust import TrustedRoot
+    from sigstack.protocol.trust import TrustedRoot
 
     where = client_tuf._mirror_dir(tmp_path, client_tuf.STAGING)
     data = (where / "targets" / "trusted_root.json").read_bytes()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import main
+from sigstack.client.cli import main
 from tests.testdata import TESTDATA
 
 CASE = TESTDATA / "pyassets/cases/staging-v0.3-happy-path"
@@ -86,10 +86,10 @@ def test_certificates_cryptography_cannot_read() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from client.verify import tlog
-    from client.verify.certs import ChainVerifier, check_leaf_usage, load_certificate
-    from protocol.errors import VerificationError
-    from protocol.trust import TrustedRoot
+    from sigstack.client.verify import tlog
+    from sigstack.client.verify.certs import ChainVerifier, check_leaf_usage, load_certificate
+    from sigstack.protocol.errors import VerificationError
+    from sigstack.protocol.trust import TrustedRoot
     from tests.unit.fuzz import broken, seeds
 
     leaf = seeds.certificates()[0]

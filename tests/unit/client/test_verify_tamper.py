@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from client.verify import Artifact, IdentityPolicy, Verifier
-from protocol.bundle import MEDIA_TYPE_V01, Bundle
-from protocol.errors import ValidationError, VerificationError
-from protocol.trust import TimeRange, TrustedRoot
+from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
+from sigstack.protocol.bundle import MEDIA_TYPE_V01, Bundle
+from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.trust import TimeRange, TrustedRoot
 
 from .kit import IDENTITY, ISSUER, Kit, hashedrekord, make_ca, pem
 
@@ -120,7 +120,7 @@ def test_cert_not_valid_at_integrated_time(kit: Kit) -> None:
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from protocol.bundle import MessageSignature
+    from sigstack.protocol.bundle import MessageSignature
 
     sig = key.sign(DIGEST, ec.ECDSA(Prehashed(hashes.SHA256())))
     entry = kit.log_entry(hashedrekord(DIGEST, sig, pem(cert)))
@@ -283,7 +283,7 @@ def test_ca_window_is_closed(kit: Kit, good: Bundle) -> None:
 
 
 def test_managed_key_bundle_through_the_command(kit: Kit, tmp_path, capsys) -> None:
-    from client.cli import main
+    from sigstack.client.cli import main
 
     key = ec.generate_private_key(ec.SECP256R1())
     (tmp_path / "b.json").write_text(kit.sign_with_key(DATA, key).to_json())

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import main
-from client.verify import Artifact, IdentityPolicy, Verifier
-from protocol.bundle import Bundle
-from protocol.errors import VerificationError
-from protocol.trust import TimeRange, TrustedRoot
+from sigstack.client.cli import main
+from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
+from sigstack.protocol.bundle import Bundle
+from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.trust import TimeRange, TrustedRoot
 from tests.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit

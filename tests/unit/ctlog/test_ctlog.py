@@ -13,12 +13,12 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from protocol import merkle
-from protocol import sct as ctsct
-from services.fulcio.ca import CertificateAuthority
-from services.fulcio.cli import create_ca
-from services.fulcio.identity import Principal
-from services.keys import load_signer
+from sigstack.protocol import merkle
+from sigstack.protocol import sct as ctsct
+from sigstack.services.fulcio.ca import CertificateAuthority
+from sigstack.services.fulcio.cli import create_ca
+from sigstack.services.fulcio.identity import Principal
+from sigstack.services.keys import load_signer
 from tests.unit.fulcio.helpers import new_key
 from tests.unit.fulcio.support import make_ctlog
 
@@ -152,7 +152,7 @@ def test_chains_cryptography_cannot_read_are_refused(env: dict[str, Any]) -> Non
     """Each was a 500 (found by fuzzing): a version-4 certificate (``InvalidVersion``), a leaf
     with a repeated or malformed extension (``DuplicateExtension``, ``ValueError``), an issuer
     whose key type is unknown (``UnsupportedAlgorithm`` from the signature check)."""
-    from protocol.errors import ValidationError
+    from sigstack.protocol.errors import ValidationError
     from tests.unit.fuzz import broken
 
     ca = env["ca"]
@@ -177,7 +177,7 @@ def test_sct_structures_round_trip() -> None:
     assert ctsct.decode_sct_list(ctsct.encode_sct_list([sct, sct])) == [sct, sct]
     value = ctsct.sct_list_extension_value([sct])
     assert value[0] == 0x04 and value[2:] == ctsct.encode_sct_list([sct])
-    from protocol.errors import ValidationError
+    from sigstack.protocol.errors import ValidationError
 
     for bad in (sct.to_bytes()[:-1], sct.to_bytes() + b"\x00", b"\x01" + sct.to_bytes()[1:]):
         with pytest.raises(ValidationError):
@@ -189,7 +189,7 @@ def test_sct_structures_round_trip() -> None:
 def test_scts_from_a_certificate_whose_extensions_do_not_parse() -> None:
     """A repeated or malformed extension is a ValidationError, not cryptography's
     DuplicateExtension / ValueError (found by fuzzing)."""
-    from protocol.errors import ValidationError
+    from sigstack.protocol.errors import ValidationError
     from tests.unit.fuzz import seeds
     from tests.unit.fuzz.broken import duplicated_extension, malformed_extension
 
@@ -205,7 +205,7 @@ def test_strip_poison_matches_final_tbs(env: dict[str, Any]) -> None:
     assert (
         ctsct.strip_extension_from_tbs(precert.tbs_certificate_bytes) == final.tbs_certificate_bytes
     )
-    from protocol.errors import ValidationError
+    from sigstack.protocol.errors import ValidationError
 
     with pytest.raises(ValidationError):
         ctsct.strip_extension_from_tbs(final.tbs_certificate_bytes)

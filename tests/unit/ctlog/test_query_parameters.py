@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from services.ctlog.app import create_app
-from services.fulcio.cli import create_ca
-from services.keys import create_file_key
-from services.runtime import db
+from sigstack.services.ctlog.app import create_app
+from sigstack.services.fulcio.cli import create_ca
+from sigstack.services.keys import create_file_key
+from sigstack.services.runtime import db
 
 ROUTES = {
     "/ct/v1/get-sth-consistency": ("first", "second"),

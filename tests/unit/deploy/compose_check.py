@@ -74,9 +74,9 @@ class _Parsed(Exception):
 
 def parse_sigstack(argv: list[str]) -> argparse.Namespace | str:
     """The namespace ``sigstack ARGV`` parses to, or the error text argparse would print."""
-    from client.cli import COMMANDS
-    from client.cli import main as cli_main
-    from services.runtime import server
+    from sigstack.client.cli import COMMANDS
+    from sigstack.client.cli import main as cli_main
+    from sigstack.services.runtime import server
 
     if argv in (["--help"], ["-h"]):  # the front door's own usage text
         return argparse.Namespace()
@@ -371,9 +371,13 @@ def dockerfile_problems(text: str) -> list[str]:
         found.append("Dockerfile: must run as a non-root USER")
     copied = {ln.split()[1] for ln in lines if ln.upper().startswith("COPY ")}
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
-        if pattern.rstrip("*") not in copied:
-            found.append(f"Dockerfile: package {pattern.rstrip('*')} is not copied into the image")
+    # The package is sigstack/, whose sub-packages are links to the top-level folders: all of them
+    # must be in the image for the links to resolve when pip builds the wheel there.
+    needed = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    needed += [link.name for link in (ROOT / "sigstack").iterdir() if link.is_symlink()]
+    for name in needed:
+        if name not in copied:
+            found.append(f"Dockerfile: package {name} is not copied into the image")
     for source in copied:
         if not (ROOT / source).exists():
             found.append(f"Dockerfile: COPY source {source} does not exist")
@@ -433,8 +437,8 @@ def _owner(services: dict[str, dict[str, Any]]) -> tuple[str | None, str | None]
 def service_database_url(name: str, ns: argparse.Namespace, env: dict[str, str]) -> str | None:
     """The database URL a ``sigstack serve NAME`` container ends up with: ``--database-url``
     over ``SIGSTACK_<NAME>_DATABASE_URL``, merged by the services' own configuration loader."""
-    from services.oidc.app import ENV_PREFIX as OIDC_PREFIX
-    from services.runtime.config import load_config
+    from sigstack.services.oidc.app import ENV_PREFIX as OIDC_PREFIX
+    from sigstack.services.runtime.config import load_config
 
     prefix = {"oidc": OIDC_PREFIX, "ctlog": "SIGSTACK_CTLOG", "rekor": "SIGSTACK_REKOR",
               "rekor2": "SIGSTACK_REKOR2"}[name]  # fmt: skip
@@ -449,7 +453,7 @@ def _database_problems(
 ) -> list[str]:
     """One database; the migration job as its owner; every service with a role of its own that
     the migration job creates and grants from the very URL the service connects with."""
-    from services.cli import DATABASE_URL_ENV
+    from sigstack.services.cli import DATABASE_URL_ENV
 
     found: list[str] = []
     owner, owner_password = _owner(services)

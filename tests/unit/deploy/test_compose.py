@@ -230,9 +230,9 @@ def test_a_broken_dockerfile_is_caught() -> None:
 def test_the_checks_know_every_service_and_every_database_role() -> None:
     """The check's lists follow the code: every service `sigstack up` runs, and every service with
     tables (the roles `sigstack db grant` knows) gets its own role here."""
-    from services import stack
-    from services.cli import WITH_DATABASE as CLI_WITH_DATABASE
-    from services.runtime import grants
+    from sigstack.services import stack
+    from sigstack.services.cli import WITH_DATABASE as CLI_WITH_DATABASE
+    from sigstack.services.runtime import grants
     from tests.unit.deploy import compose_check
 
     assert set(stack.SERVICES) == compose_check.SERVICES

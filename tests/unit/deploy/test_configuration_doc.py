@@ -43,13 +43,13 @@ def real_parser(entry: Callable[[list[str]], Any]) -> argparse.ArgumentParser:
 
 
 def _entries() -> dict[str, Callable[[list[str]], Any]]:
-    from services import stack
-    from services.ctlog import serve as ctlog
-    from services.fulcio import serve as fulcio
-    from services.oidc import serve as oidc
-    from services.rekor import serve as rekor
-    from services.rekor2 import serve as rekor2
-    from services.tuf import serve as tuf
+    from sigstack.services import stack
+    from sigstack.services.ctlog import serve as ctlog
+    from sigstack.services.fulcio import serve as fulcio
+    from sigstack.services.oidc import serve as oidc
+    from sigstack.services.rekor import serve as rekor
+    from sigstack.services.rekor2 import serve as rekor2
+    from sigstack.services.tuf import serve as tuf
 
     return {"rekor": rekor.parse, "rekor2": rekor2.parse, "ctlog": ctlog.parse,
             "fulcio": fulcio.parse_args, "oidc": oidc.main, "tuf": tuf.main,
@@ -58,12 +58,12 @@ def _entries() -> dict[str, Callable[[list[str]], Any]]:
 
 def computed_defaults() -> dict[tuple[str, str], str]:
     """(section, flag) → the default column the doc must show, worked out from the code."""
-    from services.ctlog.app import DEFAULTS as CTLOG
-    from services.oidc.app import DEFAULTS as OIDC
-    from services.rekor.app import DEFAULTS as REKOR
-    from services.rekor2.app import DEFAULTS as REKOR2
-    from services.runtime.server import log_workers
-    from services.tuf.serve import DEFAULTS as TUF
+    from sigstack.services.ctlog.app import DEFAULTS as CTLOG
+    from sigstack.services.oidc.app import DEFAULTS as OIDC
+    from sigstack.services.rekor.app import DEFAULTS as REKOR
+    from sigstack.services.rekor2.app import DEFAULTS as REKOR2
+    from sigstack.services.runtime.server import log_workers
+    from sigstack.services.tuf.serve import DEFAULTS as TUF
 
     sqlite, postgres = "sqlite:///x.db", "postgresql://h/db"
     workers = (f"`{log_workers(None, None, sqlite)['workers']}` on SQLite, "
@@ -163,12 +163,12 @@ def test_flag_tables_match_the_parsers(section: str) -> None:
 
 
 def _service_defaults(section: str) -> dict[str, Any]:
-    from services.ctlog.app import DEFAULTS as CTLOG
-    from services.fulcio.serve import DEFAULTS as FULCIO
-    from services.oidc.app import DEFAULTS as OIDC
-    from services.rekor.app import DEFAULTS as REKOR
-    from services.rekor2.app import DEFAULTS as REKOR2
-    from services.tuf.serve import DEFAULTS as TUF
+    from sigstack.services.ctlog.app import DEFAULTS as CTLOG
+    from sigstack.services.fulcio.serve import DEFAULTS as FULCIO
+    from sigstack.services.oidc.app import DEFAULTS as OIDC
+    from sigstack.services.rekor.app import DEFAULTS as REKOR
+    from sigstack.services.rekor2.app import DEFAULTS as REKOR2
+    from sigstack.services.tuf.serve import DEFAULTS as TUF
 
     return {"rekor": REKOR, "rekor2": REKOR2, "ctlog": CTLOG, "fulcio": FULCIO, "oidc": OIDC,
             "tuf": TUF}[section]  # fmt: skip
@@ -203,7 +203,7 @@ def test_key_tables_match_the_defaults(section: str) -> None:
 
 
 def test_http_limits_table_matches_the_code() -> None:
-    from services.runtime.server import Limits
+    from sigstack.services.runtime.server import Limits
 
     (rows,) = _tables(_sections(DOC.read_text())["Common to every `sigstack serve`"], "key")
     doc = {row[0].strip("`"): row[1].strip("`") for row in rows}

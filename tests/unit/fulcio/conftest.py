@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from services.fulcio.cli import create_ca
-from services.fulcio.serve import build_app
+from sigstack.services.fulcio.cli import create_ca
+from sigstack.services.fulcio.serve import build_app
 
 from .support import OIDCIssuer, make_ctlog, pem_public
 

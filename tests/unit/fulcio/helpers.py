@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from protocol import sct as ctsct
-from protocol import x509ext
+from sigstack.protocol import sct as ctsct
+from sigstack.protocol import x509ext
 
 
 def new_key(kind: str) -> Any:

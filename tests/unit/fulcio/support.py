@@ -176,9 +176,9 @@ class OIDCIssuer:
 
 def make_ctlog(tmp: Path, roots_pem: bytes) -> tuple[WSGIServer, Any]:
     """A CT log on a fresh SQLite database under ``tmp``, served over HTTP; returns (server, CTLog)."""
-    from services.ctlog.app import create_app
-    from services.keys import create_file_key
-    from services.runtime import db
+    from sigstack.services.ctlog.app import create_app
+    from sigstack.services.keys import create_file_key
+    from sigstack.services.runtime import db
 
     tmp.mkdir(parents=True, exist_ok=True)
     url = db.sqlite_url(tmp / "ctlog.db")

@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from services.fulcio import errors as msg
-from services.fulcio.serve import build_app
+from sigstack.services.fulcio import errors as msg
+from sigstack.services.fulcio.serve import build_app
 
 from .helpers import b64, csr_pem, new_key, pub_pem, refused, sign, v2_csr_body
 from .support import OIDCIssuer, WSGIServer

@@ -10,13 +10,13 @@ import pytest
 from cryptography import x509
 from werkzeug.serving import make_server
 
-from protocol.errors import ConfigError, ValidationError
-from services.fulcio.ca import CertificateAuthority
-from services.fulcio.cli import _name, ca_certificate, create_ca
-from services.fulcio.config import meta_pattern, parse_identity_config
-from services.fulcio.oidc import TokenVerifier
-from services.fulcio.templates import parse_template, render
-from services.keys import load_signer
+from sigstack.protocol.errors import ConfigError, ValidationError
+from sigstack.services.fulcio.ca import CertificateAuthority
+from sigstack.services.fulcio.cli import _name, ca_certificate, create_ca
+from sigstack.services.fulcio.config import meta_pattern, parse_identity_config
+from sigstack.services.fulcio.oidc import TokenVerifier
+from sigstack.services.fulcio.templates import parse_template, render
+from sigstack.services.keys import load_signer
 from tests.tls import tls_pair
 
 from .support import OIDCIssuer
@@ -133,7 +133,7 @@ def test_builtin_mapping_override_merges_defaults() -> None:
 
 
 def test_serve_data_dir_and_ephemeral_ca(tmp_path: Path) -> None:
-    from services.fulcio.serve import build_app, prepare_data_dir
+    from sigstack.services.fulcio.serve import build_app, prepare_data_dir
 
     key, chain = prepare_data_dir(tmp_path / "data")
     assert (tmp_path / "data" / "ca" / "intermediate-key.pem").stat().st_mode & 0o077 == 0

@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from services.fulcio import errors as msg
-from services.fulcio.serve import build_app
+from sigstack.services.fulcio import errors as msg
+from sigstack.services.fulcio.serve import build_app
 
 from .helpers import b64, csr_pem, new_key, pub_pem, sign, v2_csr_body, v2_key_body
 from .support import OIDCIssuer, WSGIServer
@@ -305,7 +305,7 @@ def _fulcio_with_ct(stack: dict[str, Any], ct_url: str, **extra: Any) -> Any:
 
 
 def test_ct_log_refusal_is_500(tmp_path: Any, stack: dict[str, Any], issuer: OIDCIssuer) -> None:
-    from services.fulcio.cli import create_ca
+    from sigstack.services.fulcio.cli import create_ca
 
     from .support import make_ctlog
 
@@ -364,13 +364,13 @@ def test_sct_not_from_configured_log_is_500(stack: dict[str, Any], issuer: OIDCI
 def test_ca_signing_failure_is_500(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec as _ec
 
-    from services.fulcio.api import register
-    from services.fulcio.ca import CertificateAuthority
-    from services.fulcio.config import parse_identity_config
-    from services.fulcio.errors import grpc_body
-    from services.fulcio.service import Fulcio
-    from services.keys import load_signer
-    from services.runtime.app import create_app
+    from sigstack.services.fulcio.api import register
+    from sigstack.services.fulcio.ca import CertificateAuthority
+    from sigstack.services.fulcio.config import parse_identity_config
+    from sigstack.services.fulcio.errors import grpc_body
+    from sigstack.services.fulcio.service import Fulcio
+    from sigstack.services.keys import load_signer
+    from sigstack.services.runtime.app import create_app
 
     real = load_signer(stack["config"]["ca_key"])
 

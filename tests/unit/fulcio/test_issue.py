@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from protocol import x509ext
+from sigstack.protocol import x509ext
 
 from .helpers import (
     b64,
@@ -206,7 +206,7 @@ def test_precert_and_final_share_serial_in_ct_log(
 def test_configured_extra_algorithm(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
     from cryptography.hazmat.primitives import hashes
 
-    from services.fulcio.serve import build_app
+    from sigstack.services.fulcio.serve import build_app
 
     config = {**stack["config"], "client_signing_algorithms": ["ecdsa-sha2-256-nistp384"]}
     client = build_app(config).test_client()

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import ValidationError
-from services.fulcio import errors as msg
-from services.fulcio.config import parse_identity_config
-from services.fulcio.oidc import TokenVerifier
-from services.fulcio.serve import build_app
+from sigstack.protocol.errors import ValidationError
+from sigstack.services.fulcio import errors as msg
+from sigstack.services.fulcio.config import parse_identity_config
+from sigstack.services.fulcio.oidc import TokenVerifier
+from sigstack.services.fulcio.serve import build_app
 
 from .helpers import csr_pem, new_key, refused, v2_csr_body
 from .support import OIDCIssuer
@@ -202,7 +202,7 @@ def test_jwk_whose_kty_is_not_a_string_is_skipped(idp: OIDCIssuer) -> None:
 def test_cache_control_with_unicode_digits() -> None:
     """``max-age=²`` passes ``str.isdigit`` but is no number: a ValueError before (found by
     fuzzing); a max-age that cannot be read means no caching."""
-    from services.fulcio.fetch import cache_max_age
+    from sigstack.services.fulcio.fetch import cache_max_age
 
     assert cache_max_age("max-age=²") == 0.0
     assert cache_max_age("max-age=٣") == 0.0

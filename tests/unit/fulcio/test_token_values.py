@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from services.fulcio import errors as msg
+from sigstack.services.fulcio import errors as msg
 
 from .helpers import csr_pem, new_key, refused, san_value, v2_csr_body
 from .support import OIDCIssuer

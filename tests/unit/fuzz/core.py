@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.errors import Error
+from sigstack.protocol.errors import Error
 
 from .mutate import DrawPicker, mutate
 

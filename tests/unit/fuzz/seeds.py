@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from protocol import sct
+from sigstack.protocol import sct
 from tests.testdata import TESTDATA
 
 ASSETS = TESTDATA / "pyassets" / "test-assets"

@@ -19,13 +19,13 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from services.fulcio.ca import CertificateAuthority
-from services.fulcio.cli import _name, ca_certificate
-from services.fulcio.config import parse_identity_config
-from services.fulcio.identity import Principal
-from services.fulcio.oidc import TokenVerifier
-from services.fulcio.service import Fulcio
-from services.keys import load_signer
+from sigstack.services.fulcio.ca import CertificateAuthority
+from sigstack.services.fulcio.cli import _name, ca_certificate
+from sigstack.services.fulcio.config import parse_identity_config
+from sigstack.services.fulcio.identity import Principal
+from sigstack.services.fulcio.oidc import TokenVerifier
+from sigstack.services.fulcio.service import Fulcio
+from sigstack.services.keys import load_signer
 from tests.unit.fulcio.helpers import new_key
 from tests.unit.fulcio.support import OIDCIssuer
 
@@ -115,8 +115,8 @@ def fulcio() -> Fulcio:
 
 class CTLogContext:
     def __init__(self) -> None:
-        from services.ctlog.log import CTLog
-        from services.runtime import db
+        from sigstack.services.ctlog.log import CTLog
+        from sigstack.services.runtime import db
 
         self._tmp = tempfile.TemporaryDirectory(prefix="sigstack-fuzz-ctlog-")
         url = db.sqlite_url(f"{self._tmp.name}/ctlog.db")

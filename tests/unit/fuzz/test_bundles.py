@@ -17,10 +17,10 @@ import json
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from client.verify import Artifact, IdentityPolicy, Verifier
-from client.verify.intoto import Statement
-from protocol.bundle import Bundle, TransparencyLogEntry
-from protocol.trust import TrustedRoot
+from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
+from sigstack.client.verify.intoto import Statement
+from sigstack.protocol.bundle import Bundle, TransparencyLogEntry
+from sigstack.protocol.trust import TrustedRoot
 from tests.unit.client.kit import IDENTITY, ISSUER, Kit
 
 from . import seeds

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from client.verify.certs import (
+from sigstack.client.verify.certs import (
     ChainVerifier,
     IdentityPolicy,
     certificate_identities,
@@ -34,12 +34,12 @@ from client.verify.certs import (
     load_certificate,
     verify_signing_certificate,
 )
-from client.verify.keys import Keyring
-from protocol import strictjson, x509ext
-from protocol.trust import TrustedRoot
-from services.fulcio import api as fulcio_api
-from services.fulcio import pop
-from services.rekor.verifiers import load_verifier
+from sigstack.client.verify.keys import Keyring
+from sigstack.protocol import strictjson, x509ext
+from sigstack.protocol.trust import TrustedRoot
+from sigstack.services.fulcio import api as fulcio_api
+from sigstack.services.fulcio import pop
+from sigstack.services.rekor.verifiers import load_verifier
 from tests.unit.fulcio.helpers import csr_pem, new_key, pub_pem, sign, v2_csr_body, v2_key_body
 
 from . import seeds, stack

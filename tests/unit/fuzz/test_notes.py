@@ -13,7 +13,7 @@ import functools
 import json
 from typing import Any
 
-from protocol import note
+from sigstack.protocol import note
 from tests.testdata import VECTORS
 
 from .core import Target, property_tests, text

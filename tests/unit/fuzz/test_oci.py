@@ -23,12 +23,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from client.oci import auth, formats, registry
-from client.oci.legacy import LegacyVerifier
-from client.oci.reference import Reference
-from client.verify import IdentityPolicy
-from protocol import strictjson
-from protocol.bundle import DsseEnvelope, DsseSignature
+from sigstack.client.oci import auth, formats, registry
+from sigstack.client.oci.legacy import LegacyVerifier
+from sigstack.client.oci.reference import Reference
+from sigstack.client.verify import IdentityPolicy
+from sigstack.protocol import strictjson
+from sigstack.protocol.bundle import DsseEnvelope, DsseSignature
 from tests.unit.client.kit import IDENTITY, ISSUER, Kit, hashedrekord, pem
 
 from .core import Target, property_tests, text

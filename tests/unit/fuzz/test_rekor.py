@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from protocol import strictjson
-from protocol.bundle import pae
-from services.rekor.types import prepare
+from sigstack.protocol import strictjson
+from sigstack.protocol.bundle import pae
+from sigstack.services.rekor.types import prepare
 from tests.unit.client.kit import Kit, pem
 
 from .core import Target, property_tests

@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from flask import Flask
 
-from services.rekor2.api import search_keys
-from services.rekor2.entries import ALGORITHMS, prepare
-from services.tlog import resources
+from sigstack.services.rekor2.api import search_keys
+from sigstack.services.rekor2.entries import ALGORITHMS, prepare
+from sigstack.services.tlog import resources
 from tests.rekor_helpers import v2_dsse, v2_hashedrekord, v2_request
 from tests.testdata import TESTDATA
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from protocol import sct, strictjson
+from sigstack.protocol import sct, strictjson
 
 from . import seeds
 from .core import Target, property_tests

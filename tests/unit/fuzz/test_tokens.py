@@ -22,11 +22,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from protocol import strictjson
-from services.fulcio import fetch, issuers, oidc
-from services.fulcio.identity import principal
-from services.keys import load_signer
-from services.oidc import tokens
+from sigstack.protocol import strictjson
+from sigstack.services.fulcio import fetch, issuers, oidc
+from sigstack.services.fulcio.identity import principal
+from sigstack.services.keys import load_signer
+from sigstack.services.oidc import tokens
 
 from . import stack
 from .core import Target, property_tests, text

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from client.oci.legacy import LegacyVerifier
-from client.verify import Verifier
-from client.verify.certs import ChainVerifier
-from protocol import trust
+from sigstack.client.oci.legacy import LegacyVerifier
+from sigstack.client.verify import Verifier
+from sigstack.client.verify.certs import ChainVerifier
+from sigstack.protocol import trust
 
 from . import seeds
 from .core import Target, property_tests

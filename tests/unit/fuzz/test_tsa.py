@@ -15,8 +15,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from services.tsa.authority import TimestampAuthority
-from services.tsa.request import parse_der, parse_json
+from sigstack.services.tsa.authority import TimestampAuthority
+from sigstack.services.tsa.request import parse_der, parse_json
 from tests.unit.tsa.helpers import der_request, dev_chain
 
 from .core import Target, property_tests

@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from client import tuf as client_tuf
+from sigstack.client import tuf as client_tuf
 from tests.testdata import TESTDATA
 
 from .core import Target, property_tests

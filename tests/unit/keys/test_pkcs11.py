@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from protocol.errors import ConfigError
-from services.keys import load_signer
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import load_signer
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 PIN = "4321"
@@ -51,7 +51,7 @@ def _uri(label: str, obj: str, pin: str = "pin-env=HSM_PIN") -> str:
 
 
 def test_generate_load_sign(token: str) -> None:
-    from services.keys import pkcs11
+    from sigstack.services.keys import pkcs11
 
     env = {"HSM_PIN": PIN}
     signer = pkcs11.generate(_uri(token, "k1"), "secp256r1", env)
@@ -81,8 +81,8 @@ def test_uri_errors(token: str) -> None:
 
 
 def test_ca_create_in_hsm_and_issue(token: str, tmp_path: Path, monkeypatch: Any) -> None:
-    from services.fulcio.cli import ca_main
-    from services.fulcio.serve import build_app
+    from sigstack.services.fulcio.cli import ca_main
+    from sigstack.services.fulcio.serve import build_app
     from tests.unit.fulcio.helpers import csr_pem, new_key, v2_csr_body
     from tests.unit.fulcio.support import OIDCIssuer
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from client.oci import formats
-from client.oci.auth import Credentials
-from client.oci.reference import Reference
-from client.oci.registry import Registry
-from client.oci.verify import ImageVerifier
-from client.verify import IdentityPolicy
-from protocol.errors import Error, NotFoundError, ValidationError, VerificationError
+from sigstack.client.oci import formats
+from sigstack.client.oci.auth import Credentials
+from sigstack.client.oci.reference import Reference
+from sigstack.client.oci.registry import Registry
+from sigstack.client.oci.verify import ImageVerifier
+from sigstack.client.verify import IdentityPolicy
+from sigstack.protocol.errors import Error, NotFoundError, ValidationError, VerificationError
 from tests.tls import tls_pair
 from tests.unit.client.kit import IDENTITY, ISSUER, Kit
 
@@ -99,7 +99,7 @@ def _wrong_digest(fake: FakeRegistry, digest: str, image: bytes) -> None:
 
 
 def _oversized_blob(fake: FakeRegistry, digest: str, image: bytes) -> None:
-    from client.oci.transport import LIMITS
+    from sigstack.client.oci.transport import LIMITS
 
     big = b"{}"
     _push_bundle(fake, digest, image, big)
@@ -158,7 +158,7 @@ def test_the_signature_is_checked_before_the_statement_is_read(fake, kit) -> Non
 
 
 def test_referrers_are_capped(fake, kit) -> None:
-    from client.oci.verify import MAX_CANDIDATES
+    from sigstack.client.oci.verify import MAX_CANDIDATES
 
     ref, digest, image = _image(fake)
     for n in range(MAX_CANDIDATES + 20):
@@ -319,7 +319,7 @@ def test_realm_on_the_registry_itself_works(fake) -> None:
 
 
 def test_realm_rule() -> None:
-    from client.oci.transport import check_realm
+    from sigstack.client.oci.transport import check_realm
 
     registry = ("https", "reg.example")
     check_realm("https://auth.example/token", registry, verified_tls=True)
@@ -397,7 +397,7 @@ def test_a_broken_legacy_layer_does_not_block_a_valid_one(fake, kit) -> None:
 
 
 def test_legacy_layers_are_capped(fake, kit) -> None:
-    from client.oci.verify import MAX_CANDIDATES
+    from sigstack.client.oci.verify import MAX_CANDIDATES
 
     ref, digest, _ = _image(fake)
     junk = [formats.descriptor(formats.SIMPLESIGNING, b"%d" % n) | {"_blob": b"%d" % n}

@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from client.oci import formats
-from client.oci.legacy import LegacyVerifier
-from client.verify import IdentityPolicy
-from protocol.errors import VerificationError
-from protocol.trust import TrustedRoot
+from sigstack.client.oci import formats
+from sigstack.client.oci.legacy import LegacyVerifier
+from sigstack.client.verify import IdentityPolicy
+from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.trust import TrustedRoot
 from tests.testdata import TESTDATA
 
 ROOT = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path" / "trusted_root.json"

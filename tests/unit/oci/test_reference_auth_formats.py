@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from client.oci import formats
-from client.oci.auth import Credentials, credentials_for, parse_challenge
-from client.oci.reference import Reference
-from protocol.bundle import KindVersion, TransparencyLogEntry
-from protocol.errors import ValidationError, VerificationError
+from sigstack.client.oci import formats
+from sigstack.client.oci.auth import Credentials, credentials_for, parse_challenge
+from sigstack.client.oci.reference import Reference
+from sigstack.protocol.bundle import KindVersion, TransparencyLogEntry
+from sigstack.protocol.errors import ValidationError, VerificationError
 
 D = "sha256:" + "ab" * 32
 
@@ -142,7 +142,7 @@ def test_rekor_bundle_round_trip() -> None:
 
 
 def test_envelope_round_trip_and_tags() -> None:
-    from protocol.bundle import DsseEnvelope, DsseSignature
+    from sigstack.protocol.bundle import DsseEnvelope, DsseSignature
 
     env = DsseEnvelope(b'{"a":1}', "application/vnd.in-toto+json", (DsseSignature(b"sig"),))
     assert formats.parse_envelope(formats.envelope_json(env)) == env
@@ -154,7 +154,7 @@ def test_envelope_round_trip_and_tags() -> None:
 
 
 def test_boolean_flags_never_take_the_image() -> None:
-    from client.commands.oci import _bool_flags
+    from sigstack.client.commands.oci import _bool_flags
 
     names = ("--new-bundle-format",)
     assert _bool_flags(["--new-bundle-format", "img"], names) == ["--new-bundle-format", "img"]

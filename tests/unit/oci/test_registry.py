@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from client.oci.auth import Credentials
-from client.oci.registry import OCI_INDEX, OCI_MANIFEST, Registry, fallback_tag
-from protocol.errors import NotFoundError, UnavailableError, ValidationError
+from sigstack.client.oci.auth import Credentials
+from sigstack.client.oci.registry import OCI_INDEX, OCI_MANIFEST, Registry, fallback_tag
+from sigstack.protocol.errors import NotFoundError, UnavailableError, ValidationError
 
 
 class FakeRegistry(BaseHTTPRequestHandler):

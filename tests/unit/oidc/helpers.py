@@ -17,10 +17,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from services.oidc import app as oidc_app
-from services.oidc.issuer import Issuer
-from services.oidc.passwords import hash_password
-from services.oidc.store import Store
+from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc.issuer import Issuer
+from sigstack.services.oidc.passwords import hash_password
+from sigstack.services.oidc.store import Store
 
 ISSUER = "http://127.0.0.1:5556"
 REDIRECT = "http://localhost:41234/auth/callback"

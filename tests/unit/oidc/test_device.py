@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from services.oidc.store import device_codes
+from sigstack.services.oidc.store import device_codes
 
 from .helpers import PASSWORD, claims_of, csrf_from, pkce
 

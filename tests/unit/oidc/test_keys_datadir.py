@@ -9,10 +9,10 @@ import stat
 import jwt
 import pytest
 
-from protocol.errors import ConfigError, VerificationError
-from services.oidc import app as oidc_app
-from services.oidc import cli, keys, tokens
-from services.oidc.passwords import check_password, hash_password
+from sigstack.protocol.errors import ConfigError, VerificationError
+from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc import cli, keys, tokens
+from sigstack.services.oidc.passwords import check_password, hash_password
 
 from .helpers import ISSUER, claims_of, header_of, make_env
 
@@ -196,7 +196,7 @@ def test_add_user_from_stdin_and_scrypt_hash(env, monkeypatch, capsys):
     assert not check_password("s3cret-passw0rd!", row["password_hash"])
     assert env.store.identity(row["sub"]).email == "bob@example.org"
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    from protocol.errors import ValidationError
+    from sigstack.protocol.errors import ValidationError
 
     with pytest.raises(ValidationError):
         cli.main(
@@ -224,7 +224,7 @@ def test_migration_matches_the_table_definitions(env):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from services.runtime.db import metadata
+    from sigstack.services.runtime.db import metadata
 
     with env.store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from services.oidc import tokens
+from sigstack.services.oidc import tokens
 
 from .helpers import PASSWORD, auth_params, code_from, csrf_from, login, pkce
 

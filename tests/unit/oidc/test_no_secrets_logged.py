@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from services.oidc.cli import create_service_account
+from sigstack.services.oidc.cli import create_service_account
 
 from .helpers import PASSWORD, REDIRECT, auth_params, basic, code_from, csrf_from, login, pkce
 

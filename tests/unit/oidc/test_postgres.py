@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.oidc import cli
-from services.runtime import db
+from sigstack.services.oidc import cli
+from sigstack.services.runtime import db
 from tests.dbs import fresh_postgres
 
 from .helpers import auth_params, code_from, login, make_env, pkce

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from services.oidc import cli
+from sigstack.services.oidc import cli
 
 from .helpers import ISSUER, basic
 
@@ -112,7 +112,7 @@ def test_service_account_cannot_use_the_code_flow(env, capsys):
 
 
 def test_duplicate_and_bad_names_are_refused(env, capsys):
-    from protocol.errors import ValidationError
+    from sigstack.protocol.errors import ValidationError
 
     _add(env, capsys, "ci")
     with pytest.raises(ValidationError):

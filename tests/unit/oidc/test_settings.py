@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from protocol.errors import ConfigError
-from services.oidc import app as oidc_app
-from services.oidc.issuer import Settings
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc.issuer import Settings
 
 from .helpers import ISSUER, claims_of
 

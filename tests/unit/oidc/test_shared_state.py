@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from services.oidc import app as oidc_app
+from sigstack.services.oidc import app as oidc_app
 
 from .helpers import PASSWORD, auth_params, basic, code_from, csrf_from, login, pkce
 

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from services.oidc.store import Limit, Store
+from sigstack.services.oidc.store import Limit, Store
 from tests.dbs import fresh_postgres
 
 from .helpers import PASSWORD, auth_params, csrf_from, login, make_env, pkce
@@ -191,7 +191,7 @@ def test_take_attempt_admits_exactly_the_limit_on_sqlite(env):
 
 @pytest.mark.postgres
 def test_take_attempt_admits_exactly_the_limit_on_postgres(tmp_path):
-    from services.runtime import db
+    from sigstack.services.runtime import db
 
     with fresh_postgres() as url:
         db.upgrade(url)

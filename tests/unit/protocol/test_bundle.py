@@ -1,4 +1,4 @@
-"""protocol.bundle: every real bundle in testdata parses and round-trips; shape errors are
+"""sigstack.protocol.bundle: every real bundle in testdata parses and round-trips; shape errors are
 ValidationErrors; snake_case input is accepted."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from protocol.bundle import MEDIA_TYPE_V03, Bundle, pae
-from protocol.errors import ValidationError
+from sigstack.protocol.bundle import MEDIA_TYPE_V03, Bundle, pae
+from sigstack.protocol.errors import ValidationError
 from tests.testdata import TESTDATA
 
 ASSETS = TESTDATA / "pyassets"

@@ -1,4 +1,4 @@
-"""protocol.canonical against the rfc8785 package on generated values (fast path and fallback)."""
+"""sigstack.protocol.canonical against the rfc8785 package on generated values (fast path and fallback)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import random
 import pytest
 import rfc8785
 
-from protocol.canonical import canonicalize
-from protocol.errors import ValidationError
+from sigstack.protocol.canonical import canonicalize
+from sigstack.protocol.errors import ValidationError
 
 ALPHABET = ['a', 'Z', '"', '\\', '\n', '\t', '\x00', '\x1f', '\x7f', 'é', '\u2028', '€', '\ufeff',
             '\U0001f600', '\ue000', '/', ' ', 'b', '0']  # fmt: skip

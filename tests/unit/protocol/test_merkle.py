@@ -1,4 +1,4 @@
-"""protocol.merkle against transparency-dev's vectors, the RFC 6962 reference tree and real Rekor proofs."""
+"""sigstack.protocol.merkle against transparency-dev's vectors, the RFC 6962 reference tree and real Rekor proofs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from protocol import merkle
-from protocol.errors import VerificationError
+from sigstack.protocol import merkle
+from sigstack.protocol.errors import VerificationError
 from tests.testdata import VECTORS, load_json
 
 TD = VECTORS / "merkle" / "transparency-dev"

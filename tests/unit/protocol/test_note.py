@@ -1,4 +1,4 @@
-"""protocol.note against golang.org/x/mod sumdb/note, C2SP, transparency-dev and real Sigstore
+"""sigstack.protocol.note against golang.org/x/mod sumdb/note, C2SP, transparency-dev and real Sigstore
 checkpoints, plus sign/open round trips."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256, SHA384
 
-from protocol import note
-from protocol.errors import ValidationError, VerificationError
+from sigstack.protocol import note
+from sigstack.protocol.errors import ValidationError, VerificationError
 from tests.testdata import VECTORS, load_json
 
 SN = VECTORS / "signed-note"

@@ -1,4 +1,4 @@
-"""protocol.record behaves like dataclasses.dataclass for what the models use."""
+"""sigstack.protocol.record behaves like dataclasses.dataclass for what the models use."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from protocol.record import record
+from sigstack.protocol.record import record
 
 
 @record(frozen=True)

@@ -1,4 +1,4 @@
-"""protocol.trust: the must-load and must-reject lists of testdata/README.md, windows, selection."""
+"""sigstack.protocol.trust: the must-load and must-reject lists of testdata/README.md, windows, selection."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from protocol.errors import ValidationError
-from protocol.trust import (
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.trust import (
     CertificateAuthority,
     ClientTrustConfig,
     Service,

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from protocol import x509ext
-from protocol.errors import ValidationError
+from sigstack.protocol import x509ext
+from sigstack.protocol.errors import ValidationError
 
 
 def _cert(

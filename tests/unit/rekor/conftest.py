@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.keys import create_file_key
-from services.rekor.app import create_app
-from services.runtime import db
+from sigstack.services.keys import create_file_key
+from sigstack.services.rekor.app import create_app
+from sigstack.services.runtime import db
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from protocol import merkle, note
-from protocol.canonical import canonicalize
+from sigstack.protocol import merkle, note
+from sigstack.protocol.canonical import canonicalize
 from tests.rekor_helpers import (
     b64,
     dsse,
@@ -235,8 +235,8 @@ def test_metrics_and_request_ids(client) -> None:
 
 
 def test_set_payload_is_rfc8785() -> None:
-    from protocol.errors import ValidationError
-    from protocol.rekor import set_payload
+    from sigstack.protocol.errors import ValidationError
+    from sigstack.protocol.rekor import set_payload
 
     body = base64.b64encode(b"x" * 100).decode()
     for index in (0, 12, 2**53 - 1):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from services.rekor.types import prepare
+from sigstack.services.rekor.types import prepare
 from tests.unit.fuzz.test_rekor import _dsse, _intoto
 
 

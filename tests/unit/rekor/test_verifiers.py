@@ -8,8 +8,8 @@ import base64
 
 import pytest
 
-from protocol.errors import ValidationError
-from services.rekor.verifiers import load_verifier
+from sigstack.protocol.errors import ValidationError
+from sigstack.services.rekor.verifiers import load_verifier
 from tests.unit.fuzz import broken, seeds
 
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from services.keys import create_file_key
-from services.rekor2.app import create_app
-from services.runtime import db
+from sigstack.services.keys import create_file_key
+from sigstack.services.rekor2.app import create_app
+from sigstack.services.runtime import db
 
 ORIGIN = "rekor2.test"
 LOG_KEY_DETAILS = {"ed25519": "PKIX_ED25519", "ecdsa-p256": "PKIX_ECDSA_P256_SHA_256"}

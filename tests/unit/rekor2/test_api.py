@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select
 
-from protocol import merkle, note
-from protocol.errors import ConfigError
-from services.rekor.store import index as search_index
-from services.rekor2.log import Rekor2Log, check_origin, resolve_origin
-from services.tlog import store as tlog_store
+from sigstack.protocol import merkle, note
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.rekor.store import index as search_index
+from sigstack.services.rekor2.log import Rekor2Log, check_origin, resolve_origin
+from sigstack.services.tlog import store as tlog_store
 from tests.rekor_helpers import (
     our_verify_v2,
     sigstore_python_verify_v2,

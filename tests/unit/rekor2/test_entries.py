@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.x509.oid import NameOID
 
-from protocol import x509ext
-from protocol.errors import ConfigError, ValidationError
-from services.rekor2.entries import ALGORITHMS, prepare, signing_algorithms
-from services.tlog.engine import MAX_LEAF
+from sigstack.protocol import x509ext
+from sigstack.protocol.errors import ConfigError, ValidationError
+from sigstack.services.rekor2.entries import ALGORITHMS, prepare, signing_algorithms
+from sigstack.services.tlog.engine import MAX_LEAF
 from tests.rekor_helpers import b64, v2_dsse, v2_hashedrekord, v2_request
 from tests.testdata import ROOT
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from protocol import note
-from protocol.errors import ConfigError
-from services.rekor2 import export, serve
-from services.rekor2.app import create_app
-from services.tlog import resources
+from sigstack.protocol import note
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.rekor2 import export, serve
+from sigstack.services.rekor2.app import create_app
+from sigstack.services.tlog import resources
 from tests.unit.rekor2.test_tiles import fill
 
 

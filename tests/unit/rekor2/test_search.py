@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.x509.oid import NameOID
 
-from protocol import x509ext
+from sigstack.protocol import x509ext
 from tests.rekor_helpers import V2Signed, our_verify_v2, v2_hashedrekord, v2_request
 
 SEARCH = "/api/v2/search"

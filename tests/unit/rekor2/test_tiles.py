@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from protocol import merkle, note
-from services.rekor2.entries import prepare
-from services.rekor2.log import Rekor2Log
-from services.tlog import resources
+from sigstack.protocol import merkle, note
+from sigstack.services.rekor2.entries import prepare
+from sigstack.services.rekor2.log import Rekor2Log
+from sigstack.services.tlog import resources
 from tests.rekor_helpers import v2_hashedrekord
 from tests.unit.rekor2.conftest import ORIGIN
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.runtime.app import create_app
+from sigstack.services.runtime.app import create_app
 
 
 def _app() -> Flask:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from protocol.errors import ConfigError
-from services.keys import create_file_key, load_signer
-from services.runtime import datadir, db
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import create_file_key, load_signer
+from sigstack.services.runtime import datadir, db
 
 
 def _mode(path: Path) -> int:

@@ -8,7 +8,7 @@ import logging
 import re
 import time
 
-from services.runtime import observe
+from sigstack.services.runtime import observe
 
 FIELDS = {"service": "t", "request_id": "ab", "method": "POST", "route": "/x", "path": "/x",
           "status": 201, "ms": 1.5}  # fmt: skip

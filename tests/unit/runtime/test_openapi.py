@@ -31,9 +31,9 @@ IMPLICIT = {"HEAD", "OPTIONS"}  # added by Flask to every GET route / every rout
 
 
 def _rekor(tmp: Path) -> Flask:
-    from services.keys import create_file_key
-    from services.rekor.app import create_app
-    from services.runtime import db
+    from sigstack.services.keys import create_file_key
+    from sigstack.services.rekor.app import create_app
+    from sigstack.services.runtime import db
 
     url = db.sqlite_url(tmp / "rekor.db")
     db.upgrade(url)
@@ -43,10 +43,10 @@ def _rekor(tmp: Path) -> Flask:
 
 
 def _ctlog(tmp: Path) -> Flask:
-    from services.ctlog.app import create_app
-    from services.fulcio.cli import create_ca
-    from services.keys import create_file_key
-    from services.runtime import db
+    from sigstack.services.ctlog.app import create_app
+    from sigstack.services.fulcio.cli import create_ca
+    from sigstack.services.keys import create_file_key
+    from sigstack.services.runtime import db
 
     paths = create_ca(tmp / "ca", algorithm="ecdsa-p256")
     url = db.sqlite_url(tmp / "ct.db")
@@ -57,14 +57,14 @@ def _ctlog(tmp: Path) -> Flask:
 
 
 def _fulcio(tmp: Path) -> Flask:
-    from services.fulcio.serve import build_app
+    from sigstack.services.fulcio.serve import build_app
 
     config = {"OIDCIssuers": {"https://issuer.test": {"Type": "email"}}, "ca_key": "ephemeral:"}
     return build_app(config)
 
 
 def _oidc(tmp: Path) -> Flask:
-    from services.oidc import app
+    from sigstack.services.oidc import app
 
     config = app.load({"data_dir": str(tmp / "oidc"), "issuer_url": "http://127.0.0.1:5556"},
                       environ={})  # fmt: skip
@@ -72,17 +72,17 @@ def _oidc(tmp: Path) -> Flask:
 
 
 def _tuf(tmp: Path) -> Flask:
-    from services.tuf.repo import Repository
-    from services.tuf.serve import build_app
+    from sigstack.services.tuf.repo import Repository
+    from sigstack.services.tuf.serve import build_app
 
     Repository(tmp / "repo").init(tmp / "offline")
     return build_app({"data_dir": str(tmp / "repo")})
 
 
 def _rekor2(tmp: Path) -> Flask:
-    from services.keys import create_file_key
-    from services.rekor2.app import create_app
-    from services.runtime import db
+    from sigstack.services.keys import create_file_key
+    from sigstack.services.rekor2.app import create_app
+    from sigstack.services.runtime import db
 
     url = db.sqlite_url(tmp / "rekor2.db")
     db.upgrade(url)
@@ -92,8 +92,8 @@ def _rekor2(tmp: Path) -> Flask:
 
 
 def _tsa(tmp: Path) -> Flask:
-    from services.tsa.app import create_app
-    from services.tsa.certs import create_chain
+    from sigstack.services.tsa.app import create_app
+    from sigstack.services.tsa.certs import create_chain
 
     paths = create_chain(tmp / "chain")
     return create_app({"key_uri": f"file:{paths['leaf-key.pem']}",

@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
-from protocol import merkle
-from protocol.errors import ConfigError
-from services.runtime import db
-from services.tlog import WIDTH, open_log
-from services.tlog.tiles import Tile, TileReader, tile_path
+from sigstack.protocol import merkle
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.runtime import db
+from sigstack.services.tlog import WIDTH, open_log
+from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
 from tests.dbs import fresh_postgres
 
 

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from services.keys import Signer, load_signer
-from services.tsa.certs import create_chain
+from sigstack.services.keys import Signer, load_signer
+from sigstack.services.tsa.certs import create_chain
 
 NOW = dt.datetime.now(dt.UTC)
 TIMESTAMPING = ExtendedKeyUsageOID.TIME_STAMPING

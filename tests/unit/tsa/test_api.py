@@ -13,11 +13,11 @@ from cryptography import x509
 from flask.testing import FlaskClient
 from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
-from services.runtime.app import create_app
-from services.tsa.api import register
-from services.tsa.app import DEFAULTS
-from services.tsa.app import create_app as tsa_app
-from services.tsa.authority import TimestampAuthority
+from sigstack.services.runtime.app import create_app
+from sigstack.services.tsa.api import register
+from sigstack.services.tsa.app import DEFAULTS
+from sigstack.services.tsa.app import create_app as tsa_app
+from sigstack.services.tsa.authority import TimestampAuthority
 from tests.unit.tsa.helpers import Chain, CountingSigner, der_request, dev_chain, verify_rfc3161
 
 MESSAGE = b"signature"

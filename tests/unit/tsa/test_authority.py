@@ -16,9 +16,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from rfc3161_client import decode_timestamp_response
 
-from protocol.errors import ConfigError, UnavailableError, ValidationError
-from services.tsa.authority import SIGSTORE_POLICY, Options, TimestampAuthority, random_serial
-from services.tsa.request import TimestampRequest, parse_der
+from sigstack.protocol.errors import ConfigError, UnavailableError, ValidationError
+from sigstack.services.tsa.authority import (
+    SIGSTORE_POLICY,
+    Options,
+    TimestampAuthority,
+    random_serial,
+)
+from sigstack.services.tsa.request import TimestampRequest, parse_der
 from tests.unit.tsa.helpers import Chain, CountingSigner, der_request, dev_chain, verify_rfc3161
 from tests.unit.tsa.reference import rebuild
 
@@ -229,7 +234,7 @@ def test_gen_time_truncated_and_signing_time_equal(chain: Chain) -> None:
 
 
 def test_signing_time_after_2049_is_generalized() -> None:
-    from services.tsa.authority import _signing_time
+    from sigstack.services.tsa.authority import _signing_time
 
     assert _signing_time(dt.datetime(2049, 12, 31, tzinfo=dt.UTC)).name == "utc_time"
     assert _signing_time(dt.datetime(2050, 1, 1, tzinfo=dt.UTC)).name == "generalized_time"
@@ -245,7 +250,7 @@ def test_serials() -> None:
 def test_json_and_der_answers_verify(chain: Chain) -> None:
     import base64
 
-    from services.tsa.request import parse_json
+    from sigstack.services.tsa.request import parse_json
 
     tsa = TimestampAuthority(chain.signer(), chain.certs)
     digest = base64.b64encode(hashlib.sha512(MESSAGE).digest()).decode()

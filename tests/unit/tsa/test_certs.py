@@ -10,11 +10,11 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from client.cli import main as sigstack
-from protocol.errors import ConfigError
-from services.keys import create_file_key, load_signer
-from services.tsa.certs import create_chain
-from services.tsa.chain import check_chain
+from sigstack.client.cli import main as sigstack
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import create_file_key, load_signer
+from sigstack.services.tsa.certs import create_chain
+from sigstack.services.tsa.chain import check_chain
 
 TS = ExtendedKeyUsageOID.TIME_STAMPING
 

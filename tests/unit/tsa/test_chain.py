@@ -11,9 +11,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from protocol.errors import ConfigError
-from services.keys import public_key_der
-from services.tsa.chain import check_chain, load_chain, load_chain_file
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.keys import public_key_der
+from sigstack.services.tsa.chain import check_chain, load_chain, load_chain_file
 from tests.unit.tsa.helpers import NOW, TIMESTAMPING, cert, dev_chain, ec_key
 
 CODE_SIGNING = x509.oid.ExtendedKeyUsageOID.CODE_SIGNING

@@ -13,8 +13,8 @@ import pytest
 from asn1crypto import core, tsp
 from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
-from protocol.errors import ValidationError
-from services.tsa.request import (
+from sigstack.protocol.errors import ValidationError
+from sigstack.services.tsa.request import (
     MAX_REQUEST_BYTES,
     MSG_LENGTH,
     MSG_NOT_DER,

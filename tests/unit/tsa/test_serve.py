@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from protocol.errors import ConfigError
-from services.tsa.serve import parse, prepare
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.tsa.serve import parse, prepare
 from tests.unit.tsa.helpers import NOW, TIMESTAMPING, cert, dev_chain, ec_key
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from services.tuf import trustroot
+from sigstack.services.tuf import trustroot
 from tests.testdata import TESTDATA, load_json
 
 CASE = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata, Root
 
-from protocol.errors import ConfigError, NotFoundError, ValidationError, VerificationError
-from services.tuf import keys as tufkeys
-from services.tuf.cli import main as tuf_main
-from services.tuf.repo import Repository
+from sigstack.protocol.errors import ConfigError, NotFoundError, ValidationError, VerificationError
+from sigstack.services.tuf import keys as tufkeys
+from sigstack.services.tuf.cli import main as tuf_main
+from sigstack.services.tuf.repo import Repository
 
 from .helpers import Clock
 

@@ -14,9 +14,9 @@ from cryptography.x509.oid import NameOID
 from sigstore.models import Bundle, ClientTrustConfig, TrustedRoot
 from sigstore.verify import Verifier, policy
 
-from protocol.errors import ValidationError
-from services.tuf import trustroot
-from services.tuf.cli import main as tuf_main
+from sigstack.protocol.errors import ValidationError
+from sigstack.services.tuf import trustroot
+from sigstack.services.tuf.cli import main as tuf_main
 
 from .helpers import CASE, staging_case_root
 

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sigstore.models import ClientTrustConfig, TrustedRoot
 
-from protocol import note
-from protocol.errors import ValidationError
-from services.tuf import trustroot
-from services.tuf.cli import main as tuf_main
+from sigstack.protocol import note
+from sigstack.protocol.errors import ValidationError
+from sigstack.services.tuf import trustroot
+from sigstack.services.tuf.cli import main as tuf_main
 
 from .test_trustroot import _ca_chain, _pub
 
@@ -207,7 +207,7 @@ def test_up_adds_the_tsa_and_the_v2_log_to_an_older_stacks_documents(tmp_path: P
     """A data directory from an `up` that ran neither the TSA nor the v2 log: the published
     entries stay as they were (no window closed), the new ones are added, and the signing
     configs are new; a second run with the same services changes nothing."""
-    from services import stack
+    from sigstack.services import stack
 
     (tmp_path / "fulcio" / "ca").mkdir(parents=True)
     (tmp_path / "fulcio" / "ca" / "chain.pem").write_bytes(b"".join(_ca_chain()))
