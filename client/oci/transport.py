@@ -117,7 +117,7 @@ class Transport:
 
 def _read(resp: Any, headers: dict[str, str], limit: int, url: str) -> bytes:
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ValidationError(f"{url} answered {declared} bytes, more than the limit of {limit}")
     try:
         data: bytes = resp.read(limit + 1)

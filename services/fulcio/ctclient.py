@@ -74,7 +74,7 @@ class CTClient:
             except (ValueError, ValidationError) as exc:
                 raise server_error(MSG_CT, f"{url} answered a malformed SCT: {exc}") from exc
             wait = delay
-            if retry_after and retry_after.isdigit():
+            if retry_after.isascii() and retry_after.isdigit():
                 wait = float(retry_after)
             if time.monotonic() + wait > stop:
                 raise server_error(MSG_CT, f"giving up: {problem}")

@@ -73,7 +73,7 @@ def _set_read_timeout(resp: requests.Response, seconds: float) -> None:
 
 def _body(resp: requests.Response, url: str, deadline: float, max_bytes: int) -> bytes:
     length = resp.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > max_bytes:
+    if length.isascii() and length.isdigit() and int(length) > max_bytes:
         raise client_error(MSG_TOKEN, f"{url} answered {length} bytes (limit {max_bytes})")
     chunks: list[bytes] = []
     size = 0

@@ -11,6 +11,7 @@ for proof building from any tile source, with the tiles a proof touches fetched 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from sigstack.protocol import merkle
@@ -30,22 +31,22 @@ def tile_path(level: int, index: int, width: int | None = None) -> str:
     return f"{base}.p/{width}" if width is not None and width < WIDTH else base
 
 
+_DIGITS = re.compile(r"[0-9]{1,3}")  # ASCII only: str.isdigit() also says yes to "٣" and "²"
+_THREE_DIGITS = re.compile(r"[0-9]{3}")
+
+
 def parse_tile_index(parts: list[str]) -> tuple[int, int | None]:
     """Parse the index part of a tile path (``x001/x234/067[.p/W]`` already split on ``/``)."""
     width: int | None = None
     if len(parts) >= 2 and parts[-2].endswith(".p"):
         w = parts[-1]
-        if not w.isdigit() or w.startswith("0") or not 1 <= int(w) < WIDTH:
+        if not _DIGITS.fullmatch(w) or w.startswith("0") or not 1 <= int(w) < WIDTH:
             raise ValueError("bad partial width")
         width = int(w)
         parts = parts[:-2] + [parts[-2][:-2]]
     for i, part in enumerate(parts):
         body = part[1:] if i < len(parts) - 1 else part
-        if (
-            (i < len(parts) - 1 and not part.startswith("x"))
-            or len(body) != 3
-            or not body.isdigit()
-        ):
+        if (i < len(parts) - 1 and not part.startswith("x")) or not _THREE_DIGITS.fullmatch(body):
             raise ValueError("bad tile index")
     return int("".join(p.lstrip("x") for p in parts)), width
 

@@ -168,3 +168,13 @@ def test_a_failing_item_never_fails_the_entries_batched_with_it(url) -> None:
     leaves = [log.entry(i).leaf for i in range(11)]
     assert b"leaf 5" not in leaves
     assert head.root_hash == merkle.root_of([merkle.leaf_hash(x) for x in leaves])
+
+
+@pytest.mark.parametrize("path", ["٠٠٠", "x٠٠١/234", "000.p/٣", "000.p/²", "00²", "0١2"])
+def test_tile_paths_take_ascii_digits_only(path: str) -> None:
+    # str.isdigit() says yes to other scripts' digits, and int() reads them: '٠٠٠' served tile 0
+    # under a second path, with immutable cache headers.
+    from sigstack.services.tlog.tiles import parse_tile_index
+
+    with pytest.raises(ValueError):
+        parse_tile_index(path.split("/"))
