@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -93,13 +92,6 @@ def check_chain(signer: Signer, chain: list[x509.Certificate]) -> None:
             eku = None
         if eku is None or ExtendedKeyUsageOID.CODE_SIGNING not in eku:
             raise ConfigError("the intermediate CA certificate needs EKU codeSigning")
-
-
-@dataclass
-class Issued:
-    precert: x509.Certificate | None
-    certificate: x509.Certificate
-    sct: ctsct.SignedCertificateTimestamp | None
 
 
 class CertificateAuthority:
