@@ -111,7 +111,8 @@ class DeviceEndpoint(DeviceAuthorizationEndpoint):
     def save_device_credential(
         self, client_id: str, scope: str | None, data: dict[str, Any]
     ) -> None:
-        raise NotImplementedError("create_endpoint_response stores the request itself")
+        # authlib's hook, never reached: create_endpoint_response above stores the request itself
+        raise RuntimeError("save_device_credential is not used by this endpoint")
 
 
 class DeviceRecord:
@@ -183,7 +184,8 @@ class DeviceGrant(DeviceCodeGrant):
         raise AuthorizationPendingError()
 
     def query_user_grant(self, user_code: str) -> tuple[Identity | None, bool] | None:
-        raise NotImplementedError("validate_device_credential reads the decision from the row")
+        # authlib's hook, never reached: validate_device_credential reads the decision from the row
+        raise RuntimeError("query_user_grant is not used by this grant")
 
     def should_slow_down(self, credential: DeviceRecord) -> bool:
         store = self.server.issuer.store

@@ -10,7 +10,7 @@ written in SQL (``_count_failure``) so that it applies to the row the UPDATE has
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,9 +69,7 @@ class ThrottleQueries:
     """The throttle's queries, as part of ``store.Store``."""
 
     engine: Engine
-
-    def now(self) -> int:
-        raise NotImplementedError  # Store's clock
+    now: Callable[[], int]  # Store's clock
 
     def take_attempt(self, limits: Sequence[Limit]) -> tuple[int, int]:
         """Admit one sign-in attempt under every limit and count it as a failure, or refuse it.
