@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # server side
     "serve": (
         "sigstack.services.cli:serve",
-        "run one service (rekor, rekor2, ctlog, fulcio, oidc, tuf, tsa) on the HTTP server",
+        "run one service (rekor, rekor2, ctlog, fulcio, oidc, tuf, tsa, witness) on the HTTP server",
     ),
     "db": ("sigstack.services.cli:db", "database schema: `db upgrade`, `db check`"),
     "oidc": (
@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tsa": (
         "sigstack.services.tsa.cli:main",
         "timestamp authority admin: `tsa create-chain`, `tsa check-chain`",
+    ),
+    "witness": (
+        "sigstack.services.witness.cli:main",
+        "witness admin: `witness vkey`, `witness feed`",
     ),
     "tuf": (
         "sigstack.services.tuf.cli:main",

@@ -1,6 +1,6 @@
 """One PostgreSQL login role per service, holding only what that service's queries use.
 
-Each service that keeps tables (oidc, ctlog, rekor, rekor2) connects with its own role. ``grant`` makes
+Each service that keeps tables (oidc, ctlog, rekor, rekor2, witness) connects with its own role. ``grant`` makes
 that role's privileges exactly ``PRIVILEGES[service]`` (plus SELECT on ``alembic_version``, which
 every service reads at start to check the schema revision, and USAGE on the sequences behind the
 tables it inserts into). It runs as the owner of the tables, the role that ``sigstack db upgrade``
@@ -69,6 +69,9 @@ PRIVILEGES: Mapping[str, Mapping[str, frozenset[str]]] = MappingProxyType(
         "rekor": _rules({**_TLOG, "rekor_index": (SELECT, INSERT)}),
         # Rekor v2 (services/rekor2/log.py): the same log engine and the v1 log's search index
         "rekor2": _rules({**_TLOG, "rekor_index": (SELECT, INSERT)}),
+        # the witness (services/witness/store.py): compare-and-swap by INSERT ... ON CONFLICT DO
+        # NOTHING and a conditional UPDATE; nothing is deleted
+        "witness": _rules({"witness_checkpoints": (SELECT, INSERT, UPDATE)}),
     }
 )
 SCHEMA_TABLE = "alembic_version"  # SELECT for every service: require_current_schema()

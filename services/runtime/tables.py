@@ -12,6 +12,7 @@ TABLE_MODULES = [
     "sigstack.services.tlog.store",
     "sigstack.services.rekor.store",
     "sigstack.services.oidc.store",
+    "sigstack.services.witness.store",
 ]
 
 

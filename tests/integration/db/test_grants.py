@@ -37,7 +37,7 @@ def test_every_table_of_the_code_has_exactly_one_owner_service() -> None:
     ruled = {t for rules in grants.PRIVILEGES.values() for t in rules}
     assert ruled == set(db.metadata.tables)
     prefixes = {"oidc": ("oidc_",), "ctlog": ("tlog_",), "rekor": ("tlog_", "rekor_"),
-                "rekor2": ("tlog_", "rekor_")}  # fmt: skip
+                "rekor2": ("tlog_", "rekor_"), "witness": ("witness_",)}  # fmt: skip
     for service, rules in grants.PRIVILEGES.items():
         assert all(t.startswith(prefixes[service]) for t in rules), service
         assert all(p <= {"SELECT", "INSERT", "UPDATE", "DELETE"} for p in rules.values())
