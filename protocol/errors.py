@@ -25,7 +25,7 @@ class SchemaError(ValidationError):
 
 
 class VerificationError(Error):
-    """A signature, proof or policy check failed."""
+    """A signature, proof or policy check failed (HTTP 400)."""
 
 
 class NotFoundError(Error):
@@ -33,15 +33,27 @@ class NotFoundError(Error):
 
 
 class ConflictError(Error):
-    """An equivalent thing exists already (HTTP 409). ``location`` names it when known."""
+    """An equivalent thing exists already (HTTP 409). ``location`` (a URL path) and ``log_index``
+    (an index in a transparency log) name it when known."""
 
-    def __init__(self, message: str, location: str | None = None) -> None:
+    def __init__(
+        self, message: str, location: str | None = None, *, log_index: int | None = None
+    ) -> None:
         super().__init__(message)
         self.location = location
+        self.log_index = log_index
 
 
-class TooLargeError(Error):
-    """A request body or value is over the configured limit (HTTP 413)."""
+class AuthenticationError(Error):
+    """A credential (a password, a client secret) was refused (HTTP 401)."""
+
+
+class RateLimitedError(Error):
+    """Too many attempts; ``retry_after`` seconds to wait, when known (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UnavailableError(Error):
@@ -49,4 +61,10 @@ class UnavailableError(Error):
 
 
 class ConfigError(Error):
-    """Configuration or on-disk state is unsafe or inconsistent; the service refuses to start."""
+    """Configuration or on-disk state is unsafe or inconsistent; the service refuses to start
+    (HTTP 500 should one surface while serving)."""
+
+
+class InternalError(Error):
+    """The service failed at something the client could not cause (a backend it depends on, an
+    encoding step): HTTP 500 with this safe message; the detail goes to the service log."""

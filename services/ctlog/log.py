@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from sigstack.protocol import sct as ctsct
 from sigstack.protocol import x509ext
-from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.errors import ConfigError, ValidationError, VerificationError
 from sigstack.services.keys import Signer
 from sigstack.services.tlog import Log, TreeHead, identity_of, open_log
 
@@ -43,12 +43,13 @@ def _chain_vector(certs: list[bytes]) -> bytes:
     return _u24(b"".join(_u24(c) for c in certs))
 
 
-def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def verify_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """Return if ``issuer`` issued ``cert`` (names match, its key signed it), else raise
+    ``VerificationError``."""
     try:
         cert.verify_directly_issued_by(issuer)
-        return True
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
+        raise VerificationError("the certificate is not signed by that issuer") from exc
 
 
 def _spki(cert: x509.Certificate) -> bytes:
@@ -68,7 +69,7 @@ class CTLog:
         **options: Any,
     ) -> None:
         if not roots:
-            raise ValidationError("the CT log needs at least one accepted root")
+            raise ConfigError("the CT log needs at least one accepted root")
         self.signer = signer
         self.roots = roots
         self.roots_der = [r.public_bytes(serialization.Encoding.DER) for r in roots]
@@ -112,17 +113,26 @@ class CTLog:
             pair = (chain[i], chain[i + 1])
             if i and pair in self._verified:
                 continue
-            if not _signed_by(child, parent):
+            try:
+                verify_signed_by(child, parent)
+            except VerificationError:
                 raise ValidationError(
                     "chain is not ordered: a certificate is not signed by the next"
-                )
+                ) from None
             if i and len(self._verified) < MAX_VERIFIED:
                 self._verified.add(pair)
-        last = certs[-1]
-        last_der = chain[-1]
-        if last_der not in self.roots_der and not any(_signed_by(last, r) for r in self.roots):
-            raise ValidationError("chain does not end in a root this log accepts")
+        if chain[-1] not in self.roots_der:
+            self._verify_issued_by_a_root(certs[-1])
         return certs
+
+    def _verify_issued_by_a_root(self, cert: x509.Certificate) -> None:
+        for root in self.roots:
+            try:
+                verify_signed_by(cert, root)
+            except VerificationError:
+                continue
+            return
+        raise ValidationError("chain does not end in a root this log accepts")
 
     def _issuer_key_hash(self, der: bytes, issuer: x509.Certificate) -> bytes:
         """SHA-256 of the precertificate issuer's key (RFC 6962 section 3.2), after refusing a

@@ -3,7 +3,7 @@ legacy v1 signingCert (201, PEM chain) and rootCert, and ``/healthz``.
 
 Input follows protojson: camelCase or snake_case field names, base64 in either alphabet with
 optional padding, unknown fields ignored; the body must be strict UTF-8 JSON (``strictjson``). Output uses camelCase. Errors leave through the runtime's
-single error mapping with ``errors.grpc_body`` (``{"code": 3, "message": ..., "details": []}``).
+single error mapping with ``runtime.errors.grpc_body`` (``{"code": 3, "message": ..., "details": []}``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Fulcio's client-facing error messages (fulcio.md section 1.8) and the gRPC-style body formatter.
+"""Fulcio's client-facing error messages (fulcio.md section 1.8).
 
 Clients see only these constant strings; the detail (why a token was refused, what the CT log said)
-goes to the service log, with the request's id. ``grpc_body`` turns an HTTP status and message into the google.rpc.Status
-JSON that grpc-gateway answers with.
+goes to the service log, with the request's id. The errors leave through the runtime's one
+mapping, with its grpc-gateway body (``services.runtime.errors.grpc_body``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sigstack.protocol.errors import Error, ValidationError
+from sigstack.protocol.errors import InternalError, ValidationError
 
 log = logging.getLogger("sigstack.fulcio")
 
@@ -22,16 +22,6 @@ MSG_SIGNATURE = "The signature supplied in the request could not be verified"
 MSG_CA = "error communicating with CA backend"
 MSG_CT = "Error entering certificate in CTL"
 MSG_SCT = "Error marshaling signed certificate timestamp"
-MSG_PEM = "Error marshaling code signing certificate"
-MSG_BUNDLE = "error retrieving trust bundle from CA backend"
-MSG_CONFIG = "error loading fulcio configuration"
-
-# HTTP status -> gRPC code (grpc-gateway HTTPStatusFromCode, inverted for the codes we produce).
-GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 429: 8, 500: 13, 503: 14}
-
-
-def grpc_body(status: int, message: str) -> dict[str, Any]:
-    return {"code": GRPC_CODE.get(status, 2), "message": message, "details": []}
 
 
 def _request_fields() -> dict[str, Any]:
@@ -50,7 +40,7 @@ def client_error(message: str, detail: str) -> ValidationError:
     return ValidationError(message)
 
 
-def server_error(message: str, detail: str) -> Error:
+def server_error(message: str, detail: str) -> InternalError:
     """A 500 (code 13) error with a safe ``message``; ``detail`` is logged at ERROR."""
     log.error("%s: %s", message, detail, extra=_request_fields())
-    return Error(message)
+    return InternalError(message)

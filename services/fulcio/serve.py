@@ -65,12 +65,12 @@ def build_app(config: dict[str, Any], environ: Any = None) -> Flask:
     """The Fulcio WSGI app for a merged configuration (called once per gunicorn worker)."""
     from sigstack.services.keys import load_signer
     from sigstack.services.runtime.app import create_app
+    from sigstack.services.runtime.errors import grpc_body
 
     from .api import register
     from .ca import CertificateAuthority
     from .config import parse_identity_config
     from .ctclient import CTClient
-    from .errors import grpc_body
     from .oidc import TokenVerifier
     from .pop import DEFAULT_ALGORITHMS, KNOWN_ALGORITHMS
     from .service import Fulcio

@@ -52,6 +52,7 @@ from .login import (
     csrf_token,
     html,
     logged_name,
+    refused_page,
     set_csrf_cookie,
 )
 from .store import Identity
@@ -264,16 +265,8 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer) -> None:
                 issuer, username, request.form.get("password", ""), event="device_login"
             )
         except LoginRefused as refused:
-            page = _page(
-                csrf,
-                user_code=user_code,
-                username=username,
-                error=refused.message,
-                status=refused.status,
-            )
-            if refused.retry_after:
-                page.headers["Retry-After"] = str(refused.retry_after)
-            return page
+            page = _page(csrf, user_code=user_code, username=username, error=refused.message)
+            return refused_page(page, refused)
         row = issuer.store.device_by_user_code(user_code) if _USER_CODE.match(user_code) else None
         approved = decision == "approve"
         if row is None or not issuer.store.decide_device(

@@ -39,6 +39,8 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from sigstack.protocol.errors import VerificationError
+
 from . import pages, passwords
 from .issuer import OOB_REDIRECT, SCOPES, Issuer
 from .store import Identity
@@ -104,9 +106,14 @@ class Client:
         return self.public and is_loopback_redirect(redirect_uri)
 
     def check_client_secret(self, client_secret: str) -> bool:
+        """authlib's ``ClientMixin`` asks a boolean of this one."""
         if self.public or not self.secret_hash:
             return False
-        return passwords.check_secret(client_secret, self.secret_hash)
+        try:
+            passwords.verify_secret(client_secret, self.secret_hash)
+        except VerificationError:
+            return False
+        return True
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.public:

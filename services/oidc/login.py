@@ -38,6 +38,9 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Flask, Response, request
 
+from sigstack.protocol.errors import AuthenticationError, RateLimitedError, VerificationError
+from sigstack.services.runtime.errors import headers_of, status_of
+
 from . import pages, passwords
 from .issuer import OOB_REDIRECT, Issuer
 from .store import Identity, Limit
@@ -45,12 +48,16 @@ from .store import Identity, Limit
 audit_log = logging.getLogger("sigstack.oidc.audit")
 
 
-class LoginRefused(Exception):
-    def __init__(self, message: str, status: int, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
+# What ``authenticate`` raises: a wrong name or password (401) or a throttled attempt (429).
+LoginRefused = (AuthenticationError, RateLimitedError)
+
+
+def refused_page(page: Response, refused: AuthenticationError | RateLimitedError) -> Response:
+    """``page`` (the form again, with the reason) with the refusal's status and headers, as the
+    runtime maps them (``services.runtime.errors``)."""
+    page.status_code = status_of(refused)
+    page.headers.update(headers_of(refused))
+    return page
 
 
 def html(body: str, status: int = 200) -> Response:
@@ -126,7 +133,8 @@ def _wait_text(seconds: int) -> str:
 
 
 def authenticate(issuer: Issuer, username: str, password: str, *, event: str) -> Identity:
-    """Check a username and password under throttling; raise ``LoginRefused`` on any failure."""
+    """Check a username and password under throttling; raise ``RateLimitedError`` for an attempt
+    the throttle refuses, ``AuthenticationError`` for a wrong name or password."""
     store, ip = issuer.store, client_ip()
     username = username.strip()[:128]
     user = store.user_by_name(username) if username else None
@@ -136,22 +144,20 @@ def authenticate(issuer: Issuer, username: str, password: str, *, event: str) ->
     if wait:
         store.audit(event, "throttled", username=shown, ip=ip, detail={"retry_after": wait})
         audit_log.warning("%s throttled username=%s ip=%s wait=%d", event, shown, ip, wait)
-        raise LoginRefused(
+        raise RateLimitedError(
             f"Too many failed sign-ins. Wait {_wait_text(wait)} and try again, "
             "or ask an administrator.",
-            429,
             retry_after=wait,
         )
-    if user is None or user["disabled"]:
-        passwords.burn_time(password)
-        ok = False
-    else:
-        ok = passwords.check_password(password, user["password_hash"])
-    if not ok:
+    try:
+        if user is None or user["disabled"]:
+            passwords.burn_time(password)
+            raise VerificationError("no such account")
+        passwords.verify_password(password, user["password_hash"])
+    except VerificationError:
         store.audit(event, "failure", username=shown, ip=ip, detail={"failures": failures})
         audit_log.warning("%s failed username=%s ip=%s failures=%d", event, shown, ip, failures)
-        raise LoginRefused("The username or password is not correct.", 401)
-    assert user is not None
+        raise AuthenticationError("The username or password is not correct.") from None
     store.forgive(account.key, address)
     store.audit(event, "success", username=shown, ip=ip)
     audit_log.info("%s succeeded username=%s ip=%s", event, shown, ip)
@@ -212,11 +218,7 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
                 issuer, username, request.form.get("password", ""), event="login"
             )
         except LoginRefused as refused:
-            page = _login_page(
-                csrf_token(issuer), username=username, error=refused.message, status=refused.status
-            )
-            if refused.retry_after:
-                page.headers["Retry-After"] = str(refused.retry_after)
-            return page
+            page = _login_page(csrf_token(issuer), username=username, error=refused.message)
+            return refused_page(page, refused)
         resp: Response = server.create_authorization_response(grant_user=identity, grant=grant)
         return resp

@@ -9,12 +9,13 @@ them (nothing to brute-force); both are compared with ``hmac.compare_digest``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
 import secrets
 
-from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.errors import ValidationError, VerificationError
 
 LOG2_N, R, P = 15, 8, 1  # 32 MiB of memory per hash; OWASP's scrypt floor is N=2^17/r=8 or 2^15/p=3
 _MAXMEM = 256 * 1024 * 1024
@@ -36,15 +37,17 @@ def hash_password(password: str, *, log2_n: int = LOG2_N, r: int = R, p: int = P
     return f"scrypt${log2_n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
 
-def check_password(password: str, stored: str) -> bool:
-    """True when ``password`` matches ``stored``; malformed stored values never match."""
+def verify_password(password: str, stored: str) -> None:
+    """Return if ``password`` matches ``stored``, else raise ``VerificationError``; a malformed
+    stored value never matches."""
+    wrong = VerificationError("the password does not match")
     raw = password.encode("utf-8", "surrogatepass")
     if not raw or len(raw) > MAX_PASSWORD_BYTES:
-        return False
+        raise wrong
     try:
         scheme, log2_n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
-            return False
+            raise wrong
         expected = base64.b64decode(digest, validate=True)
         computed = hashlib.scrypt(
             raw,
@@ -56,8 +59,9 @@ def check_password(password: str, stored: str) -> bool:
             dklen=len(expected),
         )
     except ValueError:
-        return False
-    return hmac.compare_digest(computed, expected)
+        raise wrong from None
+    if not hmac.compare_digest(computed, expected):
+        raise wrong
 
 
 @functools.cache
@@ -67,7 +71,8 @@ def _dummy_hash() -> str:
 
 def burn_time(password: str) -> None:
     """Spend the time of one real check, so unknown usernames answer as slowly as known ones."""
-    check_password(password or "x", _dummy_hash())
+    with contextlib.suppress(VerificationError):
+        verify_password(password or "x", _dummy_hash())
 
 
 def new_client_secret() -> tuple[str, str]:
@@ -80,5 +85,7 @@ def hash_secret(secret: str) -> str:
     return "sha256$" + hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def check_secret(secret: str, stored: str) -> bool:
-    return hmac.compare_digest(hash_secret(secret).encode(), stored.encode())
+def verify_secret(secret: str, stored: str) -> None:
+    """Return if ``secret`` is the one ``stored`` was made from, else raise ``VerificationError``."""
+    if not hmac.compare_digest(hash_secret(secret).encode(), stored.encode()):
+        raise VerificationError("the client secret does not match")

@@ -1,9 +1,11 @@
 """The one place where sigstack errors become HTTP responses.
 
-Each ``protocol.errors`` class has a status; the body is built by a per-service formatter (Rekor and
-the CT log answer ``{"code": <status>, "message": ...}``; Fulcio and the Rekor v2 log answer as
-grpc-gateway does, ``grpc_body``). Foreign exceptions never reach a client: they are logged with
-the request id and answered with a generic 500.
+Each ``protocol.errors`` class has a status (``STATUS``); the body is built by a per-service
+formatter (Rekor and the CT log answer ``{"code": <status>, "message": ...}``; Fulcio and the Rekor
+v2 log answer as grpc-gateway does, ``grpc_body``; the OIDC issuer as OAuth 2.0 does). Headers come
+from the error too: ``Location`` and ``x-log-index`` of a ``ConflictError`` (the existing entry),
+``Retry-After`` of a ``RateLimitedError``. Foreign exceptions never reach a client: they are logged
+with the request id and answered with a generic 500.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ from sigstack.protocol import errors
 
 log = logging.getLogger("sigstack.http")
 
+# Most specific first (SchemaError is a ValidationError). Every class of the tree is listed
+# (tests/unit/runtime/test_errors.py checks it); the base ``Error`` itself is never raised.
 STATUS: list[tuple[type[errors.Error], int]] = [
     (errors.SchemaError, 422),
     (errors.ValidationError, 400),
     (errors.VerificationError, 400),
+    (errors.AuthenticationError, 401),
     (errors.NotFoundError, 404),
     (errors.ConflictError, 409),
-    (errors.TooLargeError, 413),
+    (errors.RateLimitedError, 429),
+    (errors.InternalError, 500),
+    (errors.ConfigError, 500),
     (errors.UnavailableError, 503),
 ]
 
@@ -37,6 +44,19 @@ def status_of(exc: errors.Error) -> int:
         if isinstance(exc, cls):
             return status
     return 500
+
+
+def headers_of(exc: errors.Error) -> dict[str, str]:
+    """The response headers an error carries (see the module docstring)."""
+    out = {}
+    if isinstance(exc, errors.ConflictError):
+        if exc.location:
+            out["Location"] = exc.location
+        if exc.log_index is not None:
+            out["x-log-index"] = str(exc.log_index)
+    if isinstance(exc, errors.RateLimitedError) and exc.retry_after:
+        out["Retry-After"] = str(exc.retry_after)
+    return out
 
 
 def default_body(status: int, message: str) -> Any:
@@ -66,11 +86,8 @@ def register_error_handlers(app: Flask, body: Formatter = default_body) -> None:
 
     @app.errorhandler(errors.Error)
     def _ours(exc: errors.Error) -> Response:
-        status = status_of(exc)
-        resp = respond(status, exc.message)
-        location = getattr(exc, "location", None)
-        if location:
-            resp.headers["Location"] = location
+        resp = respond(status_of(exc), exc.message)
+        resp.headers.update(headers_of(exc))
         return resp
 
     @app.errorhandler(HTTPException)

@@ -12,7 +12,7 @@ import pytest
 from sigstack.protocol.errors import ConfigError, VerificationError
 from sigstack.services.oidc import app as oidc_app
 from sigstack.services.oidc import cli, keys, tokens
-from sigstack.services.oidc.passwords import check_password, hash_password
+from sigstack.services.oidc.passwords import hash_password, verify_password
 
 from .helpers import ISSUER, claims_of, header_of, make_env
 
@@ -192,8 +192,9 @@ def test_add_user_from_stdin_and_scrypt_hash(env, monkeypatch, capsys):
     assert "added user bob" in capsys.readouterr().out
     row = env.store.user_by_name("bob")
     assert row["password_hash"].startswith("scrypt$")
-    assert check_password("s3cret-passw0rd", row["password_hash"])
-    assert not check_password("s3cret-passw0rd!", row["password_hash"])
+    verify_password("s3cret-passw0rd", row["password_hash"])
+    with pytest.raises(VerificationError):
+        verify_password("s3cret-passw0rd!", row["password_hash"])
     assert env.store.identity(row["sub"]).email == "bob@example.org"
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     from sigstack.protocol.errors import ValidationError
@@ -214,9 +215,12 @@ def test_add_user_from_stdin_and_scrypt_hash(env, monkeypatch, capsys):
 
 def test_password_hashes_are_salted_and_malformed_ones_never_match():
     a, b = hash_password("pw-123456"), hash_password("pw-123456")
-    assert a != b and check_password("pw-123456", a) and check_password("pw-123456", b)
+    assert a != b
+    verify_password("pw-123456", a)
+    verify_password("pw-123456", b)
     for stored in ("", "scrypt$x", "bcrypt$1$2$3$4$5", a.replace("scrypt", "plain")):
-        assert not check_password("pw-123456", stored)
+        with pytest.raises(VerificationError):
+            verify_password("pw-123456", stored)
 
 
 def test_migration_matches_the_table_definitions(env):

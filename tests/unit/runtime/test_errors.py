@@ -29,3 +29,55 @@ def test_other_http_errors_keep_the_json_body() -> None:
     assert resp.status_code == 404
     assert resp.get_json() == {"code": 404, "message": "not found"}
     assert "Allow" not in resp.headers
+
+
+def test_every_class_of_the_tree_has_its_status() -> None:
+    """protocol/errors.py is the one tree: each class but the base is mapped explicitly, and
+    the statuses are the documented ones."""
+    import inspect
+
+    from sigstack.protocol import errors
+    from sigstack.services.runtime.errors import STATUS, status_of
+
+    tree = {c for _, c in inspect.getmembers(errors, inspect.isclass)
+            if issubclass(c, errors.Error) and c is not errors.Error}  # fmt: skip
+    assert tree == {cls for cls, _ in STATUS}
+    statuses = {cls.__name__: status_of(cls("x")) for cls in tree}
+    assert statuses == {
+        "SchemaError": 422, "ValidationError": 400, "VerificationError": 400,
+        "AuthenticationError": 401, "NotFoundError": 404, "ConflictError": 409,
+        "RateLimitedError": 429, "InternalError": 500, "ConfigError": 500,
+        "UnavailableError": 503,
+    }  # fmt: skip
+
+
+def test_errors_carry_their_headers() -> None:
+    from sigstack.protocol.errors import ConflictError, RateLimitedError
+
+    def register(app: Flask) -> None:
+        def conflict() -> str:
+            raise ConflictError("exists", location="/things/1", log_index=7)
+
+        def throttled() -> str:
+            raise RateLimitedError("wait", retry_after=30)
+
+        app.add_url_rule("/conflict", "conflict", conflict)
+        app.add_url_rule("/throttled", "throttled", throttled)
+
+    client = create_app("test", {}, register).test_client()
+    resp = client.get("/conflict")
+    assert (resp.status_code, resp.get_json()) == (409, {"code": 409, "message": "exists"})
+    assert (resp.headers["Location"], resp.headers["x-log-index"]) == ("/things/1", "7")
+    resp = client.get("/throttled")
+    assert (resp.status_code, resp.headers["Retry-After"]) == (429, "30")
+
+
+def test_no_service_raises_the_bare_base_class() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    bare = re.compile(r"(?<![\w.])Error\((?!Exception\))")
+    found = [str(p.relative_to(root)) for d in ("services", "protocol")
+             for p in (root / d).rglob("*.py") if bare.search(p.read_text())]  # fmt: skip
+    assert found == []
