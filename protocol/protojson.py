@@ -70,6 +70,22 @@ def b64decode(text: object, where: str) -> bytes:
         raise ValidationError(f"{where} is not valid base64") from None
 
 
+def strict_b64decode(text: object, where: str, *, canonical: bool = False) -> bytes:
+    """Decode standard base64 with its padding and nothing else: no URL-safe alphabet, no
+    whitespace (what Go's ``encoding/json`` takes for ``[]byte``: Rekor v1 bodies and SETs, CT's
+    JSON, cosign's annotations). ``canonical`` also refuses set trailing bits, so that one value
+    has one encoding (signed notes). ``ValidationError`` naming ``where`` otherwise."""
+    if not isinstance(text, str):
+        raise ValidationError(f"{where} must be a base64 string")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(f"{where} is not valid base64") from None
+    if canonical and base64.b64encode(raw).decode("ascii") != text:
+        raise ValidationError(f"{where} is not canonical base64")
+    return raw
+
+
 def rfc3339(value: datetime) -> str:
     """Format a timestamp the way protojson does (UTC, ``Z``, fractional seconds only if needed)."""
     value = value.astimezone(UTC)
