@@ -27,20 +27,20 @@ checks (protocol.merkle), trust policy (which keys to pass in), witness quorum r
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from . import keys
 from .errors import ValidationError, VerificationError
+from .keys import PublicKey
+from .protojson import strict_b64decode
 
-PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 Sign = Callable[[bytes], bytes]
 
 MAX_SIGNATURES = 100
@@ -53,22 +53,11 @@ _RSA_IDENTIFIER = b"PKIX-RSA-PKCS#1v1.5"
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _SIZE = re.compile(r"0|[1-9][0-9]*")
 _HEX_KEY_ID = re.compile(r"[0-9a-fA-F]{8}")
-_ECDSA_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "secp256r1": hashes.SHA256,
-    "secp384r1": hashes.SHA384,
-    "secp521r1": hashes.SHA512,
-}
 
 
 def _b64decode(text: str, what: str) -> bytes:
     """Strict standard base64: alphabet, padding and canonical trailing bits."""
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationError(f"{what} is not valid base64") from None
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise ValidationError(f"{what} is not canonical base64")
-    return raw
+    return strict_b64decode(text, what, canonical=True)
 
 
 def _valid_name(name: str) -> bool:
@@ -223,12 +212,6 @@ def _parse_signature_line(line: str) -> NoteSignature:
 # --- keys and verifiers -----------------------------------------------------------------------
 
 
-def _spki(public_key: PublicKey) -> bytes:
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 def _raw_ed25519(public_key: ed25519.Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
@@ -238,7 +221,8 @@ def _named_digest(name: str, key_type: int, key: bytes) -> bytes:
 
 
 def ecdsa_key_id(spki_der: bytes) -> bytes:
-    """SHA-256(DER SPKI)[:4]: C2SP type 0x02 and every Rekor v1 checkpoint key."""
+    """SHA-256(DER SPKI)[:4] (``keys.key_id`` of the key, cut to 4 bytes): C2SP type 0x02 and
+    every Rekor v1 checkpoint key."""
     return hashlib.sha256(spki_der).digest()[:4]
 
 
@@ -257,28 +241,22 @@ def note_key_digest(name: str, public_key: PublicKey) -> bytes:
     if isinstance(public_key, ed25519.Ed25519PublicKey):
         return _named_digest(name, _TYPE_ED25519, _raw_ed25519(public_key))
     if isinstance(public_key, rsa.RSAPublicKey):
-        return _named_digest(name, _TYPE_CUSTOM, _RSA_IDENTIFIER + _spki(public_key))
-    return hashlib.sha256(_spki(public_key)).digest()
+        return _named_digest(name, _TYPE_CUSTOM, _RSA_IDENTIFIER + keys.spki_der(public_key))
+    return keys.key_id(public_key)
 
 
 class NoteVerifier:
     """Verifies note signatures by one (name, key ID, public key).
 
-    ECDSA signatures are ASN.1 DER over SHA-256 (P-256), SHA-384 (P-384) or SHA-512 (P-521) of the
-    text; RSA is PKCS#1 v1.5 with SHA-256; Ed25519 signs the text itself.
+    The key's usual algorithm of the registry (``keys.Algorithm.for_key``): ECDSA signatures are
+    ASN.1 DER over SHA-256 (P-256), SHA-384 (P-384) or SHA-512 (P-521) of the text; RSA is PKCS#1
+    v1.5 with SHA-256; Ed25519 signs the text itself.
     """
 
     def __init__(self, name: str, key_id: bytes, public_key: PublicKey) -> None:
         if not _valid_name(name) or len(key_id) != 4:
             raise ValidationError("verifier needs a valid key name and a 4-byte key ID")
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            if public_key.curve.name not in _ECDSA_HASHES:
-                raise ValidationError(f"unsupported ECDSA curve {public_key.curve.name}")
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            if public_key.key_size < 2048:
-                raise ValidationError("RSA keys must have at least 2048 bits")
-        elif not isinstance(public_key, ed25519.Ed25519PublicKey):
-            raise ValidationError("unsupported public key type")
+        self.algorithm = keys.Algorithm.for_key(public_key)
         self.name = name
         self.key_id = bytes(key_id)
         self.public_key = public_key
@@ -287,15 +265,9 @@ class NoteVerifier:
         return f"{type(self).__name__}({self.name}+{self.key_id.hex()})"
 
     def _verify_raw(self, message: bytes, signature: bytes) -> None:
-        key = self.public_key
         try:
-            if isinstance(key, ed25519.Ed25519PublicKey):
-                key.verify(signature, message)
-            elif isinstance(key, ec.EllipticCurvePublicKey):
-                key.verify(signature, message, ec.ECDSA(_ECDSA_HASHES[key.curve.name]()))
-            else:
-                key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-        except InvalidSignature:
+            keys.verify(self.public_key, signature, message, self.algorithm)
+        except VerificationError:
             raise VerificationError(
                 f"invalid signature for key {self.name}+{self.key_id.hex()}"
             ) from None
@@ -352,15 +324,7 @@ def verifier_for_key(
     if not _valid_name(name):
         raise ValidationError("verifier needs a valid key name")
     if isinstance(public_key, bytes):
-        try:
-            loaded = serialization.load_der_public_key(public_key)
-        except (ValueError, UnsupportedAlgorithm):
-            raise ValidationError("public key is not a valid DER SubjectPublicKeyInfo") from None
-        if not isinstance(
-            loaded, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
-        ):
-            raise ValidationError("unsupported public key type")
-        public_key = loaded
+        public_key = keys.load_public_key(public_key, "the note's public key")
     if key_id is None:
         key_id = note_key_digest(name, public_key)[:4]
     return NoteVerifier(name, key_id, public_key)

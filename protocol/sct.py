@@ -16,7 +16,7 @@ big-endian integers and length prefixes.
   ``verify_digitally_signed`` raises ``VerificationError``.
 - ``strip_extension_from_tbs``: removes one extension (the precert poison) from a DER
   TBSCertificate, which is what the log signs for a precertificate.
-- ``log_id(public_key)``: SHA-256 of the DER SubjectPublicKeyInfo.
+- ``log_id(public_key)``: SHA-256 of the DER SubjectPublicKeyInfo (``protocol.keys.key_id``).
 
 Parsers raise ``ValidationError`` on malformed input, never ``IndexError`` or ``struct.error``.
 """
@@ -24,18 +24,16 @@ Parsers raise ``ValidationError`` on malformed input, never ``IndexError`` or ``
 from __future__ import annotations
 
 import base64
-import hashlib
 import struct
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from . import x509ext
+from . import keys, x509ext
 from .errors import ValidationError, VerificationError
+from .protojson import strict_b64decode
 
 OID_SCT_LIST = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 OID_PRECERT_POISON = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.3")
@@ -84,12 +82,9 @@ class _Reader:
             raise ValidationError(f"trailing bytes after {self.what}")
 
 
-def log_id(public_key: Any) -> bytes:
-    """RFC 6962 log ID: SHA-256 of the key's DER SubjectPublicKeyInfo."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).digest()
+def log_id(public_key: keys.PublicKey) -> bytes:
+    """RFC 6962 log ID: SHA-256 of the key's DER SubjectPublicKeyInfo (``keys.key_id``)."""
+    return keys.key_id(public_key)
 
 
 def digitally_signed(
@@ -108,18 +103,20 @@ def parse_digitally_signed(data: bytes) -> tuple[int, int, bytes]:
 
 
 def verify_digitally_signed(public_key: Any, hash_alg: int, signature: bytes, data: bytes) -> None:
-    """Check an RFC 6962 signature (SHA-256, ECDSA or RSA PKCS#1 v1.5) over ``data``."""
+    """Check an RFC 6962 signature over ``data``: SHA-256 (section 2.1.4), with an ECDSA or RSA
+    PKCS#1 v1.5 key of the algorithm registry (``keys``)."""
     if hash_alg != HASH_SHA256:
         raise VerificationError("SCT is not signed with SHA-256")
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise VerificationError("CT log key must be ECDSA or RSA")
     try:
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            raise VerificationError("CT log key must be ECDSA or RSA")
-    except InvalidSignature as exc:
-        raise VerificationError("CT signature does not verify") from exc
+        algorithm = keys.Algorithm.for_key(public_key, "sha256")
+    except ValidationError as exc:
+        raise VerificationError(f"CT log key: {exc.message}") from None
+    try:
+        keys.verify(public_key, signature, data, algorithm)
+    except VerificationError as exc:
+        raise VerificationError(f"CT signature does not verify: {exc.message}") from None
 
 
 @dataclass(frozen=True)
@@ -170,14 +167,13 @@ class SignedCertificateTimestamp:
     def from_json(cls, obj: Any) -> SignedCertificateTimestamp:
         try:
             version = int(obj["sct_version"])
-            lid = base64.b64decode(obj["id"], validate=True)
+            lid = strict_b64decode(obj["id"], "id")
             ts = int(obj["timestamp"])
-            ext = base64.b64decode(obj.get("extensions") or "", validate=True)
-            hash_alg, sig_alg, sig = parse_digitally_signed(
-                base64.b64decode(obj["signature"], validate=True)
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+            ext = strict_b64decode(obj.get("extensions") or "", "extensions")
+            signed = strict_b64decode(obj["signature"], "signature")
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise ValidationError("malformed AddChainResponse") from exc
+        hash_alg, sig_alg, sig = parse_digitally_signed(signed)
         if version != 0 or len(lid) != 32:
             raise ValidationError("malformed AddChainResponse")
         return cls(lid, ts, sig, ext, hash_alg, sig_alg, version)
