@@ -68,8 +68,8 @@ def crypto_ceiling(
     from sigstack.services.fulcio.ca import CertificateAuthority
     from sigstack.services.fulcio.config import parse_identity_config
     from sigstack.services.fulcio.identity import principal
-    from sigstack.services.fulcio.oidc import TokenVerifier
     from sigstack.services.fulcio.pop import parse_csr
+    from sigstack.services.fulcio.tokens import TokenVerifier
 
     chain = x509.load_pem_x509_certificates((ca_dir / "chain.pem").read_bytes())
     ca = CertificateAuthority(load_signer(f"file:{ca_dir / 'intermediate-key.pem'}"), chain)

@@ -14,8 +14,8 @@ from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.fulcio.ca import CertificateAuthority
 from sigstack.services.fulcio.cli import _name, ca_certificate, create_ca
 from sigstack.services.fulcio.config import meta_pattern, parse_identity_config
-from sigstack.services.fulcio.oidc import TokenVerifier
 from sigstack.services.fulcio.templates import parse_template, render
+from sigstack.services.fulcio.tokens import TokenVerifier
 from sigstack.services.keys import load_signer
 from tests.tls import tls_pair
 

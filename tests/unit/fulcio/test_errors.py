@@ -367,10 +367,10 @@ def test_ca_signing_failure_is_500(stack: dict[str, Any], issuer: OIDCIssuer) ->
     from sigstack.services.fulcio.api import register
     from sigstack.services.fulcio.ca import CertificateAuthority
     from sigstack.services.fulcio.config import parse_identity_config
-    from sigstack.services.runtime.errors import grpc_body
     from sigstack.services.fulcio.service import Fulcio
     from sigstack.services.keys import load_signer
     from sigstack.services.runtime.app import create_app
+    from sigstack.services.runtime.errors import grpc_body
 
     real = load_signer(stack["config"]["ca_key"])
 

@@ -21,8 +21,8 @@ import pytest
 from sigstack.protocol.errors import ValidationError
 from sigstack.services.fulcio import errors as msg
 from sigstack.services.fulcio.config import parse_identity_config
-from sigstack.services.fulcio.oidc import TokenVerifier
 from sigstack.services.fulcio.serve import build_app
+from sigstack.services.fulcio.tokens import TokenVerifier
 
 from .helpers import csr_pem, new_key, refused, v2_csr_body
 from .support import OIDCIssuer

@@ -23,8 +23,8 @@ from sigstack.services.fulcio.ca import CertificateAuthority
 from sigstack.services.fulcio.cli import _name, ca_certificate
 from sigstack.services.fulcio.config import parse_identity_config
 from sigstack.services.fulcio.identity import Principal
-from sigstack.services.fulcio.oidc import TokenVerifier
 from sigstack.services.fulcio.service import Fulcio
+from sigstack.services.fulcio.tokens import TokenVerifier
 from sigstack.services.keys import load_signer
 from tests.unit.fulcio.helpers import new_key
 from tests.unit.fulcio.support import OIDCIssuer
