@@ -17,9 +17,9 @@ from sigstack.protocol import strictjson
 from sigstack.protocol.errors import ValidationError
 
 from .errors import MSG_CSR_PARSE, MSG_KEY_PARSE, MSG_SIGNATURE, client_error
-from .oidc import bearer
 from .pop import b64decode
 from .service import Fulcio, KeyRequest
+from .tokens import bearer
 
 PEM_CHAIN = "application/pem-certificate-chain"
 

@@ -71,9 +71,9 @@ def build_app(config: dict[str, Any], environ: Any = None) -> Flask:
     from .ca import CertificateAuthority
     from .config import parse_identity_config
     from .ctclient import CTClient
-    from .oidc import TokenVerifier
     from .pop import DEFAULT_ALGORITHMS, KNOWN_ALGORITHMS
     from .service import Fulcio
+    from .tokens import TokenVerifier
 
     identity = parse_identity_config(config)
     if not config.get("ca_key"):

@@ -25,7 +25,6 @@ from .config import IdentityConfig
 from .ctclient import CTClient
 from .errors import MSG_KEY_PARSE, client_error
 from .identity import principal as make_principal
-from .oidc import TokenVerifier
 from .pop import (
     DEFAULT_ALGORITHMS,
     check_allowed,
@@ -34,6 +33,7 @@ from .pop import (
     parse_public_key,
     verify_proof,
 )
+from .tokens import TokenVerifier
 
 log = logging.getLogger("sigstack.fulcio")
 
