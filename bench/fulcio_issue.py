@@ -29,8 +29,8 @@ from common import ROOT, cpu_seconds, loadavg, wrk_post
 
 from sigstack.services.fulcio.cli import create_ca
 from sigstack.services.keys import load_signer
-from tests.servers import Service
-from tests.unit.fulcio.support import OIDCIssuer
+from tests.support.oidc import OIDCIssuer
+from tests.support.servers import Service
 
 
 def _csr_bodies(n: int, tokens: list[str]) -> tuple[list[str], list[bytes]]:

@@ -33,9 +33,9 @@ from typing import Any
 from common import ROOT, loadavg, wrk_post
 from tsa import process_cpu  # CPU per server process, by pid
 
-from tests.dbs import fresh_postgres
-from tests.rekor_helpers import V2Signed, v2_hashedrekord, v2_request
-from tests.servers import Service
+from tests.support.dbs import fresh_postgres
+from tests.support.entries import V2Signed, v2_hashedrekord, v2_request
+from tests.support.servers import Service
 
 TARGET = 1500
 
@@ -122,7 +122,7 @@ def check_sample(url: str, data: Path, n: int = 5) -> None:
 
     from sigstack.protocol import note
     from sigstack.services.keys import load_signer
-    from tests.rekor_helpers import our_verify_v2, sigstore_python_verify_v2
+    from tests.support.checks import our_verify_v2, sigstore_python_verify_v2
 
     signer = load_signer(f"file:{data / 'rekor2-key.pem'}")
     origin = http.get(f"{url}/checkpoint", timeout=10).text.split("\n", 1)[0]

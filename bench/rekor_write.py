@@ -28,9 +28,9 @@ from common import ROOT, cpu_seconds, loadavg, median, pct, wrk_post
 from sigstack.protocol import merkle
 from sigstack.services.keys import create_file_key
 from sigstack.services.runtime import db
-from tests.dbs import fresh_postgres
-from tests.rekor_helpers import hashedrekord
-from tests.servers import Service
+from tests.support.dbs import fresh_postgres
+from tests.support.entries import hashedrekord
+from tests.support.servers import Service
 
 
 def crypto_ceiling(entries: list[bytes], seconds: float = 3.0) -> float:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from common import ROOT, loadavg
 
-from tests.servers import Service
+from tests.support.servers import Service
 
 _LUA = """
 local threads = {}

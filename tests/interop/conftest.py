@@ -19,7 +19,7 @@ import pytest
 
 from sigstack.services.stack import SERVICES
 from sigstack.services.stack_report import service_account_token
-from tests.servers import ROOT
+from tests.support.testdata import ROOT
 
 NPM_SIGSTORE = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "sigstore"
 SIGSTORE_PY = Path(sys.executable).with_name("sigstore")

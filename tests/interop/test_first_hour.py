@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstack.protocol.protojson import b64
 from sigstack.services import stack_report
 from tests.interop.conftest import SIGSTORE_PY, Stack, free_port_base
-from tests.servers import ROOT
+from tests.support.testdata import ROOT
 
 pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("stack")]
 

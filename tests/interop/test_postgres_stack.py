@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from sigstack.services.runtime import db
-from tests.dbs import fresh_postgres
 from tests.interop.conftest import Stack, sigstack
+from tests.support.dbs import fresh_postgres
 
 pytestmark = [pytest.mark.interop, pytest.mark.postgres, pytest.mark.xdist_group("stack")]
 

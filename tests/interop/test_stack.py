@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium
 from tests.interop.conftest import NPM_SIGSTORE, SIGSTORE_PY, Stack, run, sigstack
-from tests.servers import ROOT
+from tests.support.browser import chromium
+from tests.support.testdata import ROOT
 
 pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("stack")]
 

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from tests.interop.conftest import NPM_SIGSTORE, SIGSTORE_PY, Stack, run, sigstack
-from tests.servers import ROOT
+from tests.support.testdata import ROOT
 
 pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("stack")]
 

@@ -1,5 +1,5 @@
 """The ``stack`` for the client's (and the OCI) integration tests: the project's own CT log, Fulcio
-and Rekor started as real gunicorn servers (``tests.signing_services``) with a throw-away OIDC
+and Rekor started as real gunicorn servers (``tests.support.signing_services``) with a throw-away OIDC
 issuer. The contract the tests rely on is documented in ``test_sign_verify.py``."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sigstack.protocol.protojson import b64
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from tests.signing_services import signing_services
-    from tests.unit.fulcio.support import OIDCIssuer
+    from tests.support.oidc import OIDCIssuer
+    from tests.support.signing_services import signing_services
 
     tmp: Path = tmp_path_factory.mktemp("client-stack")
     issuer = OIDCIssuer(("RS256", "ES256"))

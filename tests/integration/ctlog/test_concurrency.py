@@ -21,8 +21,8 @@ from sigstack.services.fulcio.ca import CertificateAuthority
 from sigstack.services.fulcio.cli import create_ca
 from sigstack.services.fulcio.identity import Principal
 from sigstack.services.keys import load_signer
-from tests.dbs import fresh_postgres
-from tests.servers import Service
+from tests.support.dbs import fresh_postgres
+from tests.support.servers import Service
 
 pytestmark = pytest.mark.xdist_group("servers")
 CLIENTS = 16

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import create_engine, text
 
 from sigstack.services.runtime import db
-from tests.dbs import postgres_server_url
-from tests.servers import ROOT
+from tests.support.dbs import postgres_server_url
+from tests.support.testdata import ROOT
 
 SERVICES = ("oidc", "ctlog", "rekor")
 

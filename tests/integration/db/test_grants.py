@@ -18,7 +18,6 @@ from sqlalchemy import text
 
 from sigstack.services.runtime import db, grants
 from sigstack.services.runtime.tables import load_all_tables
-from tests.dbs import fresh_postgres
 from tests.integration.db.roles import (
     Role,
     clean_environment,
@@ -26,6 +25,7 @@ from tests.integration.db.roles import (
     service_roles,
     sigstack,
 )
+from tests.support.dbs import fresh_postgres
 
 ALL = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime import db
 from sigstack.services.runtime.tables import load_all_tables
-from tests.dbs import fresh_postgres
+from tests.support.dbs import fresh_postgres
 
 
 def _diff(url: str) -> list:

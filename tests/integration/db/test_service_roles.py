@@ -31,7 +31,6 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import text
 
 from sigstack.services.runtime import db
-from tests.dbs import fresh_postgres
 from tests.integration.db.roles import (
     Role,
     clean_environment,
@@ -51,8 +50,10 @@ from tests.integration.oidc.live import (
     pkce,
     post_login,
 )
-from tests.rekor_helpers import hashedrekord
-from tests.servers import ROOT, free_port, wait_http
+from tests.support.dbs import fresh_postgres
+from tests.support.entries import hashedrekord
+from tests.support.servers import free_port, wait_http
+from tests.support.testdata import ROOT
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("servers")]
 PASSWORD = "roles-pass-1"

@@ -28,8 +28,9 @@ import pytest
 import requests
 
 from sigstack.services.fulcio.cli import create_ca
-from tests.servers import ROOT, Service
-from tests.unit.fulcio.helpers import b64, csr_pem, new_key
+from tests.support.keys import b64, csr_pem, new_key
+from tests.support.servers import Service
+from tests.support.testdata import ROOT
 
 pytestmark = [pytest.mark.xdist_group("servers")]
 

@@ -24,9 +24,9 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.servers import ROOT
-from tests.signing_services import signing_services
-from tests.unit.fulcio.support import OIDCIssuer
+from tests.support.oidc import OIDCIssuer
+from tests.support.signing_services import signing_services
+from tests.support.testdata import ROOT
 
 pytestmark = [pytest.mark.xdist_group("servers"), pytest.mark.interop]
 

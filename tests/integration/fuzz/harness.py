@@ -1,6 +1,6 @@
 """Schemathesis against a running sigstack service, shared by the per-service fuzz modules.
 
-Each module starts its service for real (``tests.servers.Service``, 127.0.0.1, SQLite, a log
+Each module starts its service for real (``tests.support.servers.Service``, 127.0.0.1, SQLite, a log
 file), loads the OpenAPI document the server itself answers at ``GET /openapi.json`` and, per
 documented operation, lets schemathesis send what it generates (``Fuzzer.run``), in three phases:
 the document's examples, schemathesis' deterministic *coverage* cases (boundary values, missing
@@ -58,7 +58,8 @@ from schemathesis.generation.hypothesis.builder import (
 from schemathesis.specs.openapi import checks as openapi_checks
 from sortedcontainers import SortedSet
 
-from tests.servers import ROOT, Service
+from tests.support.servers import Service
+from tests.support.testdata import ROOT
 
 SEED = 20261201
 SCALE = float(os.environ.get("SIGSTACK_FUZZ_SCALE", "1"))

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sigstack.services.fulcio.cli import create_ca
-from tests.servers import Service
+from tests.support.servers import Service
 
 from . import harness
 

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sigstack.services.fulcio.cli import create_ca
-from tests.servers import Service
-from tests.unit.fulcio.support import OIDCIssuer
+from tests.support.oidc import OIDCIssuer
+from tests.support.servers import Service
 
 from . import harness
 

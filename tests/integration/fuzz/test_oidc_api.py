@@ -21,7 +21,7 @@ import pytest
 
 from sigstack.services.oidc import app as oidc_app
 from sigstack.services.oidc.cli import create_service_account, create_user
-from tests.servers import Service, free_port
+from tests.support.servers import Service, free_port
 
 from . import harness
 

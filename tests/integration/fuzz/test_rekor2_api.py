@@ -29,8 +29,9 @@ import requests
 from openapi_schema_validator import OAS30Validator
 
 from sigstack.protocol import note
-from tests.rekor_helpers import v2_hashedrekord, v2_request
-from tests.servers import ROOT, Service
+from tests.support.entries import v2_hashedrekord, v2_request
+from tests.support.servers import Service
+from tests.support.testdata import ROOT
 from tests.unit.fuzz import test_rekor2 as rekor2_properties
 from tests.unit.fuzz.mutate import RandomPicker, mutate
 

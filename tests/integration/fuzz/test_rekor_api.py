@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.rekor_helpers import hashedrekord
-from tests.servers import Service
+from tests.support.entries import hashedrekord
+from tests.support.servers import Service
 
 from . import harness
 

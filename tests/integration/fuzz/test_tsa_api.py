@@ -28,7 +28,7 @@ import requests
 import schemathesis
 from asn1crypto import cms, tsp
 
-from tests.servers import Service
+from tests.support.servers import Service
 from tests.unit.fuzz import test_tsa as tsa_properties
 from tests.unit.fuzz.mutate import RandomPicker, mutate
 from tests.unit.tsa.helpers import der_request

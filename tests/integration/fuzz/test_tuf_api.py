@@ -15,7 +15,7 @@ import pytest
 
 from sigstack.services.tuf import keys as tufkeys
 from sigstack.services.tuf.repo import Repository
-from tests.servers import Service
+from tests.support.servers import Service
 
 from . import harness
 

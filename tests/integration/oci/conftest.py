@@ -26,7 +26,7 @@ USER, PASSWORD = "alice", "correct horse"
 def _start(tmp: Path, htpasswd: Path | None) -> Iterator[str]:
     if shutil.which("docker-registry") is None:
         pytest.skip("needs docker-registry (apt-get install -y docker-registry)")
-    from tests.servers import free_port
+    from tests.support.servers import free_port
 
     port = free_port()
     config = {

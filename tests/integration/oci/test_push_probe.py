@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from sigstack.client.cli import main
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 from .conftest import PASSWORD, USER, make_image
 

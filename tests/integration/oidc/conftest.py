@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser import chromium
-from tests.testdata import ROOT
+from tests.support.browser import chromium
+from tests.support.testdata import ROOT
 
 ARTIFACTS = ROOT / "artifacts"
 USER, EMAIL, PASSWORD = "alice", "alice@example.org", "integration-pass-1"

@@ -26,8 +26,8 @@ from sigstack.services.oidc import app as oidc_app
 from sigstack.services.oidc.passwords import hash_password
 from sigstack.services.oidc.store import Store
 from sigstack.services.runtime import db
-from tests.dbs import fresh_postgres
-from tests.servers import Service
+from tests.support.dbs import fresh_postgres
+from tests.support.servers import Service
 
 PASSWORD = "concurrency-pass-1"
 REDIRECT = "http://127.0.0.1:41999/callback"

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from sigstack.services.oidc.keys import KEYS_TTL
-from tests.testdata import ROOT
+from tests.support.testdata import ROOT
 
 from .conftest import sigstack
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.testdata import ROOT, TESTDATA
+from tests.support.testdata import ROOT, TESTDATA
 
 pytestmark = pytest.mark.xdist_group("packaging")
 CASE = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path"

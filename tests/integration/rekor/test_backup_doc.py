@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.integration.rekor.test_serve import post
-from tests.rekor_helpers import hashedrekord
-from tests.servers import ROOT, Service
+from tests.support.entries import hashedrekord
+from tests.support.servers import Service
+from tests.support.testdata import ROOT
 
 pytestmark = pytest.mark.xdist_group("servers")
 

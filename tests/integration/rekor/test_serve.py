@@ -18,9 +18,10 @@ import pytest
 
 from sigstack.protocol import merkle, note
 from sigstack.services.keys import load_signer
-from tests.dbs import fresh_postgres
-from tests.rekor_helpers import hashedrekord, sigstore_python_verify
-from tests.servers import Service
+from tests.support.checks import sigstore_python_verify
+from tests.support.dbs import fresh_postgres
+from tests.support.entries import hashedrekord
+from tests.support.servers import Service
 
 pytestmark = pytest.mark.xdist_group("servers")
 

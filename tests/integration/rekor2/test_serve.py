@@ -26,14 +26,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstack.protocol import merkle, note
 from sigstack.services.keys import load_signer
 from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
-from tests.dbs import fresh_postgres
-from tests.rekor_helpers import (
-    our_verify_v2,
-    sigstore_python_verify_v2,
-    v2_dsse,
-    v2_hashedrekord,
-)
-from tests.servers import ROOT, Service
+from tests.support.checks import our_verify_v2, sigstore_python_verify_v2
+from tests.support.dbs import fresh_postgres
+from tests.support.entries import v2_dsse, v2_hashedrekord
+from tests.support.servers import Service
+from tests.support.testdata import ROOT
 
 pytestmark = pytest.mark.xdist_group("servers")
 ENTRIES = "/api/v2/log/entries"

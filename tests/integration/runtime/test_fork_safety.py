@@ -21,9 +21,9 @@ import pytest
 from sigstack.protocol import merkle, note
 from sigstack.services.keys import load_signer
 from sigstack.services.runtime.server import open_database_files
-from tests.dbs import fresh_postgres
-from tests.rekor_helpers import hashedrekord
-from tests.servers import Service
+from tests.support.dbs import fresh_postgres
+from tests.support.entries import hashedrekord
+from tests.support.servers import Service
 
 pytestmark = pytest.mark.xdist_group("servers")
 

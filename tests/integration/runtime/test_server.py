@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.servers import ROOT, free_port, wait_http
+from tests.support.servers import free_port, wait_http
+from tests.support.testdata import ROOT
 
 pytestmark = pytest.mark.xdist_group("servers")
 

@@ -15,7 +15,7 @@ from asn1crypto import tsp
 from cryptography import x509
 from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
-from tests.servers import Service
+from tests.support.servers import Service
 from tests.unit.tsa.helpers import openssl_verify, verify_rfc3161
 
 pytestmark = pytest.mark.xdist_group("servers")

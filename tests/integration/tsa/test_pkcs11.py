@@ -17,7 +17,8 @@ import pytest
 import requests
 from cryptography import x509
 
-from tests.servers import ROOT, Service
+from tests.support.servers import Service
+from tests.support.testdata import ROOT
 from tests.unit.tsa.helpers import openssl_verify, verify_rfc3161
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"

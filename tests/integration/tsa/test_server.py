@@ -19,7 +19,7 @@ from asn1crypto import tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.servers import Service
+from tests.support.servers import Service
 from tests.unit.tsa.helpers import (
     TIMESTAMPING,
     cert,

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from sigstack.services.tuf import keys as tufkeys
 from sigstack.services.tuf.repo import Repository
 from sigstack.services.tuf.serve import build_app
-from tests.testdata import ROOT
-from tests.unit.tuf.helpers import Clock
+from tests.support.clock import Clock
+from tests.support.servers import Service, serve_wsgi
 
 
 class Mirror:
@@ -38,7 +32,7 @@ class Mirror:
         self.repo.publish()
 
 
-def init_repo(tmp_path: Path, clock: Clock | None = None, **kwargs: int) -> Repository:
+def init_repo(tmp_path: Path, clock: Clock[datetime] | None = None, **kwargs: int) -> Repository:
     repo = Repository(tmp_path / "repo", clock=clock)
     repo.init(tmp_path / "offline", **kwargs)
     return repo
@@ -47,65 +41,25 @@ def init_repo(tmp_path: Path, clock: Clock | None = None, **kwargs: int) -> Repo
 @pytest.fixture
 def mirror(tmp_path: Path) -> Iterator[Mirror]:
     """A 1-of-1 root, 2-of-2 targets repository served in-process with an injectable clock."""
-    clock = Clock()
+    clock = Clock.utc()
     repo = init_repo(tmp_path, clock, targets_keys=2, targets_threshold=2)
     app = build_app({"data_dir": str(repo.layout.root), "clock": clock})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Mirror(repo, f"http://127.0.0.1:{server.server_port}", tmp_path / "offline")
-    finally:
-        server.shutdown()
-        thread.join(5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with serve_wsgi(app) as served:
+        yield Mirror(repo, served.url, tmp_path / "offline")
 
 
 @pytest.fixture
-def serve_tuf() -> Iterator:
+def serve_tuf(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start ``sigstack serve tuf`` (gunicorn, through the front door) on a free port."""
-    procs: list[subprocess.Popen[bytes]] = []
+    services: list[Service] = []
 
     def start(data_dir: Path, *extra: str) -> str:
-        port = free_port()
-        cmd = [
-            sys.executable,
-            "-c",
-            "import sys; from sigstack.client.cli import main; sys.exit(main())",
-            "serve",
-            "tuf",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *extra,
-        ]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE)
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1).read()
-                return url
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        log = tmp_path / f"serve-tuf-{len(services)}.log"
+        service = Service("tuf", "--data-dir", str(data_dir), "--host", "127.0.0.1", *extra,
+                          log=log)  # fmt: skip
+        services.append(service)
+        return service.start().url
 
     yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    for service in services:
+        service.kill()

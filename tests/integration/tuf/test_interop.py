@@ -24,7 +24,7 @@ from sigstore.models import Bundle, ClientTrustConfig
 from sigstore.verify import Verifier, policy
 
 from sigstack.services.tuf import trustroot
-from tests.testdata import ROOT
+from tests.support.testdata import ROOT
 from tests.unit.tuf.helpers import CASE, staging_case_root
 
 from .conftest import init_repo

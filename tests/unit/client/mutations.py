@@ -45,7 +45,7 @@ from sigstack.protocol.bundle import (
     Bundle,
 )
 from sigstack.protocol.trust import TrustedRoot
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sigstack.client.cli import main
-from tests.testdata import ROOT, TESTDATA
+from tests.support.testdata import ROOT, TESTDATA
 
 CASES = TESTDATA / "pyassets" / "cases"
 DEFAULT_ARTIFACT = CASES / "a.txt"

@@ -18,7 +18,7 @@ from sigstack.client.verify.intoto import Statement
 from sigstack.protocol.bundle import Bundle, TransparencyLogEntry
 from sigstack.protocol.errors import Error, ValidationError, VerificationError
 from sigstack.protocol.trust import TrustedRoot
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit, hashedrekord
 

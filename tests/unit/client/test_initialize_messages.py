@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sigstack.client.cli import main
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 from .kit import Kit
 

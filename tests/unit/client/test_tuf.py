@@ -18,7 +18,7 @@ import pytest
 from sigstack.client import tuf as client_tuf
 from sigstack.client.cli import main
 from sigstack.protocol.errors import ConfigError
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit
 

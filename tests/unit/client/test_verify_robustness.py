@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sigstack.client.cli import main
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 CASE = TESTDATA / "pyassets/cases/staging-v0.3-happy-path"
 FIELDS = [

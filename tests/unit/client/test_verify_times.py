@@ -18,7 +18,7 @@ from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
 from sigstack.protocol.bundle import Bundle
 from sigstack.protocol.errors import VerificationError
 from sigstack.protocol.trust import TimeRange, TrustedRoot
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit
 

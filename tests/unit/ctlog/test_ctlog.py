@@ -19,8 +19,8 @@ from sigstack.services.fulcio.ca import CertificateAuthority
 from sigstack.services.fulcio.cli import create_ca
 from sigstack.services.fulcio.identity import Principal
 from sigstack.services.keys import load_signer
-from tests.unit.fulcio.helpers import new_key
-from tests.unit.fulcio.support import make_ctlog
+from tests.support.fulcio import make_ctlog
+from tests.support.keys import new_key
 
 DER = serialization.Encoding.DER
 

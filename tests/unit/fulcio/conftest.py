@@ -12,8 +12,9 @@ from cryptography import x509
 
 from sigstack.services.fulcio.cli import create_ca
 from sigstack.services.fulcio.serve import build_app
-
-from .support import OIDCIssuer, make_ctlog, pem_public
+from tests.support.fulcio import identity_config, make_ctlog
+from tests.support.keys import pem_public
+from tests.support.oidc import OIDCIssuer
 
 
 @pytest.fixture(scope="module")
@@ -29,22 +30,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, issuer: OIDCIssuer) -> Itera
     paths = create_ca(tmp / "ca", algorithm="ecdsa-p256")
     server, ctlog = make_ctlog(tmp / "ct", paths["root.pem"].read_bytes())
     (tmp / "ct.pub").write_bytes(pem_public(ctlog.signer.public_key))
-    base = issuer.url
     config = {
-        "OIDCIssuers": {
-            base: {"IssuerURL": base, "ClientID": "sigstore", "Type": "email"},
-            base + "/corp": {"Type": "email", "ClientID": "trusted-artifact-signer",
-                             "SkipEmailVerification": True, "IssuerClaim": "$.federated.connector"},
-            base + "/uri": {"Type": "uri", "SubjectDomain": "https://build.example.com"},
-            base + "/username": {"Type": "username", "SubjectDomain": "example.com"},
-            base + "/k8s": {"Type": "kubernetes"},
-            base + "/spiffe": {"Type": "spiffe", "SPIFFETrustDomain": "example.org"},
-            base + "/github": {"Type": "ci-provider", "CIProvider": "github-workflow"},
-            base + "/gitlab": {"Type": "ci-provider", "CIProvider": "gitlab-pipeline"},
-        },
-        "MetaIssuers": {
-            base + "/meta/*": {"Type": "email"},
-        },
+        **identity_config(issuer.url, corp_client_id="trusted-artifact-signer"),
         "ca_key": f"file:{paths['intermediate-key.pem']}",
         "ca_chain": str(paths["chain.pem"]),
         "ct_log_url": server.url,

@@ -32,9 +32,10 @@ import pytest
 
 from sigstack.services.fulcio import errors as msg
 from sigstack.services.fulcio.serve import build_app
-
-from .helpers import b64, csr_pem, new_key, pub_pem, refused, sign, v2_csr_body
-from .support import OIDCIssuer, WSGIServer
+from tests.support.fulcio import refused, v2_csr_body
+from tests.support.keys import b64, csr_pem, new_key, pem_public, sign
+from tests.support.oidc import OIDCIssuer
+from tests.support.servers import Served, serve_wsgi
 
 NOT_JSON = "request body is not valid JSON"
 
@@ -62,7 +63,7 @@ def test_lone_surrogate_in_the_public_key_refused(
     key = new_key("ec-p256")
     body = json.dumps({
         "credentials": {"oidcIdentityToken": issuer.email_token()},
-        "publicKeyRequest": {"publicKey": {"content": pub_pem(key) + "\udc80"},
+        "publicKeyRequest": {"publicKey": {"content": pem_public(key).decode() + "\udc80"},
                              "proofOfPossession": b64(sign(key, b"alice@example.com"))},
     }).encode()  # fmt: skip
     refused(_post_raw(stack, body), NOT_JSON)
@@ -183,14 +184,14 @@ def test_error_answers_carry_no_traceback(stack: dict[str, Any], issuer: OIDCIss
     assert "Traceback" not in text and "Recursion" not in text and resp.status_code == 400
 
 
-def _raw_ct(answer: bytes) -> WSGIServer:
+def _raw_ct(answer: bytes) -> Served:
     """A stand-in CT log that answers every add-pre-chain with ``answer`` (status 200)."""
 
     def app(environ: Any, start_response: Any) -> Any:
         start_response("200 OK", [("Content-Type", "application/json")])
         return [answer]
 
-    return WSGIServer(app)
+    return serve_wsgi(app)
 
 
 def _sct(timestamp: str) -> bytes:
@@ -226,7 +227,7 @@ def test_private_jwk_in_the_jwks_is_never_used(stack: dict[str, Any], idp: OIDCI
     """A JWKS that publishes a private key (``d``) has leaked it: anyone can sign with it. Such an
     entry is skipped (it used to reach verification as a private key object and fail with an
     ``AttributeError``, a 500)."""
-    from .support import ALGS
+    from tests.support.oidc import ALGS
 
     kid = idp.kid_for("RS256")
     private = ALGS["RS256"].to_jwk(idp.keys[kid][1], as_dict=True)

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from werkzeug.serving import make_server
 
 from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.fulcio.ca import CertificateAuthority
@@ -17,9 +16,9 @@ from sigstack.services.fulcio.config import meta_pattern, parse_identity_config
 from sigstack.services.fulcio.templates import parse_template, render
 from sigstack.services.fulcio.tokens import TokenVerifier
 from sigstack.services.keys import load_signer
-from tests.tls import tls_pair
-
-from .support import OIDCIssuer
+from tests.support.keys import tls_pair
+from tests.support.oidc import OIDCIssuer
+from tests.support.servers import serve_wsgi
 
 
 def test_meta_pattern_is_anchored_and_literal() -> None:
@@ -100,14 +99,10 @@ def test_ca_chain_checks(tmp_path: Path) -> None:
 
 
 def test_issuer_behind_internal_tls_ca(tmp_path: Path) -> None:
-    import threading
-
     ca_pem, ctx = tls_pair(tmp_path)
     issuer = OIDCIssuer(("ES256",))
-    server = make_server("127.0.0.1", 0, issuer._wsgi, threaded=True, ssl_context=ctx)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"https://127.0.0.1:{server.server_port}"
-    issuer.url = url
+    server = serve_wsgi(issuer._wsgi, ssl_context=ctx)
+    url = issuer.url = server.url
     try:
         token = issuer.email_token(alg="ES256")
         ok = TokenVerifier(parse_identity_config(
@@ -118,7 +113,7 @@ def test_issuer_behind_internal_tls_ca(tmp_path: Path) -> None:
         with pytest.raises(ValidationError):
             plain.verify(token)
     finally:
-        server.shutdown()
+        server.close()
         issuer.close()
 
 
@@ -145,7 +140,8 @@ def test_serve_data_dir_and_ephemeral_ca(tmp_path: Path) -> None:
         client = app.test_client()
         bundle = client.get("/api/v2/trustBundle").get_json()["chains"][0]["certificates"]
         assert len(bundle) == 1
-        from .helpers import csr_pem, new_key, v2_csr_body
+        from tests.support.fulcio import v2_csr_body
+        from tests.support.keys import csr_pem, new_key
 
         resp = client.post("/api/v2/signingCert",
                            json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip

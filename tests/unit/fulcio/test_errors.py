@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from sigstack.services.fulcio import errors as msg
 from sigstack.services.fulcio.serve import build_app
-
-from .helpers import b64, csr_pem, new_key, pub_pem, sign, v2_csr_body, v2_key_body
-from .support import OIDCIssuer, WSGIServer
+from tests.support.fulcio import refused, v2_csr_body, v2_key_body
+from tests.support.keys import b64, csr_pem, new_key, pem_public, sign
+from tests.support.oidc import OIDCIssuer
+from tests.support.servers import Served, serve_wsgi
 
 
 def _post(
@@ -27,11 +28,6 @@ def _post(
         return stack["client"].post(path, data=body, headers=headers or {},
                                     content_type="application/json")  # fmt: skip
     return stack["client"].post(path, json=body, headers=headers or {})
-
-
-def _refused(resp: Any, message: str, status: int = 400, code: int = 3) -> None:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.get_json() == {"code": code, "message": message, "details": []}
 
 
 def _csr_with(stack: dict[str, Any], token: str) -> Any:
@@ -47,13 +43,13 @@ def _unsigned(payload: dict[str, Any], header: dict[str, Any]) -> str:
     return ".".join(enc) + "."
 
 
-def test_alg_none_refused(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
+def test_alg_nonerefused(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
     claims = jwt.decode(issuer.email_token(), options={"verify_signature": False})
     token = _unsigned(claims, {"alg": "none", "kid": issuer.kid_for("RS256")})
-    _refused(_csr_with(stack, token), msg.MSG_TOKEN)
+    refused(_csr_with(stack, token), msg.MSG_TOKEN)
 
 
-def test_hs256_signed_with_public_key_refused(
+def test_hs256_signed_with_public_keyrefused(
     stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
 ) -> None:
     kid = issuer.kid_for("RS256")
@@ -70,7 +66,7 @@ def test_hs256_signed_with_public_key_refused(
     signing_input = _unsigned(claims, header)[:-1]
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     token = signing_input + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
-    _refused(_csr_with(stack, token), msg.MSG_TOKEN)
+    refused(_csr_with(stack, token), msg.MSG_TOKEN)
 
 
 def _resigned(issuer: OIDCIssuer, header: dict[str, Any]) -> str:
@@ -87,10 +83,10 @@ def _resigned(issuer: OIDCIssuer, header: dict[str, Any]) -> str:
     [{"crit": ["exp"], "exp": 1}, {"b64": False, "crit": ["b64"]}, {"b64": False}, {"kid": 7}],
     ids=["crit", "unencoded-payload", "b64-false", "kid-not-string"],
 )
-def test_validly_signed_token_with_unsupported_header_refused(
+def test_validly_signed_token_with_unsupported_headerrefused(
     stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None, header: dict[str, Any]
 ) -> None:
-    _refused(_csr_with(stack, _resigned(issuer, header)), msg.MSG_TOKEN)
+    refused(_csr_with(stack, _resigned(issuer, header)), msg.MSG_TOKEN)
 
 
 def test_signed_token_with_plain_header_accepted(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
@@ -98,14 +94,14 @@ def test_signed_token_with_plain_header_accepted(stack: dict[str, Any], issuer: 
     assert _csr_with(stack, _resigned(issuer, {})).status_code == 200
 
 
-def test_payload_moved_under_another_signature_refused(
+def test_payload_moved_under_another_signaturerefused(
     stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
 ) -> None:
     good = _resigned(issuer, {})
     other = issuer.email_token("mallory@example.com").split(".")[1]
     head, _, sig = good.split(".")
-    _refused(_csr_with(stack, f"{head}.{other}.{sig}"), msg.MSG_TOKEN)
-    _refused(_csr_with(stack, good + "="), msg.MSG_TOKEN)  # padding is not base64url
+    refused(_csr_with(stack, f"{head}.{other}.{sig}"), msg.MSG_TOKEN)
+    refused(_csr_with(stack, good + "="), msg.MSG_TOKEN)  # padding is not base64url
 
 
 @pytest.mark.parametrize(
@@ -133,10 +129,10 @@ def test_payload_moved_under_another_signature_refused(
          "email-verified-missing", "no-email", "meta-dot", "meta-slash", "uri-domain",
          "username-bang", "spiffe-domain", "k8s-claims", "bad-signature", "malformed", "missing"],
 )  # fmt: skip
-def test_bad_tokens_refused(
+def test_bad_tokensrefused(
     stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None, make: Any
 ) -> None:
-    _refused(_csr_with(stack, make(issuer)), msg.MSG_TOKEN)
+    refused(_csr_with(stack, make(issuer)), msg.MSG_TOKEN)
 
 
 def test_unknown_kid_refetches_jwks_once(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
@@ -144,7 +140,7 @@ def test_unknown_kid_refetches_jwks_once(stack: dict[str, Any], issuer: OIDCIssu
     token = issuer.email_token(alg="ES256", kid=kid)
     time.sleep(1.1)  # past the refetch interval
     before = issuer.hits["jwks"]
-    _refused(_csr_with(stack, token), msg.MSG_TOKEN)
+    refused(_csr_with(stack, token), msg.MSG_TOKEN)
     assert issuer.hits["jwks"] == before + 1
     issuer.publish_all()  # key rotation: the new key appears in the JWKS
     time.sleep(1.1)
@@ -159,7 +155,7 @@ def test_accepted_token_variants(stack: dict[str, Any], issuer: OIDCIssuer) -> N
     assert _csr_with(stack, issuer.email_token(aud=["x", "sigstore"])).status_code == 200
 
 
-def test_cross_host_redirect_refused(tmp_path: Any, stack: dict[str, Any]) -> None:
+def test_cross_host_redirectrefused(tmp_path: Any, stack: dict[str, Any]) -> None:
     evil = OIDCIssuer(("RS256",))
     mover = OIDCIssuer(("RS256",))
     mover.redirect_to = evil.url + "/.well-known/openid-configuration"
@@ -170,7 +166,7 @@ def test_cross_host_redirect_refused(tmp_path: Any, stack: dict[str, Any]) -> No
         client = build_app(config).test_client()
         resp = client.post("/api/v2/signingCert",
                            json=v2_csr_body(csr_pem(new_key("ec-p256")), mover.email_token()))  # fmt: skip
-        _refused(resp, msg.MSG_TOKEN)
+        refused(resp, msg.MSG_TOKEN)
         assert evil.hits["discovery"] == 0
     finally:
         evil.close()
@@ -183,9 +179,9 @@ def test_cross_host_redirect_refused(tmp_path: Any, stack: dict[str, Any]) -> No
 def test_public_key_unparseable(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
     body = {"publicKeyRequest": {"publicKey": {"content": "garbage"}, "proofOfPossession": "AA=="},
             "credentials": {"oidcIdentityToken": issuer.email_token()}}  # fmt: skip
-    _refused(_post(stack, body), msg.MSG_KEY_PARSE)
+    refused(_post(stack, body), msg.MSG_KEY_PARSE)
     body = {"credentials": {"oidcIdentityToken": issuer.email_token()}}
-    _refused(_post(stack, body), msg.MSG_KEY_PARSE)
+    refused(_post(stack, body), msg.MSG_KEY_PARSE)
 
 
 @pytest.mark.parametrize("key", [lambda: rsa.generate_private_key(65537, 1024),
@@ -195,7 +191,7 @@ def test_insecure_keys(
 ) -> None:
     k = key()
     body = v2_key_body(k, b"x", issuer.email_token())
-    _refused(_post(stack, body), msg.MSG_KEY_INSECURE)
+    refused(_post(stack, body), msg.MSG_KEY_INSECURE)
 
 
 def test_wrong_proof_of_possession(
@@ -204,18 +200,18 @@ def test_wrong_proof_of_possession(
     key = new_key("ec-p256")
     # signed over `sub` instead of the email: the sigstore-go#282 mistake
     body = v2_key_body(key, sign(key, b"1234"), issuer.email_token())
-    _refused(_post(stack, body), msg.MSG_SIGNATURE)
+    refused(_post(stack, body), msg.MSG_SIGNATURE)
     body = v2_key_body(key, b"\x00" * 64, issuer.email_token())
-    _refused(_post(stack, body), msg.MSG_SIGNATURE)
+    refused(_post(stack, body), msg.MSG_SIGNATURE)
 
 
 def test_malformed_csr(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
     token = issuer.email_token()
-    _refused(_post(stack, {"certificateSigningRequest": b64(b"hello"),
+    refused(_post(stack, {"certificateSigningRequest": b64(b"hello"),
                            "credentials": {"oidcIdentityToken": token}}), msg.MSG_CSR_PARSE)  # fmt: skip
     bad = b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
-    _refused(_post(stack, v2_csr_body(bad, token)), msg.MSG_CSR_PARSE)
-    _refused(_post(stack, {"certificateSigningRequest": "%%%",
+    refused(_post(stack, v2_csr_body(bad, token)), msg.MSG_CSR_PARSE)
+    refused(_post(stack, {"certificateSigningRequest": "%%%",
                            "credentials": {"oidcIdentityToken": token}}), msg.MSG_CSR_PARSE)  # fmt: skip
 
 
@@ -227,10 +223,10 @@ def test_csr_bad_self_signature(stack: dict[str, Any], issuer: OIDCIssuer, uncha
     der[-3] ^= 0x01  # flip a bit inside the signature
     tampered = b"-----BEGIN CERTIFICATE REQUEST-----\n" + base64.encodebytes(bytes(der)) + \
         b"-----END CERTIFICATE REQUEST-----\n"  # fmt: skip
-    _refused(_post(stack, v2_csr_body(tampered, issuer.email_token())), msg.MSG_SIGNATURE)
+    refused(_post(stack, v2_csr_body(tampered, issuer.email_token())), msg.MSG_SIGNATURE)
 
 
-def test_rsa_pss_csr_refused(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
+def test_rsa_pss_csrrefused(stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None) -> None:
     from cryptography import x509
 
     key = new_key("rsa-2048")
@@ -241,7 +237,7 @@ def test_rsa_pss_csr_refused(stack: dict[str, Any], issuer: OIDCIssuer, unchange
         .sign(key, hashes.SHA256(), rsa_padding=pss)
     )
     pem = csr.public_bytes(serialization.Encoding.PEM)
-    _refused(_post(stack, v2_csr_body(pem, issuer.email_token())),
+    refused(_post(stack, v2_csr_body(pem, issuer.email_token())),
              "unrecognized signature algorithm: SHA256-RSAPSS")  # fmt: skip
 
 
@@ -249,10 +245,10 @@ def test_algorithm_not_permitted(
     stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
 ) -> None:
     p384 = new_key("ec-p384")
-    _refused(_post(stack, v2_csr_body(csr_pem(p384, hashes.SHA256()), issuer.email_token())),
+    refused(_post(stack, v2_csr_body(csr_pem(p384, hashes.SHA256()), issuer.email_token())),
              "signing algorithm not permitted: *ecdsa.PublicKey, SHA-256")  # fmt: skip
     rsa_key = new_key("rsa-2048")
-    _refused(_post(stack, v2_csr_body(csr_pem(rsa_key, hashes.SHA384()), issuer.email_token())),
+    refused(_post(stack, v2_csr_body(csr_pem(rsa_key, hashes.SHA384()), issuer.email_token())),
              "signing algorithm not permitted: *rsa.PublicKey, SHA-384")  # fmt: skip
 
 
@@ -271,10 +267,10 @@ def test_v1_token_only_from_header(
     stack: dict[str, Any], issuer: OIDCIssuer, unchanged: None
 ) -> None:
     key = new_key("ec-p256")
-    body = {"publicKey": {"content": b64(pub_pem(key).encode())},
+    body = {"publicKey": {"content": b64(pem_public(key))},
             "signedEmailAddress": b64(sign(key, b"alice@example.com")),
             "credentials": {"oidcIdentityToken": issuer.email_token()}}  # fmt: skip
-    _refused(_post(stack, body, path="/api/v1/signingCert"), msg.MSG_TOKEN)
+    refused(_post(stack, body, path="/api/v1/signingCert"), msg.MSG_TOKEN)
 
 
 def test_trust_bundle_configuration_root_cert(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
@@ -306,8 +302,7 @@ def _fulcio_with_ct(stack: dict[str, Any], ct_url: str, **extra: Any) -> Any:
 
 def test_ct_log_refusal_is_500(tmp_path: Any, stack: dict[str, Any], issuer: OIDCIssuer) -> None:
     from sigstack.services.fulcio.cli import create_ca
-
-    from .support import make_ctlog
+    from tests.support.fulcio import make_ctlog
 
     other = create_ca(tmp_path / "other", algorithm="ecdsa-p256")
     server, other_log = make_ctlog(tmp_path / "ct", other["root.pem"].read_bytes())
@@ -315,18 +310,18 @@ def test_ct_log_refusal_is_500(tmp_path: Any, stack: dict[str, Any], issuer: OID
         client = _fulcio_with_ct(stack, server.url)
         resp = client.post("/api/v2/signingCert",
                            json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
-        _refused(resp, msg.MSG_CT, 500, 13)
+        refused(resp, msg.MSG_CT, 500, 13)
         assert other_log.log.head().size == 0
     finally:
         server.close()
 
 
-def _fake_ct(answer: dict[str, Any]) -> WSGIServer:
+def _fake_ct(answer: dict[str, Any]) -> Served:
     def app(environ: Any, start_response: Any) -> Any:
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(answer).encode()]
 
-    return WSGIServer(app)
+    return serve_wsgi(app)
 
 
 def test_unencodable_sct_is_500(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
@@ -337,7 +332,7 @@ def test_unencodable_sct_is_500(stack: dict[str, Any], issuer: OIDCIssuer) -> No
         client = _fulcio_with_ct(stack, server.url)
         resp = client.post("/api/v2/signingCert",
                            json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
-        _refused(resp, msg.MSG_SCT, 500, 13)
+        refused(resp, msg.MSG_SCT, 500, 13)
     finally:
         server.close()
 
@@ -356,7 +351,7 @@ def test_sct_not_from_configured_log_is_500(stack: dict[str, Any], issuer: OIDCI
                 json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()),
             )
         )
-        _refused(resp, msg.MSG_CT, 500, 13)
+        refused(resp, msg.MSG_CT, 500, 13)
     finally:
         server.close()
 
@@ -390,7 +385,7 @@ def test_ca_signing_failure_is_500(stack: dict[str, Any], issuer: OIDCIssuer) ->
     client = create_app("fulcio", {}, register(fulcio), error_body=grpc_body).test_client()
     resp = client.post("/api/v2/signingCert",
                        json=v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token()))  # fmt: skip
-    _refused(resp, msg.MSG_CA, 500, 13)
+    refused(resp, msg.MSG_CA, 500, 13)
     assert "device unplugged" not in resp.get_data(as_text=True)
 
 
@@ -416,7 +411,7 @@ def test_ct_client_retries_503_then_succeeds(stack: dict[str, Any], issuer: OIDC
         start_response(status, [("Content-Type", "application/json"), ("Retry-After", "0")])
         return [body]
 
-    server = WSGIServer(app)
+    server = serve_wsgi(app)
     try:
         client = _fulcio_with_ct(stack, server.url)
         resp = client.post("/api/v2/signingCert",

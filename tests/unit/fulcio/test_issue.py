@@ -11,19 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from sigstack.protocol import x509ext
-
-from .helpers import (
-    b64,
-    check_leaf,
-    csr_pem,
-    new_key,
-    pub_pem,
-    san_value,
-    sign,
-    v2_csr_body,
-    v2_key_body,
-)
-from .support import OIDCIssuer
+from tests.support.fulcio import check_leaf, san_value, v2_csr_body, v2_key_body
+from tests.support.keys import b64, csr_pem, new_key, pem_public, sign
+from tests.support.oidc import GITHUB_CLAIMS, GITLAB_CLAIMS, OIDCIssuer
 
 KEY_KINDS = ["ec-p256", "ec-p384", "ec-p521", "rsa-2048", "rsa-3072", "ed25519"]
 
@@ -67,7 +57,7 @@ def test_v2_snake_case_urlsafe_base64_and_raw_ecdsa(
     body = {
         "credentials": {"oidc_identity_token": issuer.email_token("carol@example.com")},
         "public_key_request": {
-            "public_key": {"algorithm": "ECDSA", "content": pub_pem(key)},
+            "public_key": {"algorithm": "ECDSA", "content": pem_public(key).decode()},
             "proof_of_possession": base64.urlsafe_b64encode(raw).decode().rstrip("="),
         },
         "unknownField": 1,
@@ -79,7 +69,7 @@ def test_v1_public_key_and_csr(stack: dict[str, Any], issuer: OIDCIssuer) -> Non
     key = new_key("ec-p256")
     token = issuer.email_token("dan@example.com")
     body = {
-        "publicKey": {"algorithm": "ecdsa", "content": b64(pub_pem(key).encode())},
+        "publicKey": {"algorithm": "ecdsa", "content": b64(pem_public(key))},
         "signedEmailAddress": b64(sign(key, b"dan@example.com")),
     }
     resp = stack["client"].post("/api/v1/signingCert", json=body,
@@ -140,16 +130,6 @@ def test_meta_issuer(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
     assert san == "gil@example.com" and ext["issuer"] == issuer.url + "/meta/tenant-1"
 
 
-GITHUB_CLAIMS = {
-    "job_workflow_ref": "octo/app/.github/workflows/rel.yml@refs/tags/v1",
-    "job_workflow_sha": "aaa", "sha": "bbb", "event_name": "push", "repository": "octo/app",
-    "workflow": "rel", "ref": "refs/tags/v1", "runner_environment": "github-hosted",
-    "repository_id": "42", "repository_owner": "octo", "repository_owner_id": "7",
-    "repository_visibility": "public", "workflow_ref": "octo/app/.github/workflows/rel.yml@refs/tags/v1",
-    "workflow_sha": "ccc", "run_id": 99, "run_attempt": "1",
-}  # fmt: skip
-
-
 def test_github_actions_mapping(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
     token = issuer.token("repo:octo/app:ref:refs/tags/v1", iss="/github", **GITHUB_CLAIMS)
     san, ext = _san_for(stack, token)
@@ -163,14 +143,8 @@ def test_github_actions_mapping(stack: dict[str, Any], issuer: OIDCIssuer) -> No
 
 
 def test_gitlab_self_managed_mapping(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
-    claims = {
-        "ci_config_ref_uri": "gitlab.internal/grp/proj//.gitlab-ci.yml@refs/heads/main",
-        "ci_config_sha": "ddd", "runner_environment": "self-hosted", "project_path": "grp/proj",
-        "sha": "eee", "ref_type": "branch", "ref": "main", "project_id": "5",
-        "namespace_path": "grp", "namespace_id": "3", "pipeline_source": "push", "job_id": "77",
-        "project_visibility": "internal", "environment": "prod",
-    }  # fmt: skip
-    san, ext = _san_for(stack, issuer.token("project_path:grp/proj", iss="/gitlab", **claims))
+    token = issuer.token("project_path:grp/proj", iss="/gitlab", **GITLAB_CLAIMS)
+    san, ext = _san_for(stack, token)
     assert san == "https://gitlab.internal/grp/proj//.gitlab-ci.yml@refs/heads/main"
     assert ext["source_repository_ref"] == "refs/heads/main"
     assert ext["source_repository_uri"] == issuer.url + "/gitlab/grp/proj"

@@ -25,22 +25,10 @@ from sigstack.services.fulcio import errors as msg
 from sigstack.services.fulcio.config import parse_identity_config
 from sigstack.services.fulcio.serve import build_app
 from sigstack.services.fulcio.tokens import TokenVerifier
-
-from .helpers import csr_pem, new_key, refused, v2_csr_body
-from .support import OIDCIssuer
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.clock import Clock
+from tests.support.fulcio import refused, v2_csr_body
+from tests.support.keys import csr_pem, new_key
+from tests.support.oidc import OIDCIssuer
 
 
 @pytest.fixture()
@@ -50,7 +38,7 @@ def idp() -> Iterator[OIDCIssuer]:
     oidc.close()
 
 
-def _verifier(idp: OIDCIssuer, clock: Clock, **kw: Any) -> TokenVerifier:
+def _verifier(idp: OIDCIssuer, clock: Clock[float], **kw: Any) -> TokenVerifier:
     identity = parse_identity_config({"OIDCIssuers": {idp.url: {"Type": "email"}}})
     return TokenVerifier(identity, monotonic=clock, **kw)
 
@@ -76,7 +64,7 @@ def test_removed_key_refused_once_the_cached_jwks_expires(
     idp: OIDCIssuer, cache_control: str | None, max_age: float, bound: float
 ) -> None:
     idp.cache_control = cache_control
-    clock = Clock()
+    clock = Clock(1000.0)
     verifier = _verifier(idp, clock, max_age=max_age)
     token, old = _rotate(idp)
     verifier.verify(token)
@@ -93,7 +81,7 @@ def test_removed_key_refused_once_the_cached_jwks_expires(
 def test_new_algorithm_seen_once_discovery_is_refreshed(idp: OIDCIssuer) -> None:
     """A rotation to another algorithm (sigstack's ``rotate-key --alg ES256``) changes discovery's
     algorithm list: Fulcio must not keep the list it read at start."""
-    clock = Clock()
+    clock = Clock(1000.0)
     verifier = _verifier(idp, clock)
     verifier.verify(idp.email_token())
     idp.algs.append("ES256")
@@ -105,7 +93,7 @@ def test_new_algorithm_seen_once_discovery_is_refreshed(idp: OIDCIssuer) -> None
 
 def test_failed_refetch_after_expiry_refuses_then_recovers(idp: OIDCIssuer) -> None:
     idp.cache_control = "max-age=10"
-    clock = Clock()
+    clock = Clock(1000.0)
     verifier = _verifier(idp, clock)
     token = idp.email_token()
     verifier.verify(token)
@@ -123,7 +111,7 @@ def test_failed_refetch_after_expiry_refuses_then_recovers(idp: OIDCIssuer) -> N
 
 def test_unknown_kid_still_refetches_within_the_cache_lifetime(idp: OIDCIssuer) -> None:
     idp.cache_control = "max-age=300"
-    clock = Clock()
+    clock = Clock(1000.0)
     verifier = _verifier(idp, clock)
     verifier.verify(idp.email_token())
     kid = idp.add_key("RS256")

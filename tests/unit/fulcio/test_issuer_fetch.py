@@ -3,7 +3,7 @@ issue 11, item 3): a response size cap, a deadline per refresh that a slow-drip 
 stretch, a bounded wait for another request's fetch of the same issuer, and a bounded cache of
 meta-issuer-derived issuers that never evicts a configured issuer.
 
-The issuers are real HTTP servers on 127.0.0.1 (tests/unit/fulcio/support.py) that can answer
+The issuers are real HTTP servers on 127.0.0.1 (tests/support/oidc.py) that can answer
 slowly, in a trickle, or with megabytes of padding.
 """
 
@@ -23,9 +23,9 @@ from sigstack.services.fulcio import errors as msg
 from sigstack.services.fulcio.config import parse_identity_config
 from sigstack.services.fulcio.serve import build_app
 from sigstack.services.fulcio.tokens import TokenVerifier
-
-from .helpers import csr_pem, new_key, refused, v2_csr_body
-from .support import OIDCIssuer
+from tests.support.fulcio import refused, v2_csr_body
+from tests.support.keys import csr_pem, new_key
+from tests.support.oidc import OIDCIssuer
 
 
 @pytest.fixture()

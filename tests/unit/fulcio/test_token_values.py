@@ -22,10 +22,9 @@ from typing import Any
 import pytest
 
 from sigstack.services.fulcio import errors as msg
-
-from .helpers import csr_pem, new_key, refused, san_value, v2_csr_body
-from .support import OIDCIssuer
-from .test_issue import GITHUB_CLAIMS
+from tests.support.fulcio import refused, san_value, v2_csr_body
+from tests.support.keys import csr_pem, new_key
+from tests.support.oidc import GITHUB_CLAIMS, OIDCIssuer
 
 
 def _post(stack: dict[str, Any], token: str) -> Any:

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from sigstack.protocol import sct
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 ASSETS = TESTDATA / "pyassets" / "test-assets"
 CASES = TESTDATA / "pyassets" / "cases"

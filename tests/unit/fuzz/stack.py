@@ -26,47 +26,15 @@ from sigstack.services.fulcio.identity import Principal
 from sigstack.services.fulcio.service import Fulcio
 from sigstack.services.fulcio.tokens import TokenVerifier
 from sigstack.services.keys import load_signer
-from tests.unit.fulcio.helpers import new_key
-from tests.unit.fulcio.support import OIDCIssuer
-
-GITHUB_CLAIMS = {
-    "job_workflow_ref": "octo/app/.github/workflows/rel.yml@refs/tags/v1",
-    "job_workflow_sha": "aaa", "sha": "bbb", "event_name": "push", "repository": "octo/app",
-    "workflow": "rel", "ref": "refs/tags/v1", "runner_environment": "github-hosted",
-    "repository_id": "42", "repository_owner": "octo", "repository_owner_id": "7",
-    "repository_visibility": "public", "workflow_ref": "octo/app/.github/workflows/rel.yml@refs/tags/v1",
-    "workflow_sha": "ccc", "run_id": 99, "run_attempt": "1",
-}  # fmt: skip
-GITLAB_CLAIMS = {
-    "ci_config_ref_uri": "gitlab.internal/grp/proj//.gitlab-ci.yml@refs/heads/main",
-    "ci_config_sha": "ddd", "runner_environment": "self-hosted", "project_path": "grp/proj",
-    "sha": "eee", "ref_type": "branch", "ref": "main", "project_id": "5",
-    "namespace_path": "grp", "namespace_id": "3", "pipeline_source": "push", "job_id": "77",
-    "project_visibility": "internal", "environment": "prod",
-}  # fmt: skip
+from tests.support.fulcio import identity_config
+from tests.support.keys import new_key
+from tests.support.oidc import GITHUB_CLAIMS, GITLAB_CLAIMS, OIDCIssuer
 
 
 @functools.cache
 def issuer() -> OIDCIssuer:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per JWKS request otherwise
     return OIDCIssuer(("RS256", "ES256", "EdDSA"))
-
-
-def identity_config(base: str) -> dict[str, Any]:
-    return {
-        "OIDCIssuers": {
-            base: {"IssuerURL": base, "ClientID": "sigstore", "Type": "email"},
-            base + "/corp": {"Type": "email", "ClientID": "sigstore",
-                             "SkipEmailVerification": True, "IssuerClaim": "$.federated.connector"},
-            base + "/uri": {"Type": "uri", "SubjectDomain": "https://build.example.com"},
-            base + "/username": {"Type": "username", "SubjectDomain": "example.com"},
-            base + "/k8s": {"Type": "kubernetes"},
-            base + "/spiffe": {"Type": "spiffe", "SPIFFETrustDomain": "example.org"},
-            base + "/github": {"Type": "ci-provider", "CIProvider": "github-workflow"},
-            base + "/gitlab": {"Type": "ci-provider", "CIProvider": "gitlab-pipeline"},
-        },
-        "MetaIssuers": {base + "/meta/*": {"Type": "email"}},
-    }  # fmt: skip
 
 
 @functools.cache

@@ -11,7 +11,7 @@ Entry points:
 - client: a signing certificate through ``load_certificate``, ``check_leaf_usage``,
   ``certificate_identities``, ``x509ext.decode_extensions``, an identity policy and
   ``verify_signing_certificate`` against the staging trusted root.
-Seeds: CSRs and keys of every type Fulcio accepts (tests/unit/fulcio/helpers.py), the real
+Seeds: CSRs and keys of every type Fulcio accepts (tests/support/keys.py), the real
 certificates of tests/data, and chains issued by the fuzz stack's CA.
 """
 
@@ -40,7 +40,8 @@ from sigstack.protocol.trust import TrustedRoot
 from sigstack.services.fulcio import api as fulcio_api
 from sigstack.services.fulcio import pop
 from sigstack.services.rekor.verifiers import load_verifier
-from tests.unit.fulcio.helpers import csr_pem, new_key, pub_pem, sign, v2_csr_body, v2_key_body
+from tests.support.fulcio import v2_csr_body, v2_key_body
+from tests.support.keys import csr_pem, new_key, pem_public, sign
 
 from . import seeds, stack
 from .core import Target, property_tests
@@ -61,7 +62,7 @@ def csr_seeds() -> list[bytes]:
 
 @functools.cache
 def key_seeds() -> list[bytes]:
-    pems = [pub_pem(k).encode() for k in _keys()]
+    pems = [pem_public(k) for k in _keys()]
     ders = [
         k.public_key().public_bytes(  # type: ignore[attr-defined]
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -75,7 +76,7 @@ def key_seeds() -> list[bytes]:
 def body_seeds() -> list[bytes]:
     bodies = [v2_csr_body(c) for c in csr_seeds()]
     bodies += [v2_key_body(k, sign(k, NAME.encode())) for k in _keys()]
-    v1 = [{"publicKey": {"content": base64.b64encode(pub_pem(k).encode()).decode()},
+    v1 = [{"publicKey": {"content": base64.b64encode(pem_public(k)).decode()},
            "signedEmailAddress": base64.b64encode(sign(k, NAME.encode())).decode()}
           for k in _keys()[:2]]  # fmt: skip
     return [json.dumps(b).encode() for b in bodies + v1]

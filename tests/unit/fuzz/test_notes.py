@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from sigstack.protocol import note
-from tests.testdata import VECTORS
+from tests.support.testdata import VECTORS
 
 from .core import Target, property_tests, text
 

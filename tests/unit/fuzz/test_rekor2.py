@@ -9,7 +9,7 @@ Entry points:
   the staging rekor-tiles (tests/data, rebuilt from the bundles as
   tests/unit/rekor2/test_entries.py does), every real bundle with a message signature and a
   certificate as the v2 request that logs it, and requests made here with the v2 builders of
-  tests/rekor_helpers.py: a certificate, a bare key, a DSSE envelope, snake_case names, every
+  tests/support/entries.py: a certificate, a bare key, a DSSE envelope, snake_case names, every
   algorithm of ``entries.ALGORITHMS`` and a ``dsseRequestV002``.
 - ``entries.prepare`` on a request whose certificate is the input and whose signature is made by
   that certificate's key (anyone may log what they sign, so what ``index_keys`` reads behind the
@@ -37,8 +37,8 @@ from flask import Flask
 from sigstack.services.rekor2.api import search_keys
 from sigstack.services.rekor2.entries import ALGORITHMS, prepare
 from sigstack.services.tlog import resources
-from tests.rekor_helpers import v2_dsse, v2_hashedrekord, v2_request
-from tests.testdata import TESTDATA
+from tests.support.entries import v2_dsse, v2_hashedrekord, v2_request
+from tests.support.testdata import TESTDATA
 
 from . import seeds
 from .core import Target, property_tests, text

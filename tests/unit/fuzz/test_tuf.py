@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sigstack.client import tuf as client_tuf
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 from .core import Target, property_tests
 

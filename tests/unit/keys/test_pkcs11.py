@@ -83,8 +83,9 @@ def test_uri_errors(token: str) -> None:
 def test_ca_create_in_hsm_and_issue(token: str, tmp_path: Path, monkeypatch: Any) -> None:
     from sigstack.services.fulcio.cli import ca_main
     from sigstack.services.fulcio.serve import build_app
-    from tests.unit.fulcio.helpers import csr_pem, new_key, v2_csr_body
-    from tests.unit.fulcio.support import OIDCIssuer
+    from tests.support.fulcio import v2_csr_body
+    from tests.support.keys import csr_pem, new_key
+    from tests.support.oidc import OIDCIssuer
 
     monkeypatch.setenv("HSM_PIN", PIN)
     root_uri, inter_uri = _uri(token, "root"), _uri(token, "intermediate")

@@ -22,7 +22,7 @@ from sigstack.client.oci.registry import Registry
 from sigstack.client.oci.verify import ImageVerifier
 from sigstack.client.verify import IdentityPolicy
 from sigstack.protocol.errors import Error, NotFoundError, ValidationError, VerificationError
-from tests.tls import tls_pair
+from tests.support.keys import tls_pair
 from tests.unit.client.kit import IDENTITY, ISSUER, Kit
 
 from .fakeregistry import OCI_INDEX, OCI_MANIFEST, FakeRegistry, digest_of

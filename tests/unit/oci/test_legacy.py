@@ -19,7 +19,7 @@ from sigstack.client.oci.legacy import LegacyVerifier
 from sigstack.client.verify import IdentityPolicy
 from sigstack.protocol.errors import VerificationError
 from sigstack.protocol.trust import TrustedRoot
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 ROOT = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path" / "trusted_root.json"
 POLICY = IdentityPolicy(identity="a@example.com", issuer="https://issuer.example")

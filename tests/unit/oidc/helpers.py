@@ -21,23 +21,11 @@ from sigstack.services.oidc import app as oidc_app
 from sigstack.services.oidc.issuer import Issuer
 from sigstack.services.oidc.passwords import hash_password
 from sigstack.services.oidc.store import Store
+from tests.support.clock import Clock
 
 ISSUER = "http://127.0.0.1:5556"
 REDIRECT = "http://localhost:41234/auth/callback"
 PASSWORD = "correct horse battery staple"
-
-
-class Clock:
-    def __init__(self) -> None:
-        import time
-
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -46,7 +34,7 @@ class Env:
     client: Any
     issuer: Issuer
     store: Store
-    clock: Clock
+    clock: Clock[float]
     data_dir: Path
     config: dict[str, Any]
     user_sub: str
@@ -142,7 +130,7 @@ def make_env(tmp_path: Path, **overrides: Any) -> Env:
         {"data_dir": str(data_dir), "issuer_url": ISSUER, **overrides}, environ={}
     )
     store = oidc_app.prepare(config)
-    clock = Clock()
+    clock = Clock.wall()
     store = Store(store.engine, clock=clock)
     sub = "u-" + secrets.token_hex(8)
     store.add_user(sub, "alice", "alice@example.org", _password_hash())

@@ -6,7 +6,7 @@ import pytest
 
 from sigstack.services.oidc import cli
 from sigstack.services.runtime import db
-from tests.dbs import fresh_postgres
+from tests.support.dbs import fresh_postgres
 
 from .helpers import auth_params, code_from, login, make_env, pkce
 

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from sigstack.services.oidc.store import Limit, Store
-from tests.dbs import fresh_postgres
+from tests.support.dbs import fresh_postgres
 
 from .helpers import PASSWORD, auth_params, csrf_from, login, make_env, pkce
 

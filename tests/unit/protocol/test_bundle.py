@@ -10,7 +10,7 @@ import pytest
 
 from sigstack.protocol.bundle import MEDIA_TYPE_V03, Bundle, pae
 from sigstack.protocol.errors import ValidationError
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 ASSETS = TESTDATA / "pyassets"
 BAD = {"bundle_invalid_version.txt.sigstore", "bundle_no_cert_v1.txt.sigstore"}

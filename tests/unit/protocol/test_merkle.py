@@ -9,7 +9,7 @@ import pytest
 
 from sigstack.protocol import merkle
 from sigstack.protocol.errors import VerificationError
-from tests.testdata import VECTORS, load_json
+from tests.support.testdata import VECTORS, load_json
 
 TD = VECTORS / "merkle" / "transparency-dev"
 INCLUSION = sorted((TD / "inclusion").rglob("*.json"))

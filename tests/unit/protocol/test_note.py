@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.hashes import SHA256, SHA384
 
 from sigstack.protocol import note
 from sigstack.protocol.errors import ValidationError, VerificationError
-from tests.testdata import VECTORS, load_json
+from tests.support.testdata import VECTORS, load_json
 
 SN = VECTORS / "signed-note"
 GO = load_json(SN / "golang-sumdb-note.json")

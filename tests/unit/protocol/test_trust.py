@@ -18,7 +18,7 @@ from sigstack.protocol.trust import (
     TrustedRoot,
     select_services,
 )
-from tests.testdata import TESTDATA
+from tests.support.testdata import TESTDATA
 
 P = TESTDATA / "pyassets"
 TA = P / "test-assets"

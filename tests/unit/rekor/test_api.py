@@ -11,16 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sigstack.protocol import merkle, note
 from sigstack.protocol.canonical import canonicalize
-from tests.rekor_helpers import (
-    b64,
-    dsse,
-    hashedrekord,
-    intoto,
-    rekor_types_parse,
-    self_signed_cert,
-    sigstore_python_verify,
-    statement,
-)
+from tests.support.checks import rekor_types_parse, sigstore_python_verify
+from tests.support.entries import dsse, hashedrekord, intoto, statement
+from tests.support.keys import b64, self_signed_cert
 
 ENTRIES = "/api/v1/log/entries"
 

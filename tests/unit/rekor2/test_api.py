@@ -19,12 +19,8 @@ from sigstack.protocol.errors import ConfigError
 from sigstack.services.rekor.store import index as search_index
 from sigstack.services.rekor2.log import Rekor2Log, check_origin, resolve_origin
 from sigstack.services.tlog import store as tlog_store
-from tests.rekor_helpers import (
-    our_verify_v2,
-    sigstore_python_verify_v2,
-    v2_dsse,
-    v2_hashedrekord,
-)
+from tests.support.checks import our_verify_v2, sigstore_python_verify_v2
+from tests.support.entries import v2_dsse, v2_hashedrekord
 from tests.unit.rekor2.conftest import LOG_KEY_DETAILS, ORIGIN
 from tests.unit.rekor2.test_entries import REFUSALS
 
@@ -83,7 +79,7 @@ def test_entries_verify_with_sigstore_python_and_our_verifier(make_app, log_key:
 
 
 def test_the_answer_has_the_shape_of_a_real_rekor_tiles_entry(client) -> None:
-    from tests.testdata import ROOT
+    from tests.support.testdata import ROOT
 
     real = json.loads((ROOT / "tests/data/pyassets/cases/staging-rekor-v2-happy-path/"
                        "bundle.sigstore.json").read_text())["verificationMaterial"]["tlogEntries"][0]  # fmt: skip

@@ -21,8 +21,9 @@ from sigstack.protocol import x509ext
 from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.rekor2.entries import ALGORITHMS, prepare, signing_algorithms
 from sigstack.services.tlog.engine import MAX_LEAF
-from tests.rekor_helpers import b64, v2_dsse, v2_hashedrekord, v2_request
-from tests.testdata import ROOT
+from tests.support.entries import v2_dsse, v2_hashedrekord, v2_request
+from tests.support.keys import b64
+from tests.support.testdata import ROOT
 
 CASES = ROOT / "tests/data/pyassets/cases"
 

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.x509.oid import NameOID
 
 from sigstack.protocol import x509ext
-from tests.rekor_helpers import V2Signed, our_verify_v2, v2_hashedrekord, v2_request
+from tests.support.checks import our_verify_v2
+from tests.support.entries import V2Signed, v2_hashedrekord, v2_request
 
 SEARCH = "/api/v2/search"
 

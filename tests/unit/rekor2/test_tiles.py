@@ -16,7 +16,7 @@ from sigstack.protocol import merkle, note
 from sigstack.services.rekor2.entries import prepare
 from sigstack.services.rekor2.log import Rekor2Log
 from sigstack.services.tlog import resources
-from tests.rekor_helpers import v2_hashedrekord
+from tests.support.entries import v2_hashedrekord
 from tests.unit.rekor2.conftest import ORIGIN
 
 HASH = 32

@@ -23,7 +23,7 @@ from openapi_spec_validator import validate
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
-from tests.testdata import ROOT
+from tests.support.testdata import ROOT
 
 SERVICES = ROOT / "services"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

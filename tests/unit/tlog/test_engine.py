@@ -11,7 +11,7 @@ from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime import db
 from sigstack.services.tlog import WIDTH, open_log
 from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
-from tests.dbs import fresh_postgres
+from tests.support.dbs import fresh_postgres
 
 
 def _sign_head(size: int, root: bytes, ts: int) -> str:

@@ -1,31 +1,18 @@
-"""Helpers for the TUF tests: an injectable clock and a trusted root matching a real bundle."""
+"""Helpers for the TUF tests: a trusted root matching a real bundle."""
 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from sigstack.services.tuf import trustroot
-from tests.testdata import TESTDATA, load_json
+from tests.support.testdata import TESTDATA, load_json
 
 CASE = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path"
-
-
-class Clock:
-    """A settable clock for ``Repository(clock=...)``."""
-
-    def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 def _entry(entries: list[dict[str, Any]], base_url: str) -> dict[str, Any]:

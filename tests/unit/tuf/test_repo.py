@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,13 +15,12 @@ from sigstack.protocol.errors import ConfigError, NotFoundError, ValidationError
 from sigstack.services.tuf import keys as tufkeys
 from sigstack.services.tuf.cli import main as tuf_main
 from sigstack.services.tuf.repo import Repository
-
-from .helpers import Clock
+from tests.support.clock import Clock
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repository:
-    r = Repository(tmp_path / "repo", clock=Clock())
+    r = Repository(tmp_path / "repo", clock=Clock.utc())
     r.init(tmp_path / "offline", root_keys=3, root_threshold=2, targets_keys=2, targets_threshold=2)
     return r
 
@@ -108,7 +107,7 @@ def test_bad_targets_and_custom(repo: Repository) -> None:
 
 
 def test_root_key_rotation_needs_old_and_new_thresholds(tmp_path: Path) -> None:
-    repo = Repository(tmp_path / "repo", clock=Clock())
+    repo = Repository(tmp_path / "repo", clock=Clock.utc())
     repo.init(tmp_path / "offline")
     new_path = tmp_path / "offline" / "root-new.pem"
     new_key = tufkeys.create_key(new_path)
@@ -131,7 +130,7 @@ def test_root_key_rotation_needs_old_and_new_thresholds(tmp_path: Path) -> None:
 
 
 def test_targets_rotation_requires_targets_signed_by_new_key(tmp_path: Path) -> None:
-    repo = Repository(tmp_path / "repo", clock=Clock())
+    repo = Repository(tmp_path / "repo", clock=Clock.utc())
     repo.init(tmp_path / "offline")
     new_path = tmp_path / "targets-new.pem"
     repo.rotate_key(
@@ -149,7 +148,7 @@ def test_targets_rotation_requires_targets_signed_by_new_key(tmp_path: Path) -> 
 
 
 def test_online_key_rotation_switches_the_signer(tmp_path: Path) -> None:
-    repo = Repository(tmp_path / "repo", clock=Clock())
+    repo = Repository(tmp_path / "repo", clock=Clock.utc())
     repo.init(tmp_path / "offline")
     new_path = repo.layout.keys / "online-2.pem"
     new_key = tufkeys.create_key(new_path)
@@ -164,7 +163,7 @@ def test_online_key_rotation_switches_the_signer(tmp_path: Path) -> None:
 
 
 def test_online_roles_resigned_within_margin(repo: Repository) -> None:
-    clock: Clock = repo.clock  # type: ignore[assignment]
+    clock: Clock[datetime] = repo.clock  # type: ignore[assignment]
     ts1 = repo.published("timestamp").signed
     assert repo.refresh_online(timedelta(hours=12)) is None
     clock.advance(hours=13)  # timestamp (1 day) now expires in 11h < 12h margin

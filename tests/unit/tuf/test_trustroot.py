@@ -17,8 +17,7 @@ from sigstore.verify import Verifier, policy
 from sigstack.protocol.errors import ValidationError
 from sigstack.services.tuf import trustroot
 from sigstack.services.tuf.cli import main as tuf_main
-
-from .helpers import CASE, staging_case_root
+from tests.unit.tuf.helpers import CASE, staging_case_root
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 

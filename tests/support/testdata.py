@@ -1,4 +1,4 @@
-"""Where the outside test material lives: ``tests/data`` in this repository.
+"""Where the repository and the outside test material live: ``ROOT`` and ``tests/data``.
 
 The files were copied from upstream projects with their licences (``tests/data/README.md`` and
 ``tests/data/licenses/LICENSES.md`` say what came from where); tests never read outside the
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TESTDATA = ROOT / "tests" / "data"
 VECTORS = TESTDATA / "vectors"
 

@@ -1,69 +1,46 @@
-"""Request builders and certificate checks shared by the Fulcio tests."""
+"""Fulcio requests and checks of what it issues, with the parts a Fulcio under test talks to.
+
+The v2 request bodies (CSR, or public key and proof of possession), ``check_leaf`` (the issued
+certificate against Fulcio's certificate profile and its embedded SCT), ``refused`` (Fulcio's
+gRPC-style error answer), ``identity_config`` (one issuer of each type on a test OIDC provider,
+``tests.support.oidc``) and ``make_ctlog`` (a real CT log on SQLite served over HTTP).
+"""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sigstack.protocol import sct as ctsct
 from sigstack.protocol import x509ext
+from tests.support.keys import b64, pem_public
+from tests.support.servers import Served, serve_wsgi
 
 
-def new_key(kind: str) -> Any:
-    if kind.startswith("ec-"):
-        curve = {"ec-p256": ec.SECP256R1, "ec-p384": ec.SECP384R1, "ec-p521": ec.SECP521R1}[kind]
-        return ec.generate_private_key(curve())
-    if kind.startswith("rsa-"):
-        return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[4:]))
-    return ed25519.Ed25519PrivateKey.generate()
-
-
-def default_hash(key: Any) -> hashes.HashAlgorithm | None:
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        size = key.curve.key_size
-        return hashes.SHA512() if size > 384 else hashes.SHA384() if size > 256 else hashes.SHA256()
-    if isinstance(key, rsa.RSAPrivateKey):
-        return hashes.SHA256()
-    return None
-
-
-def sign(key: Any, message: bytes) -> bytes:
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(message, ec.ECDSA(default_hash(key)))  # type: ignore[arg-type]
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-    return key.sign(message)
-
-
-def csr_pem(key: Any, digest: hashes.HashAlgorithm | None = "default") -> bytes:  # type: ignore[assignment]
-    if digest == "default":
-        digest = default_hash(key)
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([]))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, digest)
-    )
-    return csr.public_bytes(serialization.Encoding.PEM)
-
-
-def pub_pem(key: Any) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+def identity_config(base: str, corp_client_id: str = "sigstore") -> dict[str, Any]:
+    """Fulcio's identity configuration: an issuer of each type under ``base`` (email, an email
+    issuer whose issuer claim is ``federated.connector`` at ``/corp``, uri, username, kubernetes,
+    spiffe, GitHub and GitLab CI) and a meta issuer."""
+    return {
+        "OIDCIssuers": {
+            base: {"IssuerURL": base, "ClientID": "sigstore", "Type": "email"},
+            base + "/corp": {"Type": "email", "ClientID": corp_client_id,
+                             "SkipEmailVerification": True, "IssuerClaim": "$.federated.connector"},
+            base + "/uri": {"Type": "uri", "SubjectDomain": "https://build.example.com"},
+            base + "/username": {"Type": "username", "SubjectDomain": "example.com"},
+            base + "/k8s": {"Type": "kubernetes"},
+            base + "/spiffe": {"Type": "spiffe", "SPIFFETrustDomain": "example.org"},
+            base + "/github": {"Type": "ci-provider", "CIProvider": "github-workflow"},
+            base + "/gitlab": {"Type": "ci-provider", "CIProvider": "gitlab-pipeline"},
+        },
+        "MetaIssuers": {base + "/meta/*": {"Type": "email"}},
+    }  # fmt: skip
 
 
 def v2_csr_body(csr: bytes, token: str | None = None) -> dict[str, Any]:
@@ -76,7 +53,7 @@ def v2_csr_body(csr: bytes, token: str | None = None) -> dict[str, Any]:
 def v2_key_body(key: Any, proof: bytes, token: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "publicKeyRequest": {
-            "publicKey": {"algorithm": "ECDSA", "content": pub_pem(key)},
+            "publicKey": {"algorithm": "ECDSA", "content": pem_public(key).decode()},
             "proofOfPossession": b64(proof),
         }
     }
@@ -146,3 +123,21 @@ def refused(resp: Any, message: str, status: int = 400, code: int = 3) -> None:
     """``resp`` is Fulcio's error answer: ``status`` and the gRPC-style body with ``message``."""
     assert resp.status_code == status, resp.get_data(as_text=True)
     assert resp.get_json() == {"code": code, "message": message, "details": []}
+
+
+def make_ctlog(tmp: Path, roots_pem: bytes) -> tuple[Served, Any]:
+    """A CT log on a fresh SQLite database under ``tmp``, served over HTTP; returns (server, CTLog)."""
+    from sigstack.services.ctlog.app import create_app
+    from sigstack.services.keys import create_file_key
+    from sigstack.services.runtime import db
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    url = db.sqlite_url(tmp / "ctlog.db")
+    db.upgrade(url)
+    create_file_key(tmp / "ctlog-key.pem")
+    (tmp / "roots.pem").write_bytes(roots_pem)
+    app = create_app({
+        "database_url": url, "key_uri": f"file:{tmp / 'ctlog-key.pem'}",
+        "roots_file": str(tmp / "roots.pem"), "create": True, "batch_wait_ms": 1,
+    })  # fmt: skip
+    return serve_wsgi(app), app.extensions["ctlog"]

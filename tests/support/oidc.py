@@ -1,38 +1,30 @@
-"""Real parts for Fulcio tests: a throw-away OIDC issuer (discovery + JWKS over HTTP), a threaded
-WSGI server helper, a CT log on a temporary SQLite database, and a Fulcio app wired to both."""
+"""A throw-away OpenID Connect provider for tests, and the OAuth bits clients compute.
+
+``OIDCIssuer`` serves discovery and a JWKS over HTTP on 127.0.0.1 and mints ID tokens signed with
+its keys (every JWS algorithm Fulcio accepts), with knobs for how the documents answer (caching,
+status, slowness); ``GITHUB_CLAIMS`` and ``GITLAB_CLAIMS`` are the claims of CI providers' tokens.
+``pkce`` and ``claims_of`` are what an OAuth client does with a code flow and an ID token. The
+sigstack issuer itself (services/oidc) is started by the tests that test it.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-import threading
+import secrets
 import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.support.servers import serve_wsgi
+
 ALGS = get_default_algorithms()
-
-
-class WSGIServer:
-    """Serve a WSGI app on 127.0.0.1 on a free port, in a daemon thread."""
-
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def _b64url(data: bytes) -> str:
@@ -71,7 +63,7 @@ class OIDCIssuer:
         self.discovery_extra: dict[str, Any] = {}  # merged into the discovery document
         for alg in algs:
             self.add_key(alg)
-        self.http = WSGIServer(self._wsgi)
+        self.http = serve_wsgi(self._wsgi)
         self.url = self.http.url
 
     def add_key(self, alg: str, publish: bool = True) -> str:
@@ -174,25 +166,40 @@ class OIDCIssuer:
         self.http.close()
 
 
-def make_ctlog(tmp: Path, roots_pem: bytes) -> tuple[WSGIServer, Any]:
-    """A CT log on a fresh SQLite database under ``tmp``, served over HTTP; returns (server, CTLog)."""
-    from sigstack.services.ctlog.app import create_app
-    from sigstack.services.keys import create_file_key
-    from sigstack.services.runtime import db
+GITHUB_CLAIMS = {
+    "job_workflow_ref": "octo/app/.github/workflows/rel.yml@refs/tags/v1",
+    "job_workflow_sha": "aaa", "sha": "bbb", "event_name": "push", "repository": "octo/app",
+    "workflow": "rel", "ref": "refs/tags/v1", "runner_environment": "github-hosted",
+    "repository_id": "42", "repository_owner": "octo", "repository_owner_id": "7",
+    "repository_visibility": "public", "workflow_ref": "octo/app/.github/workflows/rel.yml@refs/tags/v1",
+    "workflow_sha": "ccc", "run_id": 99, "run_attempt": "1",
+}  # fmt: skip
+GITLAB_CLAIMS = {
+    "ci_config_ref_uri": "gitlab.internal/grp/proj//.gitlab-ci.yml@refs/heads/main",
+    "ci_config_sha": "ddd", "runner_environment": "self-hosted", "project_path": "grp/proj",
+    "sha": "eee", "ref_type": "branch", "ref": "main", "project_id": "5",
+    "namespace_path": "grp", "namespace_id": "3", "pipeline_source": "push", "job_id": "77",
+    "project_visibility": "internal", "environment": "prod",
+}  # fmt: skip
 
-    tmp.mkdir(parents=True, exist_ok=True)
-    url = db.sqlite_url(tmp / "ctlog.db")
-    db.upgrade(url)
-    create_file_key(tmp / "ctlog-key.pem")
-    (tmp / "roots.pem").write_bytes(roots_pem)
-    app = create_app({
-        "database_url": url, "key_uri": f"file:{tmp / 'ctlog-key.pem'}",
-        "roots_file": str(tmp / "roots.pem"), "create": True, "batch_wait_ms": 1,
-    })  # fmt: skip
-    return WSGIServer(app), app.extensions["ctlog"]
+
+def pkce() -> tuple[str, str]:
+    """(code_verifier, its S256 code_challenge), RFC 7636 section 4."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def pem_public(key: Any) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+def _segment(token: str, index: int) -> dict[str, Any]:
+    part = token.split(".")[index]
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """A JWT's claims, unverified."""
+    return _segment(token, 1)
+
+
+def header_of(token: str) -> dict[str, Any]:
+    """A JWT's header, unverified."""
+    return _segment(token, 0)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sigstack.services.keys import load_signer
-from tests.servers import ROOT, Service
+from tests.support.servers import Service
+from tests.support.testdata import ROOT
 
 PASS_ENV = "SIGSTACK_TEST_CA_PASS"
 

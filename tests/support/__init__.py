@@ -1,0 +1,16 @@
+"""What tests and benchmarks share, one module a concept:
+
+- ``testdata``: where the repository and tests/data are (``ROOT``, ``TESTDATA``, ``VECTORS``);
+- ``servers``: free ports, waiting for an answer, apps and handlers served in a thread, and
+  ``sigstack serve NAME`` as a process (``Service``); ``signing_services``: CT log, Rekor and
+  Fulcio started that way around a new CA;
+- ``keys``: throw-away keys, CSRs, certificates, a TLS CA, PEM/DER/base64;
+- ``entries``: signed Rekor v1 and v2 entries; ``checks``: what a log answered, verified by
+  sigstore-python and by our own verifier;
+- ``oidc``: a throw-away OIDC provider and the OAuth client bits; ``fulcio``: Fulcio requests,
+  checks of what it issues, and a CT log for it;
+- ``clock``: a clock moved by hand; ``dbs``: a fresh SQLite or PostgreSQL database;
+  ``browser``: headless Chromium.
+
+Fakes and builders used by one test area only stay in that area's folder.
+"""
