@@ -12,7 +12,6 @@ No trust on first use: with none of these, commands fail and say how to provide 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -72,35 +71,26 @@ def _pem_blocks(data: bytes, what: str) -> list[bytes]:
 
 
 def _pem_key(path: str, what: str) -> PublicKey:
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    """A trusted-root key from a PEM file: its DER SubjectPublicKeyInfo and the registry's
+    ``keyDetails`` for it (``protocol.keys``)."""
+    from sigstack.protocol import keys
 
-    try:
-        key = serialization.load_pem_public_key(_read(path, what))
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise ValidationError(f"{what} {path} is not a PEM public key") from None
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        size = key.curve.key_size
-        details = {256: "PKIX_ECDSA_P256_SHA_256", 384: "PKIX_ECDSA_P384_SHA_384"}.get(
-            size, "PKIX_ECDSA_P521_SHA_512"
-        )
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        details = "PKIX_ED25519"
-    else:
-        details = "PKIX_RSA_PKCS1V15_2048_SHA256"
-    der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return PublicKey(raw_bytes=der, key_details=details, valid_for=TimeRange(_EPOCH))
+    data = _read(path, what)
+    if not data.lstrip().startswith(b"-----"):
+        raise ValidationError(f"{what} {path} is not a PEM public key")
+    key = keys.load_public_key(data, f"{what} {path}")
+    details = keys.Algorithm.for_key(key).name
+    return PublicKey(raw_bytes=keys.spki_der(key), key_details=details, valid_for=TimeRange(_EPOCH))
 
 
 def _log(key: PublicKey, url: str = "") -> TransparencyLogInstance:
+    from sigstack.protocol import keys
+
     return TransparencyLogInstance(
         base_url=url,
         hash_algorithm="SHA2_256",
         public_key=key,
-        log_id=hashlib.sha256(key.raw_bytes).digest(),
+        log_id=keys.key_id(keys.load_public_key(key.raw_bytes)),
     )
 
 

@@ -11,14 +11,13 @@ documents; it does no I/O and no cryptography.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from sigstack.protocol.bundle import DsseEnvelope, DsseSignature, KindVersion, TransparencyLogEntry
 from sigstack.protocol.errors import ValidationError, VerificationError
-from sigstack.protocol.protojson import parse_json
+from sigstack.protocol.protojson import parse_json, strict_b64decode
 
 from .registry import OCI_MANIFEST
 
@@ -113,13 +112,13 @@ def parse_rekor_bundle(text: str) -> TransparencyLogEntry:
     try:
         obj = parse_json(text, "the Rekor bundle annotation")
         payload = obj["Payload"]
-        body = base64.b64decode(payload["body"], validate=True)
-        entry_set = base64.b64decode(obj["SignedEntryTimestamp"], validate=True)
+        body = strict_b64decode(payload["body"], "body")
+        entry_set = strict_b64decode(obj["SignedEntryTimestamp"], "SignedEntryTimestamp")
         log_id = bytes.fromhex(payload["logID"])
         integrated, index = payload["integratedTime"], payload["logIndex"]
         decoded = parse_json(body, "the logged body")
         kind = KindVersion(str(decoded["kind"]), str(decoded["apiVersion"]))
-    except (ValidationError, ValueError, KeyError, TypeError, binascii.Error):
+    except (ValidationError, ValueError, KeyError, TypeError):
         raise VerificationError("the signature's Rekor bundle annotation is malformed") from None
     if not isinstance(integrated, int) or not isinstance(index, int):
         raise VerificationError("the signature's Rekor bundle annotation is malformed")
@@ -153,13 +152,13 @@ def parse_envelope(raw: bytes) -> DsseEnvelope:
     try:
         obj = parse_json(raw, "the attestation layer")
         sigs = tuple(
-            DsseSignature(base64.b64decode(s["sig"], validate=True), str(s.get("keyid") or ""))
+            DsseSignature(strict_b64decode(s["sig"], "sig"), str(s.get("keyid") or ""))
             for s in obj["signatures"]
         )
         return DsseEnvelope(
-            base64.b64decode(obj["payload"], validate=True), str(obj["payloadType"]), sigs
+            strict_b64decode(obj["payload"], "payload"), str(obj["payloadType"]), sigs
         )
-    except (ValidationError, ValueError, KeyError, TypeError, binascii.Error):
+    except (ValidationError, ValueError, KeyError, TypeError):
         raise VerificationError("the attestation layer is not a DSSE envelope") from None
 
 

@@ -11,22 +11,19 @@ time, embedded SCT, key usage, identity policy, validity at the signed time, sig
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from sigstack.client.verify import IdentityPolicy, Result, tlog
 from sigstack.client.verify.certs import ChainVerifier, verify_signing_certificate
 from sigstack.client.verify.keys import Keyring
+from sigstack.protocol import keys
 from sigstack.protocol.bundle import DsseEnvelope
-from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.protojson import strict_b64decode
 from sigstack.protocol.trust import TrustedRoot
 
 from . import formats
@@ -53,8 +50,8 @@ class LegacyVerifier:
                 f"the layer has no signature annotation ({formats.ANN_SIGNATURE})"
             )
         try:
-            signature = base64.b64decode(raw_sig, validate=True)
-        except (binascii.Error, ValueError):
+            signature = strict_b64decode(raw_sig, "the layer's signature annotation")
+        except ValidationError:
             raise VerificationError("the layer's signature annotation is not base64") from None
         leaf, entry, result = self._certificate_and_log(annotations, policy)
         _verify(leaf.public_key(), signature, payload)
@@ -129,12 +126,12 @@ def _annotation(annotations: dict[str, Any], name: str) -> str | None:
 
 
 def _verify(key: Any, signature: bytes, message: bytes) -> None:
+    """cosign's legacy layers: ECDSA or RSA PKCS#1 v1.5 with SHA-256 over the payload."""
     try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            raise VerificationError("unsupported signing key type in the certificate")
-    except InvalidSignature:
+        algorithm = keys.Algorithm.for_key(key, "sha256")
+    except ValidationError:
+        raise VerificationError("unsupported signing key type in the certificate") from None
+    try:
+        keys.verify(key, signature, message, algorithm)
+    except VerificationError:
         raise VerificationError("the signature is not valid for the signed payload") from None

@@ -12,16 +12,15 @@ verified signing time, and an SCT whose timestamp is later than the verifier's c
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from sigstack.protocol import x509ext
+from sigstack.protocol import keys, x509ext
 from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.record import record
 from sigstack.protocol.sct import precert_signed_data
@@ -180,11 +179,9 @@ def verify_sct(
         pass
     if not is_ca(issuer):
         raise VerificationError("the SCT issuer certificate is not a CA")
-    spki = issuer.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    data = precert_signed_data(_millis(sct), hashlib.sha256(spki).digest(),
-                               leaf.tbs_precertificate_bytes, sct.extension_bytes)  # fmt: skip
+    issuer_key_hash = keys.key_id(issuer.public_key())  # type: ignore[arg-type]
+    data = precert_signed_data(_millis(sct), issuer_key_hash, leaf.tbs_precertificate_bytes,
+                               sct.extension_bytes)  # fmt: skip
     signed_at = sct.timestamp.replace(tzinfo=UTC)
     if signed_at > now:
         raise VerificationError(
@@ -192,7 +189,8 @@ def verify_sct(
             "machine's clock right?)"
         )
     try:
-        ct_keys.verify(sct.log_id, sct.signature, data, at=[signed_at, *times])
+        # RFC 6962 section 2.1.4: SHA-256, whatever hash the key's keyDetails names
+        ct_keys.verify(sct.log_id, sct.signature, data, at=[signed_at, *times], hash_name="sha256")
     except VerificationError as exc:
         raise VerificationError(
             f"the certificate's SCT is not signed by a CT log of the trusted root: {exc.message}"

@@ -2,7 +2,9 @@
 
 A ``LogKey`` pairs a loaded key with the identifiers a bundle may use to name it (SHA-256 of the
 DER SubjectPublicKeyInfo, and the ``logId`` the trusted root gives, which differs for Rekor v2)
-and its validity window. Keys of unsupported types are skipped, as sigstore-python does.
+and its validity window. The key must be one the registry algorithm its ``keyDetails`` names
+describes (``protocol.keys``: that curve, that RSA size, that hash); other keys are skipped, as
+sigstore-python skips keys of unsupported types.
 
 Two rules are stricter than sigstore-python's keyring, and every caller goes through them:
 
@@ -18,89 +20,46 @@ Two rules are stricter than sigstore-python's keyring, and every caller goes thr
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-
-from sigstack.protocol.errors import VerificationError
+from sigstack.protocol import keys
+from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.record import record
 from sigstack.protocol.trust import PublicKey, TimeRange, TransparencyLogInstance, in_window
-
-_EC_HASH: dict[str, type[hashes.HashAlgorithm]] = {
-    "PKIX_ECDSA_P256_SHA_256": hashes.SHA256,
-    "PKIX_ECDSA_P384_SHA_384": hashes.SHA384,
-    "PKIX_ECDSA_P521_SHA_512": hashes.SHA512,
-}
-_RSA = {
-    "PKCS1_RSA_PKCS1V5",
-    "PKIX_RSA_PKCS1V5",
-    "PKIX_RSA_PKCS1V15_2048_SHA256",
-    "PKIX_RSA_PKCS1V15_3072_SHA256",
-    "PKIX_RSA_PKCS1V15_4096_SHA256",
-}
-
-AnyKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
-
-
-def spki_id(key: Any) -> bytes:
-    """SHA-256 of the DER SubjectPublicKeyInfo (the Rekor v1 / RFC 6962 log ID)."""
-    der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).digest()
-
-
-def verify_signature(
-    key: AnyKey, signature: bytes, data: bytes, hash_: type[hashes.HashAlgorithm] | None = None
-) -> bool:
-    """True when ``signature`` over ``data`` verifies; ECDSA defaults to the curve's usual hash."""
-    try:
-        if isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, data)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            algo = hash_ or {384: hashes.SHA384, 521: hashes.SHA512}.get(
-                key.curve.key_size, hashes.SHA256
-            )
-            key.verify(signature, data, ec.ECDSA(algo()))
-        else:
-            key.verify(signature, data, padding.PKCS1v15(), (hash_ or hashes.SHA256)())
-    except InvalidSignature:
-        return False
-    return True
 
 
 @record(frozen=True)
 class LogKey:
-    key: AnyKey
+    key: keys.PublicKey
     ids: frozenset[bytes]
-    hash: type[hashes.HashAlgorithm] | None
+    algorithm: keys.Algorithm
     valid_for: TimeRange | None
     base_url: str = ""
 
-    def verify(self, signature: bytes, data: bytes) -> bool:
-        return verify_signature(self.key, signature, data, self.hash)
+    def verify(self, signature: bytes, data: bytes, hash_name: str | None = None) -> None:
+        """Raise ``VerificationError`` unless the key signed ``data`` with its algorithm, or with
+        ``hash_name`` when the signed object fixes the hash (an RFC 6962 SCT: SHA-256)."""
+        algorithm = self.algorithm
+        if hash_name is not None and algorithm.hash != hash_name:
+            try:
+                algorithm = keys.Algorithm.for_key(self.key, hash_name)
+            except ValidationError as exc:
+                raise VerificationError(exc.message) from None
+        keys.verify(self.key, signature, data, algorithm)
 
 
-def load_public_key(pk: PublicKey) -> tuple[AnyKey, type[hashes.HashAlgorithm] | None] | None:
-    """Load a trusted-root key; ``None`` for an empty key or an unsupported type."""
+def load_public_key(pk: PublicKey) -> tuple[keys.PublicKey, keys.Algorithm] | None:
+    """A trusted-root key and the registry algorithm its ``keyDetails`` names; ``None`` for an
+    empty key, a name outside the registry, or a key that name does not describe."""
     if not pk.raw_bytes:
         return None
     try:
-        key = serialization.load_der_public_key(pk.raw_bytes)
-    except (ValueError, UnsupportedAlgorithm):
+        algorithm = keys.Algorithm.named(pk.key_details)
+        key = keys.load_public_key(pk.raw_bytes)
+    except ValidationError:
         return None
-    if pk.key_details in _EC_HASH and isinstance(key, ec.EllipticCurvePublicKey):
-        return key, _EC_HASH[pk.key_details]
-    if pk.key_details == "PKIX_ED25519" and isinstance(key, ed25519.Ed25519PublicKey):
-        return key, None
-    if pk.key_details in _RSA and isinstance(key, rsa.RSAPublicKey):
-        return key, hashes.SHA256
-    return None
+    return (key, algorithm) if algorithm.fits(key) else None
 
 
 class Keyring:
@@ -119,9 +78,9 @@ class Keyring:
             loaded = load_public_key(log.public_key)
             if loaded is None:
                 continue
-            key, hash_ = loaded
-            ids = frozenset({spki_id(key), log.log_id})
-            self.keys.append(LogKey(key, ids, hash_, window, log.base_url))
+            key, algorithm = loaded
+            ids = frozenset({keys.key_id(key), log.log_id})
+            self.keys.append(LogKey(key, ids, algorithm, window, log.base_url))
 
     def __bool__(self) -> bool:
         return bool(self.keys)
@@ -147,11 +106,20 @@ class Keyring:
         return usable
 
     def verify(
-        self, key_id: bytes, signature: bytes, data: bytes, *, at: Sequence[datetime]
+        self,
+        key_id: bytes,
+        signature: bytes,
+        data: bytes,
+        *,
+        at: Sequence[datetime],
+        hash_name: str | None = None,
     ) -> None:
         """Raise unless a key named by ``key_id``, valid at every time in ``at``, verifies
-        ``signature`` over ``data``."""
+        ``signature`` over ``data`` (with ``hash_name``, see ``LogKey.verify``)."""
         for key in self.candidates(key_id, at=at):
-            if key.verify(signature, data):
+            try:
+                key.verify(signature, data, hash_name)
                 return
+            except VerificationError:
+                continue
         raise VerificationError(f"no trusted {self.what} key verifies the signature")

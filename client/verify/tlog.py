@@ -19,7 +19,6 @@ the one the entry's ``logId`` names (``keys.Keyring``).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,12 +28,12 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from sigstack.protocol import merkle, rekor
+from sigstack.protocol import keys, merkle, rekor
 from sigstack.protocol.bundle import DsseEnvelope, TransparencyLogEntry
 from sigstack.protocol.errors import ValidationError, VerificationError
-from sigstack.protocol.protojson import parse_json
+from sigstack.protocol.protojson import parse_json, strict_b64decode
 
-from .keys import Keyring, spki_id
+from .keys import Keyring
 
 # what loading a certificate or key from a log body may raise: not this signer's material
 _UNREADABLE = (ValueError, TypeError, x509.InvalidVersion, UnsupportedAlgorithm)
@@ -233,11 +232,9 @@ def _dig(obj: Any, *path: str) -> Any:
 
 
 def _b64(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise VerificationError(INCONSISTENT)
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        return strict_b64decode(value, "a logged value")
+    except ValidationError:
         raise VerificationError(INCONSISTENT) from None
 
 
@@ -256,7 +253,7 @@ def _same_key_material(pem_b64: Any, signer: x509.Certificate | Any) -> bool:
             key = x509.load_pem_x509_certificate(pem).public_key()
         except _UNREADABLE:
             return False
-    return bool(spki_id(key) == spki_id(signer))
+    return bool(keys.key_id(key) == keys.key_id(signer))
 
 
 def check_hashedrekord(
@@ -284,14 +281,14 @@ def check_hashedrekord(
         elif isinstance(verifier, dict) and "x509Certificate" in verifier:
             raw = _b64(_dig(verifier, "x509Certificate", "rawBytes"))
             try:
-                same = spki_id(x509.load_der_x509_certificate(raw).public_key()) == spki_id(signer)
+                same = keys.key_id(x509.load_der_x509_certificate(raw).public_key()) == keys.key_id(
+                    signer
+                )
             except _UNREADABLE:
                 same = False
         else:
             raw = _b64(_dig(verifier, "publicKey", "rawBytes"))
-            same = raw == signer.public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+            same = raw == keys.spki_der(signer)
         ok = (
             _dig(spec, "data", "algorithm") == "SHA2_256"
             and _b64(_dig(spec, "data", "digest")) == digest

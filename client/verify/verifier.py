@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from sigstack.protocol import keys
 from sigstack.protocol.bundle import Bundle
-from sigstack.protocol.errors import VerificationError
+from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.record import record
 from sigstack.protocol.trust import TrustedRoot
 
@@ -29,11 +28,7 @@ from .certs import ChainVerifier, IdentityPolicy, load_certificate, verify_signi
 from .intoto import Statement
 from .keys import Keyring
 
-_HASHES: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
-    "SHA2_256": ("sha256", hashes.SHA256),
-    "SHA2_384": ("sha384", hashes.SHA384),
-    "SHA2_512": ("sha512", hashes.SHA512),
-}
+_HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
 
 
 # Rekor v1 entry kinds whose SET-signed integrated time counts as a verified time: those
@@ -275,11 +270,11 @@ class Verifier:
             algo_name = ms.message_digest.algorithm if ms.message_digest else "SHA2_256"
             if algo_name not in _HASHES:
                 raise VerificationError(f"unsupported message digest algorithm {algo_name}")
-            hashlib_name, hash_cls = _HASHES[algo_name]
+            hashlib_name = _HASHES[algo_name]
             digest = artifact.digest(hashlib_name)
             if ms.message_digest is not None and ms.message_digest.digest != digest:
                 raise VerificationError("the bundle's message digest does not match the artifact")
-            _verify_prehashed(key, ms.signature, digest, hash_cls(), artifact)
+            _verify_prehashed(key, ms.signature, digest, hashlib_name, artifact)
             result.checks.append("The signature over the artifact was verified")
             tlog.check_hashedrekord(entry, signer, ms.signature, artifact.sha256)
             result.checks.append("The log entry records this artifact, signature and signer")
@@ -290,7 +285,7 @@ class Verifier:
             raise VerificationError("the DSSE envelope must hold exactly one signature")
         pae = env.pae()
         _verify_prehashed(
-            key, env.signatures[0].sig, hashlib.sha256(pae).digest(), hashes.SHA256(), None, pae
+            key, env.signatures[0].sig, hashlib.sha256(pae).digest(), "sha256", None, pae
         )
         result.checks.append("The DSSE envelope signature was verified")
         tlog.check_dsse(entry, signer, env)
@@ -307,23 +302,29 @@ def _verify_prehashed(
     key: Any,
     signature: bytes,
     digest: bytes,
-    hash_: hashes.HashAlgorithm,
+    hash_name: str,
     artifact: Artifact | None,
     message: bytes | None = None,
 ) -> None:
+    """The signature by ``key`` over ``digest`` (a ``hash_name`` digest), with the registry's
+    algorithm for that key and hash. An Ed25519 key signs the message itself (``message``, or the
+    artifact file), as sigstore-python verifies it."""
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        if message is None:
+            if artifact is None or artifact.path is None:
+                raise VerificationError("an Ed25519 signature needs the artifact file itself")
+            with open(artifact.path, "rb") as fh:
+                message = fh.read()
+        algorithm, prehashed = keys.ALGORITHMS["PKIX_ED25519"], False
+    else:
+        try:
+            algorithm = keys.Algorithm.for_key(key, hash_name)
+        except ValidationError as exc:
+            raise VerificationError(f"unsupported signing key: {exc.message}") from None
+        message, prehashed = digest, True
     try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, digest, ec.ECDSA(utils.Prehashed(hash_)))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(hash_))
-        elif isinstance(key, ed25519.Ed25519PublicKey):
-            if message is None:
-                if artifact is None or artifact.path is None:
-                    raise VerificationError("an Ed25519 signature needs the artifact file itself")
-                with open(artifact.path, "rb") as fh:
-                    message = fh.read()
-            key.verify(signature, message)
-        else:
-            raise VerificationError("unsupported signing key type")
-    except InvalidSignature:
-        raise VerificationError("the signature is not valid for the input") from None
+        keys.verify(key, signature, message, algorithm, prehashed=prehashed)
+    except VerificationError as exc:
+        raise VerificationError(
+            f"the signature is not valid for the input: {exc.message}"
+        ) from None
