@@ -1,0 +1,302 @@
+"""What a log entry says about who signed what: its certificates, public keys and digests.
+
+Entry bodies understood (the canonical bodies logs store, spec/rekor.md section 2 and 6):
+
+* Rekor v1: ``hashedrekord`` 0.0.1 and ``rekord`` 0.0.1 (``spec.signature.publicKey.content``,
+  base64 PEM; ``spec.data.hash``), ``dsse`` 0.0.1 (``spec.signatures[].verifier``;
+  ``payloadHash``, ``envelopeHash``), ``intoto`` 0.0.1 (``spec.publicKey``) and 0.0.2
+  (``spec.content.envelope.signatures[].publicKey``; ``content.hash``, ``payloadHash``);
+* Rekor v2: ``hashedrekord`` 0.0.2 and ``dsse`` 0.0.2 (``verifier.x509Certificate`` or
+  ``verifier.publicKey``, DER in base64; ``data.digest`` / ``payloadHash.digest``);
+* RFC 6962 ``MerkleTreeLeaf`` (section 3.4): ``x509_entry`` (the certificate) and
+  ``precert_entry`` (the TBSCertificate the log signed, read as a certificate by wrapping it in
+  a certificate structure with an empty signature: what the leaf commits to, not the
+  unauthenticated ``extra_data``).
+
+A PEM verifier may be a certificate (its first block, the leaf, is kept) or a public key. Any other
+kind, or a body that does not parse, gives ``Subjects`` with nothing in it and ``readable`` false:
+the monitor counts it and goes on (a log may hold kinds this module does not know). In-toto
+subject digests are not in logged bodies (Rekor drops the payload): only the payload and envelope
+digests are. Digests are ``algorithm:hex`` with the algorithm in lower case (``sha256``).
+
+Pure (stdlib + a tiny DER walker); the matching is ``watch``'s.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from sigstack.protocol.record import record
+
+_ALGORITHMS = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
+
+
+@record(frozen=True)
+class Subjects:
+    kind: str  # "hashedrekord/0.0.1", "x509_entry", ...
+    certificates: tuple[bytes, ...] = ()  # DER; for a precert entry, the wrapped TBSCertificate
+    keys: tuple[bytes, ...] = ()  # DER SubjectPublicKeyInfo of bare keys
+    digests: tuple[str, ...] = ()
+    readable: bool = True
+    precert: bool = False
+
+
+UNREADABLE = Subjects("unknown", readable=False)
+
+
+# --- DER ----------------------------------------------------------------------------------------
+
+
+def der_element(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the DER element at ``pos``; ValueError if malformed."""
+    if pos + 2 > len(data):
+        raise ValueError("truncated DER")
+    tag, first = data[pos], data[pos + 1]
+    if first < 0x80:
+        start, length = pos + 2, first
+    else:
+        width = first & 0x7F
+        if not 1 <= width <= 4 or pos + 2 + width > len(data):
+            raise ValueError("bad DER length")
+        start, length = pos + 2 + width, int.from_bytes(data[pos + 2 : pos + 2 + width], "big")
+    if start + length > len(data):
+        raise ValueError("truncated DER")
+    return tag, start, start + length
+
+
+def _header(tag: int, length: int) -> bytes:
+    if length < 0x80:
+        return bytes([tag, length])
+    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(raw)]) + raw
+
+
+def _tbs_fields(tbs: bytes) -> list[tuple[int, int, int]]:
+    """(tag, element start, end) of each field of a DER TBSCertificate."""
+    tag, start, end = der_element(tbs, 0)
+    if tag != 0x30:
+        raise ValueError("not a SEQUENCE")
+    fields, pos = [], start
+    while pos < end:
+        ftag, _, fend = der_element(tbs, pos)
+        fields.append((ftag, pos, fend))
+        pos = fend
+    return fields
+
+
+def certificate_tbs(cert: bytes) -> bytes:
+    """The TBSCertificate element of a DER certificate (ValueError if malformed)."""
+    tag, start, _ = der_element(cert, 0)
+    if tag != 0x30:
+        raise ValueError("not a SEQUENCE")
+    _, _, tbs_end = der_element(cert, start)
+    return cert[start:tbs_end]
+
+
+def spki_of_tbs(tbs: bytes) -> bytes:
+    """The SubjectPublicKeyInfo element of a TBSCertificate (ValueError if malformed)."""
+    fields = _tbs_fields(tbs)
+    first = 1 if fields and fields[0][0] == 0xA0 else 0  # [0] EXPLICIT version
+    if len(fields) < first + 6:
+        raise ValueError("TBSCertificate is too short")
+    _, pos, end = fields[first + 5]
+    return tbs[pos:end]
+
+
+def wrap_tbs(tbs: bytes) -> bytes:
+    """A DER certificate around ``tbs`` (its own signature algorithm, an empty signature), so a
+    precertificate entry's TBSCertificate can be read with an X.509 parser."""
+    fields = _tbs_fields(tbs)
+    first = 1 if fields and fields[0][0] == 0xA0 else 0
+    if len(fields) < first + 3:
+        raise ValueError("TBSCertificate is too short")
+    _, pos, end = fields[first + 1]
+    body = tbs + tbs[pos:end] + b"\x03\x01\x00"
+    return _header(0x30, len(body)) + body
+
+
+# --- PEM and base64 -------------------------------------------------------------------------------
+
+
+def _b64(value: Any) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _pem(value: Any) -> tuple[list[bytes], list[bytes]]:
+    """(certificates, keys) in base64-encoded PEM text: the first certificate, or the keys."""
+    raw = _b64(value)
+    if raw is None:
+        return [], []
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return [], []
+    certs: list[bytes] = []
+    keys: list[bytes] = []
+    label: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("-----BEGIN ") and line.endswith("-----"):
+            label, lines = line[11:-5], []
+        elif line.startswith("-----END ") and label is not None:
+            der = _b64("".join(lines))
+            if der is not None and label == "CERTIFICATE" and not certs:
+                certs.append(der)
+            elif der is not None and label == "PUBLIC KEY":
+                keys.append(der)
+            label = None
+        elif label is not None:
+            lines.append(line)
+    return certs, keys
+
+
+def _hex_digest(obj: Any, algorithm_key: str = "algorithm", value_key: str = "value") -> list[str]:
+    if not isinstance(obj, dict):
+        return []
+    alg, value = obj.get(algorithm_key), obj.get(value_key)
+    if not isinstance(alg, str) or not isinstance(value, str) or not value:
+        return []
+    return [f"{alg.lower()}:{value.lower()}"]
+
+
+def _raw_digest(obj: Any) -> list[str]:
+    """A Rekor v2 ``{algorithm: SHA2_256, digest: base64}``."""
+    if not isinstance(obj, dict):
+        return []
+    alg = _ALGORITHMS.get(obj.get("algorithm") or "SHA2_256")
+    raw = _b64(obj.get("digest"))
+    if alg is None or raw is None:
+        return []
+    return [f"{alg}:{raw.hex()}"]
+
+
+def _v2_verifier(verifier: Any, certs: list[bytes], keys: list[bytes]) -> None:
+    if not isinstance(verifier, dict):
+        return
+    for name, out in (("x509Certificate", certs), ("publicKey", keys)):
+        holder = verifier.get(name)
+        raw = _b64(holder.get("rawBytes")) if isinstance(holder, dict) else None
+        if raw:
+            out.append(raw)
+
+
+def _dig(obj: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(name)
+    return obj
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# --- bodies -------------------------------------------------------------------------------------
+
+
+def from_rekor_body(body: bytes) -> Subjects:
+    """The subjects of a Rekor v1 or v2 canonical entry body."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return UNREADABLE
+    if not isinstance(obj, dict):
+        return UNREADABLE
+    kind, version, spec = obj.get("kind"), obj.get("apiVersion"), obj.get("spec")
+    if not isinstance(kind, str) or not isinstance(version, str) or not isinstance(spec, dict):
+        return UNREADABLE
+    name = f"{kind}/{version}"
+    reader = _READERS.get(name)
+    if reader is None:
+        return Subjects(name, readable=False)
+    certs: list[bytes] = []
+    keys: list[bytes] = []
+    digests = reader(spec, certs, keys)
+    return Subjects(name, tuple(certs), tuple(keys), tuple(dict.fromkeys(digests)))
+
+
+def _add_pem(value: Any, certs: list[bytes], keys: list[bytes]) -> None:
+    c, k = _pem(value)
+    certs += c
+    keys += k
+
+
+def _hashedrekord_v1(spec: dict[str, Any], certs: list[bytes], keys: list[bytes]) -> list[str]:
+    _add_pem(_dig(spec, "signature", "publicKey", "content"), certs, keys)
+    return _hex_digest(_dig(spec, "data", "hash"))
+
+
+def _dsse_v1(spec: dict[str, Any], certs: list[bytes], keys: list[bytes]) -> list[str]:
+    for item in _list(spec.get("signatures")):
+        _add_pem(_dig(item, "verifier"), certs, keys)
+    return _hex_digest(spec.get("payloadHash")) + _hex_digest(spec.get("envelopeHash"))
+
+
+def _intoto_v1(spec: dict[str, Any], certs: list[bytes], keys: list[bytes]) -> list[str]:
+    _add_pem(spec.get("publicKey"), certs, keys)
+    content = spec.get("content")
+    return _hex_digest(_dig(content, "payloadHash")) + _hex_digest(_dig(content, "hash"))
+
+
+def _intoto_v2(spec: dict[str, Any], certs: list[bytes], keys: list[bytes]) -> list[str]:
+    content = spec.get("content")
+    for item in _list(_dig(content, "envelope", "signatures")):
+        _add_pem(_dig(item, "publicKey"), certs, keys)
+    return _hex_digest(_dig(content, "payloadHash")) + _hex_digest(_dig(content, "hash"))
+
+
+def _hashedrekord_v2(spec: dict[str, Any], certs: list[bytes], keys: list[bytes]) -> list[str]:
+    inner = spec.get("hashedRekordV002")
+    _v2_verifier(_dig(inner, "signature", "verifier"), certs, keys)
+    return _raw_digest(_dig(inner, "data"))
+
+
+def _dsse_v2(spec: dict[str, Any], certs: list[bytes], keys: list[bytes]) -> list[str]:
+    inner = spec.get("dsseV002")
+    for item in _list(_dig(inner, "signatures")):
+        _v2_verifier(_dig(item, "verifier"), certs, keys)
+    return _raw_digest(_dig(inner, "payloadHash"))
+
+
+_READERS = {
+    "hashedrekord/0.0.1": _hashedrekord_v1,
+    "rekord/0.0.1": _hashedrekord_v1,
+    "dsse/0.0.1": _dsse_v1,
+    "intoto/0.0.1": _intoto_v1,
+    "intoto/0.0.2": _intoto_v2,
+    "hashedrekord/0.0.2": _hashedrekord_v2,
+    "dsse/0.0.2": _dsse_v2,
+}
+
+
+def from_ct_leaf(leaf: bytes) -> Subjects:
+    """The subjects of an RFC 6962 MerkleTreeLeaf (``leaf_input`` of get-entries)."""
+    try:
+        if len(leaf) < 12 or leaf[0] != 0 or leaf[1] != 0:  # v1, timestamped_entry
+            raise ValueError("not a v1 timestamped entry")
+        entry_type = int.from_bytes(leaf[10:12], "big")
+        if entry_type == 0:
+            n = int.from_bytes(leaf[12:15], "big")
+            cert = leaf[15 : 15 + n]
+            if len(cert) != n:
+                raise ValueError("truncated certificate")
+            return Subjects("x509_entry", (cert,))
+        if entry_type == 1:
+            n = int.from_bytes(leaf[44:47], "big")
+            tbs = leaf[47 : 47 + n]
+            if len(tbs) != n:
+                raise ValueError("truncated TBSCertificate")
+            return Subjects("precert_entry", (wrap_tbs(tbs),), precert=True)
+    except ValueError:
+        pass
+    return Subjects("ct_entry", readable=False)
