@@ -75,6 +75,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "sigstack.client.commands.oci:download",
         "`download signature IMAGE`: print signatures",
     ),
+    "monitor": ("sigstack.client.monitor.cli:main", "follow logs: consistency, watched entries"),
     "triangulate": (
         "sigstack.client.commands.oci:triangulate",
         "print where an image's signatures live",
