@@ -74,6 +74,8 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--certificate-oidc-issuer", metavar="URL")
     p.add_argument("--certificate-oidc-issuer-regexp", metavar="RE")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    p.add_argument("--witness-policy", metavar="FILE", help="C2SP tlog-policy: each signature's "
+                   "log checkpoint must carry cosignatures from its quorum of witnesses")  # fmt: skip
     _add_registry_flags(p)
     add_trust_flags(p)
 
@@ -166,7 +168,10 @@ def _verifier(ns: argparse.Namespace) -> tuple[Any, Any, Any]:
     )
     ref, registry = _reference_and_registry(ns)
     annotations = parse_annotations(getattr(ns, "annotations", None))
-    verifier = ImageVerifier(registry, trusted_root(trust_options(ns)), policy, annotations)
+    from sigstack.client.verify.witness import load_policy
+
+    verifier = ImageVerifier(registry, trusted_root(trust_options(ns)), policy, annotations,
+                             witness_policy=load_policy(ns.witness_policy))  # fmt: skip
     return ref, verifier, verifier.resolve(ref)
 
 

@@ -39,6 +39,8 @@ def _parser(name: str, description: str, attestation: bool = False) -> argparse.
         p.add_argument(f"--certificate-github-workflow-{what}", metavar="VALUE",
                        help=f"expected GitHub workflow {what} in the certificate")  # fmt: skip
     p.add_argument("--output", choices=("text", "json"), default="text")
+    p.add_argument("--witness-policy", metavar="FILE", help="C2SP tlog-policy: the log checkpoint "
+                   "must carry cosignatures from its quorum of witnesses (docs/witness.md)")  # fmt: skip
     if attestation:
         p.add_argument("--type", default=None, help="expected predicate type (URI or cosign alias)")
     add_trust_flags(p)
@@ -55,6 +57,13 @@ def _load_key(path: str) -> Any:
         raise ValidationError(f"cannot read key {path}: {exc.strerror}") from None
     except (ValueError, TypeError):
         raise ValidationError(f"{path} is not a PEM public key") from None
+
+
+def _witness_policy(path: str | None) -> Any:
+    """The ``--witness-policy`` file, parsed (client.verify.witness), or None."""
+    from sigstack.client.verify.witness import load_policy
+
+    return load_policy(path)
 
 
 def _run(ns: argparse.Namespace, attestation: bool) -> int:
@@ -82,6 +91,7 @@ def _verify(ns: argparse.Namespace, attestation: bool) -> int:
     except OSError as exc:
         raise ValidationError(f"cannot read bundle {ns.bundle}: {exc.strerror}") from None
     bundle = Bundle.from_json(raw)
+    witnessed = _witness_policy(ns.witness_policy)  # a bad policy file fails before verifying
     artifact = None
     if ns.input is not None:
         if is_digest_input(ns.input):
@@ -109,6 +119,10 @@ def _verify(ns: argparse.Namespace, attestation: bool) -> int:
             result = verifier.verify_dsse(bundle, policy)
         else:
             result = verifier.verify_artifact(bundle, artifact, policy)
+    if witnessed is not None:
+        from sigstack.client.verify.witness import require_witnessed
+
+        result.checks.append(require_witnessed(bundle, witnessed))
     if attestation:
         from sigstack.client.verify.intoto import Statement
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from sigstack.client.verify import Artifact, IdentityPolicy, Result, Verifier
 from sigstack.client.verify.intoto import Statement
+from sigstack.client.verify.witness import WitnessPolicy, require_witnessed
 from sigstack.protocol.bundle import Bundle
 from sigstack.protocol.errors import Error, VerificationError
 from sigstack.protocol.protojson import parse_json
@@ -76,8 +77,10 @@ class ImageVerifier:
         root: TrustedRoot,
         policy: IdentityPolicy,
         annotations: dict[str, str] | None = None,
+        witness_policy: WitnessPolicy | None = None,
     ) -> None:
         self.registry = registry
+        self.witness_policy = witness_policy  # client.verify.witness: checkpoints cosigned
         self.policy = policy
         self.annotations = annotations or {}
         self._bundles = Verifier(root)
@@ -133,6 +136,8 @@ class ImageVerifier:
                 # the signature, the log entry and (DSSE) the statement's subject, before anything
                 # the statement says is looked at
                 result = self._bundles.verify_artifact(bundle, artifact, self.policy)
+                if self.witness_policy is not None:
+                    result.checks.append(require_witnessed(bundle, self.witness_policy))
                 statement = result.statement
                 kind = statement.predicate_type if statement else formats.SIGN_PREDICATE
                 if _is_signature(kind) == attestation:
@@ -177,6 +182,11 @@ class ImageVerifier:
             location, layer = candidate.location, candidate.layer
             annotations = layer.get("annotations") or {}
             try:
+                if self.witness_policy is not None:
+                    raise VerificationError(
+                        "a legacy signature carries no log checkpoint: the witness policy cannot "
+                        "be met"
+                    )
                 blob = candidate.fetch()
                 if not isinstance(annotations, dict):
                     raise VerificationError("the layer's annotations are not a map")
