@@ -9,7 +9,7 @@ it returns (so before the 200 goes out):
 - the first checkpoint of an origin: ``INSERT ... ON CONFLICT (origin) DO NOTHING``;
 - later ones: ``UPDATE ... WHERE origin = :o AND size = :old_size AND root_hash = :old_root``.
 
-Either changes one row or none. On PostgreSQL a concurrent UPDATE of the row waits for the first
+Either changes one row or none (``RETURNING origin`` says which). On PostgreSQL a concurrent UPDATE of the row waits for the first
 to commit and then re-checks its WHERE against the new row (so it matches nothing); on SQLite
 writers are serialised by the database lock. Several workers and several hosts on one database
 therefore agree without any lock held across the request. A swap that changes nothing means
@@ -22,6 +22,7 @@ Sizes are kept as signed 64-bit integers (PostgreSQL has no unsigned type): a ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, String, Table, Text, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -78,13 +79,11 @@ class Store:
                         if conn.dialect.name == "postgresql"
                         else sqlite.insert(checkpoints)
                     )
-                    result = conn.execute(
-                        insert.values(origin=origin, **values).on_conflict_do_nothing(
-                            index_elements=[c.origin]
-                        )
+                    statement: Any = insert.values(origin=origin, **values).on_conflict_do_nothing(
+                        index_elements=[c.origin]
                     )
                 else:
-                    result = conn.execute(
+                    statement = (
                         checkpoints.update()
                         .where(
                             c.origin == origin,
@@ -93,7 +92,8 @@ class Store:
                         )
                         .values(**values)
                     )
-                return bool(result.rowcount == 1)
+                # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT
+                return len(conn.execute(statement.returning(c.origin)).all()) == 1
 
     def origins(self) -> list[tuple[str, int]]:
         """(origin, size) of every log this witness has cosigned."""
