@@ -66,6 +66,6 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         app.extensions["ctlog"] = ct
 
     def gauges() -> None:
-        LOG_ENTRIES.labels("ctlog").set(ct.log.head().size)
+        LOG_ENTRIES.labels("ctlog").set(ct.size())
 
     return _create_app("ctlog", cfg, register, metrics=gauges)

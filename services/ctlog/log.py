@@ -27,9 +27,14 @@ from sqlalchemy import Engine
 
 from sigstack.protocol import sct as ctsct
 from sigstack.protocol import x509ext
-from sigstack.protocol.errors import ConfigError, ValidationError, VerificationError
+from sigstack.protocol.errors import (
+    ConfigError,
+    NotFoundError,
+    ValidationError,
+    VerificationError,
+)
 from sigstack.services.keys import Signer
-from sigstack.services.tlog import Log, TreeHead, identity_of, open_log
+from sigstack.services.tlog import Entry, Log, TreeHead, identity_of, open_log
 
 MAX_CHAIN = 10
 MAX_VERIFIED = 1024  # cached issuer-pair checks (a few per CA in practice)
@@ -192,8 +197,49 @@ class CTLog:
         return ctsct.SignedCertificateTimestamp(self.log_id, timestamp, self.signer.sign(data))
 
     # ---- reads ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Drop the database connections (before a fork: none may cross it, runtime.server)."""
+        self.log.engine.dispose()
 
-    def entries(self, start: int, end: int) -> list[dict[str, str]]:
+    def size(self) -> int:
+        """The size of the latest committed tree."""
+        return self.log.head().size
+
+    def check_size(self, size: int) -> None:
+        """Raise ``ValidationError`` unless a tree of ``size`` leaves has been committed."""
+        if size > self.size():
+            raise ValidationError("tree_size is larger than the current tree")
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        """The consistency proof between two committed sizes (none from the empty tree)."""
+        if first > second:
+            raise ValidationError("first must not be larger than second")
+        self.check_size(second)
+        return [] if first == 0 else self.log.consistency_proof(first, second)
+
+    def proof_by_hash(self, leaf_hash: bytes, size: int) -> tuple[int, list[bytes]]:
+        """The index of the leaf with ``leaf_hash`` and its inclusion proof in the tree of
+        ``size``; ``NotFoundError`` if that tree does not hold it."""
+        self.check_size(size)
+        index = self.log.index_of(leaf_hash)
+        if index is None or index >= size:
+            raise NotFoundError("no leaf with this hash in a tree of that size")
+        return index, self.log.inclusion_proof(index, size)
+
+    def entry_and_proof(self, index: int, size: int) -> tuple[Entry, list[bytes]]:
+        self.check_size(size)
+        if index >= size:
+            raise ValidationError("leaf_index must be smaller than tree_size")
+        return self.log.entry(index), self.log.inclusion_proof(index, size)
+
+    def entries(self, start: int, end: int, most: int) -> list[dict[str, str]]:
+        """get-entries: from ``start`` to ``end`` inclusive, at most ``most``, within the tree."""
+        if end < start:
+            raise ValidationError("end must not be smaller than start")
+        size = self.size()
+        if start >= size:
+            raise ValidationError("start is beyond the end of the tree")
+        end = min(end, start + most - 1, size - 1)
         return [
             {
                 "leaf_input": base64.b64encode(e.leaf).decode(),

@@ -1,7 +1,9 @@
-"""Rekor v1 JSON API and the C2SP tlog-tiles read API, as a Flask blueprint.
+"""Rekor v1 JSON API, as a Flask blueprint (HTTP only: the log is ``log.RekorLog``; the C2SP
+tlog-tiles read API is the engine's, ``services.tlog.api``).
 
 Statuses follow Rekor (spec/rekor.md section 1): malformed JSON 400, schema violations 422, entry
-validation 400, duplicates 409 with ``Location``, created 201 with ``Location`` and ``ETag``.
+validation 400, duplicates 409 with ``Location`` (``RekorLog.add`` raises it), created 201 with
+``Location`` and ``ETag``.
 """
 
 from __future__ import annotations
@@ -13,16 +15,14 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from sigstack.protocol import strictjson
-from sigstack.protocol.errors import ConflictError, NotFoundError, SchemaError, ValidationError
-from sigstack.services.tlog import Entry, entry_bundle
-from sigstack.services.tlog.tiles import HASH, HEIGHT, WIDTH, parse_tile_index
+from sigstack.protocol.errors import NotFoundError, SchemaError, ValidationError
+from sigstack.protocol.merkle import leaf_hash
 
-from .log import RekorLog
-from .types import prepare
+from .log import ENTRIES, RekorLog
+from .types import prepare_entry
 from .verifiers import load_verifier
 
 MAX_QUERIES = 10
-ENTRIES = "/api/v1/log/entries"
 INT64_MAX = (1 << 63) - 1  # Rekor's integers are int64: larger ones break the schema (422)
 
 
@@ -50,22 +50,11 @@ def blueprint(rekor: RekorLog) -> Blueprint:
 
     @bp.post(ENTRIES)
     def create_entry() -> Response:
-        prepared = prepare(_json_body())
-        appended = rekor.append(prepared)
-        entry_id = rekor.entry_id(appended.leaf_hash)
-        location = f"{ENTRIES}/{entry_id}"
-        if appended.duplicate:
-            raise ConflictError(
-                f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
-                location=location,
-            )
-        entry = Entry(
-            appended.index, prepared.body, b"", appended.leaf_hash, appended.integrated_ms
-        )
-        resp = jsonify(rekor.render(entry, appended.head))
+        added = rekor.add(prepare_entry(_json_body()))
+        resp = jsonify(added.rendered)
         resp.status_code = 201
-        resp.headers["Location"] = location
-        resp.headers["ETag"] = entry_id
+        resp.headers["Location"] = added.location
+        resp.headers["ETag"] = added.entry_id
         return resp
 
     @bp.get(ENTRIES)
@@ -110,7 +99,7 @@ def blueprint(rekor: RekorLog) -> Blueprint:
             except NotFoundError:
                 continue
         for proposed in lists.get("entries", []):
-            hashes.append(_leaf_hash(prepare(proposed).body))
+            hashes.append(leaf_hash(prepare_entry(proposed).body))
         out += rekor.by_leaf_hashes(hashes) if hashes else []
         head = rekor.head()
         for index in lists.get("logIndexes", []):
@@ -153,10 +142,8 @@ def blueprint(rekor: RekorLog) -> Blueprint:
             raise ValidationError(
                 f"the tree size requested({last}) was greater than what is currently observable({size})"
             )
-        proof = rekor.log.consistency_proof(first, last)
-        return jsonify(
-            {"hashes": [h.hex() for h in proof], "rootHash": rekor.log.root_at(last).hex()}
-        )
+        proof, root = rekor.consistency(first, last)
+        return jsonify({"hashes": [h.hex() for h in proof], "rootHash": root.hex()})
 
     @bp.post("/api/v1/index/retrieve")
     def search_index() -> Response:
@@ -171,50 +158,7 @@ def blueprint(rekor: RekorLog) -> Blueprint:
             raise ValidationError("one of hash, publicKey, email or subject is required")
         return jsonify(rekor.search(criteria, operator))
 
-    # ---- C2SP tlog-tiles -----------------------------------------------------------------------
-
-    @bp.get("/checkpoint")
-    def checkpoint() -> Response:
-        return Response(
-            rekor.head().note, mimetype="text/plain", headers={"Cache-Control": "no-cache"}
-        )
-
-    @bp.get("/tile/<path:rest>")
-    def tile(rest: str) -> Response:
-        parts = rest.split("/")
-        size = rekor.head().size
-        try:
-            if parts[0] == "entries":
-                index, width = parse_tile_index(parts[1:])
-                level = -1
-            else:
-                if not re.fullmatch(r"\d{1,2}", parts[0]) or int(parts[0]) > 63:
-                    raise ValueError("bad level")
-                level = int(parts[0])
-                index, width = parse_tile_index(parts[1:])
-        except (ValueError, IndexError) as exc:
-            raise NotFoundError("no such tile") from exc
-        count = size >> (HEIGHT * max(level, 0))
-        want = width or WIDTH
-        if index * WIDTH + want > count:
-            raise NotFoundError("no such tile")
-        if level < 0:
-            body = entry_bundle(rekor.log.entries(index * WIDTH, index * WIDTH + want))
-        else:
-            body = rekor.log.tile(level, index, want)[: want * HASH]
-        return Response(
-            body,
-            mimetype="application/octet-stream",
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
-        )
-
     return bp
-
-
-def _leaf_hash(body: bytes) -> bytes:
-    from sigstack.protocol.merkle import leaf_hash
-
-    return leaf_hash(body)
 
 
 def _criteria(query: dict[str, Any]) -> list[list[str]]:

@@ -12,6 +12,7 @@ from sigstack.services.keys import load_signer
 from sigstack.services.runtime import db
 from sigstack.services.runtime.app import create_app as _create_app
 from sigstack.services.runtime.observe import LOG_ENTRIES
+from sigstack.services.tlog.api import tiles_blueprint
 
 from .api import blueprint
 from .log import RekorLog
@@ -42,9 +43,10 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
     def register(app: Flask) -> None:
         app.register_blueprint(blueprint(rekor))
+        app.register_blueprint(tiles_blueprint(rekor))
         app.extensions["rekor"] = rekor
 
     def gauges() -> None:
-        LOG_ENTRIES.labels("rekor").set(rekor.log.head().size)
+        LOG_ENTRIES.labels("rekor").set(rekor.size())
 
     return _create_app("rekor", cfg, register, metrics=gauges)

@@ -5,26 +5,39 @@
   every response like Rekor v1 (ECDSA signatures are randomised, so nothing signed is stored but heads).
 - checkpoints: ``<hostname> - <treeID>`` origin, signed by key name ``<hostname>`` with key hint
   SHA-256(DER SPKI)[:4] (spec/rekor.md section 3), one per committed batch.
+- ``add`` is "log this entry, or tell me it exists": the rendered entry, or a ``ConflictError``
+  naming the existing one (409 with ``Location``). Search keys go to ``store`` in the batch's
+  transaction; the search SQL is there too.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from sigstack.protocol import note
-from sigstack.protocol.errors import NotFoundError, ValidationError
+from sigstack.protocol.errors import ConflictError, NotFoundError, ValidationError
 from sigstack.protocol.rekor import set_payload
 from sigstack.services.keys import Signer
-from sigstack.services.runtime import db
-from sigstack.services.tlog import Appended, Entry, Log, TreeHead, open_log
-from sigstack.services.tlog import store as tlog_store
+from sigstack.services.tlog import Entry, Log, Sequenced, TreeHead, open_log
 
 from . import store
 from .types import Prepared
+
+ENTRIES = "/api/v1/log/entries"  # an entry's Location is ENTRIES/<entryID>
+
+
+@dataclass(frozen=True)
+class Added:
+    """A new entry: its entryID, its ``Location`` and its ``{entryID: LogEntryAnon}`` answer."""
+
+    entry_id: str
+    location: str
+    rendered: dict[str, Any]
 
 
 class RekorLog:
@@ -64,14 +77,16 @@ class RekorLog:
             )
         return head
 
-    def _index(self, conn: Connection, sequenced: list[tuple[int, Any]]) -> None:
-        rows = [
-            {"key": key, "tree_id": self.tree_id, "idx": index}
-            for index, keys in sequenced
-            for key in keys or ()
-        ]
-        if rows:
-            db.bulk_insert(conn, store.index, rows)
+    def _index(self, conn: Connection, sequenced: list[Sequenced]) -> None:
+        store.add_keys(conn, self.tree_id, sequenced)
+
+    def size(self) -> int:
+        """The size of the latest committed tree."""
+        return self.log.head().size
+
+    def close(self) -> None:
+        """Drop the database connections (before a fork: none may cross it, runtime.server)."""
+        self.log.engine.dispose()
 
     # ---- ids -----------------------------------------------------------------------------------
 
@@ -91,8 +106,21 @@ class RekorLog:
 
     # ---- entries -------------------------------------------------------------------------------
 
-    def append(self, prepared: Prepared) -> Appended:
-        return self.log.append(prepared.body, payload=prepared.index_keys)
+    def add(self, prepared: Prepared) -> Added:
+        """Log ``prepared`` (block until committed) and answer it; ``ConflictError`` with the
+        existing entry's ``Location`` when an equal body is logged already."""
+        appended = self.log.append(prepared.body, keys=prepared.index_keys)
+        entry_id = self.entry_id(appended.leaf_hash)
+        location = f"{ENTRIES}/{entry_id}"
+        if appended.duplicate:
+            raise ConflictError(
+                f"an equivalent entry already exists in the transparency log with UUID {entry_id}",
+                location=location,
+            )
+        entry = Entry(
+            appended.index, prepared.body, b"", appended.leaf_hash, appended.integrated_ms
+        )
+        return Added(entry_id, location, self.render(entry, appended.head))
 
     def render(self, entry: Entry, head: TreeHead) -> dict[str, Any]:
         """The ``{entryID: LogEntryAnon}`` object with SET and inclusion proof against ``head``."""
@@ -134,19 +162,11 @@ class RekorLog:
             if h in found and found[h] < head.size
         ]
 
+    def consistency(self, first: int, last: int) -> tuple[list[bytes], bytes]:
+        """The consistency proof from tree size ``first`` to ``last`` and the root at ``last``."""
+        return self.log.consistency_proof(first, last), self.log.root_at(last)
+
     def search(self, keys: list[list[str]], operator: str) -> list[str]:
         """Entry IDs whose index keys match: ``keys`` is one list of alternatives per criterion."""
-        e, ix = tlog_store.entries, store.index
-        results: list[set[bytes]] = []
-        with self.log.engine.connect() as conn:
-            for alternatives in keys:
-                rows = conn.execute(
-                    select(e.c.leaf_hash)
-                    .select_from(ix.join(e, (e.c.tree_id == ix.c.tree_id) & (e.c.idx == ix.c.idx)))
-                    .where(ix.c.tree_id == self.tree_id, ix.c.key.in_(alternatives))
-                )
-                results.append({bytes(r.leaf_hash) for r in rows})
-        if not results:
-            return []
-        matched = set.intersection(*results) if operator == "and" else set.union(*results)
+        matched = store.leaf_hashes_matching(self.log.engine, self.tree_id, keys, operator)
         return sorted(self.entry_id(h) for h in matched)

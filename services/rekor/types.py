@@ -214,7 +214,7 @@ TYPES: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[dict[str, Any], li
 KINDS = {kind for kind, _ in TYPES}
 
 
-def prepare(proposed: Any) -> Prepared:
+def prepare_entry(proposed: Any) -> Prepared:
     """Validate a ProposedEntry and return its canonical body and index keys."""
     if not isinstance(proposed, dict):
         raise SchemaError("entry must be a JSON object")
@@ -258,4 +258,4 @@ def _index_keys(keys: list[str]) -> tuple[str, ...]:
     return unique
 
 
-__all__ = ["HASHES", "KINDS", "MAX_INDEX_KEYS", "Prepared", "prepare"]
+__all__ = ["HASHES", "KINDS", "MAX_INDEX_KEYS", "Prepared", "prepare_entry"]

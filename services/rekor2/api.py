@@ -2,10 +2,11 @@
 API, and sigstack's entry lookup and search (docs/rekor.md, "Rekor v2").
 
 - ``POST /api/v2/log/entries``: 201 and the ``TransparencyLogEntry`` once the batch holding the
-  entry is committed with its checkpoint; 409 with ``x-log-index`` for an entry already logged;
-  400 for a request ``entries.prepare`` refuses. Errors are grpc-gateway bodies
-  (``services.runtime.errors.grpc_body``).
-- ``GET /checkpoint``, ``/tile/<L>/<N>[.p/<W>]``, ``/tile/entries/<N>[.p/<W>]``: tlog-tiles.
+  entry is committed with its checkpoint; 409 with ``x-log-index`` for an entry already logged
+  (``Rekor2Log.add`` raises it); 400 for a request ``entries.prepare`` refuses. Errors are
+  grpc-gateway bodies (``services.runtime.errors.grpc_body``).
+- ``GET /checkpoint``, ``/tile/<L>/<N>[.p/<W>]``, ``/tile/entries/<N>[.p/<W>]``: tlog-tiles, served
+  by the engine's ``services.tlog.api`` (registered by the app factory).
 - ``GET /api/v2/log/entries/<index>``: the entry with an inclusion proof against the latest
   checkpoint (a client answered 409 finds its entry with it).
 - ``GET /api/v2/search``: entries by artifact digest, public-key fingerprint, certificate identity
@@ -19,8 +20,6 @@ import re
 from flask import Blueprint, Response, jsonify, request
 
 from sigstack.protocol.errors import NotFoundError, ValidationError
-from sigstack.services.runtime.errors import grpc_body
-from sigstack.services.tlog import resources
 
 from .entries import prepare
 from .log import Rekor2Log
@@ -32,7 +31,6 @@ DEFAULT_LIMIT = 50
 INT64_MAX = (1 << 63) - 1
 _DIGEST_ALGS = {64: "sha256", 96: "sha384", 128: "sha512"}
 _SEARCH_ARGS = ("digest", "publicKey", "identity", "issuer", "operator", "after", "limit")
-_TILE_CACHE = "public, max-age=31536000, immutable"
 
 
 def _arg(name: str) -> str | None:
@@ -103,15 +101,7 @@ def blueprint(log: Rekor2Log, allowed: frozenset[str]) -> Blueprint:
 
     @bp.post(ENTRIES)
     def create_entry() -> tuple[Response, int]:
-        prepared = prepare(request.get_data(cache=False), allowed)
-        appended = log.append(prepared)
-        if appended.duplicate:
-            message = ("an equivalent entry already exists in the transparency log with index "
-                       f"{appended.index}")  # fmt: skip
-            resp = jsonify(grpc_body(409, message))
-            resp.headers["x-log-index"] = str(appended.index)
-            return resp, 409
-        return jsonify(log.render(appended.index, prepared.body, appended.head)), 201
+        return jsonify(log.add(prepare(request.get_data(cache=False), allowed))), 201
 
     @bp.get(f"{ENTRIES}/<index>")
     def entry(index: str) -> Response:
@@ -131,19 +121,5 @@ def blueprint(log: Rekor2Log, allowed: frozenset[str]) -> Blueprint:
         if len(found) == limit:
             out["next"] = str(found[-1])
         return jsonify(out)
-
-    # ---- C2SP tlog-tiles -----------------------------------------------------------------------
-
-    @bp.get("/checkpoint")
-    def checkpoint() -> Response:
-        return Response(log.head().note, content_type="text/plain; charset=utf-8",
-                        headers={"Cache-Control": "no-cache"})  # fmt: skip
-
-    @bp.get("/tile/<path:rest>")
-    def tile(rest: str) -> Response:
-        resource = resources.parse(rest)
-        body = resources.read(log.log, log.log.head().size, resource)
-        return Response(body, content_type="application/octet-stream",
-                        headers={"Cache-Control": _TILE_CACHE})  # fmt: skip
 
     return bp

@@ -13,6 +13,7 @@ from sigstack.services.runtime import db
 from sigstack.services.runtime.app import create_app as _create_app
 from sigstack.services.runtime.errors import grpc_body
 from sigstack.services.runtime.observe import LOG_ENTRIES
+from sigstack.services.tlog.api import tiles_blueprint
 
 from .api import blueprint
 from .entries import signing_algorithms
@@ -48,9 +49,10 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
     def register(app: Flask) -> None:
         app.register_blueprint(blueprint(log, allowed))
+        app.register_blueprint(tiles_blueprint(log))
         app.extensions["rekor2"] = log
 
     def gauges() -> None:
-        LOG_ENTRIES.labels("rekor2").set(log.log.head().size)
+        LOG_ENTRIES.labels("rekor2").set(log.size())
 
     return _create_app("rekor2", cfg, register, error_body=grpc_body, metrics=gauges)

@@ -25,21 +25,17 @@ import argparse
 import contextlib
 import os
 import shutil
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from sigstack.protocol import note
 from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.runtime import db
-from sigstack.services.tlog import resources
-from sigstack.services.tlog import store as tlog_store
-from sigstack.services.tlog.reads import LogReads
+from sigstack.services.tlog import LogReads, TreeReader, open_reader, resources
 
 from .log import TREE_PREFIX, origins_in
 
@@ -53,24 +49,11 @@ class Exported:
     files: int  # tiles and bundles written
 
 
-class TreeReader(LogReads):
-    """Read access to one log by tree ID (no key, no sequencer)."""
-
-    def __init__(self, engine: Engine, tree_id: int) -> None:
-        self.engine = engine
-        self.tree_id = tree_id
-        self._cache = OrderedDict()
-        self._cache_max = 4096
-        self._cache_lock = threading.Lock()
-
-
 def open_tree(engine: Engine, origin: str) -> TreeReader:
-    t = tlog_store.trees
-    with engine.connect() as conn:
-        tree_id = conn.execute(select(t.c.tree_id).where(t.c.name == TREE_PREFIX + origin)).scalar()
-    if tree_id is None:
+    reader = open_reader(engine, TREE_PREFIX + origin)
+    if reader is None:
         raise ConfigError(f"the database holds no Rekor v2 log {origin}")
-    return TreeReader(engine, int(tree_id))
+    return reader
 
 
 def _write(path: Path, data: bytes, made: set[Path]) -> None:

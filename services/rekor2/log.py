@@ -13,7 +13,10 @@
 - Entries are answered as protobuf-specs ``TransparencyLogEntry`` JSON with every field present
   (rekor-tiles marshals with EmitUnpopulated): no inclusion promise, integrated time 0.
 - Search keys (``entries.index_keys``) go to the v1 log's index table in the batch's transaction,
-  under this log's tree ID, so the index never drifts from the log.
+  under this log's tree ID, so the index never drifts from the log (its SQL is
+  ``services.rekor.store``'s).
+- ``add`` is "log this entry, or tell me it exists": the ``TransparencyLogEntry``, or a
+  ``ConflictError`` carrying the existing entry's index (409 with ``x-log-index``).
 """
 
 from __future__ import annotations
@@ -23,15 +26,13 @@ import re
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from sigstack.protocol import note
-from sigstack.protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError, ConflictError
 from sigstack.services.keys import Signer
-from sigstack.services.rekor.store import index as search_index
-from sigstack.services.runtime import db
-from sigstack.services.tlog import Appended, Log, TreeHead, open_log
-from sigstack.services.tlog import store as tlog_store
+from sigstack.services.rekor import store as search_store
+from sigstack.services.tlog import Log, Sequenced, TreeHead, log_names, open_log
 
 from .entries import KIND, VERSION, Prepared
 
@@ -51,10 +52,7 @@ def check_origin(origin: str) -> str:
 
 def origins_in(engine: Engine) -> list[str]:
     """The origins of the Rekor v2 logs in a database."""
-    t = tlog_store.trees
-    with engine.connect() as conn:
-        names = conn.execute(select(t.c.name).where(t.c.name.like(f"{TREE_PREFIX}%"))).scalars()
-        return sorted(n[len(TREE_PREFIX) :] for n in names)
+    return [name[len(TREE_PREFIX) :] for name in log_names(engine, TREE_PREFIX)]
 
 
 def resolve_origin(engine: Engine, wanted: str | None, default: str, *, create: bool) -> str:
@@ -128,16 +126,31 @@ class Rekor2Log:
             head = TreeHead(head.size, head.root_hash, head.timestamp_ms, note_text)
         return head
 
+    def size(self) -> int:
+        """The size of the latest committed tree."""
+        return self.log.head().size
+
+    def close(self) -> None:
+        """Drop the database connections (before a fork: none may cross it, runtime.server)."""
+        self.log.engine.dispose()
+
     # ---- writing -------------------------------------------------------------------------------
 
-    def append(self, prepared: Prepared) -> Appended:
-        return self.log.append(prepared.body, payload=prepared.index_keys)
+    def add(self, prepared: Prepared) -> dict[str, Any]:
+        """Log ``prepared`` (block until its batch is committed with its checkpoint) and return
+        its TransparencyLogEntry; ``ConflictError`` with the existing entry's index when the same
+        entry is logged already."""
+        appended = self.log.append(prepared.body, keys=prepared.index_keys)
+        if appended.duplicate:
+            raise ConflictError(
+                "an equivalent entry already exists in the transparency log with index "
+                f"{appended.index}",
+                log_index=appended.index,
+            )
+        return self.render(appended.index, prepared.body, appended.head)
 
-    def _index(self, conn: Connection, sequenced: list[tuple[int, Any]]) -> None:
-        rows = [{"key": key, "tree_id": self.tree_id, "idx": index}
-                for index, keys in sequenced for key in keys or ()]  # fmt: skip
-        if rows:
-            db.bulk_insert(conn, search_index, rows)
+    def _index(self, conn: Connection, sequenced: list[Sequenced]) -> None:
+        search_store.add_keys(conn, self.tree_id, sequenced)
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -163,40 +176,13 @@ class Rekor2Log:
 
     def entries(self, indexes: list[int], head: TreeHead) -> list[dict[str, Any]]:
         """The entries at ``indexes`` (each below ``head.size``), in that order."""
-        e = tlog_store.entries
-        if not indexes:
-            return []
-        with self.log.engine.connect() as conn:
-            bodies = {
-                r.idx: bytes(r.data)
-                for r in conn.execute(
-                    select(e.c.idx, e.c.data).where(
-                        e.c.tree_id == self.tree_id, e.c.idx.in_(indexes)
-                    )
-                )
-            }
-        return [self.render(i, bodies[i], head) for i in indexes]
+        found = self.log.entries_at(indexes)
+        return [self.render(i, found[i].leaf, head) for i in indexes]
 
     def search(
         self, keys: list[str], operator: str, *, after: int, limit: int, size: int
     ) -> list[int]:
         """Indexes below ``size`` and above ``after`` of the entries carrying any (``or``) or all
         (``and``) of ``keys``, lowest first, at most ``limit``."""
-        ix = search_index
-        keys = list(dict.fromkeys(keys))
-        query = (
-            select(ix.c.idx)
-            .where(
-                ix.c.tree_id == self.tree_id,
-                ix.c.key.in_(keys),
-                ix.c.idx > after,
-                ix.c.idx < size,
-            )
-            .group_by(ix.c.idx)
-            .order_by(ix.c.idx)
-            .limit(limit)
-        )
-        if operator == "and" and len(keys) > 1:
-            query = query.having(func.count() == len(keys))
-        with self.log.engine.connect() as conn:
-            return [int(i) for i in conn.execute(query).scalars()]
+        return search_store.indexes_matching(self.log.engine, self.tree_id, keys, operator,
+                                             after=after, limit=limit, size=size)  # fmt: skip

@@ -1,12 +1,25 @@
 """The log engine both transparency logs share: batching sequencer, tile storage on SQL, heads.
 
-Personalities (``services.rekor``, ``services.ctlog``) decide what a leaf is, how a head is signed
-(``sign_head(size, root, timestamp_ms) -> str``, stored with the head) and what else is written in the
-same transaction (``on_sequenced``). See ``engine`` for the write path and ``tiles`` for the storage
-layout.
+Personalities (``services.rekor``, ``services.rekor2``, ``services.ctlog``) decide what a leaf is,
+how a head is signed (``sign_head(size, root, timestamp_ms) -> str``, stored with the head), what
+else is written in the same transaction (``on_sequenced``, given typed ``Sequenced`` records) and
+what a duplicate means to their clients (``Appended.duplicate``). See ``engine`` for the write
+path, ``reads`` for heads, entries and proofs, ``tiles`` for the storage layout, ``resources`` for
+the tlog-tiles resources and ``api`` for serving them over HTTP (once, for every log).
 """
 
-from .engine import Appended, Entry, Log, TreeHead, entry_bundle, identity_of, open_log
+from .engine import (
+    Appended,
+    Entry,
+    Log,
+    OnSequenced,
+    Sequenced,
+    TreeHead,
+    entry_bundle,
+    identity_of,
+    open_log,
+)
+from .reads import LogReads, TreeReader, log_names, open_reader
 from .tiles import WIDTH, tile_path
 
 __all__ = [
@@ -14,9 +27,15 @@ __all__ = [
     "Appended",
     "Entry",
     "Log",
+    "LogReads",
+    "OnSequenced",
+    "Sequenced",
     "TreeHead",
+    "TreeReader",
     "entry_bundle",
     "identity_of",
+    "log_names",
     "open_log",
+    "open_reader",
     "tile_path",
 ]

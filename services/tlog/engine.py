@@ -48,6 +48,10 @@ MAX_LEAF = 65535  # C2SP entry bundles prefix each entry with a uint16 length
 
 @dataclass(frozen=True)
 class Appended:
+    """What ``Log.append`` returns: where the leaf is, and the committed head that holds it.
+    ``duplicate``: an entry with the same identity was there already (``index`` is its index,
+    ``integrated_ms`` its time)."""
+
     index: int
     leaf_hash: bytes
     integrated_ms: int
@@ -55,19 +59,30 @@ class Appended:
     head: TreeHead
 
 
+@dataclass(frozen=True)
+class Sequenced:
+    """A new entry of the batch being committed, as the personality's same-transaction hook
+    (``on_sequenced``) gets it: its index and the search keys it was appended with."""
+
+    index: int
+    keys: tuple[str, ...]
+
+
 SignHead = Callable[[int, bytes, int], str]
-OnSequenced = Callable[[Connection, list[tuple[int, Any]]], None]
+OnSequenced = Callable[[Connection, list[Sequenced]], None]
 
 
 class _Pending:
-    __slots__ = ("leaf", "leaf_hash", "identity", "extra", "payload", "done", "result", "error")
+    __slots__ = ("leaf", "leaf_hash", "identity", "extra", "keys", "done", "result", "error")
 
-    def __init__(self, leaf: bytes, identity: bytes | None, extra: bytes, payload: Any) -> None:
+    def __init__(
+        self, leaf: bytes, identity: bytes | None, extra: bytes, keys: tuple[str, ...]
+    ) -> None:
         self.leaf = leaf
         self.leaf_hash = merkle.leaf_hash(leaf)
         self.identity = identity or self.leaf_hash
         self.extra = extra
-        self.payload = payload
+        self.keys = keys
         self.done = threading.Event()
         self.result: Appended | None = None
         self.error: Exception | None = None
@@ -109,14 +124,15 @@ class Log(LogReads):
         leaf: bytes,
         identity: bytes | None = None,
         extra: bytes = b"",
-        payload: Any = None,
+        keys: tuple[str, ...] = (),
         timeout: float = 30.0,
     ) -> Appended:
-        """Append ``leaf``; block until it is committed. ``identity`` deduplicates (default: leaf hash)."""
+        """Append ``leaf``; block until it is committed. ``identity`` deduplicates (default: leaf
+        hash); ``keys`` reach ``on_sequenced`` if the leaf is new (Rekor's search index)."""
         if len(leaf) > MAX_LEAF:
             raise ValidationError(f"entry is {len(leaf)} bytes; the log accepts at most {MAX_LEAF}")
         self._ensure_sequencer()
-        item = _Pending(leaf, identity, extra, payload)
+        item = _Pending(leaf, identity, extra, keys)
         self._queue.put(item)
         if not item.done.wait(timeout):
             raise UnavailableError("the log did not sequence the entry in time; retry")
@@ -201,7 +217,7 @@ class Log(LogReads):
                 if edge is None or edge.size != row.size:
                     edge = self._load_edge(conn, row.size)
                 edge.begin()
-                head, results, sequenced = self._sequence(conn, edge, batch, row)
+                head, results = self._sequence(conn, edge, batch, row)
         except BaseException:
             self._edge = None
             self._conn = None
@@ -219,13 +235,13 @@ class Log(LogReads):
 
     def _sequence(
         self, conn: Connection, edge: Edge, batch: list[_Pending], row: Any
-    ) -> tuple[TreeHead, list[tuple[int, bool, int]], list[tuple[int, Any]]]:
+    ) -> tuple[TreeHead, list[tuple[int, bool, int]]]:
         e = store.entries
         existing = self._existing(conn, list({item.identity for item in batch}))
         now_ms = int(time.time() * 1000)
         rows: list[dict[str, Any]] = []
         results: list[tuple[int, bool, int]] = []
-        sequenced: list[tuple[int, Any]] = []
+        sequenced: list[Sequenced] = []
         for item in batch:
             if item.identity in existing:
                 index, integrated = existing[item.identity]
@@ -246,10 +262,10 @@ class Log(LogReads):
                 }
             )
             results.append((index, False, now_ms))
-            sequenced.append((index, item.payload))
+            sequenced.append(Sequenced(index, item.keys))
         if not rows:
             head = TreeHead(row.size, bytes(row.root_hash), row.timestamp_ms, row.note)
-            return head, results, sequenced
+            return head, results
         db.bulk_insert(conn, e, rows)
         self._store_tiles(conn, edge)
         root = edge.root()
@@ -264,7 +280,7 @@ class Log(LogReads):
         )
         if self._on_sequenced is not None:
             self._on_sequenced(conn, sequenced)
-        return TreeHead(edge.size, root, now_ms, note), results, sequenced
+        return TreeHead(edge.size, root, now_ms, note), results
 
     def _existing(self, conn: Connection, identities: list[bytes]) -> dict[bytes, tuple[int, int]]:
         """identity -> (index, integrated_ms) for those already in the log (raw SQL: hot path)."""
@@ -370,4 +386,14 @@ def identity_of(*parts: bytes) -> bytes:
     return h.digest()
 
 
-__all__ = ["Appended", "Entry", "Log", "TreeHead", "entry_bundle", "identity_of", "open_log"]
+__all__ = [
+    "Appended",
+    "Entry",
+    "Log",
+    "OnSequenced",
+    "Sequenced",
+    "TreeHead",
+    "entry_bundle",
+    "identity_of",
+    "open_log",
+]

@@ -73,6 +73,22 @@ class LogReads:
             for r in rows
         ]
 
+    def entries_at(self, indexes: Sequence[int]) -> dict[int, Entry]:
+        """The entries at ``indexes`` that the log holds, by index (in one query)."""
+        e = store.entries
+        if not indexes:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(e.c.idx, e.c.data, e.c.extra, e.c.leaf_hash, e.c.integrated_ms).where(
+                    e.c.tree_id == self.tree_id, e.c.idx.in_(list(indexes))
+                )
+            ).all()
+        return {
+            r.idx: Entry(r.idx, bytes(r.data), bytes(r.extra), bytes(r.leaf_hash), r.integrated_ms)
+            for r in rows
+        }
+
     def entry(self, index: int) -> Entry:
         found = self.entries(index, index + 1) if index >= 0 else []
         if not found:
@@ -170,3 +186,30 @@ class LogReads:
 
     def root_at(self, size: int) -> bytes:
         return merkle.EMPTY_ROOT if size == 0 else self._reader().subtree(0, size)
+
+
+class TreeReader(LogReads):
+    """Read access to one log by tree ID: no key, no sequencer (``open_reader``)."""
+
+    def __init__(self, engine: Engine, tree_id: int, cache_tiles: int = 4096) -> None:
+        self.engine = engine
+        self.tree_id = tree_id
+        self._cache = OrderedDict()
+        self._cache_max = cache_tiles
+        self._cache_lock = threading.Lock()
+
+
+def open_reader(engine: Engine, name: str) -> TreeReader | None:
+    """Read access to the log called ``name``, or None if the database holds no such log."""
+    t = store.trees
+    with engine.connect() as conn:
+        tree_id = conn.execute(select(t.c.tree_id).where(t.c.name == name)).scalar()
+    return None if tree_id is None else TreeReader(engine, int(tree_id))
+
+
+def log_names(engine: Engine, prefix: str = "") -> list[str]:
+    """The names of the logs in a database that start with ``prefix``, sorted."""
+    t = store.trees
+    with engine.connect() as conn:
+        names = conn.execute(select(t.c.name)).scalars().all()
+    return sorted(n for n in names if n.startswith(prefix))

@@ -1,9 +1,9 @@
-"""Fuzzing Rekor's entry parser (``services.rekor.types.prepare``): only
+"""Fuzzing Rekor's entry parser (``services.rekor.types.prepare_entry``): only
 ``protocol.errors.Error`` escapes.
 
 Entry points: a proposed entry as the v1 API decodes its body (``strictjson``) through
-``prepare``, for hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2; and DSSE / in-toto payloads signed as generated
-by the submitter's own key (anyone may log what they sign, so the payload that ``prepare`` reads
+``prepare_entry``, for hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2; and DSSE / in-toto payloads signed as generated
+by the submitter's own key (anyone may log what they sign, so the payload that ``prepare_entry`` reads
 for search-index keys after the signature check is outside input too). Seeds: entries of each
 kind signed with keys and a certificate made here, and in-toto statements.
 """
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from sigstack.protocol import strictjson
 from sigstack.protocol.bundle import pae
-from sigstack.services.rekor.types import prepare
+from sigstack.services.rekor.types import prepare_entry
 from tests.unit.client.kit import Kit, pem
 
 from .core import Target, property_tests
@@ -86,13 +86,19 @@ def entry_seeds() -> list[bytes]:
 
 
 def _proposed(data: bytes) -> None:
-    prepare(strictjson.loads(data, "request body"))  # as services/rekor/api.py decodes it
+    prepare_entry(strictjson.loads(data, "request body"))  # as services/rekor/api.py decodes it
 
 
 TARGETS = [
-    Target("prepare(proposed entry)", _proposed, entry_seeds),
-    Target("prepare(dsse, signed payload)", lambda d: prepare(_dsse(d)), statement_seeds),
-    Target("prepare(intoto, signed payload)", lambda d: prepare(_intoto(d)), statement_seeds),
+    Target("prepare_entry(proposed entry)", _proposed, entry_seeds),
+    Target(
+        "prepare_entry(dsse, signed payload)", lambda d: prepare_entry(_dsse(d)), statement_seeds
+    ),
+    Target(
+        "prepare_entry(intoto, signed payload)",
+        lambda d: prepare_entry(_intoto(d)),
+        statement_seeds,
+    ),
 ]
 
 test_arbitrary_bytes, test_mutated_seeds = property_tests(TARGETS, arbitrary=150, mutated=700)

@@ -1,4 +1,4 @@
-"""``prepare`` on in-toto payloads the submitter signed: a statement whose ``subject`` or
+"""``prepare_entry`` on in-toto payloads the submitter signed: a statement whose ``subject`` or
 ``materials`` is not a list is logged with fewer index keys, not a 500 (``TypeError: 'bool'
 object is not iterable``; found by fuzzing)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sigstack.services.rekor.types import prepare
+from sigstack.services.rekor.types import prepare_entry
 from tests.unit.fuzz.test_rekor import _dsse, _intoto
 
 
@@ -18,8 +18,8 @@ def _statement(subject: object, materials: object) -> bytes:
 def test_statement_fields_of_another_type_give_no_index_keys() -> None:
     good = [{"digest": {"sha256": "ab" * 32}}]
     for make in (_dsse, _intoto):
-        keys = prepare(make(_statement(good, None))).index_keys
+        keys = prepare_entry(make(_statement(good, None))).index_keys
         assert "sha256:" + "ab" * 32 in keys
         for subject, materials in ((True, None), (good[0], 5), (None, True), ("x", {"a": 1})):
-            prepared = prepare(make(_statement(subject, materials)))
+            prepared = prepare_entry(make(_statement(subject, materials)))
             assert "sha256:" + "ab" * 32 not in prepared.index_keys

@@ -28,8 +28,8 @@ def fill(log: Rekor2Log, count: int, start: int = 0) -> list[bytes]:
     prepared = [prepare(json.dumps(v2_hashedrekord(b"tile %d" % i, key).request).encode())
                 for i in range(start, start + count)]  # fmt: skip
     with ThreadPoolExecutor(32) as pool:
-        appended = list(pool.map(log.append, prepared))
-    bodies: dict[int, bytes] = {a.index: p.body for a, p in zip(appended, prepared, strict=True)}
+        added = list(pool.map(log.add, prepared))
+    bodies = {int(a["logIndex"]): p.body for a, p in zip(added, prepared, strict=True)}
     return [bodies[i] for i in sorted(bodies)]
 
 

@@ -140,7 +140,7 @@ def test_a_failing_item_never_fails_the_entries_batched_with_it(url) -> None:
     # key did on PostgreSQL): the other items of the batch are still committed, the bad one alone
     # is refused, and the log holds exactly the good ones.
     def on_sequenced(conn, sequenced) -> None:
-        if any(payload == "poison" for _, payload in sequenced):
+        if any("poison" in entry.keys for entry in sequenced):
             raise RuntimeError("the database refused this row")
 
     engine = db.make_engine(url)
@@ -149,7 +149,7 @@ def test_a_failing_item_never_fails_the_entries_batched_with_it(url) -> None:
 
     def add(n: int) -> None:
         try:
-            results[n] = log.append(f"leaf {n}".encode(), payload="poison" if n == 5 else None)
+            results[n] = log.append(f"leaf {n}".encode(), keys=("poison",) if n == 5 else ())
         except Exception as exc:  # noqa: BLE001 (the outcome is checked below)
             results[n] = exc
 
