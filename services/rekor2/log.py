@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine
 from sigstack.protocol import note
 from sigstack.protocol.errors import ConfigError, ConflictError
 from sigstack.services.keys import Signer
-from sigstack.services.rekor import store as search_store
+from sigstack.services.rekor.store import add_keys, indexes_matching
 from sigstack.services.tlog import Log, Sequenced, TreeHead, log_names, open_log
 
 from .entries import KIND, VERSION, Prepared
@@ -150,7 +150,7 @@ class Rekor2Log:
         return self.render(appended.index, prepared.body, appended.head)
 
     def _index(self, conn: Connection, sequenced: list[Sequenced]) -> None:
-        search_store.add_keys(conn, self.tree_id, sequenced)
+        add_keys(conn, self.tree_id, sequenced)
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -184,5 +184,5 @@ class Rekor2Log:
     ) -> list[int]:
         """Indexes below ``size`` and above ``after`` of the entries carrying any (``or``) or all
         (``and``) of ``keys``, lowest first, at most ``limit``."""
-        return search_store.indexes_matching(self.log.engine, self.tree_id, keys, operator,
-                                             after=after, limit=limit, size=size)  # fmt: skip
+        return indexes_matching(self.log.engine, self.tree_id, keys, operator,
+                                after=after, limit=limit, size=size)  # fmt: skip
