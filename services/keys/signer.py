@@ -9,34 +9,35 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from sigstack.protocol.errors import ConfigError
+from sigstack.protocol import keys
+from sigstack.protocol.errors import ConfigError, ValidationError
 
 ALGORITHMS = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048", "rsa-3072", "rsa-4096")
 
 
 def public_key_der(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    """The DER SubjectPublicKeyInfo (``protocol.keys.spki_der``)."""
+    return keys.spki_der(key)  # type: ignore[arg-type]
 
 
 def public_key_pem(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    """The PEM SubjectPublicKeyInfo (``protocol.keys.spki_pem``)."""
+    return keys.spki_pem(key)  # type: ignore[arg-type]
 
 
 class Signer:
     """Signs messages with one private key.
 
-    ``sign(message)`` returns what Sigstore's signers return for that key type: ECDSA as ASN.1 DER
-    over SHA-256 (P-256) / SHA-384 (P-384) / SHA-512 (P-521), Ed25519 over the message itself, RSA PKCS#1 v1.5 with
-    SHA-256. ``private_key`` is an object ``cryptography``'s certificate builders accept (the real
-    key for files, an adapter for an HSM).
+    ``sign(message)`` returns what Sigstore's signers return for that key type, with the key's
+    usual algorithm of the registry (``protocol.keys.Algorithm.for_key``, which verifiers use too):
+    ECDSA as ASN.1 DER over SHA-256 (P-256) / SHA-384 (P-384) / SHA-512 (P-521), Ed25519 over the
+    message itself, RSA PKCS#1 v1.5 with SHA-256. A key no algorithm of the registry covers is
+    refused when it is opened. ``private_key`` is an object ``cryptography``'s certificate builders
+    accept (the real key for files, an adapter for an HSM).
     """
 
     ephemeral = False
@@ -45,6 +46,10 @@ class Signer:
         self.private_key = private_key
         self.uri = uri
         self.public_key: PublicKeyTypes = private_key.public_key()
+        try:
+            self.algorithm = keys.Algorithm.for_key(self.public_key)
+        except ValidationError as exc:
+            raise ConfigError(f"key {uri.split('?')[0]}: {exc.message}") from None
         self.public_der = public_key_der(self.public_key)
 
     @property
@@ -53,20 +58,13 @@ class Signer:
 
     def sign(self, message: bytes) -> bytes:
         key = self.private_key
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            bits = key.curve.key_size
-            digest = (
-                hashes.SHA512()
-                if bits == 521
-                else hashes.SHA384()
-                if bits == 384
-                else hashes.SHA256()
-            )
+        digest = self.algorithm.hash_algorithm()
+        if isinstance(key, ec.EllipticCurvePrivateKey) and digest is not None:
             return key.sign(message, ec.ECDSA(digest))
         if isinstance(key, ed25519.Ed25519PrivateKey):
             return key.sign(message)
-        if isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+        if isinstance(key, rsa.RSAPrivateKey) and digest is not None:
+            return key.sign(message, padding.PKCS1v15(), digest)
         raise ConfigError(f"unsupported key type {type(key).__name__} for {self.uri}")
 
     def __repr__(self) -> str:  # never shows key material

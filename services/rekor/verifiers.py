@@ -9,19 +9,19 @@ equal keys give equal entry bodies. Index keys taken from certificates are their
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import ipaddress
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from sigstack.protocol import x509ext
-from sigstack.protocol.errors import ValidationError
+from sigstack.protocol import keys, x509ext
+from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.protojson import strict_b64decode
 
 MAX_CHAIN = 10
 HASHES: dict[str, hashes.HashAlgorithm] = {
@@ -29,16 +29,28 @@ HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha384": hashes.SHA384(),
     "sha512": hashes.SHA512(),
 }
+# Rekor's default --client-signing-algorithms that sign a digest (a hashedrekord): the names of
+# the algorithm registry (protocol.keys); Ed25519 signs whole messages and Ed25519ph cannot be
+# verified here (keys.REFUSED)
+DIGEST_ALGORITHMS = frozenset(
+    {
+        "ecdsa-sha2-256-nistp256",
+        "ecdsa-sha2-384-nistp384",
+        "ecdsa-sha2-512-nistp521",
+        "rsa-sign-pkcs1-2048-sha256",
+        "rsa-sign-pkcs1-3072-sha256",
+        "rsa-sign-pkcs1-4096-sha256",
+    }
+)
+NOT_ALLOWED = "entry algorithms are not allowed"
 
 
 def b64decode(value: object, what: str) -> bytes:
-    """Strict standard base64 (padding required); ValidationError names the field."""
+    """Strict standard base64 (padding required, ``strict_b64decode``), and not empty;
+    ValidationError names the field."""
     if not isinstance(value, str) or not value:
         raise ValidationError(f"{what} must be a non-empty base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValidationError(f"{what} is not valid base64") from exc
+    return strict_b64decode(value, what)
 
 
 def b64(data: bytes) -> str:
@@ -82,31 +94,33 @@ class Verifier:
 
     def verify_digest(self, signature: bytes, digest: bytes, algorithm: str) -> None:
         """Verify a signature over a pre-computed digest (hashedrekord)."""
-        check_pair(self.key, algorithm)
-        prehashed = utils.Prehashed(HASHES[algorithm])
-        try:
-            if isinstance(self.key, ec.EllipticCurvePublicKey):
-                self.key.verify(signature, digest, ec.ECDSA(prehashed))
-            elif isinstance(self.key, rsa.RSAPublicKey):
-                self.key.verify(signature, digest, padding.PKCS1v15(), prehashed)
-            else:  # check_pair let nothing else through
-                raise ValidationError("unsupported key type")
-        except InvalidSignature as exc:
-            raise ValidationError("signature does not verify with the given key") from exc
+        verify(self.key, signature, digest, check_pair(self.key, algorithm), prehashed=True)
 
     def verify_message(self, signature: bytes, message: bytes) -> None:
-        """Verify a signature over a whole message (DSSE PAE), hashing with SHA-256."""
-        try:
-            if isinstance(self.key, ec.EllipticCurvePublicKey):
-                self.key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-            elif isinstance(self.key, rsa.RSAPublicKey):
-                self.key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-            elif isinstance(self.key, ed25519.Ed25519PublicKey):
-                self.key.verify(signature, message)
-            else:
-                raise ValidationError("unsupported key type")
-        except InvalidSignature as exc:
-            raise ValidationError("signature does not verify with the given key") from exc
+        """Verify a signature over a whole message (DSSE PAE): SHA-256 for ECDSA of every curve
+        and RSA, as Rekor's DSSE types load their verifiers; Ed25519 over the message itself."""
+        if isinstance(self.key, ed25519.Ed25519PublicKey):
+            algorithm = keys.ALGORITHMS["PKIX_ED25519"]
+        else:
+            try:
+                algorithm = keys.Algorithm.for_key(self.key, "sha256")
+            except ValidationError:
+                raise ValidationError("unsupported key type") from None
+        verify(self.key, signature, message, algorithm)
+
+
+def verify(
+    key: PublicKeyTypes,
+    signature: bytes,
+    message: bytes,
+    algorithm: keys.Algorithm,
+    prehashed: bool = False,
+) -> None:
+    """``keys.verify`` with the log's client message for a signature that does not verify."""
+    try:
+        keys.verify(key, signature, message, algorithm, prehashed=prehashed)
+    except VerificationError as exc:
+        raise ValidationError("signature does not verify with the given key") from exc
 
 
 def _der_utf8(der: bytes) -> str:
@@ -119,17 +133,16 @@ def _der_utf8(der: bytes) -> str:
     return der[pos : pos + length].decode()
 
 
-def check_pair(key: PublicKeyTypes, algorithm: str) -> None:
-    """Refuse key / digest combinations outside Rekor's default client-signing-algorithms list."""
-    allowed = False
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        allowed = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}.get(
-            key.curve.name
-        ) == algorithm
-    elif isinstance(key, rsa.RSAPublicKey):
-        allowed = key.key_size >= 2048 and algorithm == "sha256"
-    if not allowed:
-        raise ValidationError("entry algorithms are not allowed")
+def check_pair(key: PublicKeyTypes, algorithm: str) -> keys.Algorithm:
+    """The registry algorithm of a key and digest, refused unless it is one of Rekor's default
+    client signing algorithms for digests (``DIGEST_ALGORITHMS``)."""
+    try:
+        found = keys.Algorithm.for_key(key, algorithm)
+    except ValidationError:
+        raise ValidationError(NOT_ALLOWED) from None
+    if found.registry_name not in DIGEST_ALGORITHMS:
+        raise ValidationError(NOT_ALLOWED)
+    return found
 
 
 def load_verifier(encoded: object, what: str = "publicKey.content") -> Verifier:
@@ -149,8 +162,8 @@ def load_verifier(encoded: object, what: str = "publicKey.content") -> Verifier:
                 raise ValidationError(f"{what}: {exc.message}") from None
         for child, parent in zip(certs, certs[1:], strict=False):
             try:
-                child.verify_directly_issued_by(parent)
-            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
+                keys.verify_issued_by(child, parent)
+            except VerificationError as exc:
                 raise ValidationError(f"{what}: certificate chain does not verify") from exc
         try:
             key = certs[0].public_key()
@@ -164,17 +177,18 @@ def load_verifier(encoded: object, what: str = "publicKey.content") -> Verifier:
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValidationError(f"{what} is not a PEM public key or certificate") from exc
     _check_key(key, what)
-    canonical = key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return Verifier(key, canonical, ())
+    return Verifier(key, keys.spki_pem(key), ())
 
 
 def _check_key(key: PublicKeyTypes, what: str) -> None:
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
-        raise ValidationError("entry algorithms are not allowed")
+    """A key of a type some algorithm of the registry signs with (``keys.Algorithm.for_key``):
+    RSA from 2048 bits, ECDSA P-256/P-384/P-521, Ed25519."""
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise ValidationError(f"{what}: unsupported key type")
+    try:
+        keys.Algorithm.for_key(key)
+    except ValidationError:
+        raise ValidationError(NOT_ALLOWED) from None
 
 
 def load_der_verifier(der: bytes, *, certificate: bool, what: str) -> Verifier:
@@ -191,7 +205,4 @@ def load_der_verifier(der: bytes, *, certificate: bool, what: str) -> Verifier:
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValidationError(f"{what} is not a DER public key") from exc
     _check_key(key, what)
-    canonical = key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return Verifier(key, canonical, ())
+    return Verifier(key, keys.spki_pem(key), ())

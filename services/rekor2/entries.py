@@ -29,15 +29,11 @@ verify a bundle, so certificates are kept exactly as sent.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from sigstack.protocol import x509ext
+from sigstack.protocol import keys, x509ext
 from sigstack.protocol.canonical import canonicalize
 from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.protocol.protojson import Reader, b64, camel
@@ -51,38 +47,19 @@ MAX_INDEX_KEYS = 256
 MAX_KEY_CHARS = 512  # the search index's key column
 
 
-@dataclass(frozen=True)
-class Algorithm:
-    """A ``PublicKeyDetails`` value this log verifies hashedrekord signatures for."""
-
-    name: str
-    hash: str  # services.rekor.verifiers.HASHES name
-    proto_hash: str  # HashAlgorithm name in the logged entry
-    digest_size: int
-    curve: str | None = None  # ECDSA
-    rsa_bits: int | None = None  # RSA PKCS#1 v1.5
-
-    def check_key(self, verifier: Verifier) -> None:
-        key = verifier.key
-        if self.curve is not None:
-            ok = isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == self.curve
-        else:
-            ok = isinstance(key, rsa.RSAPublicKey) and key.key_size == self.rsa_bits
-        if not ok:
-            raise ValidationError(f"{INVALID}: keyDetails {self.name} does not describe the key")
-
-
-# The algorithm registry (protobuf-specs PublicKeyDetails, Rekor's default client signing
-# algorithms) minus what this log cannot verify; see REFUSED.
-ALGORITHMS: dict[str, Algorithm] = {
-    a.name: a
-    for a in (
-        Algorithm("PKIX_ECDSA_P256_SHA_256", "sha256", "SHA2_256", 32, curve="secp256r1"),
-        Algorithm("PKIX_ECDSA_P384_SHA_384", "sha384", "SHA2_384", 48, curve="secp384r1"),
-        Algorithm("PKIX_ECDSA_P521_SHA_512", "sha512", "SHA2_512", 64, curve="secp521r1"),
-        Algorithm("PKIX_RSA_PKCS1V15_2048_SHA256", "sha256", "SHA2_256", 32, rsa_bits=2048),
-        Algorithm("PKIX_RSA_PKCS1V15_3072_SHA256", "sha256", "SHA2_256", 32, rsa_bits=3072),
-        Algorithm("PKIX_RSA_PKCS1V15_4096_SHA256", "sha256", "SHA2_256", 32, rsa_bits=4096),
+# The algorithm registry (protocol.keys) narrowed to what a hashedrekord carries and this log can
+# verify: Rekor's default client signing algorithms for digests; see REFUSED. Each is a
+# keys.Algorithm: ``hash`` (hashlib name), ``proto_hash`` (the logged HashAlgorithm),
+# ``digest_size``, ``fits(key)`` (the key's type, curve or RSA size).
+ALGORITHMS: dict[str, keys.Algorithm] = {
+    name: keys.ALGORITHMS[name]
+    for name in (
+        "PKIX_ECDSA_P256_SHA_256",
+        "PKIX_ECDSA_P384_SHA_384",
+        "PKIX_ECDSA_P521_SHA_512",
+        "PKIX_RSA_PKCS1V15_2048_SHA256",
+        "PKIX_RSA_PKCS1V15_3072_SHA256",
+        "PKIX_RSA_PKCS1V15_4096_SHA256",
     )
 }
 REFUSED = {
@@ -144,7 +121,9 @@ def _request(raw: bytes) -> Reader:
     return top
 
 
-def _verifier(r: Reader, allowed: frozenset[str]) -> tuple[Verifier, Algorithm, dict[str, Any]]:
+def _verifier(
+    r: Reader, allowed: frozenset[str]
+) -> tuple[Verifier, keys.Algorithm, dict[str, Any]]:
     """The verifier, the algorithm its ``keyDetails`` names, and its logged form."""
     v = _fields(r.raw("verifier"), r.where("verifier"), ("public_key", "x509_certificate",
                                                           "key_details"))  # fmt: skip
@@ -162,18 +141,15 @@ def _verifier(r: Reader, allowed: frozenset[str]) -> tuple[Verifier, Algorithm, 
     der = holder.blob("raw_bytes")
     where = holder.where("raw_bytes")
     verifier = load_der_verifier(der, certificate=has_cert, what=where)
-    if not has_cert:
-        canonical = verifier.key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        if canonical != der:
-            raise ValidationError(f"{INVALID}: {where} is not a DER SubjectPublicKeyInfo")
-    algorithm.check_key(verifier)
+    if not has_cert and keys.spki_der(verifier.key) != der:  # type: ignore[arg-type]
+        raise ValidationError(f"{INVALID}: {where} is not a DER SubjectPublicKeyInfo")
+    if not algorithm.fits(verifier.key):
+        raise ValidationError(f"{INVALID}: keyDetails {algorithm.name} does not describe the key")
     logged = {"keyDetails": details, camel(name): {"rawBytes": b64(der)}}
     return verifier, algorithm, logged
 
 
-def _algorithm(details: str, allowed: frozenset[str]) -> Algorithm:
+def _algorithm(details: str, allowed: frozenset[str]) -> keys.Algorithm:
     if details in REFUSED:
         raise ValidationError(
             f"{INVALID}: keyDetails {details} is not accepted: {REFUSED[details]}"
@@ -243,16 +219,14 @@ def index_keys(verifier: Verifier, hash_name: str, digest: bytes) -> tuple[str, 
     MAX_KEY_CHARS long (longer SANs are not indexed). An entry whose certificate names an
     identity with a control character (which a PostgreSQL text column cannot hold), or that
     would add more than MAX_INDEX_KEYS keys, is refused before it reaches a batch."""
-    spki = verifier.key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    keys = [f"{hash_name}:{digest.hex()}", f"key:{hashlib.sha256(spki).hexdigest()}"]
-    keys += [f"id:{s}" for s in verifier.subjects()]
+    key_id = keys.key_id(verifier.key)  # type: ignore[arg-type]
+    found = [f"{hash_name}:{digest.hex()}", f"key:{key_id.hex()}"]
+    found += [f"id:{s}" for s in verifier.subjects()]
     if verifier.certificates:
         issuer = x509ext.oidc_issuer(verifier.certificates[0])
         if issuer:
-            keys.append(f"issuer:{issuer.lower()}")
-    unique = tuple(dict.fromkeys(k for k in keys if len(k) <= MAX_KEY_CHARS))
+            found.append(f"issuer:{issuer.lower()}")
+    unique = tuple(dict.fromkeys(k for k in found if len(k) <= MAX_KEY_CHARS))
     if any(_CONTROL.search(k) for k in unique):
         raise ValidationError(
             f"{INVALID}: the certificate names an identity with a control character"
