@@ -8,7 +8,8 @@
 - End to end for the client: a managed-key bundle (entry in the v2 log, timestamp from a real
   ``sigstack serve tsa``) gets the witness's cosignature from ``sigstack witness feed --bundle``,
   and ``sigstack verify-blob --witness-policy`` accepts it under a 1-of-1 policy and refuses it
-  under 2-of-2 or with the cosignature tampered.
+  under 2-of-2 or with the cosignature tampered; sigstore-python's own code still verifies the
+  entry with the extra line in its checkpoint.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sigstack.services.keys import load_signer
 from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
 from sigstack.services.tuf.trustroot import certificate_authority, log_instance, rekor_v2_log_id
 from sigstack.services.witness.cosigner import vkey as make_vkey
+from tests.support.checks import sigstore_python_verify_v2
 from tests.support.entries import v2_hashedrekord
 from tests.support.servers import Service, sigstack_cli
 from tests.unit.witness.helpers import body, origin_hash
@@ -210,6 +212,10 @@ def test_the_client_requires_the_witness_policy_end_to_end(witnessed: dict[str, 
                         "--witness-vkey", witnessed["vkey"], "--bundle", str(plain),
                         "--out", str(cosigned))  # fmt: skip
     assert done.returncode == 0, done.stderr
+    # the cosignature line does not disturb a client that knows nothing of witnesses
+    log_der = load_signer(f"file:{witnessed['log_data'] / 'rekor2-key.pem'}").public_der
+    cosigned_entry = json.loads(cosigned.read_text())["verificationMaterial"]["tlogEntries"][0]
+    sigstore_python_verify_v2(cosigned_entry, log_der, "PKIX_ED25519")
 
     def verify(bundle: Path, rules: str) -> Any:
         (tmp / "policy.txt").write_text(rules)
