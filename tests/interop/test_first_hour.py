@@ -128,7 +128,8 @@ def test_the_report_names_the_identities_to_verify_against(stack: Stack) -> None
 
 def _sign_in(oidc: str, username: str, password: str) -> int:
     """The login form of the authorization endpoint: the status of the POST (302 = signed in)."""
-    from tests.integration.oidc.live import auth_params, login_form, pkce, post_login, session
+    from tests.integration.oidc.live import auth_params, login_form, post_login, session
+    from tests.support.oidc import pkce
 
     http = session()
     url, csrf = login_form(types.SimpleNamespace(url=oidc), http, auth_params(pkce()[1]))  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""A clock the test moves by hand, for code that takes a ``clock``/``now``/``monotonic`` callable."""
+"""A clock the test moves by hand, for code that takes a ``clock``, ``now`` or ``monotonic``
+callable."""
 
 from __future__ import annotations
 
@@ -35,4 +36,5 @@ class Clock(Generic[T]):
         if isinstance(self.now, datetime):
             self.now = self.now + timedelta(seconds=seconds, **kwargs)
         else:
-            self.now = self.now + seconds + timedelta(**kwargs).total_seconds()  # type: ignore[assignment]
+            step = seconds + timedelta(**kwargs).total_seconds()
+            self.now = self.now + step  # type: ignore[assignment]

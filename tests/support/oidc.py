@@ -3,8 +3,9 @@
 ``OIDCIssuer`` serves discovery and a JWKS over HTTP on 127.0.0.1 and mints ID tokens signed with
 its keys (every JWS algorithm Fulcio accepts), with knobs for how the documents answer (caching,
 status, slowness); ``GITHUB_CLAIMS`` and ``GITLAB_CLAIMS`` are the claims of CI providers' tokens.
-``pkce`` and ``claims_of`` are what an OAuth client does with a code flow and an ID token. The
-sigstack issuer itself (services/oidc) is started by the tests that test it.
+``pkce``, ``claims_of`` and ``csrf_from`` are what a client does with a code flow, an ID token
+and the sigstack issuer's login page; that issuer itself (services/oidc) is started by the tests
+that test it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import time
 import uuid
@@ -203,3 +205,10 @@ def claims_of(token: str) -> dict[str, Any]:
 def header_of(token: str) -> dict[str, Any]:
     """A JWT's header, unverified."""
     return _segment(token, 0)
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the sigstack issuer's login page."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)

@@ -193,3 +193,10 @@ def sigstack_cli(
         [sys.executable, "-m", "sigstack.client.cli", *args], cwd=ROOT, env=env, input=stdin,
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
+
+
+def sigstack_out(*args: str, **kwargs: Any) -> str:
+    """``sigstack_cli``'s standard output; the test fails with its stderr if it exits non-zero."""
+    done = sigstack_cli(*args, **kwargs)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

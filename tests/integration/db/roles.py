@@ -8,8 +8,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +17,6 @@ from sqlalchemy import create_engine, text
 
 from sigstack.services.runtime import db
 from tests.support.dbs import postgres_server_url
-from tests.support.testdata import ROOT
 
 SERVICES = ("oidc", "ctlog", "rekor")
 
@@ -65,20 +62,6 @@ def clean_environment(**extra: str) -> dict[str, str]:
     """Our environment without any database URL a developer may have exported, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if "DATABASE_URL" not in k}
     return {**env, **extra}
-
-
-def sigstack(
-    *args: str, env: dict[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sigstack.client.cli", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def scram_verifies(verifier: str, password: str) -> bool:

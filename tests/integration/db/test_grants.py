@@ -23,9 +23,9 @@ from tests.integration.db.roles import (
     clean_environment,
     scram_verifies,
     service_roles,
-    sigstack,
 )
 from tests.support.dbs import fresh_postgres
+from tests.support.servers import sigstack_cli
 
 ALL = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
@@ -47,7 +47,7 @@ def test_every_table_of_the_code_has_exactly_one_owner_service() -> None:
 def _granted(url: str, roles: dict[str, Role]) -> subprocess.CompletedProcess:
     env = clean_environment(SIGSTACK_DATABASE_URL=url,
                             **{r.variable: r.url(url) for r in roles.values()})  # fmt: skip
-    return sigstack("db", "upgrade", "--grant", "oidc", "--grant", "ctlog", "--grant", "rekor",
+    return sigstack_cli("db", "upgrade", "--grant", "oidc", "--grant", "ctlog", "--grant", "rekor",
                     env=env)  # fmt: skip
 
 
@@ -165,7 +165,7 @@ def test_tables_a_later_migration_recreates_get_their_grants_again() -> None:
         alembic.set_main_option("script_location", str(db.MIGRATIONS))
         alembic.set_main_option("sqlalchemy.url", db.normalize_url(url))
         command.downgrade(alembic, "-1")  # the last migration, undone
-        redone = sigstack("db", "upgrade", env=db_env)  # and redone, without --grant
+        redone = sigstack_cli("db", "upgrade", env=db_env)  # and redone, without --grant
         assert redone.returncode == 0, redone.stderr
         want = {t: set(p) for t, p in grants.expected("oidc").items()}
         got = _privileges(url, roles["oidc"].name)
@@ -187,15 +187,15 @@ def test_unsafe_roles_and_missing_inputs_are_refused(tmp_path) -> None:
         roles = stack.enter_context(service_roles())
         url = stack.enter_context(fresh_postgres())
         env = clean_environment()
-        refused = sigstack("db", "check", env=env)
+        refused = sigstack_cli("db", "check", env=env)
         assert refused.returncode != 0 and "SIGSTACK_DATABASE_URL" in refused.stderr
         url_file = tmp_path / "database-url"
         url_file.write_text(url + "\n")
-        behind = sigstack("db", "check", "--database-url-file", str(url_file), env=env)
+        behind = sigstack_cli("db", "check", "--database-url-file", str(url_file), env=env)
         assert behind.returncode != 0 and "sigstack db upgrade" in behind.stderr
         env = clean_environment(SIGSTACK_DATABASE_URL_FILE=str(url_file))
-        assert sigstack("db", "upgrade", env=env).returncode == 0
-        assert sigstack("db", "check", env=env).returncode == 0
+        assert sigstack_cli("db", "upgrade", env=env).returncode == 0
+        assert sigstack_cli("db", "check", env=env).returncode == 0
 
         rekor = roles["rekor"]
         cases = [
@@ -206,34 +206,34 @@ def test_unsafe_roles_and_missing_inputs_are_refused(tmp_path) -> None:
             (["--role", "Robert'); DROP"], {}, "lower-case"),
         ]
         for args, extra, message in cases:
-            out = sigstack("db", "grant", "--service", "rekor", *args, env={**env, **extra})
+            out = sigstack_cli("db", "grant", "--service", "rekor", *args, env={**env, **extra})
             assert out.returncode != 0 and message in out.stderr, (args, out.stderr)
 
         admin = psycopg.connect(url, autocommit=True)
         stack.callback(admin.close)
         for attribute in ("CREATEROLE", "SUPERUSER", "BYPASSRLS"):
             admin.execute(f"CREATE ROLE {rekor.name} LOGIN {attribute}")  # type: ignore[arg-type]
-            out = sigstack("db", "grant", "--service", "rekor", "--role", rekor.name, env=env)
+            out = sigstack_cli("db", "grant", "--service", "rekor", "--role", rekor.name, env=env)
             assert out.returncode != 0 and f"has {attribute}" in out.stderr, out.stderr
             admin.execute(f"DROP ROLE {rekor.name}")  # type: ignore[arg-type]
         admin.execute(f"CREATE ROLE {rekor.name} LOGIN IN ROLE pg_read_all_data")  # type: ignore[arg-type]
-        out = sigstack("db", "grant", "--service", "rekor", "--role", rekor.name, env=env)
+        out = sigstack_cli("db", "grant", "--service", "rekor", "--role", rekor.name, env=env)
         assert out.returncode != 0 and "member of pg_read_all_data" in out.stderr, out.stderr
         admin.execute(f"REVOKE pg_read_all_data FROM {rekor.name}")  # type: ignore[arg-type]
 
         # a grant to PUBLIC reaches every role: the read-back refuses it, and changes nothing
         admin.execute("GRANT SELECT ON oidc_users TO PUBLIC")
-        out = sigstack("db", "grant", "--service", "rekor", "--role", rekor.name, env=env)
+        out = sigstack_cli("db", "grant", "--service", "rekor", "--role", rekor.name, env=env)
         assert out.returncode != 0 and "can SELECT oidc_users" in out.stderr, out.stderr
         assert "nothing was changed" in out.stderr
         assert not _privileges(url, rekor.name)["tlog_trees"]
         admin.execute("REVOKE SELECT ON oidc_users FROM PUBLIC")
-        out = sigstack("db", "grant", "--service", "rekor", "--role", rekor.name, env=env)
+        out = sigstack_cli("db", "grant", "--service", "rekor", "--role", rekor.name, env=env)
         assert out.returncode == 0 and "kept" in out.stdout, out.stderr
 
         sqlite = f"sqlite:///{tmp_path / 'x.db'}"
-        assert sigstack("db", "upgrade", "--database-url", sqlite, env=env).returncode == 0
-        out = sigstack("db", "grant", "--service", "rekor", "--role", "r",
+        assert sigstack_cli("db", "upgrade", "--database-url", sqlite, env=env).returncode == 0
+        out = sigstack_cli("db", "grant", "--service", "rekor", "--role", "r",
                        "--database-url", sqlite, env=env)  # fmt: skip
         assert out.returncode != 0 and "only on PostgreSQL" in out.stderr, out.stderr
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import os
-import subprocess
-import sys
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,22 +36,19 @@ from tests.integration.db.roles import (
     environment_of,
     process_tree,
     service_roles,
-    sigstack,
 )
 from tests.integration.oidc.live import (
     DEVICE_GRANT,
     REDIRECT,
     auth_params,
     code_of,
-    csrf_of,
     login_form,
-    pkce,
     post_login,
 )
 from tests.support.dbs import fresh_postgres
 from tests.support.entries import hashedrekord
-from tests.support.servers import free_port, wait_http
-from tests.support.testdata import ROOT
+from tests.support.oidc import csrf_from, pkce
+from tests.support.servers import Service, sigstack_cli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("servers")]
 PASSWORD = "roles-pass-1"
@@ -63,24 +58,16 @@ PASSWORD = "roles-pass-1"
 def serve(name: str, *args: str, env: dict[str, str], log: Path) -> Iterator[str]:
     """``sigstack serve NAME`` on a free port with ``env``; yields its URL; checks on the way out
     that no process of the server carries a database URL on its command line."""
-    port = free_port()
-    argv = [sys.executable, "-m", "sigstack.client.cli", "serve", name, "--port", str(port), *args]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    service = Service(name, *args, env=env, log=log)
     try:
-        try:
-            wait_http(f"{url}/healthz", 60, proc)
-        except (RuntimeError, TimeoutError):
-            raise AssertionError(f"{name} did not start:\n{log.read_text()[-3000:]}") from None
-        yield url
-        lines = [command_line(pid) for pid in process_tree(proc.pid)]
+        service.start(timeout=60)
+        assert service.proc is not None
+        yield service.url
+        lines = [command_line(pid) for pid in process_tree(service.proc.pid)]
         assert len(lines) >= 2, lines  # the server and its worker(s)
         assert not [line for line in lines if "postgres" in line], lines
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        service.kill(signal.SIGTERM)
 
 
 def _ca(tmp: Path) -> tuple[Path, list[str]]:
@@ -137,7 +124,7 @@ def _oidc_flows(url: str, account: dict[str, str]) -> None:
     page = http.get(f"{url}/device?user_code={grant['user_code']}", timeout=30)
     approved = http.post(f"{url}/device", timeout=30, data={
         "user_code": grant["user_code"], "username": "alice", "password": PASSWORD,
-        "decision": "approve", "csrf_token": csrf_of(page.text),
+        "decision": "approve", "csrf_token": csrf_from(page.text),
     })  # fmt: skip
     assert approved.status_code == 200 and "Device approved" in approved.text, approved.text
     polled = requests.post(f"{url}/token", timeout=30, data={
@@ -155,10 +142,10 @@ def _oidc_flows(url: str, account: dict[str, str]) -> None:
 def _start_oidc(tmp: Path, env: dict[str, str]) -> dict[str, str]:
     """The admin commands, on the issuer's role too (compose's `admin` service uses it)."""
     data = str(tmp / "oidc")
-    added = sigstack("oidc", "add-user", "alice", "--email", "alice@example.org",
+    added = sigstack_cli("oidc", "add-user", "alice", "--email", "alice@example.org",
                      "--password-stdin", "--data-dir", data, env=env, stdin=PASSWORD + "\n")  # fmt: skip
     assert added.returncode == 0, added.stderr
-    made = sigstack("oidc", "add-service-account", "ci", "--data-dir", data, env=env)
+    made = sigstack_cli("oidc", "add-service-account", "ci", "--data-dir", data, env=env)
     assert made.returncode == 0, made.stderr
     return dict(line.split(": ", 1) for line in made.stdout.splitlines() if ": " in line)
 
@@ -167,7 +154,7 @@ def test_each_service_runs_on_its_own_role_with_its_url_outside_the_command_line
     with service_roles() as roles, fresh_postgres() as url:
         owner = clean_environment(SIGSTACK_DATABASE_URL=url,
                                   **{r.variable: r.url(url) for r in roles.values()})  # fmt: skip
-        granted = sigstack("db", "upgrade", "--grant", "oidc", "--grant", "ctlog",
+        granted = sigstack_cli("db", "upgrade", "--grant", "oidc", "--grant", "ctlog",
                            "--grant", "rekor", env=owner)  # fmt: skip
         assert granted.returncode == 0, granted.stderr
 

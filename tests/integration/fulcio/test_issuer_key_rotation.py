@@ -16,8 +16,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,19 +27,11 @@ import requests
 
 from sigstack.services.fulcio.cli import create_ca
 from tests.support.keys import b64, csr_pem, new_key
-from tests.support.servers import Service
-from tests.support.testdata import ROOT
+from tests.support.servers import Service, sigstack_out
 
 pytestmark = [pytest.mark.xdist_group("servers")]
 
 REFUSED = {"code": 3, "message": "There was an error processing the identity token", "details": []}
-
-
-def _sigstack(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "sigstack.client.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def _fulcio(tmp: Path, name: str, ct: Service, issuer_url: str, **settings: Any) -> Service:
@@ -59,7 +49,9 @@ def _fulcio(tmp: Path, name: str, ct: Service, issuer_url: str, **settings: Any)
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp: Path = tmp_path_factory.mktemp("fulcio-rotation")
     create_ca(tmp / "ca", algorithm="ecdsa-p256")
-    out = _sigstack("oidc", "add-service-account", "release-bot", "--data-dir", str(tmp / "oidc"))
+    out = sigstack_out(
+        "oidc", "add-service-account", "release-bot", "--data-dir", str(tmp / "oidc")
+    )
     account = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
     started: list[Service] = []
     try:
@@ -97,7 +89,7 @@ def _rotate_and_delete(stack: dict[str, Any], token: str) -> None:
     """``rotate-key``, then the old key's row and file deleted (docs/oidc.md, compromised key)."""
     kid = jwt.get_unverified_header(token)["kid"]
     data_dir = stack["tmp"] / "oidc"
-    _sigstack("oidc", "rotate-key", "--data-dir", str(data_dir))
+    sigstack_out("oidc", "rotate-key", "--data-dir", str(data_dir))
     with sqlite3.connect(data_dir / "oidc.db") as db:
         assert db.execute("DELETE FROM oidc_keys WHERE kid = ?", (kid,)).rowcount == 1
     (data_dir / "keys" / f"{kid}.pem").unlink()

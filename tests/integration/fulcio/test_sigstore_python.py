@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.support.oidc import OIDCIssuer
+from tests.support.servers import sigstack_cli
 from tests.support.signing_services import signing_services
 from tests.support.testdata import ROOT
 
@@ -32,11 +32,6 @@ pytestmark = [pytest.mark.xdist_group("servers"), pytest.mark.interop]
 
 SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
 DER = serialization.Encoding.DER
-
-
-def _sigstack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sigstack.client.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, env={**os.environ, **(env or {})}, timeout=60)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -164,12 +159,14 @@ def test_serve_refuses_inconsistent_data_dirs(stack: dict[str, Any], tmp_path: P
     data = tmp_path / "ct"
     data.mkdir()
     (data / "ctlog.db").write_bytes(b"")
-    done = _sigstack("serve", "ctlog", "--data-dir", str(data), "--roots", str(ca), "--port", "1")
+    done = sigstack_cli(
+        "serve", "ctlog", "--data-dir", str(data), "--roots", str(ca), "--port", "1"
+    )
     assert done.returncode != 0 and "missing" in done.stderr
     fdata = tmp_path / "fulcio" / "ca"
     fdata.mkdir(parents=True)
     (fdata / "chain.pem").write_bytes(ca.read_bytes())
-    done = _sigstack("serve", "fulcio", "--data-dir", str(tmp_path / "fulcio"), "--port", "1",
+    done = sigstack_cli("serve", "fulcio", "--data-dir", str(tmp_path / "fulcio"), "--port", "1",
                      "--config", str(stack["tmp"] / "fulcio.json"))  # fmt: skip
     assert done.returncode != 0 and "intermediate-key.pem is missing" in done.stderr
 

@@ -5,10 +5,7 @@ several client addresses without trusting any proxy header."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +24,7 @@ from sigstack.services.oidc.passwords import hash_password
 from sigstack.services.oidc.store import Store
 from sigstack.services.runtime import db
 from tests.support.dbs import fresh_postgres
+from tests.support.oidc import csrf_from
 from tests.support.servers import Service
 
 PASSWORD = "concurrency-pass-1"
@@ -106,23 +104,6 @@ def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
         return list(pool.map(run, calls))
 
 
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    body = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
-
-
 def auth_params(challenge: str, nonce: str | None = None) -> dict[str, str]:
     params = {
         "response_type": "code",
@@ -143,7 +124,7 @@ def login_form(live: Live, http: requests.Session, params: dict[str, str]) -> tu
     url = f"{live.url}/auth?{urlencode(params)}"
     page = http.get(url, timeout=60)
     assert page.status_code == 200, page.text
-    return url, csrf_of(page.text)
+    return url, csrf_from(page.text)
 
 
 def post_login(

@@ -11,6 +11,8 @@ from functools import partial
 
 import pytest
 
+from tests.support.oidc import claims_of, csrf_from, pkce
+
 from .live import (
     DEVICE_GRANT,
     PASSWORD,
@@ -18,12 +20,9 @@ from .live import (
     Live,
     at_once,
     auth_params,
-    claims_of,
     code_of,
-    csrf_of,
     live_issuer,
     login_form,
-    pkce,
     post_login,
     session,
 )
@@ -64,7 +63,7 @@ def _approve(live: Live, user_code: str, username: str, source: str):
             "username": username,
             "password": PASSWORD,
             "decision": "approve",
-            "csrf_token": csrf_of(page.text),
+            "csrf_token": csrf_from(page.text),
         },
         timeout=60,
     )

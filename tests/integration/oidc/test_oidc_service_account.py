@@ -14,9 +14,8 @@ import pytest
 import requests
 
 from sigstack.services.oidc.keys import KEYS_TTL
+from tests.support.servers import sigstack_out
 from tests.support.testdata import ROOT
-
-from .conftest import sigstack
 
 
 def _one_liner() -> str:
@@ -91,7 +90,7 @@ def test_rotation_is_seen_by_the_running_server(server):
 
     before = token()
     old_kid = jwt.get_unverified_header(before)["kid"]
-    sigstack("oidc", "rotate-key", "--data-dir", str(server.data_dir))
+    sigstack_out("oidc", "rotate-key", "--data-dir", str(server.data_dir))
     deadline = time.monotonic() + 3 * KEYS_TTL + 5  # every worker re-reads its keys by then
     while True:
         after = token()

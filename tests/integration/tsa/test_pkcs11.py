@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +16,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from tests.support.servers import Service
-from tests.support.testdata import ROOT
+from tests.support.servers import Service, sigstack_cli
 from tests.unit.tsa.helpers import openssl_verify, verify_rfc3161
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -69,19 +67,9 @@ def _uri(label: str, obj: str) -> str:
     return f"pkcs11:token={label};object={obj}?module-path={MODULE}&pin-env=TSA_PIN"
 
 
-def _sigstack(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sigstack.client.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_hsm_leaf_key(token: str, tmp_path: Path) -> None:
     uri = _uri(token, "tsa-leaf")
-    made = _sigstack(
+    made = sigstack_cli(
         "tsa",
         "create-chain",
         "--out-dir",
@@ -98,7 +86,7 @@ def test_hsm_leaf_key(token: str, tmp_path: Path) -> None:
     chain_file = tmp_path / "chain" / "chain.pem"
     chain = x509.load_pem_x509_certificates(chain_file.read_bytes())
     assert chain[0].public_key().curve.name == "secp384r1"  # type: ignore[union-attr]
-    checked = _sigstack("tsa", "check-chain", "--key", uri, "--chain", str(chain_file))
+    checked = sigstack_cli("tsa", "check-chain", "--key", uri, "--chain", str(chain_file))
     assert checked.returncode == 0, checked.stderr
     with Service(
         "tsa",
@@ -134,7 +122,7 @@ def test_hsm_leaf_key(token: str, tmp_path: Path) -> None:
 
 
 def test_hsm_key_not_the_chains_is_refused(token: str, tmp_path: Path) -> None:
-    one = _sigstack(
+    one = sigstack_cli(
         "tsa",
         "create-chain",
         "--out-dir",
@@ -143,7 +131,7 @@ def test_hsm_key_not_the_chains_is_refused(token: str, tmp_path: Path) -> None:
         _uri(token, "tsa-one"),
         "--generate",
     )
-    other = _sigstack(
+    other = sigstack_cli(
         "tsa",
         "create-chain",
         "--out-dir",
@@ -164,7 +152,7 @@ def test_hsm_key_not_the_chains_is_refused(token: str, tmp_path: Path) -> None:
     ).run_to_exit()
     assert done.returncode == 1
     assert "does not match the first certificate of the chain" in done.stderr
-    again = _sigstack(
+    again = sigstack_cli(
         "tsa",
         "create-chain",
         "--out-dir",

@@ -9,10 +9,9 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from cryptography import x509
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from sigstack.protocol.canonical import canonicalize
 from sigstack.protocol.trust import SIGNING_CONFIG_V02, Service, SigningConfig, TimeRange
+from tests.support.servers import serve_handler
 
 from .kit import EPOCH, IDENTITY, ISSUER, Kit, pem
 
@@ -180,10 +180,8 @@ class FakeStack:
                     },
                 }})  # fmt: skip
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.http = serve_handler(Handler)
+        self.url = self.http.url
 
     def signing_config(self) -> SigningConfig:
         start = TimeRange(EPOCH)
@@ -195,8 +193,7 @@ class FakeStack:
         )
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
 
 def cert_der(c: x509.Certificate) -> bytes:

@@ -42,24 +42,19 @@ from sigstack.protocol.trust import (
     TransparencyLogInstance,
     TrustedRoot,
 )
+from tests.support.entries import hashedrekord_body
+from tests.support.keys import der_public, pem_public
 
 IDENTITY = "alice@example.com"
 ISSUER = "https://issuer.example.com"
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-def spki(key: Any) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 def pem(cert_or_key: Any) -> bytes:
+    """A certificate's PEM, or a key's PEM SubjectPublicKeyInfo."""
     if isinstance(cert_or_key, x509.Certificate):
         return cert_or_key.public_bytes(serialization.Encoding.PEM)
-    return cert_or_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return pem_public(cert_or_key)
 
 
 def _name(cn: str) -> x509.Name:
@@ -125,14 +120,14 @@ class Kit:
 
     @property
     def log_id(self) -> bytes:
-        return hashlib.sha256(spki(self.log_key.public_key())).digest()
+        return hashlib.sha256(der_public(self.log_key)).digest()
 
     def trusted_root(self, **changes: Any) -> TrustedRoot:
         assert self.ca is not None
         start = TimeRange(EPOCH)
 
         def log(key: Any) -> TransparencyLogInstance:
-            raw = spki(key.public_key())
+            raw = der_public(key)
             return TransparencyLogInstance(
                 base_url="https://log.test",
                 hash_algorithm="SHA2_256",
@@ -192,7 +187,7 @@ class Kit:
         signer = ct_key or self.ct_key
         millis = int((sct_time or start).timestamp() * 1000)
         tbs = precert.tbs_certificate_bytes
-        issuer_hash = hashlib.sha256(spki(self.ca_key.public_key())).digest()
+        issuer_hash = hashlib.sha256(der_public(self.ca_key)).digest()
         signed = (
             struct.pack(">BBQH", 0, 0, millis, 1)
             + issuer_hash
@@ -201,7 +196,7 @@ class Kit:
             + b"\x00\x00"
         )
         sig = signer.sign(signed, ec.ECDSA(hashes.SHA256()))
-        ct_id = hashlib.sha256(spki(signer.public_key())).digest()
+        ct_id = hashlib.sha256(der_public(signer)).digest()
         return builder.add_extension(sct_extension(ct_id, millis, sig), critical=False).sign(
             self.ca_key, hashes.SHA384()
         )
@@ -215,7 +210,7 @@ class Kit:
         with_set: bool = True,
     ) -> TransparencyLogEntry:
         key = log_key or self.log_key
-        log_id = hashlib.sha256(spki(key.public_key())).digest()
+        log_id = hashlib.sha256(der_public(key)).digest()
         leaves = [merkle.leaf_hash(b"other %d" % i) for i in range(6)]
         index = 4
         leaves.insert(index, merkle.leaf_hash(body))
@@ -263,7 +258,7 @@ class Kit:
         cert = self.leaf(key, **leaf_args)
         digest = hashlib.sha256(data).digest()
         sig = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-        body = hashedrekord(digest, sig, pem(cert))
+        body = hashedrekord_body(digest, sig, pem(cert))
         bundle = Bundle(
             media_type=MEDIA_TYPE_V03,
             verification_material=VerificationMaterial(
@@ -278,7 +273,7 @@ class Kit:
         """A managed-key bundle (``publicKey`` hint, the key's PEM in the log body)."""
         digest = hashlib.sha256(data).digest()
         sig = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-        body = hashedrekord(digest, sig, pem(key.public_key()))
+        body = hashedrekord_body(digest, sig, pem(key.public_key()))
         return Bundle(
             media_type=MEDIA_TYPE_V03,
             verification_material=VerificationMaterial(
@@ -321,19 +316,3 @@ class Kit:
             ),
             dsse_envelope=DsseEnvelope(payload, ptype, (DsseSignature(sig),)),
         )
-
-
-def hashedrekord(digest: bytes, signature: bytes, signer_pem: bytes) -> bytes:
-    return canonicalize(
-        {
-            "apiVersion": "0.0.1",
-            "kind": "hashedrekord",
-            "spec": {
-                "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
-                "signature": {
-                    "content": base64.b64encode(signature).decode(),
-                    "publicKey": {"content": base64.b64encode(signer_pem).decode()},
-                },
-            },
-        }
-    )

@@ -38,8 +38,10 @@ from sigstack.protocol.bundle import (
 )
 from sigstack.protocol.canonical import canonicalize
 from sigstack.protocol.trust import TimeRange, TrustedRoot
+from tests.support.entries import hashedrekord_body
+from tests.support.keys import der_public
 
-from .kit import IDENTITY, ISSUER, Kit, hashedrekord, pem, spki
+from .kit import IDENTITY, ISSUER, Kit, pem
 from .mutations import KIT_DATA, Mutant, Seed, allowed_for, with_root
 
 DIGEST = hashlib.sha256(KIT_DATA).digest()
@@ -62,7 +64,7 @@ def _sign_set(key: Any, entry: TransparencyLogEntry) -> TransparencyLogEntry:
 
 def _checkpoint(kit: Kit, size: int, root: bytes, key: Any = None) -> str:
     key = key or kit.log_key
-    log_id = hashlib.sha256(spki(key.public_key())).digest()
+    log_id = hashlib.sha256(der_public(key)).digest()
     return note.sign_checkpoint(
         note.Checkpoint(origin="log.test - 42", size=size, root_hash=root), "log.test",
         log_id[:4], lambda data: key.sign(data, ec.ECDSA(hashes.SHA256())),
@@ -83,7 +85,7 @@ def _blob_bundle(
     key = _ec()
     cert = kit.leaf(key, **(leaf_args or {}))
     sig = key.sign(signed_digest or digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-    body = body if body is not None else hashedrekord(digest, sig, pem(cert))
+    body = body if body is not None else hashedrekord_body(digest, sig, pem(cert))
     tlog = entry(body, cert, sig) if entry is not None else kit.log_entry(body)
     return Bundle(
         media_type=MEDIA_TYPE_V03,
@@ -198,7 +200,11 @@ def signed_bundles(kit: Kit) -> Iterator[tuple[str, Bundle, datetime | None]]:
     other_digest = hashlib.sha256(b"something else").digest()
     key = _ec()
     other_cert = kit.leaf(key)
-    yield "body-other-digest", _blob_bundle(kit, body=hashedrekord(other_digest, b"0", b"x")), None
+    yield (
+        "body-other-digest",
+        _blob_bundle(kit, body=hashedrekord_body(other_digest, b"0", b"x")),
+        None,
+    )
 
     def body_with(field: str) -> Any:
         def build(body: bytes, cert: Any, sig: bytes) -> TransparencyLogEntry:

@@ -18,9 +18,10 @@ from sigstack.client.verify.intoto import Statement
 from sigstack.protocol.bundle import Bundle, TransparencyLogEntry
 from sigstack.protocol.errors import Error, ValidationError, VerificationError
 from sigstack.protocol.trust import TrustedRoot
+from tests.support.entries import hashedrekord_body
 from tests.support.testdata import TESTDATA
 
-from .kit import IDENTITY, ISSUER, Kit, hashedrekord
+from .kit import IDENTITY, ISSUER, Kit
 
 DEEP = 100_000
 POLICY = IdentityPolicy(identity=IDENTITY, issuer=ISSUER)
@@ -80,7 +81,7 @@ def test_logged_body_nested_deeply() -> None:
         Verifier(kit.trusted_root()).verify_artifact(
             bad, Artifact(hashlib.sha256(b"x").digest()), POLICY
         )
-    assert hashedrekord  # the honest body builder, for comparison
+    assert hashedrekord_body  # the honest body builder, for comparison
 
 
 @pytest.mark.parametrize(

@@ -5,16 +5,13 @@ expects, before the cache of that mirror is wiped."""
 
 from __future__ import annotations
 
-import functools
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from sigstack.client.cli import main
+from tests.support.servers import free_port, serve_directory
 from tests.support.testdata import TESTDATA
 
 from .kit import Kit
@@ -22,23 +19,12 @@ from .kit import Kit
 TUF_ROOT = TESTDATA / "pyassets" / "trust" / "staging" / "root.json"  # a real TUF root
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def not_a_repository(tmp_path: Path) -> Iterator[str]:
     """An HTTP server that answers 404 to everything a TUF client asks for."""
     (tmp_path / "www").mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tuf"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(tmp_path / "www") as server:
+        yield f"{server.url}/tuf"
 
 
 def _initialize(mirror: str, root: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -48,7 +34,7 @@ def _initialize(mirror: str, root: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_unreachable_mirror_names_the_url_and_the_cause(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("TUF_ROOT", str(tmp_path / "cache"))
-    mirror = f"http://127.0.0.1:{_closed_port()}"
+    mirror = f"http://127.0.0.1:{free_port()}"
     err = _initialize(mirror, TUF_ROOT, capsys)
     assert f"GET {mirror}/" in err and ".root.json" in err
     assert "Connection refused" in err
@@ -68,7 +54,7 @@ def test_a_trusted_root_instead_of_a_tuf_root(tmp_path, monkeypatch, capsys) -> 
     monkeypatch.setenv("TUF_ROOT", str(tmp_path / "cache"))
     trusted_root = tmp_path / "trusted_root.json"
     trusted_root.write_text(Kit().trusted_root().to_json())
-    err = _initialize(f"http://127.0.0.1:{_closed_port()}", trusted_root, capsys)
+    err = _initialize(f"http://127.0.0.1:{free_port()}", trusted_root, capsys)
     assert "Failed to deserialize JSON" not in err
     assert f"{trusted_root} is a Sigstore trusted root" in err
     assert "TUF repository's root.json" in err
@@ -84,14 +70,14 @@ def test_other_files_say_what_root_expects(content, said, tmp_path, monkeypatch,
     monkeypatch.setenv("TUF_ROOT", str(tmp_path / "cache"))
     root = tmp_path / "root.json"
     root.write_bytes(content)
-    err = _initialize(f"http://127.0.0.1:{_closed_port()}", root, capsys)
+    err = _initialize(f"http://127.0.0.1:{free_port()}", root, capsys)
     assert said in err and "TUF repository's root.json" in err
 
 
 def test_a_wrong_root_file_leaves_the_cache_alone(tmp_path, monkeypatch, capsys) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("TUF_ROOT", str(cache))
-    mirror = f"http://127.0.0.1:{_closed_port()}"
+    mirror = f"http://127.0.0.1:{free_port()}"
     _initialize(mirror, TUF_ROOT, capsys)  # fails, but leaves the mirror's directory
     (mirror_dir,) = [p for p in cache.iterdir() if p.is_dir()]
     marker = mirror_dir / "metadata" / "kept"

@@ -10,20 +10,19 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from werkzeug.serving import make_server
 
 from sigstack.client.sign import services
 from sigstack.client.sign.oidc import IdentityToken
 from sigstack.client.sign.signer import Signer, choose_rekor
 from sigstack.protocol.errors import UnavailableError, ValidationError
 from sigstack.protocol.trust import Service, ServiceConfiguration, SigningConfig, TimeRange
+from tests.support.servers import serve_wsgi
 
 from .fakes import token
 from .kit import Kit
@@ -109,13 +108,8 @@ def tsa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from sigstack.services.tsa.serve import prepare_data_dir
 
     key_uri, chain = prepare_data_dir(tmp_path_factory.mktemp("tsa") / "data")
-    server = make_server("127.0.0.1", 0, create_app({"key_uri": key_uri, "chain_file": chain}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/api/v1/timestamp"
-    finally:
-        server.shutdown()
+    with serve_wsgi(create_app({"key_uri": key_uri, "chain_file": chain})) as server:
+        yield f"{server.url}/api/v1/timestamp"
 
 
 def test_the_timestamp_request_is_what_sigstore_python_sends(tsa_url: str) -> None:

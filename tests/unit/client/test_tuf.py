@@ -5,12 +5,9 @@ staging repository copy replays with an injected clock and is refused as expired
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
-import threading
 import types
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ import pytest
 from sigstack.client import tuf as client_tuf
 from sigstack.client.cli import main
 from sigstack.protocol.errors import ConfigError
+from tests.support.servers import serve_directory
 from tests.support.testdata import TESTDATA
 
 from .kit import IDENTITY, ISSUER, Kit
@@ -73,14 +71,9 @@ def served(tmp_path: Path):
             b'"application/vnd.dev.sigstore.signingconfig.v0.2+json"}',
         },
     )
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(repo))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     (tmp_path / "root.json").write_bytes(root_json)
-    yield kit, f"http://127.0.0.1:{server.server_address[1]}", tmp_path, repo
-    server.shutdown()
-    server.server_close()
+    with serve_directory(repo) as server:
+        yield kit, server.url, tmp_path, repo
 
 
 def test_initialize_then_verify_from_cache(served, monkeypatch, capsys) -> None:

@@ -15,8 +15,9 @@ from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
 from sigstack.protocol.bundle import MEDIA_TYPE_V01, Bundle
 from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.trust import TimeRange, TrustedRoot
+from tests.support.entries import hashedrekord_body
 
-from .kit import IDENTITY, ISSUER, Kit, hashedrekord, make_ca, pem
+from .kit import IDENTITY, ISSUER, Kit, make_ca, pem
 
 DATA = b"the artifact\n"
 DIGEST = hashlib.sha256(DATA).digest()
@@ -123,7 +124,7 @@ def test_cert_not_valid_at_integrated_time(kit: Kit) -> None:
     from sigstack.protocol.bundle import MessageSignature
 
     sig = key.sign(DIGEST, ec.ECDSA(Prehashed(hashes.SHA256())))
-    entry = kit.log_entry(hashedrekord(DIGEST, sig, pem(cert)))
+    entry = kit.log_entry(hashedrekord_body(DIGEST, sig, pem(cert)))
     vm = dataclasses.replace(
         bundle.verification_material,
         certificate=cert.public_bytes(Encoding.DER),
@@ -227,7 +228,7 @@ def test_signature_over_other_artifact(kit: Kit, good: Bundle) -> None:
 
 def test_log_body_inconsistent(kit: Kit, good: Bundle) -> None:
     # a correctly logged entry, but for another signature: CVE-2022-36056
-    body = hashedrekord(DIGEST, b"\x30\x00", b"not the cert")
+    body = hashedrekord_body(DIGEST, b"\x30\x00", b"not the cert")
     entry = kit.log_entry(body)
     vm = dataclasses.replace(good.verification_material, tlog_entries=(entry,))
     _reject("inconsistent", kit, dataclasses.replace(good, verification_material=vm))

@@ -29,7 +29,8 @@ from sigstack.client.oci.reference import Reference
 from sigstack.client.verify import IdentityPolicy
 from sigstack.protocol import strictjson
 from sigstack.protocol.bundle import DsseEnvelope, DsseSignature
-from tests.unit.client.kit import IDENTITY, ISSUER, Kit, hashedrekord, pem
+from tests.support.entries import hashedrekord_body
+from tests.unit.client.kit import IDENTITY, ISSUER, Kit, pem
 
 from .core import Target, property_tests, text
 
@@ -44,7 +45,7 @@ def legacy() -> tuple[LegacyVerifier, bytes, dict[str, str]]:
     cert = kit.leaf(key)
     payload = formats.simple_signing_payload("registry.test/app", DIGEST, {"k": "v"})
     sig = key.sign(payload, ec.ECDSA(hashes.SHA256()))
-    body = hashedrekord(hashlib.sha256(payload).digest(), sig, pem(cert))
+    body = hashedrekord_body(hashlib.sha256(payload).digest(), sig, pem(cert))
     annotations = {
         formats.ANN_SIGNATURE: base64.b64encode(sig).decode(),
         formats.ANN_CERTIFICATE: pem(cert).decode(),

@@ -12,10 +12,11 @@ import hashlib
 import json
 import re
 import ssl
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.servers import serve_handler
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -124,19 +125,12 @@ class FakeRegistry:
         self.extra_referrers: list[dict[str, Any]] = []
         self.sent = 0
         handler = type("BoundHandler", (Handler,), {"fake": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
         # a client hanging up mid-answer is what some tests are about: no traceback on stderr
-        self.server.handle_error = lambda request, address: None  # type: ignore[method-assign]
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self.url = ("https" if tls is not None else "http") + "://" + self.host
-        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+        self.http = serve_handler(handler, tls=tls, poll_interval=0.02, quiet_errors=True)
+        self.host, self.url = self.http.host, self.http.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
     def add_blob(self, data: bytes) -> str:
         self.blobs[digest_of(data)] = data

@@ -7,9 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +17,7 @@ import pytest
 from sigstack.client.oci.auth import Credentials
 from sigstack.client.oci.registry import OCI_INDEX, OCI_MANIFEST, Registry, fallback_tag
 from sigstack.protocol.errors import NotFoundError, UnavailableError, ValidationError
+from tests.support.servers import serve_handler
 
 
 class FakeRegistry(BaseHTTPRequestHandler):
@@ -102,14 +102,8 @@ def fake() -> Iterator[str]:
     FakeRegistry.manifests = {}
     FakeRegistry.token_requests = []
     FakeRegistry.tamper = False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRegistry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(FakeRegistry) as server:
+        yield server.host
 
 
 def _manifest(extra: dict[str, Any] | None = None) -> bytes:

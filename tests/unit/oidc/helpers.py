@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import json
-import re
 import secrets
 import shutil
 import tempfile
@@ -15,13 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-
 from sigstack.services.oidc import app as oidc_app
 from sigstack.services.oidc.issuer import Issuer
 from sigstack.services.oidc.passwords import hash_password
 from sigstack.services.oidc.store import Store
 from tests.support.clock import Clock
+from tests.support.oidc import csrf_from
 
 ISSUER = "http://127.0.0.1:5556"
 REDIRECT = "http://localhost:41234/auth/callback"
@@ -38,27 +35,6 @@ class Env:
     data_dir: Path
     config: dict[str, Any]
     user_sub: str
-
-
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(32)
-    return verifier, create_s256_code_challenge(verifier)
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    body = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-
-
-def header_of(token: str) -> dict[str, Any]:
-    head = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
 
 
 def auth_params(challenge: str | None, **extra: str) -> dict[str, str]:

@@ -17,17 +17,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from .helpers import (
-    ISSUER,
-    REDIRECT,
-    auth_params,
-    basic,
-    claims_of,
-    code_from,
-    header_of,
-    login,
-    pkce,
-)
+from tests.support.oidc import claims_of, header_of, pkce
+
+from .helpers import ISSUER, REDIRECT, auth_params, basic, code_from, login
 
 
 def test_discovery_is_what_cosign_and_sigstore_python_need(env):

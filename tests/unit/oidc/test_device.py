@@ -6,8 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from sigstack.services.oidc.store import device_codes
+from tests.support.oidc import claims_of, csrf_from, pkce
 
-from .helpers import PASSWORD, claims_of, csrf_from, pkce
+from .helpers import PASSWORD
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 

@@ -13,8 +13,9 @@ from sigstack.protocol.errors import ConfigError, VerificationError
 from sigstack.services.oidc import app as oidc_app
 from sigstack.services.oidc import cli, keys, tokens
 from sigstack.services.oidc.passwords import hash_password, verify_password
+from tests.support.oidc import claims_of, header_of
 
-from .helpers import ISSUER, claims_of, header_of, make_env
+from .helpers import ISSUER, make_env
 
 
 def _config(data_dir, **extra):

@@ -10,8 +10,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from sigstack.services.oidc import tokens
+from tests.support.oidc import csrf_from, pkce
 
-from .helpers import PASSWORD, auth_params, code_from, csrf_from, login, pkce
+from .helpers import PASSWORD, auth_params, code_from, login
 
 
 def _page(env):

@@ -13,7 +13,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from .helpers import REDIRECT, Env, auth_params, basic, pkce
+from tests.support.oidc import pkce
+
+from .helpers import REDIRECT, Env, auth_params, basic
 
 NOT_UTF8 = {"Authorization": "Basic " + base64.b64encode(b"\xf2\x9f:\xb8").decode()}
 

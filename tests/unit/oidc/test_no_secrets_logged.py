@@ -7,8 +7,9 @@ import json
 import logging
 
 from sigstack.services.oidc.cli import create_service_account
+from tests.support.oidc import csrf_from, pkce
 
-from .helpers import PASSWORD, REDIRECT, auth_params, basic, code_from, csrf_from, login, pkce
+from .helpers import PASSWORD, REDIRECT, auth_params, basic, code_from, login
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 

@@ -7,8 +7,9 @@ import pytest
 from sigstack.services.oidc import cli
 from sigstack.services.runtime import db
 from tests.support.dbs import fresh_postgres
+from tests.support.oidc import pkce
 
-from .helpers import auth_params, code_from, login, make_env, pkce
+from .helpers import auth_params, code_from, login, make_env
 
 pytestmark = pytest.mark.postgres
 

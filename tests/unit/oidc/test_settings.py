@@ -8,8 +8,9 @@ import pytest
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.oidc import app as oidc_app
 from sigstack.services.oidc.issuer import Settings
+from tests.support.oidc import claims_of
 
-from .helpers import ISSUER, claims_of
+from .helpers import ISSUER
 
 
 def _settings(**overrides):

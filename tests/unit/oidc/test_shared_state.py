@@ -13,8 +13,9 @@ import ast
 from pathlib import Path
 
 from sigstack.services.oidc import app as oidc_app
+from tests.support.oidc import csrf_from, pkce
 
-from .helpers import PASSWORD, auth_params, basic, code_from, csrf_from, login, pkce
+from .helpers import PASSWORD, auth_params, basic, code_from, login
 
 OIDC = Path(oidc_app.__file__).resolve().parent
 

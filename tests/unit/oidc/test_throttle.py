@@ -15,8 +15,9 @@ import pytest
 
 from sigstack.services.oidc.store import Limit, Store
 from tests.support.dbs import fresh_postgres
+from tests.support.oidc import csrf_from, pkce
 
-from .helpers import PASSWORD, auth_params, csrf_from, login, make_env, pkce
+from .helpers import PASSWORD, auth_params, login, make_env
 
 ATTACKER, OWNER = "10.0.0.66", "10.0.0.7"
 
