@@ -155,7 +155,10 @@ class StateFile:
         }
         data = json.dumps(doc, indent=1).encode() + b"\n"
         directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)  # mode 0600
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)  # mode 0600
+        except OSError as exc:
+            raise ConfigError(f"cannot write the state file {self.path}: {exc.strerror}") from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
