@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "witness": (
         "sigstack.services.witness.cli:main",
-        "witness admin: `witness vkey`, `witness feed`",
+        "witness admin: `witness vkey`, `witness log-list`, `witness feed`",
     ),
     "tuf": (
         "sigstack.services.tuf.cli:main",

@@ -4,6 +4,9 @@
   (``<name>+<hex key ID>+base64(0x04 || Ed25519 key)``), the line a log's witness policy and a
   client's ``--witness-policy`` file name it by. The key is ``DIR/witness-key.pem`` unless
   ``--key`` (or ``SIGSTACK_WITNESS_KEY_URI``) names it.
+- ``log-list [--trusted-root FILE] [--logs FILE]``: print the ``logs/v0`` list of the Rekor v2
+  logs of a trusted root (and of log lists), each log's C2SP vkey: what a witness run by another
+  party is given to follow our logs.
 - ``feed --log URL --witness URL [--witness-vkey VKEY] [--bundle FILE --out FILE]``: take the
   log's current checkpoint (or the one in a bundle) to the witness with a consistency proof from
   the log's tiles; print the cosigned checkpoint (or write the bundle with it). ``feeder`` says why
@@ -62,6 +65,16 @@ def _feed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_list(args: argparse.Namespace) -> int:
+    from .logs import load_logs, to_log_list
+
+    logs = load_logs({"trusted_root": args.trusted_root, "logs": args.logs or []})
+    for reason in logs.skipped:
+        print(f"not listed: {reason}", file=sys.stderr)
+    sys.stdout.write(to_log_list(logs))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="sigstack witness", description="witness admin")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -81,5 +94,14 @@ def main(argv: list[str]) -> int:
     f.add_argument("--bundle", metavar="FILE", help="cosign this bundle's checkpoint")
     f.add_argument("--out", metavar="FILE", help="where the cosigned bundle goes")
     f.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    lst = sub.add_parser(
+        "log-list",
+        help="print a logs/v0 list (the logs' vkeys) of a trusted root's Rekor v2 logs",
+        description="Print the logs/v0 list a witness (ours, or OmniWitness's vkeys) is given: "
+        "the Rekor v2 logs of --trusted-root and the logs of --logs files, merged.",
+    )
+    lst.add_argument("--trusted-root", metavar="FILE", help="a trusted_root.json")
+    lst.add_argument("--logs", action="append", metavar="FILE", help="a logs/v0 list (repeatable)")
     args = parser.parse_args(argv)
-    return _vkey(args) if args.action == "vkey" else _feed(args)
+    actions = {"vkey": _vkey, "feed": _feed, "log-list": _log_list}
+    return actions[args.action](args)

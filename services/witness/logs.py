@@ -22,13 +22,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from sigstack.protocol import note
 from sigstack.protocol.errors import ConfigError, ValidationError
@@ -203,6 +203,33 @@ def logs_of_trusted_root(data: bytes, source: str = "trusted root") -> tuple[lis
             continue
         logs.append(Log(check_origin(origin, source), (verifier,), None, source))
     return logs, skipped
+
+
+def log_vkey(verifier: note.NoteVerifier) -> str:
+    """A log key as a C2SP vkey: type 0x01 for Ed25519, 0x02 (DER SPKI) for ECDSA."""
+    key = verifier.public_key
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        blob = b"\x02" + key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        blob = b"\x01" + key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+    else:
+        raise ValidationError(f"no C2SP vkey type for the key of {verifier.name}")
+    return f"{verifier.name}+{verifier.key_id.hex()}+{base64.b64encode(blob).decode()}"
+
+
+def to_log_list(logs: Iterable[Log]) -> str:
+    """The ``logs/v0`` text of ``logs`` (what another party's witness is given)."""
+    out = ["logs/v0"]
+    for log in logs:
+        for verifier in log.verifiers:
+            out.append(f"vkey {log_vkey(verifier)}")
+            if log.origin != verifier.name:
+                out.append(f"origin {log.origin}")
+    return "\n".join(out) + "\n"
 
 
 def _read(path: str | Path, what: str) -> bytes:

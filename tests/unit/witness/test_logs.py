@@ -11,10 +11,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from sigstack.client.cli import main as sigstack
 from sigstack.protocol import note
 from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.witness import request
-from sigstack.services.witness.logs import load_logs, parse_log_list, parse_log_vkey
+from sigstack.services.witness.logs import load_logs, parse_log_list, parse_log_vkey, to_log_list
 from tests.unit.witness.helpers import TestLog, log_list
 
 SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -142,3 +143,12 @@ def test_request_bodies_round_trip_and_limits() -> None:
     with pytest.raises(ValidationError):
         request.build(-1, [], "note\n")
     assert request.parse(b"old 18446744073709551615\n\nx").old == (1 << 64) - 1
+
+
+def test_a_log_list_is_written_back_as_read(tmp_path: Path) -> None:
+    ed, p256 = TestLog("a.example"), TestLog("b.example", ec.generate_private_key(ec.SECP256R1()))
+    text = f"logs/v0\nvkey {ed.vkey()}\nvkey {p256.vkey()}\norigin b.example - 7\n"
+    assert to_log_list(parse_log_list(text)) == text
+    (tmp_path / "list").write_text(text)
+    done = sigstack(["witness", "log-list", "--logs", str(tmp_path / "list")])
+    assert done == 0
