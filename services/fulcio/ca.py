@@ -15,15 +15,13 @@ import datetime as dt
 import os
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from sigstack.protocol import keys, x509ext
 from sigstack.protocol import sct as ctsct
-from sigstack.protocol import x509ext
-from sigstack.protocol.errors import ConfigError, ValidationError
-from sigstack.services.keys import Signer, public_key_der
+from sigstack.protocol.errors import ConfigError, ValidationError, VerificationError
+from sigstack.services.keys import Signer
 
 from .errors import MSG_CA, MSG_SCT, server_error
 from .identity import Principal
@@ -32,15 +30,12 @@ LEAF_LIFETIME = dt.timedelta(minutes=10)
 
 
 def signing_hash(public_key: object) -> hashes.HashAlgorithm | None:
-    """Certificate signature hash for a CA key: follows the curve; SHA-256 for RSA; none for Ed25519."""
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        size = public_key.curve.key_size
-        return hashes.SHA512() if size > 384 else hashes.SHA384() if size > 256 else hashes.SHA256()
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return hashes.SHA256()
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
-        return None
-    raise ConfigError(f"unsupported CA key type {type(public_key).__name__}")
+    """Certificate signature hash for a CA key: the key's usual algorithm of the registry
+    (``protocol.keys``): follows the curve; SHA-256 for RSA; none for Ed25519."""
+    try:
+        return keys.Algorithm.for_key(public_key).hash_algorithm()
+    except ValidationError as exc:
+        raise ConfigError(f"unsupported CA key: {exc.message}") from None
 
 
 def random_serial() -> int:
@@ -49,14 +44,6 @@ def random_serial() -> int:
         serial = int.from_bytes(os.urandom(20), "big") >> 1
         if serial:
             return serial
-
-
-def verify_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-        return True
-    except (ValueError, TypeError, InvalidSignature):
-        return False
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -70,7 +57,7 @@ def check_chain(signer: Signer, chain: list[x509.Certificate]) -> None:
     """Refuse a chain Fulcio would refuse (see module docstring)."""
     if not chain:
         raise ConfigError("the CA certificate chain is empty")
-    if public_key_der(chain[0].public_key()) != signer.public_der:
+    if keys.spki_der(chain[0].public_key()) != signer.public_der:  # type: ignore[arg-type]
         raise ConfigError("the CA key does not match the first certificate of the chain")
     if not _is_ca(chain[0]):
         raise ConfigError("the issuing certificate is not a CA (BasicConstraints CA:TRUE)")
@@ -79,12 +66,18 @@ def check_chain(signer: Signer, chain: list[x509.Certificate]) -> None:
     except x509.ExtensionNotFound as exc:
         raise ConfigError("the issuing certificate has no SubjectKeyIdentifier") from exc
     for child, parent in zip(chain, chain[1:], strict=False):
-        if not verify_signed_by(child, parent):
+        try:
+            keys.verify_issued_by(child, parent)
+        except VerificationError:
             raise ConfigError(
                 "the CA chain is not in order: a certificate is not signed by the next"
-            )
-    if not verify_signed_by(chain[-1], chain[-1]):
-        raise ConfigError("the last certificate of the CA chain is not a self-signed root")
+            ) from None
+    try:
+        keys.verify_issued_by(chain[-1], chain[-1])
+    except VerificationError:
+        raise ConfigError(
+            "the last certificate of the CA chain is not a self-signed root"
+        ) from None
     if len(chain) > 1:
         try:
             eku = chain[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage).value

@@ -11,7 +11,6 @@ that is not strict JSON or whose timestamp is not a uint64 (the log is ours, its
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 from typing import Any
@@ -19,8 +18,8 @@ from typing import Any
 import urllib3
 from cryptography import x509
 
+from sigstack.protocol import keys, strictjson
 from sigstack.protocol import sct as ctsct
-from sigstack.protocol import strictjson
 from sigstack.protocol.errors import ValidationError, VerificationError
 
 from .errors import MSG_CT, server_error
@@ -101,7 +100,7 @@ class CTClient:
             issuer_key_hash = self._issuer_hashes.get(chain[1])
             if issuer_key_hash is None:
                 issuer = x509.load_der_x509_certificate(chain[1])
-                issuer_key_hash = hashlib.sha256(_spki(issuer)).digest()
+                issuer_key_hash = keys.key_id(issuer.public_key())  # type: ignore[arg-type]
                 if len(self._issuer_hashes) < 64:
                     self._issuer_hashes[chain[1]] = issuer_key_hash
             tbs = ctsct.strip_extension_from_tbs(precert.tbs_certificate_bytes)
@@ -135,11 +134,3 @@ def _parse_sct(body: bytes) -> ctsct.SignedCertificateTimestamp:
     if not 0 <= timestamp < 1 << 64:
         raise ValueError("the SCT timestamp is out of range")
     return ctsct.SignedCertificateTimestamp.from_json(obj)
-
-
-def _spki(cert: x509.Certificate) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )

@@ -1,25 +1,27 @@
 """Proof of possession: the client's public key, its signature over the principal name, CSRs, and
 the (key, hash) allow-list (fulcio.md section 2).
 
-Public-key path: the hash comes from the key alone (P-256 -> SHA-256, P-384 -> SHA-384, P-521 ->
-SHA-512, RSA -> PKCS#1 v1.5 SHA-256, Ed25519 -> pure); ECDSA signatures are accepted in DER or as
-raw r||s. CSR path: the CSR's self-signature is checked and its hash must pair with the key in the
-allow-list; RSA-PSS CSRs are refused. Every failure raises ``ValidationError`` with Fulcio's
-client message.
+Keys, hashes and algorithm names are the algorithm registry's (``protocol.keys``), which the logs
+and the client read too. Public-key path: the hash comes from the key alone (its usual algorithm:
+P-256 -> SHA-256, P-384 -> SHA-384, P-521 -> SHA-512, RSA -> PKCS#1 v1.5 SHA-256, Ed25519 -> pure);
+ECDSA signatures are accepted in DER or as raw r||s. CSR path: the CSR's self-signature is checked
+and its (key, hash) must be an algorithm of the registry in the allow-list; RSA-PSS CSRs are
+refused. Every failure raises ``ValidationError`` with Fulcio's client message.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import SignatureAlgorithmOID
+
+from sigstack.protocol import keys, protojson
+from sigstack.protocol.errors import ValidationError, VerificationError
 
 from .errors import MSG_CSR_PARSE, MSG_KEY_INSECURE, MSG_KEY_PARSE, MSG_SIGNATURE, client_error
 
@@ -33,9 +35,6 @@ DEFAULT_ALGORITHMS = (
     "ed25519",
 )
 KNOWN_ALGORITHMS = (*DEFAULT_ALGORITHMS, "ecdsa-sha2-256-nistp384", "ecdsa-sha2-256-nistp521")
-
-_CURVES = {"secp256r1": "nistp256", "secp384r1": "nistp384", "secp521r1": "nistp521"}
-_CURVE_HASH = {"secp256r1": hashes.SHA256, "secp384r1": hashes.SHA384, "secp521r1": hashes.SHA512}
 _GO_HASH = {"sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512", "sha1": "SHA-1"}
 _GO_SIG = {
     SignatureAlgorithmOID.RSASSA_PSS: "SHA256-RSAPSS",
@@ -54,13 +53,13 @@ PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519Public
 
 
 def b64decode(value: str, what: str, message: str) -> bytes:
-    """protojson ``bytes``: standard or URL-safe alphabet, padding optional."""
+    """protojson ``bytes`` (``protojson.b64decode``: standard or URL-safe alphabet, padding
+    optional), refused with Fulcio's client ``message``."""
     if not isinstance(value, str):
         raise client_error(message, f"{what} is not a string")
-    text = value.strip().replace("-", "+").replace("_", "/")
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError) as exc:
+        return protojson.b64decode(value, what)
+    except ValidationError as exc:
         raise client_error(message, f"{what} is not base64") from exc
 
 
@@ -79,15 +78,16 @@ def parse_public_key(content: bytes) -> PublicKey:
     return key  # type: ignore[return-value]
 
 
-def check_key(key: object) -> None:
-    """goodkey: RSA 2048/3072/4096, ECDSA P-256/384/521, Ed25519; anything else is insecure."""
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size in (2048, 3072, 4096):
-        return
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _CURVES:
-        return
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return
-    raise client_error(MSG_KEY_INSECURE, f"key type {type(key).__name__} is not allowed")
+def check_key(key: object) -> keys.Algorithm:
+    """goodkey: RSA 2048/3072/4096, ECDSA P-256/384/521, Ed25519 (a key whose usual algorithm
+    has a name in the registry); anything else is insecure. Returns that algorithm."""
+    try:
+        algorithm = keys.Algorithm.for_key(key)
+    except ValidationError:
+        algorithm = None
+    if algorithm is None or not algorithm.registry_name:  # no name: an RSA size of no algorithm
+        raise client_error(MSG_KEY_INSECURE, f"key type {type(key).__name__} is not allowed")
+    return algorithm
 
 
 def _ecdsa_der(signature: bytes) -> list[bytes]:
@@ -101,33 +101,23 @@ def _ecdsa_der(signature: bytes) -> list[bytes]:
 
 
 def verify_proof(key: PublicKey, signature: bytes, name: str) -> None:
-    """Check the proof of possession: ``signature`` by ``key`` over the UTF-8 principal name."""
+    """Check the proof of possession: ``signature`` by ``key`` over the UTF-8 principal name,
+    with the key's usual algorithm (``keys.verify``)."""
     message = name.encode("utf-8")
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            digest = _CURVE_HASH[key.curve.name]()
-            for form in _ecdsa_der(signature):
-                try:
-                    key.verify(form, message, ec.ECDSA(digest))
-                    return
-                except (InvalidSignature, ValueError):
-                    continue
-            raise InvalidSignature()
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    algorithm = check_key(key)
+    forms = _ecdsa_der(signature) if isinstance(key, ec.EllipticCurvePublicKey) else [signature]
+    for form in forms:
+        try:
+            keys.verify(key, form, message, algorithm)
             return
-        key.verify(signature, message)
-    except (InvalidSignature, ValueError) as exc:
-        raise client_error(MSG_SIGNATURE, "proof of possession does not verify") from exc
+        except VerificationError:
+            continue
+    raise client_error(MSG_SIGNATURE, "proof of possession does not verify")
 
 
 def default_hash(key: PublicKey) -> str | None:
     """The hash the public-key path implies for ``key`` (``None`` = pure Ed25519)."""
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return _CURVE_HASH[key.curve.name].name
-    if isinstance(key, rsa.RSAPublicKey):
-        return "sha256"
-    return None
+    return check_key(key).hash
 
 
 def parse_csr(pem: bytes) -> tuple[PublicKey, str | None]:
@@ -160,19 +150,19 @@ def parse_csr(pem: bytes) -> tuple[PublicKey, str | None]:
     return key, (digest.name if digest is not None else None)  # type: ignore[return-value]
 
 
-def algorithm_name(key: PublicKey, hash_name: str | None) -> str:
-    """Registry name of a (key, hash) pair, e.g. ``ecdsa-sha2-256-nistp256``."""
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        bits = (hash_name or "").removeprefix("sha")
-        return f"ecdsa-sha2-{bits}-{_CURVES[key.curve.name]}"
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"rsa-sign-pkcs1-{key.key_size}-{hash_name}"
-    return "ed25519" if hash_name is None else f"ed25519-{hash_name}"
+def algorithm_name(key: PublicKey, hash_name: str | None) -> str | None:
+    """Registry name of a (key, hash) pair, e.g. ``ecdsa-sha2-256-nistp256``; ``None`` when the
+    registry has no such algorithm."""
+    try:
+        return keys.Algorithm.for_key(key, hash_name).registry_name or None
+    except ValidationError:
+        return None
 
 
 def check_allowed(key: PublicKey, hash_name: str | None, allowed: Iterable[str]) -> None:
     """Refuse a (key, hash) pair not in ``allowed`` with Fulcio's Go-flavoured message."""
-    if algorithm_name(key, hash_name) in set(allowed):
+    name = algorithm_name(key, hash_name)
+    if name is not None and name in set(allowed):
         return
     go_type = (
         "*ecdsa.PublicKey" if isinstance(key, ec.EllipticCurvePublicKey)

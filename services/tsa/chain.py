@@ -25,12 +25,11 @@ import datetime as dt
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from sigstack.protocol.errors import ConfigError
+from sigstack.protocol import keys
+from sigstack.protocol.errors import ConfigError, VerificationError
 
 CURVES = ("secp256r1", "secp384r1")
 TIMESTAMPING = ExtendedKeyUsageOID.TIME_STAMPING
@@ -98,10 +97,7 @@ def _check_leaf(leaf: x509.Certificate, signer_public_der: bytes | None) -> None
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in CURVES:
         raise ConfigError("the TSA key must be ECDSA P-256 or P-384")
     if signer_public_der is not None:
-        der = key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        if der != signer_public_der:
+        if keys.spki_der(key) != signer_public_der:
             raise ConfigError("the TSA key does not match the first certificate of the chain")
 
 
@@ -133,14 +129,15 @@ def check_chain(
     leaf, issuers = chain[0], chain[1:]
     _check_leaf(leaf, signer_public_der)
     for position, (child, parent) in enumerate(zip(chain, chain[1:], strict=False)):
-        if child.issuer != parent.subject or not _signed_by(child, parent):
-            raise ConfigError(
-                f"the TSA chain is not in order: certificate {position + 1} is not issued by "
-                f"certificate {position + 2} (the chain goes leaf first, root last)"
-            )
-    root = chain[-1]
-    if root.issuer != root.subject or not _signed_by(root, root):
-        raise ConfigError("the last certificate of the TSA chain is not a self-signed root")
+        _issued_by(
+            child,
+            parent,
+            f"the TSA chain is not in order: certificate {position + 1} is not issued by "
+            f"certificate {position + 2} (the chain goes leaf first, root last)",
+        )
+    _issued_by(
+        chain[-1], chain[-1], "the last certificate of the TSA chain is not a self-signed root"
+    )
     for position, cert in enumerate(chain):
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise ConfigError(
@@ -166,9 +163,10 @@ def check_chain(
             )
 
 
-def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate, refusal: str) -> None:
+    """``ConfigError(refusal)`` unless ``cert`` names ``issuer`` and its key signed it
+    (``keys.verify_issued_by``)."""
     try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+        keys.verify_issued_by(cert, issuer)
+    except VerificationError:
+        raise ConfigError(refusal) from None

@@ -12,18 +12,26 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from securesystemslib.signer import Key, Signature, Signer, SSlibKey
 
-from sigstack.protocol.errors import ConfigError
+from sigstack.protocol import keys as registry
+from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services import keys as keystore
 from sigstack.services.runtime.datadir import private_dir
 
 
 def sslib_key(public_key: PublicKeyTypes) -> SSlibKey:
-    """The TUF key for ``public_key`` (RSA keys use PKCS#1 v1.5, as ``services.keys`` signs)."""
-    scheme = "rsa-pkcs1v15-sha256" if isinstance(public_key, rsa.RSAPublicKey) else None
+    """The TUF key for ``public_key``, whose scheme is the algorithm ``services.keys`` signs with
+    (the registry's, ``protocol.keys.Algorithm.for_key``): RSA keys use PKCS#1 v1.5 (securesystemslib
+    would default to PSS); ECDSA and Ed25519 take securesystemslib's defaults, the same hashes."""
+    try:
+        algorithm = registry.Algorithm.for_key(public_key)
+    except ValidationError as exc:
+        raise ConfigError(f"not a TUF key: {exc.message}") from None
+    scheme = None
+    if algorithm.family == registry.RSA_PKCS1V15:
+        scheme = f"rsa-pkcs1v15-{algorithm.hash}"
     return SSlibKey.from_crypto(public_key, scheme=scheme)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,9 +25,9 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from sigstack.protocol import keys
 from sigstack.protocol.errors import ValidationError
 
 TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
@@ -58,20 +57,15 @@ def _public_key(pem_or_der: bytes) -> PublicKeyTypes:
 
 
 def key_details(key: PublicKeyTypes) -> str:
-    """The protobuf-specs ``PublicKeyDetails`` name for ``key``."""
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        names = {
-            "secp256r1": "PKIX_ECDSA_P256_SHA_256",
-            "secp384r1": "PKIX_ECDSA_P384_SHA_384",
-            "secp521r1": "PKIX_ECDSA_P521_SHA_512",
-        }
-        if key.curve.name in names:
-            return names[key.curve.name]
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        return "PKIX_ED25519"
-    elif isinstance(key, rsa.RSAPublicKey) and key.key_size in (2048, 3072, 4096):
-        return f"PKIX_RSA_PKCS1V15_{key.key_size}_SHA256"
-    raise ValidationError(f"unsupported log key type {type(key).__name__}")
+    """The protobuf-specs ``PublicKeyDetails`` name for ``key``: its usual algorithm of the
+    registry (``protocol.keys``), which must not be a deprecated one."""
+    try:
+        algorithm = keys.Algorithm.for_key(key)
+    except ValidationError:
+        algorithm = None
+    if algorithm is None or algorithm.deprecated:
+        raise ValidationError(f"unsupported log key type {type(key).__name__}")
+    return algorithm.name
 
 
 def rekor_v2_log_id(public_key: bytes, origin: str) -> bytes:
@@ -104,11 +98,9 @@ def log_instance(
     """A ``TransparencyLogInstance``: ``public_key`` is PEM or DER SPKI; ``log_id`` defaults to
     SHA-256 of the DER SPKI (Rekor v1 and RFC 6962 CT log ids)."""
     key = _public_key(public_key)
-    der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    der = keys.spki_der(key)  # type: ignore[arg-type]
     if log_id is None:
-        log_id = hashlib.sha256(der).digest()
+        log_id = keys.key_id(key)  # type: ignore[arg-type]
     return {
         "baseUrl": base_url.rstrip("/"),
         "hashAlgorithm": "SHA2_256",
