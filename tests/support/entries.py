@@ -16,9 +16,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
+from sigstack.protocol import x509ext
 from sigstack.protocol.bundle import pae
 from sigstack.protocol.canonical import canonicalize
-from tests.support.keys import b64, der_public, pem_public, self_signed_cert
+from tests.support.keys import b64, der_public, leaf_certificate, pem_public
 
 INTOTO = "application/vnd.in-toto+json"
 
@@ -138,22 +139,26 @@ def v2_request(
     }
 
 
-def _v2_verifier(key: Any, email: str, with_certificate: bool) -> tuple[bytes, Any]:
+def _v2_verifier(
+    key: Any, email: str, with_certificate: bool, issuer: str | None = None
+) -> tuple[bytes, Any]:
     if with_certificate:
-        cert = x509.load_pem_x509_certificate(self_signed_cert(key, email))
+        extensions = x509ext.encode_extensions({"issuer": issuer}) if issuer else []
+        cert = leaf_certificate(key, [x509.RFC822Name(email)], extensions)
         return cert.public_bytes(serialization.Encoding.DER), cert
     return der_public(key), None
 
 
 def v2_hashedrekord(
     artifact: bytes, key: ec.EllipticCurvePrivateKey | None = None, *,
-    email: str = "signer@example.com", with_certificate: bool = True,
+    email: str = "signer@example.com", with_certificate: bool = True, issuer: str | None = None,
 ) -> V2Signed:  # fmt: skip
-    """A P-256 hashedrekord 0.0.2 request over SHA-256(artifact), as sigstore-python sends it."""
+    """A P-256 hashedrekord 0.0.2 request over SHA-256(artifact), as sigstore-python sends it;
+    with ``issuer``, the certificate carries it as Fulcio's OIDC issuer extension."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     digest = hashlib.sha256(artifact).digest()
     sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-    der, cert = _v2_verifier(key, email, with_certificate)
+    der, cert = _v2_verifier(key, email, with_certificate, issuer)
     request = v2_request(digest, sig, der, certificate=with_certificate)
     return V2Signed(request, digest, sig, cert, key)
 

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import ipaddress
 import ssl
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,15 @@ def csr_pem(key: Any, digest: hashes.HashAlgorithm | None = "default") -> bytes:
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
-def self_signed_cert(key: ec.EllipticCurvePrivateKey, email: str) -> bytes:
-    """A PEM certificate of ``key`` for ``email`` (critical SAN), valid for ten minutes."""
+def leaf_certificate(
+    key: ec.EllipticCurvePrivateKey, sans: Sequence[x509.GeneralName],
+    extensions: Iterable[x509.ExtensionType] = (),
+) -> x509.Certificate:  # fmt: skip
+    """A self-signed certificate of ``key`` with ``sans`` (a critical SAN, as Fulcio writes it)
+    and ``extensions`` (non-critical), valid for ten minutes."""
     now = dt.datetime.now(dt.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -100,10 +105,16 @@ def self_signed_cert(key: ec.EllipticCurvePrivateKey, email: str) -> bytes:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=1))
         .not_valid_after(now + dt.timedelta(minutes=10))
-        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=True)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.SubjectAlternativeName(list(sans)), critical=True)
     )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    for ext in extensions:
+        builder = builder.add_extension(ext, critical=False)
+    return builder.sign(key, hashes.SHA256())
+
+
+def self_signed_cert(key: ec.EllipticCurvePrivateKey, email: str) -> bytes:
+    """The PEM of a ``leaf_certificate`` for ``email``."""
+    return leaf_certificate(key, [x509.RFC822Name(email)]).public_bytes(serialization.Encoding.PEM)
 
 
 def tls_pair(tmp: Path) -> tuple[bytes, ssl.SSLContext]:

@@ -22,7 +22,7 @@ from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.rekor2.entries import ALGORITHMS, prepare, signing_algorithms
 from sigstack.services.tlog.engine import MAX_LEAF
 from tests.support.entries import v2_dsse, v2_hashedrekord, v2_request
-from tests.support.keys import b64
+from tests.support.keys import b64, der_public, leaf_certificate
 from tests.support.testdata import ROOT
 
 CASES = ROOT / "tests/data/pyassets/cases"
@@ -84,41 +84,21 @@ def test_snake_case_names_and_url_safe_base64_give_the_same_entry() -> None:
 
 def test_index_keys_digest_key_identity_and_issuer() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(minutes=10))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.RFC822Name("Alice@Example.com"),
-                    x509.UniformResourceIdentifier(
-                        "https://github.com/Org/repo/.github/workflows/ci.yml@refs/heads/main"
-                    ),
-                ]
-            ),
-            critical=True,
-        )
-    )
-    for ext in x509ext.encode_extensions({"issuer": "https://Issuer.example"}):
-        cert = cert.add_extension(ext, critical=False)
-    cert = cert.sign(key, hashes.SHA256())
+    sans = [
+        x509.RFC822Name("Alice@Example.com"),
+        x509.UniformResourceIdentifier(
+            "https://github.com/Org/repo/.github/workflows/ci.yml@refs/heads/main"
+        ),
+    ]
+    issuer = x509ext.encode_extensions({"issuer": "https://Issuer.example"})
+    cert = leaf_certificate(key, sans, issuer)
     digest = hashlib.sha256(b"x").digest()
     sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
     der = cert.public_bytes(serialization.Encoding.DER)
     prepared = prepare(_raw(v2_request(digest, sig, der)))
-    spki = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
     assert prepared.index_keys == (
         f"sha256:{digest.hex()}",
-        f"key:{hashlib.sha256(spki).hexdigest()}",
+        f"key:{hashlib.sha256(der_public(key)).hexdigest()}",
         "id:alice@example.com",
         "id:https://github.com/org/repo/.github/workflows/ci.yml@refs/heads/main",
         "issuer:https://issuer.example",

@@ -3,52 +3,22 @@ certificate identity and OIDC issuer, combined with and/or, paged; every answer 
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from sigstack.protocol import x509ext
 from tests.support.checks import our_verify_v2
-from tests.support.entries import V2Signed, v2_hashedrekord, v2_request
+from tests.support.entries import V2Signed, v2_hashedrekord
+from tests.support.keys import der_public
 
 SEARCH = "/api/v2/search"
 
 
-def fulcio_like(artifact: bytes, email: str, issuer: str) -> V2Signed:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.dev")])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(minutes=10))
-        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=True)
-    )
-    for ext in x509ext.encode_extensions({"issuer": issuer}):
-        builder = builder.add_extension(ext, critical=False)
-    cert = builder.sign(key, hashes.SHA256())
-    digest = hashlib.sha256(artifact).digest()
-    sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-    request = v2_request(digest, sig, cert.public_bytes(serialization.Encoding.DER))
-    return V2Signed(request, digest, sig, cert, key)
-
-
 def fingerprint(signed: V2Signed) -> str:
-    spki = signed.key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(spki).hexdigest()
+    return hashlib.sha256(der_public(signed.key)).hexdigest()
 
 
 @pytest.fixture
@@ -56,10 +26,16 @@ def logged(client) -> list[V2Signed]:
     """Five entries: alice@github (twice, same artifact), bob@github, alice@gitlab, a bare key."""
     shared_key = ec.generate_private_key(ec.SECP256R1())
     made = [
-        fulcio_like(b"release.tar.gz", "Alice@example.com", "https://github.example"),
-        fulcio_like(b"release.tar.gz", "alice@example.com", "https://github.example"),
-        fulcio_like(b"other.tar.gz", "bob@example.com", "https://github.example"),
-        fulcio_like(b"third.tar.gz", "alice@example.com", "https://gitlab.example"),
+        v2_hashedrekord(
+            b"release.tar.gz", email="Alice@example.com", issuer="https://github.example"
+        ),
+        v2_hashedrekord(
+            b"release.tar.gz", email="alice@example.com", issuer="https://github.example"
+        ),
+        v2_hashedrekord(b"other.tar.gz", email="bob@example.com", issuer="https://github.example"),
+        v2_hashedrekord(
+            b"third.tar.gz", email="alice@example.com", issuer="https://gitlab.example"
+        ),
         v2_hashedrekord(b"keyed", shared_key, with_certificate=False),
     ]
     for signed in made:
