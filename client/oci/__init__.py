@@ -6,3 +6,26 @@ distribution API), ``formats`` (cosign's documents), ``sign`` / ``verify`` / ``l
 logic). Commands live in ``client.commands.oci``. Imports only ``client``, ``protocol`` and the
 standard library / cryptography.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ImageSigner": "sigstack.client.oci.sign",
+    "ImageVerifier": "sigstack.client.oci.verify",
+    "Reference": "sigstack.client.oci.reference",
+    "Registry": "sigstack.client.oci.registry",
+}
+__all__ = ["ImageSigner", "ImageVerifier", "Reference", "Registry"]
+
+
+def __getattr__(name: str) -> Any:
+    """PEP 562: import a public name's module the first time the name is asked for."""
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(where), name)
+    globals()[name] = value
+    return value

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography import x509
 
-from sigstack.client.verify import IdentityPolicy, Result, tlog
+from sigstack.client.verify import IdentityPolicy, VerificationResult, tlog
 from sigstack.client.verify.certs import ChainVerifier, verify_signing_certificate
 from sigstack.client.verify.keys import Keyring
 from sigstack.protocol import keys
@@ -31,7 +31,7 @@ from . import formats
 
 class LegacyVerifier:
     """Keyless checks for one trusted root; ``verify_signature`` / ``verify_attestation`` per
-    layer (its annotations and blob) raise ``VerificationError`` or return a ``Result``."""
+    layer (its annotations and blob) raise ``VerificationError`` or return a ``VerificationResult``."""
 
     def __init__(self, root: TrustedRoot, now: datetime | None = None) -> None:
         self.root = root
@@ -42,7 +42,7 @@ class LegacyVerifier:
 
     def verify_signature(
         self, annotations: dict[str, Any], payload: bytes, policy: IdentityPolicy
-    ) -> Result:
+    ) -> VerificationResult:
         """A simple-signing layer: the signature annotation over the payload bytes."""
         raw_sig = _annotation(annotations, formats.ANN_SIGNATURE)
         if not raw_sig:
@@ -63,7 +63,7 @@ class LegacyVerifier:
 
     def verify_attestation(
         self, annotations: dict[str, Any], envelope: DsseEnvelope, policy: IdentityPolicy
-    ) -> Result:
+    ) -> VerificationResult:
         """A ``.att`` layer: a DSSE envelope whose one signature is over its PAE."""
         if len(envelope.signatures) != 1:
             raise VerificationError("the DSSE envelope must hold exactly one signature")
@@ -77,7 +77,7 @@ class LegacyVerifier:
 
     def _certificate_and_log(
         self, annotations: dict[str, Any], policy: IdentityPolicy
-    ) -> tuple[x509.Certificate, Any, Result]:
+    ) -> tuple[x509.Certificate, Any, VerificationResult]:
         pem = _annotation(annotations, formats.ANN_CERTIFICATE)
         if not pem:
             raise VerificationError(
@@ -97,7 +97,7 @@ class LegacyVerifier:
                 "the signature was logged"
             )
         entry = formats.parse_rekor_bundle(raw_bundle)
-        result = Result()
+        result = VerificationResult()
         # the signed time: the integrated time, trusted through the SET
         when = tlog.integrated_time(entry, self._rekor, [], self.now)
         result.times = [when]

@@ -1,11 +1,14 @@
-"""Bundle verification library: ``Verifier``, ``Artifact``, ``IdentityPolicy``.
+"""Bundle verification library: ``Verifier``, ``Artifact``, ``IdentityPolicy``,
+``VerificationResult`` (also exported by ``sigstack.client``).
 
 Split by concept: ``keys`` (trusted-root keys, keyrings), ``certs`` (chain, SCT, identity),
 ``timestamps`` (RFC 3161), ``tlog`` (inclusion proof, checkpoint, SET, body consistency),
-``intoto`` (statements), ``verifier`` (the order of checks).
+``intoto`` (statements), ``verifier`` (the order of checks). Those modules are internal; their
+public names serve the other modules of the package.
 """
 
 from .certs import IdentityPolicy
-from .verifier import Artifact, Result, Verifier
+from .verifier import Artifact, Result, VerificationResult, Verifier
 
-__all__ = ["Artifact", "IdentityPolicy", "Result", "Verifier"]
+# ``Result`` is the former name of ``VerificationResult``, kept for callers not yet moved
+__all__ = ["Artifact", "IdentityPolicy", "Result", "VerificationResult", "Verifier"]

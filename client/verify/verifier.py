@@ -78,8 +78,10 @@ class Artifact:
 
 
 @record
-class Result:
-    """What was verified, for the check list and ``--output json``."""
+class VerificationResult:
+    """What was verified: the checks in order (for the check list), the signer's identities and
+    OIDC issuer, the verified signing times, the log index, and for DSSE the payload (and the
+    in-toto statement when an artifact was given); ``to_dict`` is ``--output json``."""
 
     checks: list[str] = field(default_factory=list)
     identity: list[str] = field(default_factory=list)
@@ -101,6 +103,9 @@ class Result:
             "logIndex": self.log_index,
             "predicateType": self.statement.predicate_type if self.statement else None,
         }
+
+
+Result = VerificationResult  # the former name, for callers not yet moved to the new one
 
 
 def _fail_closed(method: Any) -> Any:
@@ -133,14 +138,16 @@ class Verifier:
     # -- public entry points -------------------------------------------------------------------
 
     @_fail_closed
-    def verify_artifact(self, bundle: Bundle, artifact: Artifact, policy: IdentityPolicy) -> Result:
+    def verify_artifact(
+        self, bundle: Bundle, artifact: Artifact, policy: IdentityPolicy
+    ) -> VerificationResult:
         """Keyless: message signature over the artifact, or DSSE with a matching in-toto subject."""
         leaf, result = self._verify_certificate_and_log(bundle, policy)
         self._verify_content(bundle, artifact, leaf.public_key(), leaf, result)
         return result
 
     @_fail_closed
-    def verify_dsse(self, bundle: Bundle, policy: IdentityPolicy) -> Result:
+    def verify_dsse(self, bundle: Bundle, policy: IdentityPolicy) -> VerificationResult:
         """Keyless DSSE without an artifact: returns the payload (caller checks its type)."""
         if bundle.dsse_envelope is None:
             raise VerificationError("the bundle holds no DSSE envelope")
@@ -149,9 +156,11 @@ class Verifier:
         return result
 
     @_fail_closed
-    def verify_with_key(self, bundle: Bundle, artifact: Artifact | None, key: Any) -> Result:
+    def verify_with_key(
+        self, bundle: Bundle, artifact: Artifact | None, key: Any
+    ) -> VerificationResult:
         """Managed key: the log entry and signature, no certificate or identity."""
-        result = Result()
+        result = VerificationResult()
         entry = self._structure(bundle, keyless=False)
         self._establish_time(bundle, entry, result)
         self._verify_log(entry, result)
@@ -199,7 +208,9 @@ class Verifier:
             )
         return entry
 
-    def _establish_time(self, bundle: Bundle, entry: Any, result: Result) -> list[datetime]:
+    def _establish_time(
+        self, bundle: Bundle, entry: Any, result: VerificationResult
+    ) -> list[datetime]:
         """Step 0: the verified times. Signed timestamps from trusted TSAs, then the integrated
         time, which counts only once its SET verified (``tlog.integrated_time``); a signed time
         after ``now`` is refused rather than believed."""
@@ -228,8 +239,8 @@ class Verifier:
 
     def _verify_certificate_and_log(
         self, bundle: Bundle, policy: IdentityPolicy
-    ) -> tuple[x509.Certificate, Result]:
-        result = Result()
+    ) -> tuple[x509.Certificate, VerificationResult]:
+        result = VerificationResult()
         entry = self._structure(bundle, keyless=True)
         raw_leaf = bundle.verification_material.leaf_certificate
         assert raw_leaf is not None
@@ -251,7 +262,7 @@ class Verifier:
                 )
         return leaf, result
 
-    def _verify_log(self, entry: Any, result: Result) -> None:
+    def _verify_log(self, entry: Any, result: VerificationResult) -> None:
         tlog.verify_entry(entry, self._rekor, result.times)
         result.log_index = entry.log_index
         what = "inclusion proof and signed checkpoint"
@@ -260,7 +271,12 @@ class Verifier:
         result.checks.append(f"The transparency log entry was verified: {what}")
 
     def _verify_content(
-        self, bundle: Bundle, artifact: Artifact | None, key: Any, signer: Any, result: Result
+        self,
+        bundle: Bundle,
+        artifact: Artifact | None,
+        key: Any,
+        signer: Any,
+        result: VerificationResult,
     ) -> None:
         entry = bundle.verification_material.tlog_entries[0]
         if bundle.message_signature is not None:
