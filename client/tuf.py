@@ -79,7 +79,7 @@ def _reason(exc: BaseException, fetcher: Any) -> str:
     return f"{cause} (while fetching {url})" if url else cause
 
 
-def check_root(root_json: bytes, name: str) -> None:
+def _check_root(root_json: bytes, name: str) -> None:
     """Refuse a file that is not TUF root metadata before anything is fetched or wiped, saying
     what it is instead (a trusted_root.json or trust config is the usual mix-up)."""
     from tuf.api.metadata import Metadata, Root
@@ -162,7 +162,7 @@ def initialize(
     fetch the targets."""
     from tuf.api.exceptions import DownloadError, RepositoryError
 
-    check_root(root_json, root_name)
+    _check_root(root_json, root_name)
     cache = cache_dir(env)
     mirror_dir = _mirror_dir(cache, mirror)
     if mirror_dir.exists():

@@ -53,7 +53,7 @@ def parse_challenge(header: str) -> Challenge:
     return Challenge(scheme.lower(), {k: v.replace('\\"', '"') for k, v in params.items()})
 
 
-def config_path(env: Mapping[str, str]) -> str:
+def _config_path(env: Mapping[str, str]) -> str:
     base = env.get("DOCKER_CONFIG") or os.path.join(
         env.get("HOME", os.path.expanduser("~")), ".docker"
     )
@@ -61,7 +61,7 @@ def config_path(env: Mapping[str, str]) -> str:
 
 
 def load_config(env: Mapping[str, str]) -> dict[str, Any]:
-    path = config_path(env)
+    path = _config_path(env)
     try:
         with open(path, "rb") as fh:
             raw = fh.read()

@@ -77,7 +77,7 @@ class IdentityToken:
         return str(email) if isinstance(email, str) and email else str(self.claims["sub"])
 
 
-def read_token_arg(value: str) -> str:
+def _read_token_arg(value: str) -> str:
     """``--identity-token`` takes a JWT or the path of a file holding one."""
     if value.count(".") == 2 and not os.path.exists(value):
         return value
@@ -90,7 +90,7 @@ def read_token_arg(value: str) -> str:
         ) from None
 
 
-def ambient_token(audience: str) -> str | None:
+def _ambient_token(audience: str) -> str | None:
     """A CI-provided token (GitHub Actions, GitLab, Buildkite, CircleCI, Google Cloud)."""
     try:
         import id as ambient  # the `id` package
@@ -108,7 +108,7 @@ def _pkce() -> tuple[str, str]:
     return verifier, challenge.rstrip(b"=").decode()
 
 
-def discover(issuer: str) -> dict[str, Any]:
+def _discover(issuer: str) -> dict[str, Any]:
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     doc = json_request("GET", url, what="the OIDC issuer")
     if not isinstance(doc, dict) or "token_endpoint" not in doc:
@@ -142,7 +142,7 @@ def browser_flow(
     import urllib.parse
 
     out = out or sys.stderr
-    doc = discover(issuer)
+    doc = _discover(issuer)
     verifier, challenge = _pkce()
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     result: dict[str, str] = {}
@@ -238,7 +238,7 @@ def device_flow(
 ) -> str:
     """RFC 8628 device authorization grant (with PKCE); returns the raw ID token."""
     out = out or sys.stderr
-    doc = discover(issuer)
+    doc = _discover(issuer)
     endpoint = doc.get("device_authorization_endpoint")
     if not endpoint:
         raise ValidationError(f"{issuer} does not offer the device flow")
@@ -308,7 +308,7 @@ def get_token(
                 "--identity-token is empty: the command meant to produce the token printed "
                 "nothing (run it alone to see why), or leave the flag out to sign in interactively"
             )
-        return IdentityToken.parse(read_token_arg(explicit), client_id)
+        return IdentityToken.parse(_read_token_arg(explicit), client_id)
     if "SIGSTORE_ID_TOKEN" in env:
         if not env["SIGSTORE_ID_TOKEN"].strip():
             raise ValidationError(
@@ -316,7 +316,7 @@ def get_token(
                 "interactively"
             )
         return IdentityToken.parse(env["SIGSTORE_ID_TOKEN"], client_id)
-    found = ambient_token(client_id)
+    found = _ambient_token(client_id)
     if found:
         return IdentityToken.parse(found, client_id)
     if not issuer:

@@ -46,7 +46,7 @@ def _extensions(cert: x509.Certificate) -> x509.Extensions:
         raise VerificationError(exc.message) from None
 
 
-def is_ca(cert: x509.Certificate) -> bool:
+def _is_ca(cert: x509.Certificate) -> bool:
     try:
         bc = _extensions(cert).get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
@@ -58,7 +58,7 @@ def check_leaf_usage(cert: x509.Certificate) -> None:
     """KeyUsage digitalSignature and EKU codeSigning, not a CA."""
     if cert.version != x509.Version.v3:
         raise VerificationError("the signing certificate is not an X.509 v3 certificate")
-    if is_ca(cert):
+    if _is_ca(cert):
         raise VerificationError("the signing certificate is a CA certificate, not a leaf")
     try:
         ku = _extensions(cert).get_extension_for_class(x509.KeyUsage).value
@@ -177,7 +177,7 @@ def verify_sct(
             issuer = chain[1]
     except x509.ExtensionNotFound:
         pass
-    if not is_ca(issuer):
+    if not _is_ca(issuer):
         raise VerificationError("the SCT issuer certificate is not a CA")
     issuer_key_hash = keys.key_id(issuer.public_key())  # type: ignore[arg-type]
     data = precert_signed_data(_millis(sct), issuer_key_hash, leaf.tbs_precertificate_bytes,

@@ -23,7 +23,7 @@ from .certs import load_certificate
 MAX_TIMESTAMPS = 32
 
 
-def check_shape(stamps: tuple[bytes, ...]) -> None:
+def _check_shape(stamps: tuple[bytes, ...]) -> None:
     if len(stamps) > MAX_TIMESTAMPS:
         raise VerificationError(
             f"too many signed timestamps in the bundle: {len(stamps)} > {MAX_TIMESTAMPS}"
@@ -41,7 +41,7 @@ def verified_times(root: TrustedRoot, stamps: tuple[bytes, ...], message: bytes)
             "the bundle carries a signed timestamp but the trusted root lists no timestamp "
             "authorities"
         )
-    check_shape(stamps)
+    _check_shape(stamps)
     from rfc3161_client import VerificationError as TSAError
     from rfc3161_client import VerifierBuilder, decode_timestamp_response
 

@@ -118,7 +118,7 @@ def integrated_time(
         raise VerificationError(
             f"the log entry's integrated time {seconds} is not a representable time"
         ) from None
-    verify_set(entry, keys, [when, *others])
+    _verify_set(entry, keys, [when, *others])
     if when > now:
         raise VerificationError(
             f"the log entry's integrated time {when.isoformat()} is in the future (is this "
@@ -127,7 +127,7 @@ def integrated_time(
     return when
 
 
-def verify_set(entry: TransparencyLogEntry, keys: Keyring, at: Sequence[datetime]) -> None:
+def _verify_set(entry: TransparencyLogEntry, keys: Keyring, at: Sequence[datetime]) -> None:
     """The SET verifies with a key of the entry's log valid at every time in ``at``."""
     if not entry.inclusion_promise:
         raise VerificationError("the log entry has no inclusion promise (SET)")
