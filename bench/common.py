@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -65,6 +66,17 @@ def cpu_by_service(root_pid: int) -> dict[str, float]:
     return out
 
 
+def log_write_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of the log write benchmarks (Rekor v1 and v2): load, entries, server layout,
+    database."""
+    p.add_argument("--seconds", type=int, default=20)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--entries", type=int, default=60000)
+    p.add_argument("--workers", type=int, help="default: the server's (1 on SQLite, 2 on PG)")
+    p.add_argument("--threads", type=int, help="default: the server's (32 with 1 worker, else 16)")
+    p.add_argument("--sqlite", action="store_true")
+
+
 def loadavg() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
@@ -81,11 +93,14 @@ local bodies = {}
 local i = 0
 ok = 0
 other = 0
+local function unhex(s)
+  return (s:gsub("..", function(h) return string.char(tonumber(h, 16)) end))
+end
 function init(args)
   local f = io.open(args[1], "r")
   local k = 0
   for line in f:lines() do
-    if k % tonumber(args[2]) == id then table.insert(bodies, line) end
+    if k % tonumber(args[2]) == id then table.insert(bodies, unhex(line)) end
     k = k + 1
   end
   f:close()
@@ -93,7 +108,7 @@ end
 request = function()
   i = i + 1
   if i > #bodies then i = 1 end
-  return wrk.format("POST", "PATH", {["Content-Type"] = "application/json"}, bodies[i])
+  return wrk.format("POST", "PATH", {["Content-Type"] = "CONTENT_TYPE"}, bodies[i])
 end
 response = function(status, headers, body)
   if status == OK_STATUS then ok = ok + 1 else other = other + 1 end
@@ -120,17 +135,20 @@ def wrk_post(
     connections: int,
     seconds: float,
     work: Path,
+    content_type: str = "application/json",
 ) -> dict[str, float]:
-    """POST each pre-generated body (one JSON document per line) with wrk, cycling through them.
+    """POST each pre-generated body (any bytes: written in hex, one per line, decoded by the Lua
+    script) with wrk, cycling through them.
 
     Returns requests, ok (answers with ``ok_status``), other (any other status), socket_errors
     (connections wrk could not open, read, write or that timed out), seconds, p50/p99/mean in ms.
     """
     import subprocess
 
-    lines = [b if isinstance(b, bytes) else b.encode() for b in bodies]
-    (work / "bodies.txt").write_bytes(b"\n".join(lines) + b"\n")
+    lines = [(b if isinstance(b, bytes) else b.encode()).hex() for b in bodies]
+    (work / "bodies.txt").write_text("\n".join(lines) + "\n")
     script = _WRK_LUA.replace("PATH", path).replace("OK_STATUS", str(ok_status))
+    script = script.replace("CONTENT_TYPE", content_type)
     (work / "post.lua").write_text(script)
     threads = 2
     out = subprocess.run(

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, loadavg, wrk_post
+from common import ROOT, loadavg, log_write_arguments, wrk_post
 from tsa import process_cpu  # CPU per server process, by pid
 
 from tests.support.dbs import fresh_postgres
@@ -192,12 +192,7 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--seconds", type=int, default=20)
-    p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--entries", type=int, default=60000)
-    p.add_argument("--workers", type=int, help="default: the server's (1 on SQLite, 2 on PG)")
-    p.add_argument("--threads", type=int, help="default: the server's (32 with 1 worker, else 16)")
-    p.add_argument("--sqlite", action="store_true")
+    log_write_arguments(p)
     args = p.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, cpu_seconds, loadavg, median, pct, wrk_post
+from common import ROOT, cpu_seconds, loadavg, log_write_arguments, median, pct, wrk_post
 
 from sigstack.protocol import merkle
 from sigstack.services.keys import create_file_key
@@ -161,12 +161,7 @@ def proof_bench(url: str, sizes: list[int]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--seconds", type=int, default=20)
-    p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--entries", type=int, default=60000)
-    p.add_argument("--workers", type=int, help="default: the server's (1 on SQLite, 2 on PG)")
-    p.add_argument("--threads", type=int, help="default: the server's (32 with 1 worker, else 16)")
-    p.add_argument("--sqlite", action="store_true")
+    log_write_arguments(p)
     p.add_argument("--skip-write", action="store_true")
     p.add_argument("--skip-proofs", action="store_true")
     p.add_argument("--proof-sizes", default="10000,100000,1000000")

@@ -22,58 +22,13 @@ import argparse
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, loadavg
+from common import ROOT, loadavg, wrk_post
 
 from tests.support.servers import Service
-
-_LUA = """
-local threads = {}
-local n = 0
-function setup(thread)
-  thread:set("id", n)
-  n = n + 1
-  table.insert(threads, thread)
-end
-local bodies = {}
-local i = 0
-ok = 0
-other = 0
-local function unhex(s)
-  return (s:gsub("..", function(h) return string.char(tonumber(h, 16)) end))
-end
-function init(args)
-  local f = io.open(args[1], "r")
-  local k = 0
-  for line in f:lines() do
-    if k % tonumber(args[2]) == id then table.insert(bodies, unhex(line)) end
-    k = k + 1
-  end
-  f:close()
-end
-request = function()
-  i = i + 1
-  if i > #bodies then i = 1 end
-  return wrk.format("POST", "/api/v1/timestamp",
-    {["Content-Type"] = "application/timestamp-query"}, bodies[i])
-end
-response = function(status, headers, body)
-  if status == 200 then ok = ok + 1 else other = other + 1 end
-end
-done = function(summary, latency, requests)
-  local c, o = 0, 0
-  for _, t in ipairs(threads) do
-    c = c + t:get("ok")
-    o = o + t:get("other")
-  end
-  io.write(string.format("RESULT %d %d %f %f %f %d %d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), latency.mean, c, o))
-end
-"""
 
 
 def requests(n: int, cert_req: bool) -> list[bytes]:
@@ -86,44 +41,6 @@ def requests(n: int, cert_req: bool) -> list[bytes]:
         builder = builder.nonce(nonce=cert_req)  # sigstore-go sends neither
         out.append(builder.build().as_bytes())
     return out
-
-
-def wrk_der(url: str, bodies: list[bytes], connections: int, seconds: float, work: Path) -> dict:
-    """POST the DER bodies (hex, one per line, decoded by the Lua script) with wrk."""
-    (work / "bodies.hex").write_text("\n".join(b.hex() for b in bodies) + "\n")
-    (work / "tsa.lua").write_text(_LUA)
-    threads = 2
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(threads),
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(work / "tsa.lua"),
-            url,
-            "--",
-            str(work / "bodies.hex"),
-            str(threads),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    r = next(line.split() for line in out.splitlines() if line.startswith("RESULT"))
-    return {
-        "requests": int(r[1]),
-        "seconds": int(r[2]) / 1e6,
-        "p50": float(r[3]) / 1000,
-        "p99": float(r[4]) / 1000,
-        "ok": int(r[6]),
-        "other": int(r[7]),
-    }
 
 
 def process_cpu(root_pid: int) -> dict[int, tuple[str, float]]:
@@ -234,7 +151,8 @@ def main() -> None:
         try:
             assert srv.proc is not None
             before = process_cpu(srv.proc.pid)
-            r = wrk_der(srv.url, bodies, args.connections, args.seconds, work)
+            r = wrk_post(srv.url, "/api/v1/timestamp", bodies, 200, args.connections,
+                         args.seconds, work, "application/timestamp-query")  # fmt: skip
             after = process_cpu(srv.proc.pid)
             check_sample(srv.url, work / "data" / "chain")
         finally:
