@@ -71,17 +71,23 @@ def statement(digest_hex: str) -> bytes:
     ).encode()
 
 
-def dsse(payload: bytes, key: ec.EllipticCurvePrivateKey | None = None) -> dict[str, Any]:
-    """A dsse 0.0.1 entry: ``payload`` in a signed in-toto envelope, with the key as verifier."""
+def dsse(
+    payload: bytes, key: ec.EllipticCurvePrivateKey | None = None, *,
+    verifiers: list[bytes] | None = None, keyid: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A dsse 0.0.1 entry: ``payload`` in a signed in-toto envelope, verified by the PEM
+    ``verifiers`` (default: the key's public key); ``keyid`` goes into the signature when given."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     sig = key.sign(pae(INTOTO, payload), ec.ECDSA(hashes.SHA256()))
+    signature = {"sig": b64(sig)} if keyid is None else {"sig": b64(sig), "keyid": keyid}
     envelope = json.dumps(
-        {"payload": b64(payload), "payloadType": INTOTO, "signatures": [{"sig": b64(sig)}]}
+        {"payload": b64(payload), "payloadType": INTOTO, "signatures": [signature]}
     )
+    pems = verifiers if verifiers is not None else [pem_public(key)]
     return {
         "apiVersion": "0.0.1",
         "kind": "dsse",
-        "spec": {"proposedContent": {"envelope": envelope, "verifiers": [b64(pem_public(key))]}},
+        "spec": {"proposedContent": {"envelope": envelope, "verifiers": [b64(p) for p in pems]}},
     }
 
 

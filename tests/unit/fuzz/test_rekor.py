@@ -10,7 +10,6 @@ kind signed with keys and a certificate made here, and in-toto statements.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import json
@@ -21,17 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from sigstack.protocol import strictjson
-from sigstack.protocol.bundle import pae
 from sigstack.services.rekor.types import prepare_entry
+from tests.support.entries import dsse, hashedrekord_entry, intoto
 from tests.unit.client.kit import Kit, pem
 
 from .core import Target, property_tests
-
-INTOTO = "application/vnd.in-toto+json"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 @functools.cache
@@ -40,23 +33,14 @@ def _key() -> tuple[ec.EllipticCurvePrivateKey, bytes, bytes]:
     return key, pem(key.public_key()), pem(Kit().leaf(key))
 
 
-def _dsse(payload: bytes, payload_type: str = INTOTO) -> dict[str, Any]:
+def _dsse(payload: bytes) -> dict[str, Any]:
+    """Verified by a certificate and by the bare key, the signature with an empty key ID."""
     key, key_pem, cert_pem = _key()
-    sig = key.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
-    envelope = {"payloadType": payload_type, "payload": b64(payload),
-                "signatures": [{"sig": b64(sig), "keyid": ""}]}  # fmt: skip
-    return {"kind": "dsse", "apiVersion": "0.0.1", "spec": {"proposedContent": {
-        "envelope": json.dumps(envelope), "verifiers": [b64(cert_pem), b64(key_pem)]}}}  # fmt: skip
+    return dsse(payload, key, verifiers=[cert_pem, key_pem], keyid="")
 
 
-def _intoto(payload: bytes, payload_type: str = INTOTO) -> dict[str, Any]:
-    key, key_pem, _ = _key()
-    sig = key.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
-    envelope = {"payloadType": payload_type, "payload": b64(b64(payload).encode()),
-                "signatures": [{"sig": b64(b64(sig).encode()), "publicKey": b64(key_pem)}]}  # fmt: skip
-    digest = hashlib.sha256(json.dumps(envelope).encode()).hexdigest()
-    return {"kind": "intoto", "apiVersion": "0.0.2", "spec": {"content": {
-        "envelope": envelope, "hash": {"algorithm": "sha256", "value": digest}}}}  # fmt: skip
+def _intoto(payload: bytes) -> dict[str, Any]:
+    return intoto(payload, _key()[0])
 
 
 @functools.cache
@@ -75,12 +59,7 @@ def entry_seeds() -> list[bytes]:
     key, key_pem, cert_pem = _key()
     digest = hashlib.sha256(b"artifact").digest()
     sig = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-    entries = [
-        {"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
-            "signature": {"content": b64(sig), "publicKey": {"content": b64(content)}}}}
-        for content in (key_pem, cert_pem)
-    ]  # fmt: skip
+    entries = [hashedrekord_entry(digest, sig, content) for content in (key_pem, cert_pem)]
     entries += [_dsse(statement_seeds()[0]), _intoto(statement_seeds()[0])]
     return [json.dumps(e).encode() for e in entries]
 

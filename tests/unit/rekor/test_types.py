@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from sigstack.services.rekor.types import prepare_entry
-from tests.unit.fuzz.test_rekor import _dsse, _intoto
+from tests.support.entries import dsse, intoto
 
 
 def _statement(subject: object, materials: object) -> bytes:
@@ -17,7 +17,7 @@ def _statement(subject: object, materials: object) -> bytes:
 
 def test_statement_fields_of_another_type_give_no_index_keys() -> None:
     good = [{"digest": {"sha256": "ab" * 32}}]
-    for make in (_dsse, _intoto):
+    for make in (dsse, intoto):
         keys = prepare_entry(make(_statement(good, None))).index_keys
         assert "sha256:" + "ab" * 32 in keys
         for subject, materials in ((True, None), (good[0], 5), (None, True), ("x", {"a": 1})):
