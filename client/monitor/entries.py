@@ -19,7 +19,7 @@ the monitor counts it and goes on (a log may hold kinds this module does not kno
 subject digests are not in logged bodies (Rekor drops the payload): only the payload and envelope
 digests are. Digests are ``algorithm:hex`` with the algorithm in lower case (``sha256``).
 
-Pure (stdlib + a tiny DER walker); the matching is ``watch``'s.
+Pure (stdlib; DER is ``der``'s); the matching is ``watch``'s.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
-from sigstack.protocol.record import record
+from .der import wrap_tbs
 
 _ALGORITHMS = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
 
 
-@record(frozen=True)
-class Subjects:
+class Subjects(NamedTuple):
+    """What one entry names (a NamedTuple: built once per entry of a scan, so it must be cheap)."""
+
     kind: str  # "hashedrekord/0.0.1", "x509_entry", ...
     certificates: tuple[bytes, ...] = ()  # DER; for a precert entry, the wrapped TBSCertificate
     keys: tuple[bytes, ...] = ()  # DER SubjectPublicKeyInfo of bare keys
@@ -45,77 +46,6 @@ class Subjects:
 
 
 UNREADABLE = Subjects("unknown", readable=False)
-
-
-# --- DER ----------------------------------------------------------------------------------------
-
-
-def der_element(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER element at ``pos``; ValueError if malformed."""
-    if pos + 2 > len(data):
-        raise ValueError("truncated DER")
-    tag, first = data[pos], data[pos + 1]
-    if first < 0x80:
-        start, length = pos + 2, first
-    else:
-        width = first & 0x7F
-        if not 1 <= width <= 4 or pos + 2 + width > len(data):
-            raise ValueError("bad DER length")
-        start, length = pos + 2 + width, int.from_bytes(data[pos + 2 : pos + 2 + width], "big")
-    if start + length > len(data):
-        raise ValueError("truncated DER")
-    return tag, start, start + length
-
-
-def _header(tag: int, length: int) -> bytes:
-    if length < 0x80:
-        return bytes([tag, length])
-    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw
-
-
-def _tbs_fields(tbs: bytes) -> list[tuple[int, int, int]]:
-    """(tag, element start, end) of each field of a DER TBSCertificate."""
-    tag, start, end = der_element(tbs, 0)
-    if tag != 0x30:
-        raise ValueError("not a SEQUENCE")
-    fields, pos = [], start
-    while pos < end:
-        ftag, _, fend = der_element(tbs, pos)
-        fields.append((ftag, pos, fend))
-        pos = fend
-    return fields
-
-
-def certificate_tbs(cert: bytes) -> bytes:
-    """The TBSCertificate element of a DER certificate (ValueError if malformed)."""
-    tag, start, _ = der_element(cert, 0)
-    if tag != 0x30:
-        raise ValueError("not a SEQUENCE")
-    _, _, tbs_end = der_element(cert, start)
-    return cert[start:tbs_end]
-
-
-def spki_of_tbs(tbs: bytes) -> bytes:
-    """The SubjectPublicKeyInfo element of a TBSCertificate (ValueError if malformed)."""
-    fields = _tbs_fields(tbs)
-    first = 1 if fields and fields[0][0] == 0xA0 else 0  # [0] EXPLICIT version
-    if len(fields) < first + 6:
-        raise ValueError("TBSCertificate is too short")
-    _, pos, end = fields[first + 5]
-    return tbs[pos:end]
-
-
-def wrap_tbs(tbs: bytes) -> bytes:
-    """A DER certificate around ``tbs`` (its own signature algorithm, an empty signature), so a
-    precertificate entry's TBSCertificate can be read with an X.509 parser."""
-    fields = _tbs_fields(tbs)
-    first = 1 if fields and fields[0][0] == 0xA0 else 0
-    if len(fields) < first + 3:
-        raise ValueError("TBSCertificate is too short")
-    _, pos, end = fields[first + 1]
-    body = tbs + tbs[pos:end] + b"\x03\x01\x00"
-    return _header(0x30, len(body)) + body
 
 
 # --- PEM and base64 -------------------------------------------------------------------------------

@@ -10,16 +10,18 @@ Rules (any one matching makes the entry a match; every rule that matched is repo
   unlike rekor-monitor's unanchored RE2.
 * ``extensions``: a certificate extension whose value equals one of ``values``: named by
   ``oid`` (dotted) or by ``name`` (a Sigstore extension of ``protocol.x509ext.NAMES``, e.g.
-  ``source_repository_uri``, ``github_workflow_ref``). A value is read as a DER UTF8String,
-  IA5String or PrintableString, or else as the raw bytes in UTF-8 (the old Fulcio OIDs .1.1-.1.6).
+  ``source_repository_uri``, ``github_workflow_ref``). The ``extnValue`` is read as a DER
+  UTF8String, IA5String or PrintableString, or else as raw UTF-8 (Fulcio's old .1.1-.1.6).
 * ``fingerprints``: SHA-256 (hex) of a DER SubjectPublicKeyInfo, of a bare key or of the key in
   a certificate, or of a whole DER certificate.
 * ``digests``: an artifact or payload digest the entry records, ``sha256:<hex>`` (or bare hex:
   the algorithm follows from the length).
 
-A certificate is only parsed when a rule might match it: with exact rules only, an entry whose
-DER holds none of the rules' values as bytes is skipped unparsed (values are stored verbatim in
-DER). Pure; the log reading and the alerts are the monitor's.
+Certificates are read with ``der`` (SANs and extension values straight from the bytes, no
+X.509 objects), and only when a rule might match: with exact rules only, a certificate whose DER
+holds none of the rules' values as bytes is skipped unread (DER stores those values verbatim).
+The issuer is read only for rules that name one. Pure; reading logs and alerting are the
+monitor's.
 """
 
 from __future__ import annotations
@@ -29,17 +31,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from cryptography import x509
-
 from sigstack.protocol import x509ext
 from sigstack.protocol.errors import ValidationError
 from sigstack.protocol.record import record
 
-from .entries import Subjects, certificate_tbs, der_element, spki_of_tbs
+from .der import CertificateView, certificate_tbs, spki_of_tbs, string
+from .entries import Subjects
 
 _HEX = re.compile(r"[0-9a-f]+")
 _DIGEST_LENGTHS = {40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
-_STRING_TAGS = {0x0C, 0x16, 0x13}  # UTF8String, IA5String, PrintableString
+_ISSUER = x509ext.OID_ISSUER.dotted_string
+_ISSUER_V1 = x509ext.OID_ISSUER_V1.dotted_string
 
 
 @record(frozen=True)
@@ -203,34 +205,34 @@ class WatchList:
             return hits
         if self._needles is not None and not any(n in der for n in self._needles):
             return hits
-        cert = _load(der)
-        if cert is None:
+        try:
+            view = CertificateView(der)
+        except ValueError:
             return hits
-        sans = identities_of(cert)
-        issuer = _issuer(cert)
         for rule in self.identities:
-            if _identity_matches(rule, sans, issuer):
+            if _identity_matches(rule, view):
                 hits.append({"rule": "identity", **rule.describe()})
         for ext in self.extensions:
-            value = extension_value(cert, ext.oid)
+            raw = view.extensions.get(ext.oid)
+            value = string(raw) if raw is not None else None
             if value is not None and value in ext.values:
                 hits.append({"rule": "extension", "oid": ext.oid, "name": ext.name,
                              "value": value})  # fmt: skip
         return hits
 
 
-def _identity_matches(rule: IdentityRule, sans: list[str], issuer: str | None) -> bool:
-    if rule.issuer is not None and issuer != rule.issuer:
+def _identity_matches(rule: IdentityRule, view: CertificateView) -> bool:
+    if rule.identity is not None and rule.identity not in view.sans:
         return False
-    if rule.issuer_regexp is not None and (
-        issuer is None or rule.issuer_regexp.fullmatch(issuer) is None
-    ):
+    pattern = rule.identity_regexp
+    if pattern is not None and not any(pattern.fullmatch(s) for s in view.sans):
         return False
-    if rule.identity is not None:
-        return rule.identity in sans
-    if rule.identity_regexp is not None:
-        return any(rule.identity_regexp.fullmatch(s) for s in sans)
-    return True
+    if rule.issuer is None and rule.issuer_regexp is None:
+        return True
+    issuer = issuer_of(view)
+    if issuer is None or (rule.issuer is not None and issuer != rule.issuer):
+        return False
+    return rule.issuer_regexp is None or rule.issuer_regexp.fullmatch(issuer) is not None
 
 
 def _items(obj: dict[str, Any], key: str) -> list[Any]:
@@ -289,71 +291,26 @@ def _extension_rule(obj: Any, where: str) -> ExtensionRule:
 # --- certificate facts ----------------------------------------------------------------------------
 
 
-def _load(der: bytes) -> x509.Certificate | None:
-    try:
-        return x509.load_der_x509_certificate(der)
-    except (ValueError, x509.InvalidVersion):
-        return None
-
-
-def identities_of(cert: x509.Certificate) -> list[str]:
-    """Email, URI and DNS SANs and the Fulcio username otherName; [] if unreadable."""
-    try:
-        san = x509ext.extensions(cert).get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValidationError):
-        return []
-    out: list[str] = list(san.get_values_for_type(x509.RFC822Name))
-    out += san.get_values_for_type(x509.UniformResourceIdentifier)
-    out += san.get_values_for_type(x509.DNSName)
-    for other in san.get_values_for_type(x509.OtherName):
-        value = x509ext.decode_username_san(other)
-        if value is not None:
-            out.append(value)
-    return out
-
-
-def _issuer(cert: x509.Certificate) -> str | None:
-    try:
-        return x509ext.oidc_issuer(cert)
-    except ValidationError:
-        return None
-
-
-def _string(raw: bytes) -> str | None:
-    if len(raw) >= 2 and raw[0] in _STRING_TAGS:
-        try:
-            _, start, end = der_element(raw, 0)
-            if end == len(raw):
-                return raw[start:end].decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            pass
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def extension_value(cert: x509.Certificate, oid: str) -> str | None:
-    """The text of the extension ``oid`` (see the module docstring), None if absent."""
-    try:
-        ext = x509ext.extensions(cert).get_extension_for_oid(x509.ObjectIdentifier(oid))
-    except (x509.ExtensionNotFound, ValidationError):
-        return None
-    value = ext.value
-    if not isinstance(value, x509.UnrecognizedExtension):
-        return None
-    return _string(value.value)
+def issuer_of(view: CertificateView) -> str | None:
+    """The OIDC issuer: extension .1.8 (DER UTF8String), else .1.1 (raw; protocol.x509ext)."""
+    raw = view.extensions.get(_ISSUER)
+    if raw is None:
+        raw = view.extensions.get(_ISSUER_V1)
+    return string(raw) if raw is not None else None
 
 
 def certificate_facts(der: bytes, precert: bool = False) -> CertificateFacts:
-    cert = _load(der)
+    try:
+        view: CertificateView | None = CertificateView(der)
+    except ValueError:
+        view = None
     try:
         key_fp: str | None = hashlib.sha256(spki_of_tbs(certificate_tbs(der))).hexdigest()
     except ValueError:
         key_fp = None
     return CertificateFacts(
-        identities=tuple(identities_of(cert)) if cert is not None else (),
-        issuer=_issuer(cert) if cert is not None else None,
+        identities=tuple(view.sans) if view is not None else (),
+        issuer=issuer_of(view) if view is not None else None,
         fingerprint=None if precert else hashlib.sha256(der).hexdigest(),
         key_fingerprint=key_fp,
     )

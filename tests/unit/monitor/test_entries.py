@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sigstack.client.monitor.entries import (
-    certificate_tbs,
-    from_ct_leaf,
-    from_rekor_body,
-    spki_of_tbs,
-    wrap_tbs,
-)
+from sigstack.client.monitor.der import certificate_tbs, spki_of_tbs, wrap_tbs
+from sigstack.client.monitor.entries import from_ct_leaf, from_rekor_body
 from sigstack.protocol.canonical import canonicalize
 from tests.integration.monitor.kit import v1_hashedrekord
 from tests.unit.monitor.certs import DER, key, leaf, precert_leaf_input, spki, x509_leaf_input
@@ -148,3 +144,28 @@ def test_der_helpers_agree_with_cryptography() -> None:
         with pytest.raises(ValueError):
             wrap_tbs(bad)
     assert DER  # the encoding the helpers write
+
+
+def test_certificate_view_agrees_with_cryptography() -> None:
+    from sigstack.client.monitor.der import CertificateView, oid_text, string
+    from sigstack.protocol import x509ext
+
+    sans = [x509.RFC822Name("a@example.com"), x509.DNSName("h.example"),
+            x509.UniformResourceIdentifier("https://u.example/p"),
+            x509ext.username_san("sub!example.com"),
+            x509.OtherName(x509.ObjectIdentifier("1.2.3.4"), b"\x0c\x01x"),
+            x509.IPAddress(ipaddress.ip_address("10.0.0.1"))]  # fmt: skip
+    der = leaf(*sans, issuer="https://i.example", github_workflow_ref="refs/heads/main")
+    view = CertificateView(der)
+    assert view.sans == ["a@example.com", "h.example", "https://u.example/p", "sub!example.com"]
+    cert = x509.load_der_x509_certificate(der)
+    assert set(view.extensions) == {e.oid.dotted_string for e in cert.extensions}
+    assert string(view.extensions["1.3.6.1.4.1.57264.1.8"]) == "https://i.example"
+    assert string(view.extensions["1.3.6.1.4.1.57264.1.6"]) == "refs/heads/main"  # raw bytes
+    assert CertificateView(leaf()).sans == []
+    assert oid_text(bytes.fromhex("2a864886f70d010101")) == "1.2.840.113549.1.1.1"
+    assert oid_text(bytes.fromhex("8837")) == "2.999"
+    for bad in (b"", der[:50], b"\x30\x00", bytes.fromhex("2a86")):
+        with pytest.raises(ValueError):
+            CertificateView(bad) if bad[:1] != b"\x2a" else oid_text(bad)
+    assert string(b"\xff") is None and string(b"\x0c\x05ab") == "\x0c\x05ab"
