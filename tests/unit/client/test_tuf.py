@@ -17,6 +17,7 @@ from sigstack.client.cli import main
 from sigstack.protocol.errors import ConfigError
 from tests.support.servers import serve_directory
 from tests.support.testdata import TESTDATA
+from tests.support.tuf import small_repository
 
 from .kit import IDENTITY, ISSUER, Kit
 
@@ -24,39 +25,15 @@ DATA = b"tuf-distributed trust\n"
 
 
 def _build_repo(repo: Path, targets: dict[str, bytes]) -> bytes:
-    from securesystemslib.signer import CryptoSigner
-    from tuf.api.metadata import (
-        Metadata,
-        MetaFile,
-        Root,
-        Snapshot,
-        TargetFile,
-        Targets,
-        Timestamp,
-    )
-    from tuf.api.serialization.json import JSONSerializer
-
-    signer = CryptoSigner.generate_ed25519()
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)
-    root = Metadata(Root(expires=expires, consistent_snapshot=False))
-    for role in ("root", "targets", "snapshot", "timestamp"):
-        root.signed.add_key(signer.public_key, role)
-    tgt = Metadata(Targets(expires=expires))
+    """``small_repository`` laid out as a static mirror serves it; returns the root."""
+    files = small_repository(targets)
     (repo / "targets").mkdir(parents=True)
     for name, data in targets.items():
-        tgt.signed.targets[name] = TargetFile.from_data(name, data, ["sha256"])
         (repo / "targets" / name).write_bytes(data)
-    snap = Metadata(Snapshot(expires=expires))
-    snap.signed.meta["targets.json"] = MetaFile(version=1)
-    ts = Metadata(Timestamp(expires=expires))
-    ts.signed.snapshot_meta = MetaFile(version=1)
-    ser = JSONSerializer()
-    for md, name in ((root, "1.root.json"), (tgt, "targets.json"), (snap, "snapshot.json"),
-                     (ts, "timestamp.json")):  # fmt: skip
-        md.sign(signer)
-        md.to_file(str(repo / name), ser)
-    (repo / "root.json").write_bytes((repo / "1.root.json").read_bytes())
-    return (repo / "root.json").read_bytes()
+    for role, data in files.items():
+        (repo / f"{role}.json").write_bytes(data)
+    (repo / "1.root.json").write_bytes(files["root"])
+    return files["root"]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ Seeds: the repository's own metadata, plus the real staging TUF metadata and roo
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import tempfile
 import types
@@ -22,52 +21,25 @@ from pathlib import Path
 
 from sigstack.client import tuf as client_tuf
 from tests.support.testdata import TESTDATA
+from tests.support.tuf import ROLES, small_repository
 
 from .core import Target, property_tests
 
 MIRROR = "https://tuf.fuzz.test"
-ROLES = ("root", "timestamp", "snapshot", "targets")
 
 
 class Repo:
     """The files of a small valid repository, and a cache initialised from it."""
 
     def __init__(self) -> None:
-        from securesystemslib.signer import CryptoSigner
-        from tuf.api.metadata import (
-            Metadata,
-            MetaFile,
-            Root,
-            Snapshot,
-            TargetFile,
-            Targets,
-            Timestamp,
-        )
-        from tuf.api.serialization.json import JSONSerializer
-
         from tests.unit.client.kit import Kit
 
-        signer = CryptoSigner.generate_ed25519()
-        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)
         self.targets = {
             "trusted_root.json": Kit().trusted_root().to_json().encode(),
             "signing_config.v0.2.json": (TESTDATA / "pyassets/trust/staging"
                                          / "signing_config.v0.2.json").read_bytes(),
         }  # fmt: skip
-        root = Metadata(Root(expires=expires, consistent_snapshot=False))
-        for role in ROLES:
-            root.signed.add_key(signer.public_key, role)
-        tgt = Metadata(Targets(expires=expires))
-        for name, data in self.targets.items():
-            tgt.signed.targets[name] = TargetFile.from_data(name, data, ["sha256"])
-        snap = Metadata(Snapshot(expires=expires))
-        snap.signed.meta["targets.json"] = MetaFile(version=1)
-        ts = Metadata(Timestamp(expires=expires))
-        ts.signed.snapshot_meta = MetaFile(version=1)
-        self.files: dict[str, bytes] = {}
-        for md, role in ((root, "root"), (tgt, "targets"), (snap, "snapshot"), (ts, "timestamp")):
-            md.sign(signer)
-            self.files[role] = md.to_bytes(JSONSerializer())
+        self.files = small_repository(self.targets)
         self._tmp = tempfile.TemporaryDirectory(prefix="sigstack-fuzz-tuf-")
         self.env = {"TUF_ROOT": self._tmp.name}
         client_tuf.initialize(MIRROR, self.files["root"], self.env, fetcher=self.fetcher({}))
