@@ -15,7 +15,6 @@ and scope, basic-authenticated when there are credentials, and use the returned 
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 import re
 import subprocess
@@ -23,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sigstack.protocol.errors import ValidationError
-from sigstack.protocol.protojson import parse_json
+from sigstack.protocol.protojson import parse_json, strict_b64decode
 from sigstack.protocol.record import record
 
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
@@ -103,10 +102,9 @@ def _from_entry(entry: Any, registry: str) -> Credentials | None:
         return None
     if entry.get("auth"):
         try:
-            user, sep, password = (
-                base64.b64decode(entry["auth"], validate=True).decode().partition(":")
-            )
-        except (binascii.Error, ValueError, TypeError):  # TypeError: not a string at all
+            auth = strict_b64decode(entry["auth"], "auth")
+            user, sep, password = auth.decode().partition(":")
+        except (ValidationError, ValueError):
             user, sep, password = "", "", ""
         if not sep:
             raise ValidationError(

@@ -25,7 +25,6 @@ import base64
 import re
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import Connection, Engine
 
 from sigstack.protocol import note
@@ -82,15 +81,16 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+# the checkpoint keys rekor-tiles signs with (names of the algorithm registry, protocol.keys)
+CHECKPOINT_ALGORITHMS = frozenset({"PKIX_ED25519", "PKIX_ECDSA_P256_SHA_256"})
+
+
 class Rekor2Log:
     def __init__(
         self, engine: Engine, signer: Signer, origin: str, *, create: bool = False, **options: Any
     ) -> None:
         key = signer.public_key
-        if not (
-            isinstance(key, ed25519.Ed25519PublicKey)
-            or (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1")
-        ):
+        if signer.algorithm.name not in CHECKPOINT_ALGORITHMS:  # the key's, protocol.keys
             raise ConfigError("the Rekor v2 log key must be Ed25519 or ECDSA P-256")
         self.signer = signer
         self.origin = check_origin(origin)
@@ -109,9 +109,7 @@ class Rekor2Log:
     @property
     def key_details(self) -> str:
         """The trusted root's ``publicKey.keyDetails`` for the log key."""
-        if isinstance(self.signer.public_key, ed25519.Ed25519PublicKey):
-            return "PKIX_ED25519"
-        return "PKIX_ECDSA_P256_SHA_256"
+        return self.signer.algorithm.name
 
     # ---- checkpoints ---------------------------------------------------------------------------
 
