@@ -25,6 +25,7 @@ import base64
 import binascii
 import gzip
 import hashlib
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from sigstack.client.http import USER_AGENT
 from sigstack.protocol import merkle
 from sigstack.protocol.errors import NotFoundError, UnavailableError, ValidationError
 
@@ -57,8 +59,6 @@ class Http:
 
     def request(self, path: str, body: bytes | None = None, accept: str = "*/*") -> bytes:
         url = path if "://" in path else f"{self.base}/{path.lstrip('/')}"
-        from sigstack.client.http import USER_AGENT
-
         headers = {"User-Agent": USER_AGENT, "Accept": accept, "Accept-Encoding": "gzip"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -73,7 +73,7 @@ class Http:
             if exc.code >= 500 or exc.code == 429:
                 raise UnavailableError(f"{url} answered HTTP {exc.code}") from None
             raise ValidationError(f"{url} refused the request (HTTP {exc.code})") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise UnavailableError(f"cannot reach {url}: {reason}") from None
         if len(data) > MAX_BODY:
