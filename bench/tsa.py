@@ -80,13 +80,13 @@ def crypto_ceiling(seconds: float = 2.0) -> float:
 def build_ceiling(chain_dir: Path, bodies: list[bytes], seconds: float = 2.0) -> float:
     """Timestamps/s one core builds in process: parse the request, build and sign the answer."""
     from sigstack.services.tsa.app import build_authority
+    from sigstack.services.tsa.config import TSAConfig
     from sigstack.services.tsa.request import parse_der
 
     tsa = build_authority(
-        {
-            "key_uri": f"file:{chain_dir / 'leaf-key.pem'}",
-            "chain_file": str(chain_dir / "chain.pem"),
-        }
+        TSAConfig(
+            key_uri=f"file:{chain_dir / 'leaf-key.pem'}", chain_file=str(chain_dir / "chain.pem")
+        )
     )
     done, start = 0, time.process_time()
     while time.process_time() - start < seconds:

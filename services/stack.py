@@ -67,26 +67,26 @@ def _urls(host: str, base: int) -> dict[str, str]:
     return {name: f"http://{shown}:{base + i}" for i, name in enumerate(SERVICES)}
 
 
-def _prepare_logs(data: Path, urls: dict[str, str], database_url: str | None) -> dict[str, Any]:
+def _configure_logs(data: Path, urls: dict[str, str], database_url: str | None) -> dict[str, Any]:
     """CT log, Rekor and Rekor v2: keys, databases and trees; the TSA's chain. Returns the logs'
     public keys (PEM), the v2 log's origin and the TSA chain (PEM)."""
-    from sigstack.services.ctlog.serve import prepare as prepare_ctlog
+    from sigstack.services.ctlog.serve import configure as configure_ctlog
     from sigstack.services.keys import load_signer
-    from sigstack.services.rekor.serve import prepare as prepare_rekor
-    from sigstack.services.rekor2.serve import prepare as prepare_rekor2
-    from sigstack.services.tsa.serve import prepare_data_dir as prepare_tsa
+    from sigstack.services.rekor.serve import configure as configure_rekor
+    from sigstack.services.rekor2.serve import configure as configure_rekor2
+    from sigstack.services.tsa.serve import prepare_data_dir as prepare_tsa_dir
 
-    rekor = prepare_rekor(str(data / "rekor"), database_url=database_url)
-    ctlog = prepare_ctlog(str(data / "ctlog"), roots_file=str(data / "fulcio" / "ca" / "root.pem"),
-                          database_url=database_url)  # fmt: skip
+    rekor = configure_rekor(str(data / "rekor"), database_url=database_url)
+    ctlog = configure_ctlog(str(data / "ctlog"), database_url=database_url,
+                            roots_file=str(data / "fulcio" / "ca" / "root.pem"))  # fmt: skip
     # a new v2 log is named HOST:PORT, as `sigstack serve rekor2` names it; the database keeps it
-    rekor2 = prepare_rekor2(str(data / "rekor2"), database_url=database_url,
-                            default_origin=urls["rekor2"].split("//", 1)[1])  # fmt: skip
-    _key_uri, chain = prepare_tsa(data / "tsa")
-    return {"rekor": load_signer(rekor["key_uri"]).public_pem,
-            "ctlog": load_signer(ctlog["key_uri"]).public_pem,
-            "rekor2": load_signer(rekor2["key_uri"]).public_pem,
-            "rekor2_origin": rekor2["origin"],
+    rekor2 = configure_rekor2(str(data / "rekor2"), database_url=database_url,
+                              default_origin=urls["rekor2"].split("//", 1)[1])  # fmt: skip
+    _key_uri, chain = prepare_tsa_dir(data / "tsa")
+    return {"rekor": load_signer(rekor.key_uri).public_pem,
+            "ctlog": load_signer(ctlog.key_uri).public_pem,
+            "rekor2": load_signer(rekor2.key_uri).public_pem,
+            "rekor2_origin": rekor2.origin,
             "tsa_chain": Path(chain).read_bytes()}  # fmt: skip
 
 
@@ -426,7 +426,7 @@ def main(argv: list[str]) -> int:
     from sigstack.services.oidc import app as oidc_app
 
     try:
-        keys = _prepare_logs(data, urls, args.database_url)
+        keys = _configure_logs(data, urls, args.database_url)
         oidc_app.prepare(oidc_app.load({"data_dir": str(data / "oidc"),
                                         "database_url": args.database_url}))  # fmt: skip
     except OperationalError as exc:  # the message names host and port, never the password

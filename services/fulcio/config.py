@@ -1,4 +1,5 @@
-"""Fulcio's identity configuration: which OIDC issuers are trusted and how their tokens map to certs.
+"""Fulcio's configuration: the server keys (``FulcioConfig``) and the identity part, which OIDC
+issuers are trusted and how their tokens map to certs (``IdentityConfig``).
 
 The file is JSON, read once at start, with the key spellings of upstream Fulcio's JSON config
 (``OIDCIssuers``, ``MetaIssuers``, ``CIIssuerMetadata``, ``IssuerURL``, ``ClientID``, ``Type``, ...;
@@ -14,12 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 from cryptography import x509
 
 from sigstack.protocol.errors import ConfigError
+from sigstack.services.runtime.config import ServiceConfig
 
 TYPES = ("email", "uri", "username", "kubernetes", "spiffe", "ci-provider")
 
@@ -256,3 +258,38 @@ def parse_identity_config(raw: Mapping[str, Any]) -> IdentityConfig:
     if not issuers and not metas:
         raise ConfigError("the Fulcio configuration lists no OIDCIssuers or MetaIssuers")
     return IdentityConfig(issuers, metas)
+
+
+# Seconds: (lowest, highest) of the keys that bound the OIDC discovery/JWKS cache and fetch.
+_SECONDS = {"oidc_cache_max_age": (1, 3600), "oidc_fetch_timeout": (0.1, 60)}
+
+
+@dataclass(frozen=True)
+class FulcioConfig(ServiceConfig):
+    """Every key of ``sigstack serve fulcio`` (docs/configuration.md); ``identity`` is the issuer
+    part of the file (``OIDCIssuers``, ``MetaIssuers``, ``CIIssuerMetadata``), file only."""
+
+    SERVICE: ClassVar[str] = "fulcio"
+
+    max_body_bytes: int = 4 << 20
+    ct_log_url: str = ""  # "" disables CT: no SCTs
+    ct_log_public_key: str = ""  # PEM file; "" leaves the SCTs unchecked
+    client_signing_algorithms: Any = None  # a list of pop.KNOWN_ALGORITHMS; None: the defaults
+    ca_key: str = ""  # key URI; "" = the data directory's CA (serve)
+    ca_chain: str = ""  # PEM file, issuing certificate first
+    oidc_cache_max_age: float = 300
+    oidc_fetch_timeout: float = 10
+    identity: IdentityConfig | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> Self:
+        """The server keys, then the issuers parsed and checked (``parse_identity_config``)."""
+        config = super().from_mapping({k: v for k, v in raw.items() if k != "identity"})
+        for key, (low, high) in _SECONDS.items():
+            if not low <= getattr(config, key) <= high:
+                raise ConfigError(f"{key} must be a number of seconds from {low:g} to {high:g}")
+        return config.with_values(identity=parse_identity_config(raw))
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {k: v for k, v in super().defaults().items() if k != "identity"}

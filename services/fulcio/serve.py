@@ -1,8 +1,8 @@
-"""``sigstack serve fulcio``: flags, data directory, and the app factory.
+"""``sigstack serve fulcio``: flags, data directory, then the app on the HTTP server.
 
 ``--config FILE`` (JSON, see docs/fulcio.md) holds the issuers and optional server keys
 (``ca_key``, ``ca_chain``, ``ct_log_url``, ``ct_log_public_key``, ``client_signing_algorithms``,
-``oidc_cache_max_age``, ``oidc_fetch_timeout``);
+``oidc_cache_max_age``, ``oidc_fetch_timeout``: ``config.FulcioConfig``);
 flags override the file, ``SIGSTACK_FULCIO_*`` variables override both file and defaults.
 ``--ca-key ephemeral:`` makes an in-memory self-signed CA (development only; one worker).
 Without ``--ca-key`` the CA lives in ``DATA_DIR/ca``: a new directory gets a development root and
@@ -15,32 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from flask import Flask
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime.datadir import private_dir
 
-DEFAULTS: dict[str, Any] = {
-    "max_body_bytes": 4 << 20,
-    "ct_log_url": "",
-    "ct_log_public_key": "",
-    "client_signing_algorithms": None,
-    "ca_key": "",
-    "ca_chain": "",
-    "oidc_cache_max_age": 300,
-    "oidc_fetch_timeout": 10,
-}
-
-
-def _seconds(config: dict[str, Any], key: str, low: float, high: float) -> float:
-    value = config.get(key, DEFAULTS[key])
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ConfigError(f"{key} must be a number of seconds from {low:g} to {high:g}")
-    return float(value)
+from .config import FulcioConfig
 
 
 def prepare_data_dir(data_dir: Path) -> tuple[str, str]:
@@ -61,58 +40,6 @@ def prepare_data_dir(data_dir: Path) -> tuple[str, str]:
     return f"file:{key}", str(chain)
 
 
-def build_app(config: dict[str, Any], environ: Any = None) -> Flask:
-    """The Fulcio WSGI app for a merged configuration (called once per gunicorn worker)."""
-    from sigstack.services.keys import load_signer
-    from sigstack.services.runtime.app import create_app
-    from sigstack.services.runtime.errors import grpc_body
-
-    from .api import register
-    from .ca import CertificateAuthority
-    from .config import parse_identity_config
-    from .ctclient import CTClient
-    from .pop import DEFAULT_ALGORITHMS, KNOWN_ALGORITHMS
-    from .service import Fulcio
-    from .tokens import TokenVerifier
-
-    identity = parse_identity_config(config)
-    if not config.get("ca_key"):
-        raise ConfigError("Fulcio needs ca_key (a key URI) and ca_chain (a PEM file)")
-    signer = load_signer(config["ca_key"], environ)
-    if signer.ephemeral and not config.get("ca_chain"):
-        from .cli import _name, ca_certificate
-
-        chain = [ca_certificate(signer, _name("sigstack-ephemeral", "sigstack"), years=10,
-                                path_length=1, code_signing=False)]  # fmt: skip
-    else:
-        try:
-            chain = x509.load_pem_x509_certificates(Path(config["ca_chain"]).read_bytes())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read the CA chain {config['ca_chain']!r}") from exc
-    ca = CertificateAuthority(signer, chain)
-    ct = None
-    if config.get("ct_log_url"):
-        public_key = None
-        if config.get("ct_log_public_key"):
-            try:
-                data = Path(config["ct_log_public_key"]).read_bytes()
-                public_key = serialization.load_pem_public_key(data)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"cannot read CT log key {config['ct_log_public_key']}") from exc
-        ct = CTClient(config["ct_log_url"], public_key=public_key)
-    algorithms = config.get("client_signing_algorithms") or DEFAULT_ALGORITHMS
-    unknown = sorted(set(algorithms) - set(KNOWN_ALGORITHMS))
-    if unknown:
-        raise ConfigError(f"unknown client signing algorithm(s): {', '.join(unknown)}")
-    verifier = TokenVerifier(
-        identity,
-        max_age=_seconds(config, "oidc_cache_max_age", 1, 3600),
-        timeout=_seconds(config, "oidc_fetch_timeout", 0.1, 60),
-    )
-    fulcio = Fulcio(identity, ca, ct, verifier=verifier, algorithms=algorithms)
-    return create_app("fulcio", config, register(fulcio), error_body=grpc_body)
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="sigstack serve fulcio", description="Fulcio-compatible CA")
     p.add_argument("--data-dir", required=True, type=Path)
@@ -129,30 +56,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    from sigstack.services.runtime.config import load_config
     from sigstack.services.runtime.server import Limits, run
 
+    from .app import create_app
+
     args = parse_args(argv)
-    overrides = {
-        "ct_log_url": args.ct_url,
-        "ct_log_public_key": args.ct_public_key,
-        "ca_key": args.ca_key,
-        "ca_chain": args.ca_chain,
-    }
-    config = load_config(
-        DEFAULTS, file=args.config, env_prefix="SIGSTACK_FULCIO", overrides=overrides
-    )
-    if not config.get("ca_key"):
-        config["ca_key"], config["ca_chain"] = prepare_data_dir(args.data_dir)
-    elif config["ca_key"].startswith("ephemeral:"):
+    flags = {"ct_log_url": args.ct_url, "ct_log_public_key": args.ct_public_key,
+             "ca_key": args.ca_key, "ca_chain": args.ca_chain}  # fmt: skip
+    config = FulcioConfig.load(file=args.config, flags=flags)
+    if not config.ca_key:
+        ca_key, ca_chain = prepare_data_dir(args.data_dir)
+        config = config.with_values(ca_key=ca_key, ca_chain=ca_chain)
+    elif config.ca_key.startswith("ephemeral:"):
         args.workers = 1  # each worker would invent its own CA otherwise
-    elif not config.get("ca_chain"):
+    elif not config.ca_chain:
         raise ConfigError("--ca-key needs --ca-chain")
-    if not config["ca_key"].startswith("pkcs11:"):
+    if not config.ca_key.startswith("pkcs11:"):
         # Fail fast in the master. PKCS#11 sessions must not cross a fork, so HSM keys are
         # first opened in the workers.
-        build_app(dict(config), os.environ)
-    run(lambda: build_app(dict(config), os.environ), host=args.host, port=args.port,
-        workers=args.workers, threads=args.threads, max_body_bytes=int(config["max_body_bytes"]),
+        create_app(config, os.environ)
+    run(lambda: create_app(config, os.environ), host=args.host, port=args.port,
+        workers=args.workers, threads=args.threads, max_body_bytes=config.max_body_bytes,
         limits=Limits.from_config(config))  # fmt: skip
     return 0

@@ -1,14 +1,16 @@
-"""``sigstack serve rekor``: prepare the data directory, then run the API under gunicorn."""
+"""``sigstack serve rekor``: configure (the data directory checked or initialised, the log made
+once, here, before workers fork), then run the API on the HTTP server."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
 from sigstack.services.runtime import datadir, server
-from sigstack.services.runtime.config import load_config
 
-from .app import DEFAULTS, create_app
+from .app import create_app, open_rekor
+from .config import RekorConfig
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -25,40 +27,40 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def prepare(
+def configure(
     data_dir: str,
     *,
     database_url: str | None = None,
     key_uri: str | None = None,
     config_file: str | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     default_hostname: str | None = None,
-) -> dict[str, Any]:
-    """Check or initialise the data directory and the log; return the workers' configuration.
+    environ: Mapping[str, str] | None = None,
+) -> RekorConfig:
+    """Load the configuration, check or initialise the data directory and the log; return the
+    workers' configuration.
 
     Flags (the keyword arguments) win over ``SIGSTACK_REKOR_*`` variables, which win over the file.
     """
-    config = load_config(DEFAULTS, file=config_file, env_prefix="SIGSTACK_REKOR", overrides={
-        **(overrides or {}), "database_url": database_url, "key_uri": key_uri,
-    })  # fmt: skip
-    prepared = datadir.prepare(data_dir, "rekor", database_url=config["database_url"],
-                               key_uri=config["key_uri"])  # fmt: skip
-    config.update(database_url=prepared.database_url, key_uri=prepared.key_uri)
-    config["hostname"] = config.get("hostname") or default_hostname
+    flags = {**(overrides or {}), "database_url": database_url, "key_uri": key_uri}
+    config = RekorConfig.load(file=config_file, environ=environ, flags=flags)
+    prepared = datadir.prepare_data_dir(data_dir, "rekor", database_url=config.database_url,
+                                        key_uri=config.key_uri)  # fmt: skip
+    config = config.with_values(database_url=prepared.database_url, key_uri=prepared.key_uri,
+                                hostname=config.hostname or default_hostname)  # fmt: skip
     # Create the log once, here, before workers fork; workers only open it. The parent's connection
     # is closed at once: a SQLite connection must not cross the fork (runtime.server).
-    create_app({**config, "create": prepared.created}).extensions["rekor"].log.engine.dispose()
+    open_rekor(config.with_values(create=prepared.created)).close()
     return config
 
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    config = prepare(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
-                     config_file=args.config, default_hostname=f"{args.host}:{args.port}",
-                     overrides={"hostname": args.hostname, "max_body_bytes": args.max_body_bytes})  # fmt: skip
+    config = configure(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
+                       config_file=args.config, default_hostname=f"{args.host}:{args.port}",
+                       overrides={"hostname": args.hostname, "max_body_bytes": args.max_body_bytes})  # fmt: skip
     print(f"rekor: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
     server.run(lambda: create_app(config), host=args.host, port=args.port,
-               max_body_bytes=int(config["max_body_bytes"]),
-               limits=server.Limits.from_config(config),
-               **server.log_workers(args.workers, args.threads, config["database_url"]))  # fmt: skip
+               max_body_bytes=config.max_body_bytes, limits=server.Limits.from_config(config),
+               **server.log_workers(args.workers, args.threads, str(config.database_url)))  # fmt: skip
     return 0

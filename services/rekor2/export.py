@@ -28,7 +28,6 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -157,9 +156,8 @@ def main(argv: list[str]) -> int:
     from .serve import load
 
     args = parse(argv)
-    config: dict[str, Any] = load(args.config, {"database_url": args.database_url,
-                                                "origin": args.origin})  # fmt: skip
-    url = config["database_url"]
+    config = load(args.config, {"database_url": args.database_url, "origin": args.origin})
+    url = config.database_url
     if not url:
         path = Path(args.data_dir) / "rekor2.db"
         if not path.exists():
@@ -169,7 +167,7 @@ def main(argv: list[str]) -> int:
     try:
         db.require_current_schema(engine)
         origins = origins_in(engine)
-        origin = config.get("origin") or (origins[0] if len(origins) == 1 else "")
+        origin = config.origin or (origins[0] if len(origins) == 1 else "")
         if not origin:
             raise ConfigError(
                 "name the log with --origin: the database holds "

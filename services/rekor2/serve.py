@@ -1,4 +1,5 @@
-"""``sigstack serve rekor2``: prepare the data directory and the log, then run the API.
+"""``sigstack serve rekor2``: configure (the data directory checked or initialised, the log made
+once, before workers fork), then run the API.
 
 ``sigstack serve rekor2 export-tiles ...`` writes the log's tlog-tiles to a directory instead
 (``services.rekor2.export``).
@@ -8,18 +9,17 @@ from __future__ import annotations
 
 import argparse
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime import datadir, db, server
-from sigstack.services.runtime.config import load_config
 
-from .app import DEFAULTS, create_app
+from .app import create_app, open_rekor2
+from .config import Rekor2Config
 from .log import resolve_origin
 
 KEY_ALGORITHMS = ("ed25519", "ecdsa-p256")
-ENV_PREFIX = "SIGSTACK_REKOR2"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -42,48 +42,51 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def load(
-    config_file: str | None, overrides: dict[str, Any], environ: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """Defaults, then the file, then ``SIGSTACK_REKOR2_*``, then the flags (``overrides``)."""
-    return load_config(
-        DEFAULTS, file=config_file, env_prefix=ENV_PREFIX, overrides=overrides, environ=environ
-    )
+    config_file: str | None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Rekor2Config:
+    """Defaults, then the file, then ``SIGSTACK_REKOR2_*``, then the flags."""
+    return Rekor2Config.load(file=config_file, environ=environ, flags=flags)
 
 
-def prepare(
+def configure(
     data_dir: str,
     *,
     database_url: str | None = None,
     key_uri: str | None = None,
     config_file: str | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     default_origin: str = "localhost",
     report: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Check or initialise the data directory and the log; return the workers' configuration."""
+    environ: Mapping[str, str] | None = None,
+) -> Rekor2Config:
+    """Load the configuration, check or initialise the data directory and the log; return the
+    workers' configuration."""
     config = load(config_file, {**(overrides or {}), "database_url": database_url,
-                                "key_uri": key_uri})  # fmt: skip
-    algorithm = config["key_algorithm"]
+                                "key_uri": key_uri}, environ)  # fmt: skip
+    algorithm = config.key_algorithm
     if algorithm not in KEY_ALGORITHMS:
         raise ConfigError(f"key_algorithm must be one of {', '.join(KEY_ALGORITHMS)}")
-    prepared = datadir.prepare(data_dir, "rekor2", database_url=config["database_url"],
-                               key_uri=config["key_uri"], key_algorithm=algorithm)  # fmt: skip
+    prepared = datadir.prepare_data_dir(data_dir, "rekor2", database_url=config.database_url,
+                                        key_uri=config.key_uri, key_algorithm=algorithm)  # fmt: skip
     engine = db.make_engine(prepared.database_url)
     try:
-        origin = resolve_origin(engine, config.get("origin"), default_origin,
-                                create=prepared.created)  # fmt: skip
+        origin = resolve_origin(engine, config.origin, default_origin, create=prepared.created)
     finally:
         engine.dispose()
-    config.update(database_url=prepared.database_url, key_uri=prepared.key_uri, origin=origin)
+    config = config.with_values(database_url=prepared.database_url, key_uri=prepared.key_uri,
+                                origin=origin)  # fmt: skip
     # Create the log once, here, before workers fork; workers only open it. The parent's
     # connection is closed at once: a SQLite connection must not cross the fork (runtime.server).
-    log = create_app({**config, "create": prepared.created}).extensions["rekor2"]
-    log.log.engine.dispose()
-    if report is not None:
-        key_id = base64.b64encode(log.key_id).decode()
-        report(f"rekor2: log {origin}, key {log.key_details}, logId.keyId {key_id}, "
-               f"{log.log.head().size} entries")  # fmt: skip
-        log.log.engine.dispose()
+    log = open_rekor2(config.with_values(create=prepared.created))
+    try:
+        if report is not None:
+            key_id = base64.b64encode(log.key_id).decode()
+            report(f"rekor2: log {origin}, key {log.key_details}, logId.keyId {key_id}, "
+                   f"{log.size()} entries")  # fmt: skip
+    finally:
+        log.close()
     return config
 
 
@@ -93,7 +96,7 @@ def main(argv: list[str]) -> int:
 
         return export_main(argv[1:])
     args = parse(argv)
-    config = prepare(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
+    config = configure(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
                      config_file=args.config, default_origin=f"{args.host}:{args.port}",
                      overrides={"origin": args.origin, "key_algorithm": args.key_algorithm,
                                 "max_body_bytes": args.max_body_bytes},
@@ -102,7 +105,6 @@ def main(argv: list[str]) -> int:
         f"rekor2: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True
     )
     server.run(lambda: create_app(config), host=args.host, port=args.port,
-               max_body_bytes=int(config["max_body_bytes"]),
-               limits=server.Limits.from_config(config),
-               **server.log_workers(args.workers, args.threads, config["database_url"]))  # fmt: skip
+               max_body_bytes=config.max_body_bytes, limits=server.Limits.from_config(config),
+               **server.log_workers(args.workers, args.threads, str(config.database_url)))  # fmt: skip
     return 0

@@ -3,8 +3,9 @@
 ``create_app`` wires the pieces every service needs (body-size limit answered with 413, error
 mapping, ``/healthz``, ``/metrics``, ``/openapi.json`` when the service ships
 ``services/<name>/openapi.json``, a request id on every response and a JSON log line per request,
-see ``observe``) and then lets the service register its own blueprint. Configuration arrives as a
-dict built once by ``runtime.config``.
+see ``observe``) and then lets the service register its own blueprint. Configuration arrives as
+the service's typed ``runtime.config.ServiceConfig``, loaded once (a plain mapping is read for
+the keys every service has).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 
 from . import errors, observe
 from .bridge import BODY_STATE
+from .config import ServiceConfig
 
 _ID, _STARTED = "sigstack.request_id", "sigstack.started"  # keys in the WSGI environ
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -49,7 +51,7 @@ def _openapi_document(name: str) -> bytes | None:
 
 def create_app(
     name: str,
-    config: Mapping[str, Any],
+    config: ServiceConfig | Mapping[str, Any],
     register: Callable[[Flask], None],
     *,
     error_body: errors.Formatter = errors.default_body,
@@ -57,9 +59,11 @@ def create_app(
     metrics: Callable[[], None] | None = None,
 ) -> Flask:
     """``metrics`` is called before each /metrics answer to refresh gauges (log sizes)."""
+    if not isinstance(config, ServiceConfig):
+        config = ServiceConfig.from_mapping(config)
     app = Flask(name)
-    app.config.update(config)
-    app.config["MAX_CONTENT_LENGTH"] = int(config.get("max_body_bytes", 1 << 20))
+    app.extensions["sigstack_config"] = config
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register_error_handlers(app, error_body)
 
@@ -112,9 +116,8 @@ def create_app(
         return ({"status": "ok"}, 200) if ok else ({"status": "unavailable"}, 503)
 
     register(app)
-    instance = config.get("instance")
-    if instance:  # SIGSTACK_<SERVICE>_INSTANCE, set by `sigstack up` (services.stack)
-        _name_health(app, name, str(instance))
+    if config.instance:  # SIGSTACK_<SERVICE>_INSTANCE, set by `sigstack up` (services.stack)
+        _name_health(app, name, config.instance)
     return app
 
 

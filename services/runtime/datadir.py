@@ -19,7 +19,9 @@ from sigstack.services.runtime import db
 
 
 @dataclass(frozen=True)
-class Prepared:
+class DataDir:
+    """A log's data directory, checked or initialised (``prepare_data_dir``)."""
+
     database_url: str
     key_uri: str
     created: bool  # the key was made now: the log may be created too
@@ -65,14 +67,16 @@ def private_dir(path: str | Path) -> Path:
     return directory
 
 
-def prepare(
+def prepare_data_dir(
     data_dir: str | Path,
     service: str,
     *,
     database_url: str | None = None,
     key_uri: str | None = None,
     key_algorithm: str = "ecdsa-p256",
-) -> Prepared:
+) -> DataDir:
+    """Check ``data_dir`` or initialise it (see the module docstring); the database URL and key
+    URI the log uses, and whether the log is new."""
     directory = private_dir(data_dir)
     key_path = directory / f"{service}-key.pem"
     db_path = directory / f"{service}.db"
@@ -98,4 +102,4 @@ def prepare(
             db.require_current_schema(engine)
         finally:
             engine.dispose()  # nothing of the parent's may stay open into the server's workers
-    return Prepared(url, key_uri, created)
+    return DataDir(url, key_uri, created)

@@ -38,11 +38,14 @@ from typing import Any
 from sigstack.protocol.errors import ConfigError
 
 from . import db
+from .config import ServiceConfig
 
 DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's shared directory for a server's workers
 
 SERVER_ENV = "SIGSTACK_SERVER"  # "granian" (default) or "gunicorn"
 METRICS_PREFIX = "sigstack-metrics-"
+_LIMIT_KEYS = ("http_header_timeout", "http_body_timeout", "http_max_connections",
+               "http_graceful_timeout")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,11 @@ class Limits:
     graceful_timeout: int = 10  # seconds requests in progress get to finish after SIGTERM
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Limits:
+    def from_config(cls, config: ServiceConfig | Mapping[str, Any]) -> Limits:
         """From a service's configuration keys ``http_header_timeout``, ``http_body_timeout``,
-        ``http_max_connections`` and ``http_graceful_timeout`` (each optional)."""
+        ``http_max_connections`` and ``http_graceful_timeout`` (each optional in a mapping)."""
+        if isinstance(config, ServiceConfig):
+            config = {key: getattr(config, key) for key in _LIMIT_KEYS}
         try:
             return cls(
                 header_timeout=float(config.get("http_header_timeout") or cls.header_timeout),

@@ -15,8 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from sigstack.services.runtime.config import load_config
-
 
 def _create(args: argparse.Namespace) -> int:
     from .certs import create_chain
@@ -52,13 +50,10 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .app import DEFAULTS, build_authority
+    from .app import build_authority
+    from .config import TSAConfig
 
-    config = load_config(
-        DEFAULTS,
-        env_prefix="SIGSTACK_TSA",
-        overrides={"key_uri": args.key, "chain_file": args.chain},
-    )
+    config = TSAConfig.load(flags={"key_uri": args.key, "chain_file": args.chain})
     tsa = build_authority(config)
     leaf = tsa.chain[0]
     print(

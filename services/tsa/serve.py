@@ -22,17 +22,14 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime import datadir, server
-from sigstack.services.runtime.config import load_config
 
-from .app import DEFAULTS, build_authority, create_app
-from .authority import Options
-
-ENV_PREFIX = "SIGSTACK_TSA"
+from .app import build_authority, create_app
+from .config import TSAConfig
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -75,13 +72,14 @@ def prepare_data_dir(data_dir: str | Path) -> tuple[str, str]:
     return f"file:{key.resolve()}", str(chain.resolve())
 
 
-def _check_in_child(config: dict[str, Any]) -> None:
+def _check_in_child(config: TSAConfig) -> None:
     """``sigstack tsa check-chain`` in a separate process, the key URI passed in its environment
     (a PIN in ``pin-value=`` stays off command lines)."""
+    prefix = TSAConfig.env_prefix()
     env = {
         **os.environ,
-        f"{ENV_PREFIX}_KEY_URI": config["key_uri"],
-        f"{ENV_PREFIX}_CHAIN_FILE": config["chain_file"],
+        f"{prefix}_KEY_URI": str(config.key_uri),
+        f"{prefix}_CHAIN_FILE": str(config.chain_file),
     }
     done = subprocess.run(
         [sys.executable, "-m", "sigstack.client.cli", "tsa", "check-chain"],
@@ -95,26 +93,23 @@ def _check_in_child(config: dict[str, Any]) -> None:
         raise ConfigError(reason[0].removeprefix("Error: "))
 
 
-def prepare(args: argparse.Namespace) -> dict[str, Any]:
+def configure(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> TSAConfig:
     """The workers' configuration, the key and chain checked (see module docstring)."""
-    config = load_config(
-        DEFAULTS,
-        file=args.config,
-        env_prefix=ENV_PREFIX,
-        overrides={"key_uri": args.key_uri, "chain_file": args.chain_file},
-    )
+    flags = {"key_uri": args.key_uri, "chain_file": args.chain_file}
+    config = TSAConfig.load(file=args.config, environ=environ, flags=flags)
     datadir.private_dir(args.data_dir)
-    if not config["key_uri"] and not config["chain_file"]:
-        config["key_uri"], config["chain_file"] = prepare_data_dir(args.data_dir)
-    elif not (config["key_uri"] and config["chain_file"]):
+    if not config.key_uri and not config.chain_file:
+        key_uri, chain_file = prepare_data_dir(args.data_dir)
+        config = config.with_values(key_uri=key_uri, chain_file=chain_file)
+    elif not (config.key_uri and config.chain_file):
         raise ConfigError("give the TSA key and its chain together (--key URI --chain FILE)")
-    if str(config["key_uri"]).startswith("ephemeral:"):
+    if str(config.key_uri).startswith("ephemeral:"):
         raise ConfigError(
             "an ephemeral TSA key is refused: each worker would sign under its own "
             "key; a new data directory gets a development chain instead"
         )
-    Options.from_config(config)
-    if str(config["key_uri"]).startswith("pkcs11:"):
+    config.options()
+    if str(config.key_uri).startswith("pkcs11:"):
         _check_in_child(config)
     else:
         build_authority(config)
@@ -123,17 +118,15 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    config = prepare(args)
-    print(
-        f"tsa: serving on http://{args.host}:{args.port} (chain {config['chain_file']})", flush=True
-    )
+    config = configure(args)
+    print(f"tsa: serving on http://{args.host}:{args.port} (chain {config.chain_file})", flush=True)
     server.run(
         lambda: create_app(config),
         host=args.host,
         port=args.port,
         workers=args.workers,
         threads=args.threads,
-        max_body_bytes=int(config["max_body_bytes"]),
+        max_body_bytes=config.max_body_bytes,
         limits=server.Limits.from_config(config),
     )
     return 0

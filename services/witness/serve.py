@@ -106,8 +106,9 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
     if config["name"]:
         check_name(str(config["name"]))
     load_logs(config)  # a bad log list is refused before a new data dir is made
-    prepared = datadir.prepare(args.data_dir, "witness", database_url=config["database_url"],
-                               key_uri=config["key_uri"], key_algorithm="ed25519")  # fmt: skip
+    prepared = datadir.prepare_data_dir(args.data_dir, "witness",
+                                        database_url=config["database_url"],
+                                        key_uri=config["key_uri"], key_algorithm="ed25519")  # fmt: skip
     name = resolve_name(Path(args.data_dir), config["name"], f"{args.host}:{args.port}",
                         created=prepared.created)  # fmt: skip
     config.update(database_url=prepared.database_url, key_uri=prepared.key_uri, name=name)

@@ -128,6 +128,7 @@ def refused(resp: Any, message: str, status: int = 400, code: int = 3) -> None:
 def make_ctlog(tmp: Path, roots_pem: bytes) -> tuple[Served, Any]:
     """A CT log on a fresh SQLite database under ``tmp``, served over HTTP; returns (server, CTLog)."""
     from sigstack.services.ctlog.app import create_app
+    from sigstack.services.ctlog.config import CTLogConfig
     from sigstack.services.keys import create_file_key
     from sigstack.services.runtime import db
 
@@ -136,8 +137,8 @@ def make_ctlog(tmp: Path, roots_pem: bytes) -> tuple[Served, Any]:
     db.upgrade(url)
     create_file_key(tmp / "ctlog-key.pem")
     (tmp / "roots.pem").write_bytes(roots_pem)
-    app = create_app({
-        "database_url": url, "key_uri": f"file:{tmp / 'ctlog-key.pem'}",
-        "roots_file": str(tmp / "roots.pem"), "create": True, "batch_wait_ms": 1,
-    })  # fmt: skip
+    app = create_app(CTLogConfig(
+        database_url=url, key_uri=f"file:{tmp / 'ctlog-key.pem'}",
+        roots_file=str(tmp / "roots.pem"), create=True, batch_wait_ms=1,
+    ))  # fmt: skip
     return serve_wsgi(app), app.extensions["ctlog"]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from sigstack.services.tuf import keys as tufkeys
+from sigstack.services.tuf.app import create_app
+from sigstack.services.tuf.config import TUFConfig
 from sigstack.services.tuf.repo import Repository
-from sigstack.services.tuf.serve import build_app
 from tests.support.clock import Clock
 from tests.support.servers import Service, serve_wsgi
 
@@ -43,7 +44,7 @@ def mirror(tmp_path: Path) -> Iterator[Mirror]:
     """A 1-of-1 root, 2-of-2 targets repository served in-process with an injectable clock."""
     clock = Clock.utc()
     repo = init_repo(tmp_path, clock, targets_keys=2, targets_threshold=2)
-    app = build_app({"data_dir": str(repo.layout.root), "clock": clock})
+    app = create_app(TUFConfig(data_dir=str(repo.layout.root)), clock=clock)
     with serve_wsgi(app) as served:
         yield Mirror(repo, served.url, tmp_path / "offline")
 

@@ -105,10 +105,11 @@ def test_rekor_v2_without_a_timestamp_logs_nothing(monkeypatch) -> None:
 @pytest.fixture(scope="module")
 def tsa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from sigstack.services.tsa.app import create_app
+    from sigstack.services.tsa.config import TSAConfig
     from sigstack.services.tsa.serve import prepare_data_dir
 
     key_uri, chain = prepare_data_dir(tmp_path_factory.mktemp("tsa") / "data")
-    with serve_wsgi(create_app({"key_uri": key_uri, "chain_file": chain})) as server:
+    with serve_wsgi(create_app(TSAConfig(key_uri=key_uri, chain_file=chain))) as server:
         yield f"{server.url}/api/v1/timestamp"
 
 

@@ -12,6 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from sigstack.services.ctlog.app import create_app
+from sigstack.services.ctlog.config import CTLogConfig
 from sigstack.services.fulcio.cli import create_ca
 from sigstack.services.keys import create_file_key
 from sigstack.services.runtime import db
@@ -33,8 +34,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
     url = db.sqlite_url(tmp / "ct.db")
     db.upgrade(url)
     create_file_key(tmp / "key.pem")
-    app = create_app({"database_url": url, "key_uri": f"file:{tmp / 'key.pem'}",
-                      "roots_file": str(ca["root.pem"]), "create": True})  # fmt: skip
+    app = create_app(CTLogConfig(database_url=url, key_uri=f"file:{tmp / 'key.pem'}",
+                                 roots_file=str(ca["root.pem"]), create=True))  # fmt: skip
     return app.test_client()
 
 

@@ -1,7 +1,8 @@
 """docs/configuration.md against the code: every flag table holds exactly the flags of the real
 argparse parser (``sigstack serve X``, ``sigstack up``) with the defaults the code uses, and every
-key table the defaults of the service's ``DEFAULTS`` (issue 15, item 8: the tables said 2 workers
-x 16 threads for the logs, which run 1 x 32 on SQLite).
+key table the keys and defaults of the service's typed configuration class (``RekorConfig``, ...:
+``runtime.config.ServiceConfig.defaults``; issue 15, item 8: the tables said 2 workers x 16
+threads for the logs, which run 1 x 32 on SQLite).
 
 Defaults the parser leaves to ``None`` and the code works out later (the logs' worker layout, a
 limit taken from the service's configuration) are listed in ``computed_defaults``, each worked
@@ -10,13 +11,15 @@ out from the code, not written down a second time."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from unittest import mock
 
 import pytest
 
+from sigstack.services.runtime.config import ServiceConfig
 from tests.unit.deploy.compose_check import ROOT
 
 DOC = ROOT / "docs" / "configuration.md"
@@ -52,18 +55,16 @@ def _entries() -> dict[str, Callable[[list[str]], Any]]:
     from sigstack.services.tuf import serve as tuf
 
     return {"rekor": rekor.parse, "rekor2": rekor2.parse, "ctlog": ctlog.parse,
-            "fulcio": fulcio.parse_args, "oidc": oidc.main, "tuf": tuf.main,
+            "fulcio": fulcio.parse_args, "oidc": oidc.main, "tuf": tuf.parse,
             "up": stack.parse}  # fmt: skip
 
 
 def computed_defaults() -> dict[tuple[str, str], str]:
     """(section, flag) → the default column the doc must show, worked out from the code."""
-    from sigstack.services.ctlog.app import DEFAULTS as CTLOG
-    from sigstack.services.oidc.app import DEFAULTS as OIDC
-    from sigstack.services.rekor.app import DEFAULTS as REKOR
-    from sigstack.services.rekor2.app import DEFAULTS as REKOR2
     from sigstack.services.runtime.server import log_workers
-    from sigstack.services.tuf.serve import DEFAULTS as TUF
+
+    REKOR, REKOR2, CTLOG, OIDC, TUF = (_service_defaults(s)
+                                       for s in ("rekor", "rekor2", "ctlog", "oidc", "tuf"))  # fmt: skip
 
     sqlite, postgres = "sqlite:///x.db", "postgresql://h/db"
     workers = (f"`{log_workers(None, None, sqlite)['workers']}` on SQLite, "
@@ -162,19 +163,27 @@ def test_flag_tables_match_the_parsers(section: str) -> None:
     assert wrong == {}, "(doc, code) per flag"
 
 
-def _service_defaults(section: str) -> dict[str, Any]:
-    from sigstack.services.ctlog.app import DEFAULTS as CTLOG
-    from sigstack.services.fulcio.serve import DEFAULTS as FULCIO
+def _config_class(section: str) -> type[ServiceConfig]:
+    from sigstack.services.ctlog.config import CTLogConfig
+    from sigstack.services.fulcio.config import FulcioConfig
     from sigstack.services.oidc.app import DEFAULTS as OIDC
-    from sigstack.services.rekor.app import DEFAULTS as REKOR
-    from sigstack.services.rekor2.app import DEFAULTS as REKOR2
-    from sigstack.services.tuf.serve import DEFAULTS as TUF
+    from sigstack.services.rekor2.config import Rekor2Config
+    from sigstack.services.rekor.config import RekorConfig
+    from sigstack.services.tsa.config import TSAConfig
+    from sigstack.services.tuf.config import TUFConfig
 
-    return {"rekor": REKOR, "rekor2": REKOR2, "ctlog": CTLOG, "fulcio": FULCIO, "oidc": OIDC,
-            "tuf": TUF}[section]  # fmt: skip
+    if section == "oidc":
+        return OIDC  # type: ignore[return-value]
+    return {"rekor": RekorConfig, "rekor2": Rekor2Config, "ctlog": CTLogConfig,
+            "fulcio": FulcioConfig, "tuf": TUFConfig, "tsa": TSAConfig}[section]  # fmt: skip
 
 
-@pytest.mark.parametrize("section", ["rekor", "rekor2", "ctlog", "fulcio", "tuf"])
+def _service_defaults(section: str) -> dict[str, Any]:
+    found = _config_class(section)
+    return dict(found) if isinstance(found, Mapping) else found.defaults()
+
+
+@pytest.mark.parametrize("section", ["rekor", "rekor2", "ctlog", "fulcio", "tuf", "tsa"])
 def test_key_tables_match_the_defaults(section: str) -> None:
     defaults = _service_defaults(section)
     (rows,) = _tables(_sections(DOC.read_text())[section], "key (file)")
@@ -194,7 +203,10 @@ def test_key_tables_match_the_defaults(section: str) -> None:
                 continue
             shown = re.match(r"`([^`]*)`", row[2])
             value = defaults[key]
-            if isinstance(value, int | str) and value != "":
+            if isinstance(value, bool):
+                if shown is None or shown.group(1) != json.dumps(value):
+                    wrong[key] = f"default {row[2]} is not {json.dumps(value)}"
+            elif isinstance(value, int | str) and value != "":
                 if shown is None or shown.group(1) != str(value):
                     wrong[key] = f"default {row[2]} is not {value}"
             elif value == "" and row[2] != '`""`':

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from sigstack.services.fulcio.app import create_app
 from sigstack.services.fulcio.cli import create_ca
-from sigstack.services.fulcio.serve import build_app
+from sigstack.services.fulcio.config import FulcioConfig
 from tests.support.fulcio import identity_config, make_ctlog
 from tests.support.keys import pem_public
 from tests.support.oidc import OIDCIssuer
@@ -37,7 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, issuer: OIDCIssuer) -> Itera
         "ct_log_url": server.url,
         "ct_log_public_key": str(tmp / "ct.pub"),
     }  # fmt: skip
-    app = build_app(json.loads(json.dumps(config)))
+    app = create_app(FulcioConfig.from_mapping(json.loads(json.dumps(config))))
     yield {
         "client": app.test_client(),
         "ctlog": ctlog,

@@ -31,7 +31,8 @@ from typing import Any
 import pytest
 
 from sigstack.services.fulcio import errors as msg
-from sigstack.services.fulcio.serve import build_app
+from sigstack.services.fulcio.app import create_app
+from sigstack.services.fulcio.config import FulcioConfig
 from tests.support.fulcio import refused, v2_csr_body
 from tests.support.keys import b64, csr_pem, new_key, pem_public, sign
 from tests.support.oidc import OIDCIssuer
@@ -109,7 +110,7 @@ def idp() -> Iterator[OIDCIssuer]:
 def _client_for(stack: dict[str, Any], idp: OIDCIssuer) -> Any:
     config = json.loads(json.dumps(stack["config"]))
     config.update(OIDCIssuers={idp.url: {"Type": "email"}}, MetaIssuers={})
-    return build_app(config).test_client()
+    return create_app(FulcioConfig.from_mapping(config)).test_client()
 
 
 ODD_DOCUMENTS = {
@@ -214,7 +215,7 @@ def test_malformed_ct_answer_is_the_documented_500(
     try:
         config = json.loads(json.dumps(stack["config"]))
         config.update(ct_log_url=server.url, ct_log_public_key="")
-        client = build_app(config).test_client()
+        client = create_app(FulcioConfig.from_mapping(config)).test_client()
         fulcio = client.application.extensions["fulcio"]
         body = v2_csr_body(csr_pem(new_key("ec-p256")), issuer.email_token())
         refused(client.post("/api/v2/signingCert", json=body), msg.MSG_CT, 500, 13)

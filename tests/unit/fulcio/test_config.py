@@ -128,15 +128,17 @@ def test_builtin_mapping_override_merges_defaults() -> None:
 
 
 def test_serve_data_dir_and_ephemeral_ca(tmp_path: Path) -> None:
-    from sigstack.services.fulcio.serve import build_app, prepare_data_dir
+    from sigstack.services.fulcio.app import create_app
+    from sigstack.services.fulcio.config import FulcioConfig
+    from sigstack.services.fulcio.serve import prepare_data_dir
 
     key, chain = prepare_data_dir(tmp_path / "data")
     assert (tmp_path / "data" / "ca" / "intermediate-key.pem").stat().st_mode & 0o077 == 0
     assert prepare_data_dir(tmp_path / "data") == (key, chain)  # reused, not recreated
     issuer = OIDCIssuer(("RS256",))
     try:
-        app = build_app({"OIDCIssuers": {issuer.url: {"Type": "email"}}, "ca_key": "ephemeral:",
-                         "ct_log_url": ""})  # fmt: skip
+        app = create_app(FulcioConfig.from_mapping({"OIDCIssuers": {issuer.url: {"Type": "email"}},
+                                                    "ca_key": "ephemeral:", "ct_log_url": ""}))  # fmt: skip
         client = app.test_client()
         bundle = client.get("/api/v2/trustBundle").get_json()["chains"][0]["certificates"]
         assert len(bundle) == 1

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from sigstack.services.fulcio import errors as msg
-from sigstack.services.fulcio.serve import build_app
+from sigstack.services.fulcio.app import create_app
+from sigstack.services.fulcio.config import FulcioConfig
 from tests.support.fulcio import refused, v2_csr_body, v2_key_body
 from tests.support.keys import b64, csr_pem, new_key, pem_public, sign
 from tests.support.oidc import OIDCIssuer
@@ -163,7 +164,7 @@ def test_cross_host_redirectrefused(tmp_path: Any, stack: dict[str, Any]) -> Non
         config = dict(stack["config"])
         config["OIDCIssuers"] = {mover.url: {"Type": "email"}}
         config["MetaIssuers"] = {}
-        client = build_app(config).test_client()
+        client = create_app(FulcioConfig.from_mapping(config)).test_client()
         resp = client.post("/api/v2/signingCert",
                            json=v2_csr_body(csr_pem(new_key("ec-p256")), mover.email_token()))  # fmt: skip
         refused(resp, msg.MSG_TOKEN)
@@ -297,7 +298,7 @@ def test_trust_bundle_configuration_root_cert(stack: dict[str, Any], issuer: OID
 
 def _fulcio_with_ct(stack: dict[str, Any], ct_url: str, **extra: Any) -> Any:
     config = {**stack["config"], "ct_log_url": ct_url, "ct_log_public_key": "", **extra}
-    return build_app(config).test_client()
+    return create_app(FulcioConfig.from_mapping(config)).test_client()
 
 
 def test_ct_log_refusal_is_500(tmp_path: Any, stack: dict[str, Any], issuer: OIDCIssuer) -> None:
@@ -344,7 +345,7 @@ def test_sct_not_from_configured_log_is_500(stack: dict[str, Any], issuer: OIDCI
     try:
         config = {**stack["config"], "ct_log_url": server.url}
         resp = (
-            build_app(config)
+            create_app(FulcioConfig.from_mapping(config))
             .test_client()
             .post(
                 "/api/v2/signingCert",

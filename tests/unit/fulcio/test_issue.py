@@ -180,10 +180,11 @@ def test_precert_and_final_share_serial_in_ct_log(
 def test_configured_extra_algorithm(stack: dict[str, Any], issuer: OIDCIssuer) -> None:
     from cryptography.hazmat.primitives import hashes
 
-    from sigstack.services.fulcio.serve import build_app
+    from sigstack.services.fulcio.app import create_app
+    from sigstack.services.fulcio.config import FulcioConfig
 
     config = {**stack["config"], "client_signing_algorithms": ["ecdsa-sha2-256-nistp384"]}
-    client = build_app(config).test_client()
+    client = create_app(FulcioConfig.from_mapping(config)).test_client()
     p384 = new_key("ec-p384")
     ok = client.post("/api/v2/signingCert",
                      json=v2_csr_body(csr_pem(p384, hashes.SHA256()), issuer.email_token()))  # fmt: skip

@@ -22,8 +22,8 @@ import pytest
 
 from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.fulcio import errors as msg
-from sigstack.services.fulcio.config import parse_identity_config
-from sigstack.services.fulcio.serve import build_app
+from sigstack.services.fulcio.app import create_app
+from sigstack.services.fulcio.config import FulcioConfig, parse_identity_config
 from sigstack.services.fulcio.tokens import TokenVerifier
 from tests.support.clock import Clock
 from tests.support.fulcio import refused, v2_csr_body
@@ -130,7 +130,7 @@ def _app_with(stack: dict[str, Any], idp: OIDCIssuer, **settings: Any) -> Any:
     config["OIDCIssuers"] = {idp.url: {"Type": "email"}}
     config["MetaIssuers"] = {}
     config.update(settings)
-    return build_app(config).test_client()
+    return create_app(FulcioConfig.from_mapping(config)).test_client()
 
 
 def test_cache_bound_from_the_configuration(stack: dict[str, Any], idp: OIDCIssuer) -> None:

@@ -20,8 +20,8 @@ import pytest
 
 from sigstack.protocol.errors import ValidationError
 from sigstack.services.fulcio import errors as msg
-from sigstack.services.fulcio.config import parse_identity_config
-from sigstack.services.fulcio.serve import build_app
+from sigstack.services.fulcio.app import create_app
+from sigstack.services.fulcio.config import FulcioConfig, parse_identity_config
 from sigstack.services.fulcio.tokens import TokenVerifier
 from tests.support.fulcio import refused, v2_csr_body
 from tests.support.keys import csr_pem, new_key
@@ -78,7 +78,7 @@ def test_stalled_jwks_abandoned_at_the_fetch_timeout(idp: OIDCIssuer) -> None:
 def test_fetch_timeout_from_the_configuration(stack: dict[str, Any], idp: OIDCIssuer) -> None:
     config = json.loads(json.dumps(stack["config"]))
     config.update(OIDCIssuers={idp.url: {"Type": "email"}}, MetaIssuers={}, oidc_fetch_timeout=0.5)
-    client = build_app(config).test_client()
+    client = create_app(FulcioConfig.from_mapping(config)).test_client()
     idp.jwks_drip = 5.0
     start = time.monotonic()
     body = v2_csr_body(csr_pem(new_key("ec-p256")), idp.email_token())

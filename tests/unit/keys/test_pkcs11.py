@@ -81,8 +81,9 @@ def test_uri_errors(token: str) -> None:
 
 
 def test_ca_create_in_hsm_and_issue(token: str, tmp_path: Path, monkeypatch: Any) -> None:
+    from sigstack.services.fulcio.app import create_app
     from sigstack.services.fulcio.cli import ca_main
-    from sigstack.services.fulcio.serve import build_app
+    from sigstack.services.fulcio.config import FulcioConfig
     from tests.support.fulcio import v2_csr_body
     from tests.support.keys import csr_pem, new_key
     from tests.support.oidc import OIDCIssuer
@@ -97,7 +98,9 @@ def test_ca_create_in_hsm_and_issue(token: str, tmp_path: Path, monkeypatch: Any
     try:
         config = {"OIDCIssuers": {issuer.url: {"Type": "email"}}, "ca_key": inter_uri,
                   "ca_chain": str(tmp_path / "chain.pem"), "ct_log_url": ""}  # fmt: skip
-        client = build_app(json.loads(json.dumps(config)), os.environ).test_client()
+        client = create_app(
+            FulcioConfig.from_mapping(json.loads(json.dumps(config))), os.environ
+        ).test_client()
         key = new_key("ec-p256")
         resp = client.post(
             "/api/v2/signingCert", json=v2_csr_body(csr_pem(key), issuer.email_token())

@@ -4,6 +4,7 @@ import pytest
 
 from sigstack.services.keys import create_file_key
 from sigstack.services.rekor.app import create_app
+from sigstack.services.rekor.config import RekorConfig
 from sigstack.services.runtime import db
 
 
@@ -13,14 +14,14 @@ def rekor_app(tmp_path):
     db.upgrade(url)
     create_file_key(tmp_path / "key.pem")
     app = create_app(
-        {
-            "database_url": url,
-            "key_uri": f"file:{tmp_path / 'key.pem'}",
-            "hostname": "rekor.test",
-            "create": True,
-            "batch_wait_ms": 0,
-            "max_body_bytes": 64 * 1024,
-        }
+        RekorConfig(
+            database_url=url,
+            key_uri=f"file:{tmp_path / 'key.pem'}",
+            hostname="rekor.test",
+            create=True,
+            batch_wait_ms=0,
+            max_body_bytes=64 * 1024,
+        )
     )
     return app
 

@@ -8,6 +8,7 @@ from flask import Flask
 
 from sigstack.services.keys import create_file_key
 from sigstack.services.rekor2.app import create_app
+from sigstack.services.rekor2.config import Rekor2Config
 from sigstack.services.runtime import db
 
 ORIGIN = "rekor2.test"
@@ -25,14 +26,15 @@ def make_app(tmp_path) -> Callable[..., Flask]:
     def make(key_algorithm: str = "ed25519", **config: object) -> Flask:
         key = tmp_path / f"key-{next(numbers)}.pem"
         create_file_key(key, key_algorithm)
-        app = create_app({"database_url": url, "key_uri": f"file:{key}", "origin": ORIGIN,
-                          "create": True, "batch_wait_ms": 0, **config})  # fmt: skip
+        values = {"origin": ORIGIN, "create": True, "batch_wait_ms": 0, **config}
+        app = create_app(Rekor2Config.from_mapping({"database_url": url, "key_uri": f"file:{key}",
+                                                    **values}))  # fmt: skip
         made.append(app)
         return app
 
     yield make
     for app in made:
-        app.extensions["rekor2"].log.engine.dispose()
+        app.extensions["rekor2"].close()
 
 
 @pytest.fixture(params=sorted(LOG_KEY_DETAILS))

@@ -19,11 +19,11 @@ from tests.unit.rekor2.test_tiles import fill
 
 @pytest.fixture
 def served(tmp_path: Path):
-    config = serve.prepare(str(tmp_path / "data"), default_origin="export.test",
-                           overrides={"batch_wait_ms": 0})  # fmt: skip
+    config = serve.configure(str(tmp_path / "data"), default_origin="export.test",
+                             overrides={"batch_wait_ms": 0})  # fmt: skip
     app = create_app(config)
     yield app
-    app.extensions["rekor2"].log.engine.dispose()
+    app.extensions["rekor2"].close()
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -50,17 +50,17 @@ def test_existing_loose_database_is_tightened(tmp_path: Path) -> None:
 
 
 def test_data_dir_is_created_0700_and_a_loose_one_tightened(tmp_path: Path) -> None:
-    prepared = datadir.prepare(tmp_path / "new", "rekor")
+    prepared = datadir.prepare_data_dir(tmp_path / "new", "rekor")
     assert _mode(tmp_path / "new") == 0o700
     assert _mode(tmp_path / "new" / "rekor.db") == 0o600
     assert prepared.created
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o755)
     loose.chmod(0o755)
-    datadir.prepare(loose, "rekor")
+    datadir.prepare_data_dir(loose, "rekor")
     assert _mode(loose) == 0o700
     (loose / "rekor.db").chmod(0o644)
-    datadir.prepare(loose, "rekor")
+    datadir.prepare_data_dir(loose, "rekor")
     assert _mode(loose / "rekor.db") == 0o600
 
 

@@ -33,17 +33,19 @@ IMPLICIT = {"HEAD", "OPTIONS"}  # added by Flask to every GET route / every rout
 def _rekor(tmp: Path) -> Flask:
     from sigstack.services.keys import create_file_key
     from sigstack.services.rekor.app import create_app
+    from sigstack.services.rekor.config import RekorConfig
     from sigstack.services.runtime import db
 
     url = db.sqlite_url(tmp / "rekor.db")
     db.upgrade(url)
     create_file_key(tmp / "key.pem")
-    return create_app({"database_url": url, "key_uri": f"file:{tmp / 'key.pem'}",
-                       "hostname": "rekor.test", "create": True})  # fmt: skip
+    return create_app(RekorConfig(database_url=url, key_uri=f"file:{tmp / 'key.pem'}",
+                                  hostname="rekor.test", create=True))  # fmt: skip
 
 
 def _ctlog(tmp: Path) -> Flask:
     from sigstack.services.ctlog.app import create_app
+    from sigstack.services.ctlog.config import CTLogConfig
     from sigstack.services.fulcio.cli import create_ca
     from sigstack.services.keys import create_file_key
     from sigstack.services.runtime import db
@@ -52,15 +54,16 @@ def _ctlog(tmp: Path) -> Flask:
     url = db.sqlite_url(tmp / "ct.db")
     db.upgrade(url)
     create_file_key(tmp / "key.pem")
-    return create_app({"database_url": url, "key_uri": f"file:{tmp / 'key.pem'}",
-                       "roots_file": str(paths["root.pem"]), "create": True})  # fmt: skip
+    return create_app(CTLogConfig(database_url=url, key_uri=f"file:{tmp / 'key.pem'}",
+                                  roots_file=str(paths["root.pem"]), create=True))  # fmt: skip
 
 
 def _fulcio(tmp: Path) -> Flask:
-    from sigstack.services.fulcio.serve import build_app
+    from sigstack.services.fulcio.app import create_app
+    from sigstack.services.fulcio.config import FulcioConfig
 
     config = {"OIDCIssuers": {"https://issuer.test": {"Type": "email"}}, "ca_key": "ephemeral:"}
-    return build_app(config)
+    return create_app(FulcioConfig.from_mapping(config))
 
 
 def _oidc(tmp: Path) -> Flask:
@@ -72,32 +75,35 @@ def _oidc(tmp: Path) -> Flask:
 
 
 def _tuf(tmp: Path) -> Flask:
+    from sigstack.services.tuf.app import create_app
+    from sigstack.services.tuf.config import TUFConfig
     from sigstack.services.tuf.repo import Repository
-    from sigstack.services.tuf.serve import build_app
 
     Repository(tmp / "repo").init(tmp / "offline")
-    return build_app({"data_dir": str(tmp / "repo")})
+    return create_app(TUFConfig(data_dir=str(tmp / "repo")))
 
 
 def _rekor2(tmp: Path) -> Flask:
     from sigstack.services.keys import create_file_key
     from sigstack.services.rekor2.app import create_app
+    from sigstack.services.rekor2.config import Rekor2Config
     from sigstack.services.runtime import db
 
     url = db.sqlite_url(tmp / "rekor2.db")
     db.upgrade(url)
     create_file_key(tmp / "key.pem")
-    return create_app({"database_url": url, "key_uri": f"file:{tmp / 'key.pem'}",
-                       "origin": "rekor2.test", "create": True})  # fmt: skip
+    return create_app(Rekor2Config(database_url=url, key_uri=f"file:{tmp / 'key.pem'}",
+                                   origin="rekor2.test", create=True))  # fmt: skip
 
 
 def _tsa(tmp: Path) -> Flask:
     from sigstack.services.tsa.app import create_app
     from sigstack.services.tsa.certs import create_chain
+    from sigstack.services.tsa.config import TSAConfig
 
     paths = create_chain(tmp / "chain")
-    return create_app({"key_uri": f"file:{paths['leaf-key.pem']}",
-                       "chain_file": str(paths["chain.pem"])})  # fmt: skip
+    return create_app(TSAConfig(key_uri=f"file:{paths['leaf-key.pem']}",
+                                chain_file=str(paths["chain.pem"])))  # fmt: skip
 
 
 BUILDERS: dict[str, Callable[[Path], Flask]] = {

@@ -15,9 +15,9 @@ from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
 from sigstack.services.runtime.app import create_app
 from sigstack.services.tsa.api import register
-from sigstack.services.tsa.app import DEFAULTS
 from sigstack.services.tsa.app import create_app as tsa_app
 from sigstack.services.tsa.authority import TimestampAuthority
+from sigstack.services.tsa.config import TSAConfig
 from tests.unit.tsa.helpers import Chain, CountingSigner, der_request, dev_chain, verify_rfc3161
 
 MESSAGE = b"signature"
@@ -39,7 +39,7 @@ def signer(chain: Chain) -> CountingSigner:
 @pytest.fixture
 def client(chain: Chain, signer: CountingSigner) -> FlaskClient:
     tsa = TimestampAuthority(signer, chain.certs)
-    return create_app("tsa", {**DEFAULTS, "max_body_bytes": 4096}, register(tsa)).test_client()
+    return create_app("tsa", TSAConfig(max_body_bytes=4096), register(tsa)).test_client()
 
 
 def test_der_request(client: FlaskClient, chain: Chain, signer: CountingSigner) -> None:
@@ -151,11 +151,13 @@ def test_certchain_and_ping(client: FlaskClient, chain: Chain) -> None:
 
 def test_factory_from_configuration(chain: Chain, tmp_path: Path) -> None:
     app = tsa_app(
-        {
-            "key_uri": chain.key_uri,
-            "chain_file": str(chain.chain_file),
-            "include_chain_in_response": True,
-        }
+        TSAConfig.from_mapping(
+            {
+                "key_uri": chain.key_uri,
+                "chain_file": str(chain.chain_file),
+                "include_chain_in_response": True,
+            }
+        )
     )
     resp = app.test_client().post(URL, data=der_request(DIGEST, cert_req=True), headers=QUERY)
     assert resp.status_code == 200

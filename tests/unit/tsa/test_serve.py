@@ -1,4 +1,4 @@
-"""``sigstack serve tsa`` start-up decisions (``serve.prepare``): the development chain of a new
+"""``sigstack serve tsa`` start-up decisions (``serve.configure``): the development chain of a new
 data directory, reuse, and every refusal, before any server process runs."""
 
 from __future__ import annotations
@@ -10,20 +10,21 @@ import pytest
 from cryptography import x509
 
 from sigstack.protocol.errors import ConfigError
-from sigstack.services.tsa.serve import parse, prepare
+from sigstack.services.tsa.config import TSAConfig
+from sigstack.services.tsa.serve import configure, parse
 from tests.unit.tsa.helpers import NOW, TIMESTAMPING, cert, dev_chain, ec_key
 
 
-def _prepare(data: Path, *extra: str) -> dict[str, object]:
-    return prepare(parse(["--data-dir", str(data), *extra]))
+def _prepare(data: Path, *extra: str) -> TSAConfig:
+    return configure(parse(["--data-dir", str(data), *extra]))
 
 
 def test_new_data_dir_gets_a_development_chain(tmp_path: Path) -> None:
     data = tmp_path / "data"
     config = _prepare(data)
     chain_dir = data / "chain"
-    assert config["key_uri"] == f"file:{(chain_dir / 'leaf-key.pem').resolve()}"
-    assert config["chain_file"] == str((chain_dir / "chain.pem").resolve())
+    assert config.key_uri == f"file:{(chain_dir / 'leaf-key.pem').resolve()}"
+    assert config.chain_file == str((chain_dir / "chain.pem").resolve())
     assert sorted(p.name for p in chain_dir.iterdir()) == [
         "chain.pem",
         "leaf-key.pem",
@@ -59,7 +60,7 @@ def test_loose_chain_dir_is_tightened(tmp_path: Path) -> None:
 def test_key_and_chain_given(tmp_path: Path) -> None:
     made = dev_chain(tmp_path / "c", intermediate=True)
     config = _prepare(tmp_path / "data", "--key", made.key_uri, "--chain", str(made.chain_file))
-    assert config["key_uri"] == made.key_uri
+    assert config.key_uri == made.key_uri
     assert not (tmp_path / "data" / "chain").exists()
     with pytest.raises(ConfigError, match="together"):
         _prepare(tmp_path / "data", "--key", made.key_uri)

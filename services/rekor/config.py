@@ -1,0 +1,16 @@
+"""The Rekor v1 log's configuration (docs/configuration.md, "sigstack serve rekor")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sigstack.services.tlog.config import LogConfig
+
+
+@dataclass(frozen=True)
+class RekorConfig(LogConfig):
+    SERVICE: ClassVar[str] = "rekor"
+
+    hostname: str | None = None  # checkpoint origin host; keep it stable for the life of the log
+    max_body_bytes: int = 4 << 20
