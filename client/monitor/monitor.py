@@ -6,7 +6,7 @@ For each log, in this order (spec witness-monitor section 7):
    before the log's own, so an honest log's current tree is at least as large as any of them;
 2. fetch the log's checkpoint and verify it with the trusted-root key (else ``bad_signature`` /
    ``bad_checkpoint``); the first one is trusted on first use (its signature is verified, there is
-   nothing to be consistent with);
+   nothing to be consistent with) and pins the origin (another one later is ``bad_checkpoint``);
 3. relate it to the stored one: same size and root, nothing to do; same size and another root,
    ``fork``; smaller, ``rollback``; larger, a consistency proof from the log, verified, or
    ``unprovable``. Only a proven checkpoint replaces the stored one; after an alert the stored one
@@ -141,6 +141,10 @@ class Monitor:
                                      seen_text=evidence))  # fmt: skip
             return False
         held = state.head
+        if held is not None and held.origin != head.origin:  # pinned by the first checkpoint
+            self._integrity(spec, state, "bad_checkpoint", f"the log's checkpoint is for origin "
+                            f"{head.origin!r}, not {held.origin!r} as before", head)  # fmt: skip
+            return False
         if held is not None:
             relation = relate(held, head)
             if relation == FORK:

@@ -178,6 +178,15 @@ def test_restored_copy_is_a_rollback_then_a_fork_and_another_key_a_bad_signature
         assert bad["seen"]["size"] == 0 and bad["trusted"]["size"] == 5
     finally:
         c.kill()
+    if kind == "rekor":  # a second tree under the log's key: another tree ID, another origin
+        key = f"file:{a_dir / 'rekor-key.pem'}"
+        d = Service("rekor", "--data-dir", str(tmp_path / "d"), "--key", key, "--hostname",
+                    "rekor.test", port=log.port, log=tmp_path / "d.log").start()  # fmt: skip
+        try:
+            other = _only(monitor(config), "bad_checkpoint")
+            assert "not 'rekor.test - " in other["message"] and other["seen"]["size"] == 0
+        finally:
+            d.kill()
 
 
 def test_a_static_mirror_whose_entries_were_changed(tmp_path: Path) -> None:
