@@ -3,6 +3,7 @@
 * ``RekorApi``: Rekor v1's API (spec/rekor.md section 1): ``GET /api/v1/log`` (the signed note),
   ``GET /api/v1/log/proof`` (consistency), entries by ``POST /api/v1/log/entries/retrieve``
   (ten log indexes a request) or, with ``entries: tiles``, the log's tlog-tiles entry bundles.
+  A sharded log's indexes start after its inactive shards' sizes (``index_offset``).
 * ``TilesLog``: any C2SP tlog-tiles log, Rekor v2 included (section 6): ``/checkpoint``,
   consistency proofs built here from ``/tile/<L>/<N>``, entries from ``/tile/entries/<N>``.
 * ``CtLog``: RFC 6962 section 4: ``get-sth``, ``get-sth-consistency``, ``get-entries`` (the log
@@ -125,6 +126,7 @@ class LogReader:
     """What the monitor needs of a log; one subclass per kind."""
 
     subjects: Callable[[bytes], Subjects] = staticmethod(from_rekor_body)
+    index_offset = 0  # what to add to a tree index for the index the log's users see
 
     def __init__(self, spec: LogSpec, timeout: float = TIMEOUT) -> None:
         self.spec = spec
@@ -191,6 +193,12 @@ class RekorApi(LogReader):
         note = info.get("signedTreeHead") if isinstance(info, dict) else None
         if not isinstance(note, str):
             raise ValidationError(f"{self.spec.url}/api/v1/log has no signedTreeHead")
+        # a sharded log numbers its entries after the inactive shards' (spec/rekor.md section 4)
+        shards = info.get("inactiveShards")
+        sizes = [s.get("treeSize") for s in shards if isinstance(s, dict)] if isinstance(
+            shards, list) else []  # fmt: skip
+        self.index_offset = sum(n for n in sizes if isinstance(n, int) and not isinstance(n, bool)
+                                and n >= 0)  # fmt: skip
         return note
 
     def proof(self, size1: int, size2: int, head2: Head) -> list[bytes]:
@@ -221,8 +229,9 @@ class RekorApi(LogReader):
 
     def _retrieve(self, start: int, end: int) -> list[bytes]:
         bodies: dict[int, bytes] = {}
-        for first in range(start, end, _API_BATCH):
-            wanted = list(range(first, min(first + _API_BATCH, end)))
+        offset = self.index_offset
+        for first in range(start + offset, end + offset, _API_BATCH):
+            wanted = list(range(first, min(first + _API_BATCH, end + offset)))
             answer = self.http.json("api/v1/log/entries/retrieve", {"logIndexes": wanted})
             if not isinstance(answer, list):
                 raise ValidationError("the retrieve answer is not a list")
@@ -233,10 +242,10 @@ class RekorApi(LogReader):
                     index = entry.get("logIndex") if isinstance(entry, dict) else None
                     if isinstance(index, int) and index in wanted:
                         bodies[index] = _b64(entry.get("body"), f"the body of entry {index}")
-        missing = [i for i in range(start, end) if i not in bodies]
+        missing = [i for i in range(start + offset, end + offset) if i not in bodies]
         if missing:
             raise ValidationError(f"the log did not return entry {missing[0]}")
-        return [bodies[i] for i in range(start, end)]
+        return [bodies[i] for i in range(start + offset, end + offset)]
 
 
 class TilesLog(LogReader):

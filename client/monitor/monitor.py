@@ -264,9 +264,10 @@ class Monitor:
                     state.count("entries_unreadable")
                 matches, facts = watch.match(found)
                 if matches:
+                    shown = index + reader.index_offset
                     self._alert(state, Alert(
-                        MATCH, spec.name, f"entry {index} matches the watch list", spec.url,
-                        index=index, uuid=leaf_hash.hex(), kind=found.kind, matches=tuple(matches),
+                        MATCH, spec.name, f"entry {shown} matches the watch list", spec.url,
+                        index=shown, uuid=leaf_hash.hex(), kind=found.kind, matches=tuple(matches),
                         certificates=tuple(f.to_json() for f in facts),
                     ))  # fmt: skip
             state.count("entries_scanned", len(chunk))

@@ -4,7 +4,9 @@ statuses mapped to the error tree, proofs and frontiers from tiles."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import pytest
 
 from sigstack.client.monitor.config import LogSpec
 from sigstack.client.monitor.heads import Head
-from sigstack.client.monitor.logs import Http, TilesLog
+from sigstack.client.monitor.logs import Http, RekorApi, TilesLog
 from sigstack.client.monitor.tiles import WIDTH, entry_bundle, tile_path, tile_width
 from sigstack.client.monitor.tree import Frontier
 from sigstack.protocol import merkle
@@ -121,3 +123,36 @@ def test_entry_bundles_and_tile_paths() -> None:
     assert tile_path("entries", 5, 17) == "entries/005.p/17"
     assert tile_width(70000, 0, 273) == 112 and tile_width(70000, 1, 1) == 17
     assert tile_width(70000, 2, 0) == 1 and tile_width(70000, 0, 274) == 0
+
+
+def test_a_sharded_rekor_numbers_entries_after_its_inactive_shards() -> None:
+    """A stand-in Rekor v1 API (a real HTTP server): its active shard's tree index 0 is log
+    index 1000, after an inactive shard of 1000 entries."""
+    asked: list[Any] = []
+
+    class Rekor(BaseHTTPRequestHandler):
+        def _answer(self, obj: Any) -> None:
+            body = json.dumps(obj).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer({"signedTreeHead": "note", "treeSize": 3,
+                          "inactiveShards": [{"treeSize": 1000}, {"treeSize": "x"}]})  # fmt: skip
+
+        def do_POST(self) -> None:  # noqa: N802
+            query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            asked.append(query["logIndexes"])
+            self._answer([{f"{i:064x}": {"logIndex": i, "body": base64.b64encode(ENTRIES[i - 1000]).decode()}}
+                          for i in query["logIndexes"]])  # fmt: skip
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    with serve_handler(Rekor) as served:
+        log = RekorApi(LogSpec("r", "rekor", served.url, batch=2))
+        assert log.latest() == "note" and log.index_offset == 1000
+        assert [e for c in log.chunks(0, 3, _head(3)) for e in c] == ENTRIES[:3]
+        assert sorted(asked) == [[1000, 1001], [1002]]
