@@ -190,6 +190,8 @@ def _no_leak(case: Any, response: requests.Response) -> None:
 class Fuzzer:
     """The schema of one running service, and what was sent to it."""
 
+    log: Path  # the service's log, set by the module's fixture
+
     def __init__(self, service: Service) -> None:
         self.service = service
         self.constants = package_constants(f"sigstack.services.{service.name}")
@@ -320,6 +322,15 @@ class Fuzzer:
                 assert resp.status_code < 500, f"{where}: {resp.status_code} {resp.text[:300]}"
                 leak = _LEAK.search(resp.content.decode("utf-8", "replace"))
                 assert leak is None or leak.group(0) in value, f"{where}: {resp.text[:300]}"
+
+    def assert_clean(self, *more_logs: Path, least: int | None = 2000) -> None:
+        """How every fuzzed service must end: no traceback or error record in its log (and in
+        ``more_logs``), at least ``least`` requests sent, and no 5xx the server counted."""
+        for log in (self.log, *more_logs):
+            assert not self.log_problems(log)
+        if least is not None:
+            assert self.total >= least, self.sent
+        assert not any(s.startswith("5") for s in self.server_statuses())
 
     def log_problems(self, log: Path) -> list[str]:
         """Lines of the service's log that show a traceback or an error-level record."""

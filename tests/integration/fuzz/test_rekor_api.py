@@ -37,9 +37,9 @@ class Rekor(harness.Fuzzer):
 def rekor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rekor]:
     tmp = tmp_path_factory.mktemp("fuzz-rekor")
     log = tmp / "rekor.log"
-    service = Service("rekor", "--data-dir", str(tmp / "rekor"), "--hostname", "rekor.test",
-                      log=log).start()  # fmt: skip
-    try:
+    with Service(
+        "rekor", "--data-dir", str(tmp / "rekor"), "--hostname", "rekor.test", log=log
+    ) as service:
         for i in range(SEEDED):
             resp = requests.post(f"{service.url}/api/v1/log/entries",
                                  json=hashedrekord(b"seed %d" % i), timeout=30)  # fmt: skip
@@ -47,8 +47,6 @@ def rekor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rekor]:
         fuzzer = Rekor(service)
         fuzzer.log = log
         yield fuzzer
-    finally:
-        service.kill()
 
 
 @pytest.mark.parametrize(("operation", "examples"), harness.cases("rekor", BUDGET, 150))
@@ -60,7 +58,5 @@ def test_nothing_written(rekor: Rekor) -> None:
     """Runs after the fuzzing (module order): the tree did not grow, the log shows no error."""
     info = requests.get(f"{rekor.service.url}/api/v1/log", timeout=30).json()
     assert info["treeSize"] == SEEDED
-    assert not rekor.log_problems(rekor.log)
-    assert rekor.total >= 2000, rekor.sent
-    assert not any(s.startswith("5") for s in rekor.server_statuses())
+    rekor.assert_clean()
     print("\n" + rekor.summary())

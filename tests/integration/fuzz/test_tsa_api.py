@@ -108,8 +108,7 @@ def files(root: Path) -> dict[str, str]:
 def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TSA]:
     tmp = tmp_path_factory.mktemp("fuzz-tsa")
     log = tmp / "tsa.log"
-    service = Service("tsa", "--data-dir", str(tmp / "tsa"), log=log).start()
-    try:
+    with Service("tsa", "--data-dir", str(tmp / "tsa"), log=log) as service:
         resp = requests.post(
             f"{service.url}/api/v1/timestamp",
             data=der_request(hashlib.sha256(b"fuzz").digest(), nonce=7, cert_req=True),
@@ -124,8 +123,6 @@ def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TSA]:
         assert "chain/chain.pem" in fuzzer.before
         assert fuzzer.metric(SIGNED) == 1
         yield fuzzer
-    finally:
-        service.kill()
 
 
 @pytest.mark.parametrize(("operation", "examples"), harness.cases("tsa", BUDGET, 100))
@@ -155,7 +152,5 @@ def test_nothing_written(tsa: TSA) -> None:
     over what it asked), the data directory unchanged, no error logged."""
     assert tsa.metric(SIGNED) == 1 + tsa.granted
     assert files(tsa.data) == tsa.before
-    assert not tsa.log_problems(tsa.log)
-    assert tsa.total >= 2000, tsa.sent
-    assert not any(s.startswith("5") for s in tsa.server_statuses())
+    tsa.assert_clean()
     print("\n" + tsa.summary() + f", {tsa.granted} timestamps granted")
