@@ -17,7 +17,6 @@ Usage: .venv/bin/python bench/fulcio_issue.py [--seconds 10] [--connections 16] 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import shutil
@@ -29,30 +28,18 @@ from common import ROOT, cpu_seconds, loadavg, wrk_post
 
 from sigstack.services.fulcio.cli import create_ca
 from sigstack.services.keys import load_signer
+from tests.support.fulcio import v2_csr_body
+from tests.support.keys import csr_pem, new_key
 from tests.support.oidc import OIDCIssuer
 from tests.support.servers import Service
 
 
 def _csr_bodies(n: int, tokens: list[str]) -> tuple[list[str], list[bytes]]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     bodies, pems = [], []
     for i in range(n):
-        key = ec.generate_private_key(ec.SECP256R1())
-        csr = (
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([]))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        pem = csr.public_bytes(serialization.Encoding.PEM)
+        pem = csr_pem(new_key("ec-p256"))
         pems.append(pem)
-        bodies.append(json.dumps({
-            "credentials": {"oidcIdentityToken": tokens[i % len(tokens)]},
-            "certificateSigningRequest": base64.b64encode(pem).decode(),
-        }))  # fmt: skip
+        bodies.append(json.dumps(v2_csr_body(pem, tokens[i % len(tokens)])))
     return bodies, pems
 
 

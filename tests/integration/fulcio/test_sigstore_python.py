@@ -9,8 +9,6 @@ CT log, and a full ``sign_artifact`` + ``verify_artifact`` round trip (with our 
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import hashlib
 import json
 import os
 import subprocess
@@ -23,9 +21,10 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from tests.support.keys import csr_pem
 from tests.support.oidc import OIDCIssuer
 from tests.support.servers import sigstack_cli
-from tests.support.signing_services import signing_services
+from tests.support.signing_services import signing_services, trust_config
 from tests.support.testdata import ROOT
 
 pytestmark = [pytest.mark.xdist_group("servers"), pytest.mark.interop]
@@ -47,50 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         issuer.close()
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _trust_config(stack: dict[str, Any]) -> str:
-    chain = x509.load_pem_x509_certificates((stack["tmp"] / "ca" / "chain.pem").read_bytes())
-    start = {"start": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()}
-
-    def log(url: str, der: bytes) -> dict[str, Any]:
-        return {"baseUrl": url, "hashAlgorithm": "SHA2_256",
-                "publicKey": {"rawBytes": _b64(der), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                              "validFor": start},
-                "logId": {"keyId": _b64(hashlib.sha256(der).digest())}}  # fmt: skip
-
-    trusted_root = {
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [log(stack["rekor"].url, stack["rekor_der"])],
-        "certificateAuthorities": [{
-            "subject": {"organization": "sigstack", "commonName": "sigstack"},
-            "uri": stack["fulcio"].url,
-            "certChain": {"certificates": [{"rawBytes": _b64(c.public_bytes(DER))} for c in chain]},
-            "validFor": start,
-        }],
-        "ctlogs": [log(stack["ct"].url, stack["ct_der"])],
-        "timestampAuthorities": [],
-    }  # fmt: skip
-    service = {"majorApiVersion": 1, "validFor": start, "operator": "sigstack.test"}
-    signing_config = {
-        "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
-        "caUrls": [{"url": stack["fulcio"].url, **service}],
-        "oidcUrls": [],
-        "rekorTlogUrls": [{"url": stack["rekor"].url, **service}],
-        "rekorTlogConfig": {"selector": "ANY"},
-        "tsaUrls": [],
-        "tsaConfig": {"selector": "ANY"},
-    }
-    return json.dumps({
-        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
-        "trustedRoot": trusted_root, "signingConfig": signing_config,
-    })  # fmt: skip
-
-
 def test_sigstore_python_fulcio_client_and_sct(stack: dict[str, Any]) -> None:
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from sigstore._internal.fulcio.client import FulcioClient
     from sigstore._internal.sct import verify_sct
@@ -98,14 +54,9 @@ def test_sigstore_python_fulcio_client_and_sct(stack: dict[str, Any]) -> None:
     from sigstore.models import ClientTrustConfig
     from sigstore.oidc import IdentityToken
 
-    config = ClientTrustConfig.from_json(_trust_config(stack))
+    config = ClientTrustConfig.from_json(json.dumps(trust_config(stack)))
     key = ec.generate_private_key(ec.SECP256R1())
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([]))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    csr = x509.load_pem_x509_csr(csr_pem(key))
     token = IdentityToken(stack["issuer"].email_token("pat@example.com"))
     resp = FulcioClient(stack["fulcio"].url).signing_cert.post(csr, token)
     verify_sct(resp.cert, resp.chain, config.trusted_root.ct_keyring(KeyringPurpose.SIGN))
@@ -125,7 +76,7 @@ def test_sigstore_python_sign_and_verify(stack: dict[str, Any]) -> None:
     from sigstore.verify import Verifier
     from sigstore.verify.policy import Identity
 
-    config = ClientTrustConfig.from_json(_trust_config(stack))
+    config = ClientTrustConfig.from_json(json.dumps(trust_config(stack)))
     ctx = SigningContext.from_trust_config(config)
     token = IdentityToken(stack["issuer"].email_token("quinn@example.com"))
     with ctx.signer(token) as signer:
