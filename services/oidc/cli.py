@@ -39,12 +39,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _store(args: argparse.Namespace, **extra: Any) -> Any:
-    from . import app
+    from .config import OIDCConfig
+    from .datadir import prepare_data_dir
 
-    config = app.load(
-        {"data_dir": args.data_dir, "database_url": args.database_url, **extra}, file=args.config
-    )
-    return config, app.prepare(config)
+    flags = {"data_dir": args.data_dir, "database_url": args.database_url, **extra}
+    config = OIDCConfig.load(file=args.config, flags=flags)
+    return config, prepare_data_dir(config)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -130,7 +130,7 @@ def create_service_account(
         raise ValidationError(
             "service account names are 1-63 of a-z 0-9 . _ - (starting with a letter or digit)"
         )
-    domain = (domain or config.get("service_account_domain") or "").strip().lower()
+    domain = (domain or config.service_account_domain or "").strip().lower()
     if not domain or not _EMAIL.match(f"{name}@{domain}"):
         raise ConfigError("set a service account domain (--domain or service_account_domain)")
     if store.service_account_by_name(name) is not None:
@@ -157,8 +157,8 @@ def rotate_key(args: argparse.Namespace) -> int:
     from . import keys
 
     config, store = _store(args)
-    alg = args.alg or config.get("signing_alg") or "RS256"
-    kid = keys.rotate(store, Path(config["data_dir"]), alg, prepare=args.prepare)
+    alg = args.alg or config.signing_alg or "RS256"
+    kid = keys.rotate(store, Path(config.data_dir), alg, publish_only=args.prepare)
     store.audit("rotate_key", "success", detail={"kid": kid, "prepare": args.prepare})
     if args.prepare:
         print(f"published next signing key {kid} ({alg}); run rotate-key again to sign with it")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 from sigstack.protocol.errors import ConfigError, VerificationError
 
 from . import tokens
+from .config import OIDCConfig
 from .keys import KeyRing
 from .store import Identity, Store
 
@@ -47,17 +47,19 @@ class Settings:
     service_account_default_audience: str
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        issuer = str(config.get("issuer_url") or "")
+    def from_config(cls, config: OIDCConfig) -> Settings:
+        issuer = config.issuer_url or ""
         check_issuer_url(issuer)
-        audiences = config.get("service_account_audiences") or ["sigstore"]
+        audiences = config.service_account_audiences or ["sigstore"]
         if isinstance(audiences, str):
             audiences = [a.strip() for a in audiences.split(",") if a.strip()]
-        default_aud = str(config.get("service_account_default_audience") or audiences[0])
+        if not isinstance(audiences, list | tuple) or not audiences:
+            raise ConfigError("service_account_audiences must be a list of audiences")
+        default_aud = config.service_account_default_audience or str(audiences[0])
         lockout = _whole(config, "login_lockout_seconds", 1, 86400)
         settings = cls(
             issuer=issuer,
-            client_id=str(config["client_id"]),
+            client_id=config.client_id,
             # short-lived by construction (spec/oidc.md §5): a token is a bearer credential for
             # a Fulcio certificate, which itself lives 10 minutes
             token_lifetime=_whole(config, "token_lifetime", 30, 600),
@@ -79,13 +81,10 @@ class Settings:
         return settings
 
 
-def _whole(config: Mapping[str, Any], key: str, low: int, high: int) -> int:
-    """``config[key]`` as an int in ``[low, high]``, or a ``ConfigError`` naming the key."""
-    value = config.get(key)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"{key} must be a whole number, not {str(value)[:32]!r}")
+def _whole(config: OIDCConfig, key: str, low: int, high: int) -> int:
+    """The key's value (a whole number: ``OIDCConfig`` converted it) in ``[low, high]``, or a
+    ``ConfigError`` naming the key."""
+    value: int = getattr(config, key)
     if not low <= value <= high:
         raise ConfigError(f"{key} must be between {low} and {high}, not {value}")
     return value

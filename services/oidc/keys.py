@@ -14,7 +14,8 @@ stored value is never behind a token's expiry and a busy issuer writes it once p
 minutes instead of on every signature. A running issuer re-reads the key rows at most every
 ``KEYS_TTL`` seconds: a rotation is in use and published within that time. Verifiers that meet an
 unknown kid refetch the JWKS (go-oidc does), so publishing and using the key together is safe;
-``rotate(prepare=True)`` publishes the next key without using it, for verifiers that cache longer.
+``rotate(publish_only=True)`` (``rotate-key --prepare``) publishes the next key without using it,
+for verifiers that cache longer.
 """
 
 from __future__ import annotations
@@ -81,16 +82,16 @@ def create_key(store: Store, data_dir: Path, alg: str, state: str) -> str:
     return kid
 
 
-def rotate(store: Store, data_dir: Path, alg: str, *, prepare: bool = False) -> str:
-    """Publish the next key and (unless ``prepare``) start signing with it; returns its kid."""
+def rotate(store: Store, data_dir: Path, alg: str, *, publish_only: bool = False) -> str:
+    """Publish the next key and (unless ``publish_only``) start signing with it; returns its kid."""
     pending = [row for row in store.key_rows() if row["state"] == "next"]
-    if pending and not prepare:
+    if pending and not publish_only:
         kid = str(pending[-1]["kid"])
     elif pending:
         return str(pending[-1]["kid"])
     else:
         kid = create_key(store, data_dir, alg, "next")
-    if not prepare:
+    if not publish_only:
         store.promote_key(kid)
     return kid
 

@@ -31,25 +31,20 @@ def main(argv: list[str]) -> int:
 
     from sigstack.services.runtime.server import Limits, run
 
-    from . import app
-
-    host_for_url = f"[{args.host}]" if ":" in args.host else args.host
-    config = app.load(
-        {
-            "data_dir": args.data_dir,
-            "database_url": args.database_url,
-            "issuer_url": args.issuer_url,
-            "signing_alg": args.signing_alg,
-        },
-        file=args.config,
-    )
-    if not config.get("issuer_url"):
-        config["issuer_url"] = f"http://{host_for_url}:{args.port}"
+    from .app import create_app
+    from .config import OIDCConfig
+    from .datadir import prepare_data_dir
     from .issuer import Settings
 
+    host_for_url = f"[{args.host}]" if ":" in args.host else args.host
+    flags = {"data_dir": args.data_dir, "database_url": args.database_url,
+             "issuer_url": args.issuer_url, "signing_alg": args.signing_alg}  # fmt: skip
+    config = OIDCConfig.load(file=args.config, flags=flags)
+    if not config.issuer_url:
+        config = config.with_values(issuer_url=f"http://{host_for_url}:{args.port}")
     Settings.from_config(config)  # refuse a bad configuration before forking workers
-    app.prepare(config).engine.dispose()  # nothing of the parent's may cross the fork
-    print(f"OIDC issuer {config['issuer_url']} listening on {host_for_url}:{args.port}", flush=True)
-    run(lambda: app.build_app(config), host=args.host, port=args.port, workers=args.workers,
-        max_body_bytes=int(config["max_body_bytes"]), limits=Limits.from_config(config))  # fmt: skip
+    prepare_data_dir(config).engine.dispose()  # nothing of the parent's may cross the fork
+    print(f"OIDC issuer {config.issuer_url} listening on {host_for_url}:{args.port}", flush=True)
+    run(lambda: create_app(config), host=args.host, port=args.port, workers=args.workers,
+        max_body_bytes=config.max_body_bytes, limits=Limits.from_config(config))  # fmt: skip
     return 0

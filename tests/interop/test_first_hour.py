@@ -247,14 +247,14 @@ def test_readiness_takes_only_our_own_instance(foreign, tmp_path) -> None:
     """Should a foreign server take a port after the check (a race), the health wait refuses its
     answer instead of counting the service as up."""
     from sigstack.protocol.errors import ConfigError
-    from sigstack.services.stack import _wait_healthy
+    from sigstack.services.stack_processes import wait_healthy
 
     _base, url = foreign
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         started = time.monotonic()
         with pytest.raises(ConfigError, match="answers /healthz, but not as the ctlog"):
-            _wait_healthy({"ctlog": child}, {"ctlog": url}, {"ctlog": "up-ours"}, 30, tmp_path)
+            wait_healthy({"ctlog": child}, {"ctlog": url}, {"ctlog": "up-ours"}, 30, tmp_path)
         assert time.monotonic() - started < 10
     finally:
         child.kill()

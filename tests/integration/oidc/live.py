@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc.config import OIDCConfig
+from sigstack.services.oidc.datadir import prepare_data_dir
 from sigstack.services.oidc.passwords import hash_password
 from sigstack.services.oidc.store import Store
 from sigstack.services.runtime import db
@@ -58,12 +59,12 @@ def live_issuer(
         config_file = tmp / "oidc.json"
         config_file.write_text(json.dumps(config))
         args += ["--config", str(config_file)]
-        merged = oidc_app.load(
-            {"data_dir": str(data_dir), "database_url": database_url},
+        merged = OIDCConfig.load(
+            flags={"data_dir": str(data_dir), "database_url": database_url},
             file=str(config_file),
             environ={},
         )
-        store = oidc_app.prepare(merged)
+        store = prepare_data_dir(merged)
         stack.callback(store.engine.dispose)
         password_hash = hash_password(PASSWORD)
         subs = {}

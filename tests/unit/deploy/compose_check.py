@@ -437,10 +437,10 @@ def _owner(services: dict[str, dict[str, Any]]) -> tuple[str | None, str | None]
 def service_database_url(name: str, ns: argparse.Namespace, env: dict[str, str]) -> str | None:
     """The database URL a ``sigstack serve NAME`` container ends up with: ``--database-url``
     over ``SIGSTACK_<NAME>_DATABASE_URL``, merged by the services' own configuration loader."""
-    from sigstack.services.oidc.app import ENV_PREFIX as OIDC_PREFIX
+    from sigstack.services.oidc.config import OIDCConfig
     from sigstack.services.runtime.config import load_config
 
-    prefix = {"oidc": OIDC_PREFIX, "ctlog": "SIGSTACK_CTLOG", "rekor": "SIGSTACK_REKOR",
+    prefix = {"oidc": OIDCConfig.env_prefix(), "ctlog": "SIGSTACK_CTLOG", "rekor": "SIGSTACK_REKOR",
               "rekor2": "SIGSTACK_REKOR2"}[name]  # fmt: skip
     merged = load_config({"database_url": None}, env_prefix=prefix, environ=env,
                          overrides={"database_url": getattr(ns, "database_url", None)})  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -166,21 +166,19 @@ def test_flag_tables_match_the_parsers(section: str) -> None:
 def _config_class(section: str) -> type[ServiceConfig]:
     from sigstack.services.ctlog.config import CTLogConfig
     from sigstack.services.fulcio.config import FulcioConfig
-    from sigstack.services.oidc.app import DEFAULTS as OIDC
-    from sigstack.services.rekor2.config import Rekor2Config
+    from sigstack.services.oidc.config import OIDCConfig
     from sigstack.services.rekor.config import RekorConfig
+    from sigstack.services.rekor2.config import Rekor2Config
     from sigstack.services.tsa.config import TSAConfig
     from sigstack.services.tuf.config import TUFConfig
 
-    if section == "oidc":
-        return OIDC  # type: ignore[return-value]
     return {"rekor": RekorConfig, "rekor2": Rekor2Config, "ctlog": CTLogConfig,
-            "fulcio": FulcioConfig, "tuf": TUFConfig, "tsa": TSAConfig}[section]  # fmt: skip
+            "fulcio": FulcioConfig, "oidc": OIDCConfig, "tuf": TUFConfig,
+            "tsa": TSAConfig}[section]  # fmt: skip
 
 
 def _service_defaults(section: str) -> dict[str, Any]:
-    found = _config_class(section)
-    return dict(found) if isinstance(found, Mapping) else found.defaults()
+    return _config_class(section).defaults()
 
 
 @pytest.mark.parametrize("section", ["rekor", "rekor2", "ctlog", "fulcio", "tuf", "tsa"])

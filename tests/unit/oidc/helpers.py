@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc.app import create_app
+from sigstack.services.oidc.config import OIDCConfig
+from sigstack.services.oidc.datadir import prepare_data_dir
 from sigstack.services.oidc.issuer import Issuer
 from sigstack.services.oidc.passwords import hash_password
 from sigstack.services.oidc.store import Store
@@ -93,7 +95,9 @@ def _template(alg: str) -> Path:
     if alg not in _TEMPLATES:
         root = Path(tempfile.mkdtemp(prefix="oidc-template-")) / "data"
         atexit.register(shutil.rmtree, root.parent, True)
-        oidc_app.prepare(oidc_app.load({"data_dir": str(root), "signing_alg": alg}, environ={}))
+        prepare_data_dir(
+            OIDCConfig.load(flags={"data_dir": str(root), "signing_alg": alg}, environ={})
+        )
         _TEMPLATES[alg] = root
     return _TEMPLATES[alg]
 
@@ -102,15 +106,15 @@ def make_env(tmp_path: Path, **overrides: Any) -> Env:
     data_dir = tmp_path / "data"
     if not overrides.get("database_url"):
         shutil.copytree(_template(overrides.get("signing_alg", "RS256")), data_dir)
-    config = oidc_app.load(
-        {"data_dir": str(data_dir), "issuer_url": ISSUER, **overrides}, environ={}
+    config = OIDCConfig.load(
+        flags={"data_dir": str(data_dir), "issuer_url": ISSUER, **overrides}, environ={}
     )
-    store = oidc_app.prepare(config)
+    store = prepare_data_dir(config)
     clock = Clock.wall()
     store = Store(store.engine, clock=clock)
     sub = "u-" + secrets.token_hex(8)
     store.add_user(sub, "alice", "alice@example.org", _password_hash())
-    app = oidc_app.build_app(config, store)
+    app = create_app(config, store)
     issuer = app.extensions["sigstack_oidc"]
     return Env(app, app.test_client(), issuer, store, clock, data_dir, config, sub)
 

@@ -10,8 +10,9 @@ import jwt
 import pytest
 
 from sigstack.protocol.errors import ConfigError, VerificationError
-from sigstack.services.oidc import app as oidc_app
 from sigstack.services.oidc import cli, keys, tokens
+from sigstack.services.oidc.config import OIDCConfig
+from sigstack.services.oidc.datadir import prepare_data_dir
 from sigstack.services.oidc.passwords import hash_password, verify_password
 from tests.support.oidc import claims_of, header_of
 
@@ -19,11 +20,12 @@ from .helpers import ISSUER, make_env
 
 
 def _config(data_dir, **extra):
-    return oidc_app.load({"data_dir": str(data_dir), "issuer_url": ISSUER, **extra}, environ={})
+    flags = {"data_dir": str(data_dir), "issuer_url": ISSUER, **extra}
+    return OIDCConfig.load(flags=flags, environ={})
 
 
 def test_new_dir_is_initialised_with_private_key_files(tmp_path):
-    store = oidc_app.prepare(_config(tmp_path / "d"))
+    store = prepare_data_dir(_config(tmp_path / "d"))
     files = list((tmp_path / "d" / "keys").glob("*.pem"))
     assert len(files) == 1
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
@@ -32,31 +34,31 @@ def test_new_dir_is_initialised_with_private_key_files(tmp_path):
     [row] = store.key_rows()
     assert row["state"] == "active" and files[0].name == f"{row['kid']}.pem"
     # reused as it is: no second key
-    oidc_app.prepare(_config(tmp_path / "d"))
+    prepare_data_dir(_config(tmp_path / "d"))
     assert len(list((tmp_path / "d" / "keys").glob("*.pem"))) == 1
 
 
 def test_inconsistent_dirs_are_refused(tmp_path):
-    oidc_app.prepare(_config(tmp_path / "a"))
+    prepare_data_dir(_config(tmp_path / "a"))
     (tmp_path / "a" / "oidc.db").rename(tmp_path / "a" / "moved.db")
     with pytest.raises(ConfigError, match="refusing to start afresh"):
-        oidc_app.prepare(_config(tmp_path / "a"))
+        prepare_data_dir(_config(tmp_path / "a"))
 
-    oidc_app.prepare(_config(tmp_path / "b"))
+    prepare_data_dir(_config(tmp_path / "b"))
     for f in (tmp_path / "b" / "keys").glob("*.pem"):
         f.unlink()
     with pytest.raises(ConfigError, match="refusing to make new ones"):
-        oidc_app.prepare(_config(tmp_path / "b"))
+        prepare_data_dir(_config(tmp_path / "b"))
 
-    oidc_app.prepare(_config(tmp_path / "c"))
+    prepare_data_dir(_config(tmp_path / "c"))
     [key] = (tmp_path / "c" / "keys").glob("*.pem")
     os.chmod(key, 0o644)
     with pytest.raises(ConfigError, match="readable by other users"):
-        oidc_app.prepare(_config(tmp_path / "c"))
+        prepare_data_dir(_config(tmp_path / "c"))
 
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="not a directory"):
-        oidc_app.prepare(_config(tmp_path / "file"))
+        prepare_data_dir(_config(tmp_path / "file"))
 
 
 def test_bad_issuer_urls_are_refused(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sigstack.protocol.errors import ConfigError
-from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc.config import OIDCConfig
 from sigstack.services.oidc.issuer import Settings
 from tests.support.oidc import claims_of
 
@@ -14,7 +14,9 @@ from .helpers import ISSUER
 
 
 def _settings(**overrides):
-    return Settings.from_config(oidc_app.load({"issuer_url": ISSUER, **overrides}, environ={}))
+    return Settings.from_config(
+        OIDCConfig.load(flags={"issuer_url": ISSUER, **overrides}, environ={})
+    )
 
 
 def test_defaults_are_short():

@@ -10,9 +10,11 @@ mutable containers at module level.
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 from sigstack.services.oidc import app as oidc_app
+from sigstack.services.oidc.config import OIDCConfig
 from tests.support.oidc import csrf_from, pkce
 
 from .helpers import PASSWORD, auth_params, basic, code_from, login
@@ -97,6 +99,6 @@ def test_no_module_level_mutable_containers():
 
 
 def test_loaded_configurations_share_no_mutable_value():
-    first = oidc_app.load({}, environ={})
-    for value in first.values():
+    first = OIDCConfig.load(environ={})
+    for value in dataclasses.asdict(first).values():
         assert not isinstance(value, (list, dict, set)), value

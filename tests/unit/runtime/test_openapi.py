@@ -67,11 +67,13 @@ def _fulcio(tmp: Path) -> Flask:
 
 
 def _oidc(tmp: Path) -> Flask:
-    from sigstack.services.oidc import app
+    from sigstack.services.oidc.app import create_app
+    from sigstack.services.oidc.config import OIDCConfig
+    from sigstack.services.oidc.datadir import prepare_data_dir
 
-    config = app.load({"data_dir": str(tmp / "oidc"), "issuer_url": "http://127.0.0.1:5556"},
-                      environ={})  # fmt: skip
-    return app.build_app(config, app.prepare(config))
+    config = OIDCConfig.load(flags={"data_dir": str(tmp / "oidc"),
+                                    "issuer_url": "http://127.0.0.1:5556"}, environ={})  # fmt: skip
+    return create_app(config, prepare_data_dir(config))
 
 
 def _tuf(tmp: Path) -> Flask:

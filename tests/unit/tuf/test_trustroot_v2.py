@@ -207,7 +207,7 @@ def test_up_adds_the_tsa_and_the_v2_log_to_an_older_stacks_documents(tmp_path: P
     """A data directory from an `up` that ran neither the TSA nor the v2 log: the published
     entries stay as they were (no window closed), the new ones are added, and the signing
     configs are new; a second run with the same services changes nothing."""
-    from sigstack.services import stack
+    from sigstack.services import stack, stack_trust
 
     (tmp_path / "fulcio" / "ca").mkdir(parents=True)
     (tmp_path / "fulcio" / "ca" / "chain.pem").write_bytes(b"".join(_ca_chain()))
@@ -216,18 +216,18 @@ def test_up_adds_the_tsa_and_the_v2_log_to_an_older_stacks_documents(tmp_path: P
             "rekor2": _pub(ed25519.Ed25519PrivateKey.generate()), "rekor2_origin": "127.0.0.1:5556",
             "tsa_chain": b"".join(_tsa_chain())}  # fmt: skip
     urls = {name: f"http://127.0.0.1:{5550 + i}" for i, name in enumerate(stack.SERVICES)}
-    root, signing = stack._trust_documents(tmp_path, urls, keys)
+    root, signing = stack_trust.trust_documents(tmp_path, urls, keys)
     old = {**root, "tlogs": root["tlogs"][:1], "timestampAuthorities": []}
     (tmp_path / "trusted_root.json").write_text(json.dumps(old))
     old_signing = {**signing["default"], "tsaUrls": []}
     (tmp_path / "signing_config.json").write_text(json.dumps(old_signing))
 
-    upgraded, signing = stack._trust_documents(tmp_path, urls, keys)
+    upgraded, signing = stack_trust.trust_documents(tmp_path, urls, keys)
     assert upgraded["tlogs"][0] == old["tlogs"][0]  # untouched: no end added
     assert [t["baseUrl"] for t in upgraded["tlogs"]] == [urls["rekor"], urls["rekor2"]]
     assert upgraded["timestampAuthorities"][0]["uri"] == urls["tsa"] + "/api/v1/timestamp"
     assert signing["default"]["tsaUrls"] and signing["default"] != old_signing
     for name in ("default", "rekor_v2"):
-        (tmp_path / stack.SIGNING_FILES[name]).write_text(json.dumps(signing[name]))
+        (tmp_path / stack_trust.SIGNING_FILES[name]).write_text(json.dumps(signing[name]))
     (tmp_path / "trusted_root.json").write_text(json.dumps(upgraded))
-    assert stack._trust_documents(tmp_path, urls, keys) == (upgraded, signing)
+    assert stack_trust.trust_documents(tmp_path, urls, keys) == (upgraded, signing)
