@@ -23,24 +23,31 @@ from tests.integration.client.conftest import stack  # noqa: F401 - re-exported 
 USER, PASSWORD = "alice", "correct horse"
 
 
-def _start(tmp: Path, htpasswd: Path | None) -> Iterator[str]:
+def serve_registry(
+    tmp: Path, name: str, storage: Path, htpasswd: Path | None = None, readonly: bool = False
+) -> Iterator[str]:
+    """Debian's docker-registry (distribution 2.8) on a free port, storing under ``storage``,
+    with basic auth from ``htpasswd`` and read-only if asked; yields ``127.0.0.1:PORT``. Its
+    configuration and log are ``tmp/NAME.yml`` and ``tmp/NAME.log``."""
     if shutil.which("docker-registry") is None:
         pytest.skip("needs docker-registry (apt-get install -y docker-registry)")
     from tests.support.servers import free_port
 
     port = free_port()
-    config = {
+    config: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "error"},
-        "storage": {"filesystem": {"rootdirectory": str(tmp / "data")}},
+        "storage": {"filesystem": {"rootdirectory": str(storage)}},
         "http": {"addr": f"127.0.0.1:{port}", "secret": "test-secret"},
     }
     if htpasswd is not None:
         config["auth"] = {"htpasswd": {"realm": "sigstack-test", "path": str(htpasswd)}}
-    (tmp / "config.yml").write_text(json.dumps(config))  # JSON is YAML
-    log = open(tmp / "registry.log", "wb")  # noqa: SIM115 - closed at teardown
+    if readonly:
+        config["storage"]["maintenance"] = {"readonly": {"enabled": True}}
+    (tmp / f"{name}.yml").write_text(json.dumps(config))  # JSON is YAML
+    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
-        ["docker-registry", "serve", str(tmp / "config.yml")],
+        ["docker-registry", "serve", str(tmp / f"{name}.yml")],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
@@ -78,7 +85,8 @@ def _wait(port: int, proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="package")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _start(tmp_path_factory.mktemp("registry"), None)
+    tmp = tmp_path_factory.mktemp("registry")
+    yield from serve_registry(tmp, "registry", tmp / "data")
 
 
 @pytest.fixture(scope="package")
@@ -87,7 +95,7 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("auth-registry")
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=5)).decode()
     (tmp / "htpasswd").write_text(f"{USER}:{hashed}\n")
-    yield from _start(tmp, tmp / "htpasswd")
+    yield from serve_registry(tmp, "registry", tmp / "data", tmp / "htpasswd")
 
 
 # -- test images -----------------------------------------------------------------------------------

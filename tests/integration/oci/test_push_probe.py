@@ -9,13 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import signal
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,46 +16,8 @@ from typing import Any
 import pytest
 
 from sigstack.client.cli import main
-from tests.support.servers import free_port
 
-from .conftest import PASSWORD, USER, make_image
-
-
-def _serve(tmp: Path, storage: Path, htpasswd: Path, readonly: bool) -> Iterator[str]:
-    if shutil.which("docker-registry") is None:
-        pytest.skip("needs docker-registry (apt-get install -y docker-registry)")
-    port = free_port()
-    config: dict[str, Any] = {
-        "version": 0.1,
-        "log": {"level": "error"},
-        "storage": {"filesystem": {"rootdirectory": str(storage)}},
-        "http": {"addr": f"127.0.0.1:{port}", "secret": "test-secret"},
-        "auth": {"htpasswd": {"realm": "sigstack-test", "path": str(htpasswd)}},
-    }
-    if readonly:
-        config["storage"]["maintenance"] = {"readonly": {"enabled": True}}
-    name = "readonly" if readonly else "writable"
-    (tmp / f"{name}.yml").write_text(json.dumps(config))  # JSON is YAML
-    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(["docker-registry", "serve", str(tmp / f"{name}.yml")], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, (tmp / f"{name}.log").read_text()
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()  # noqa: S310
-                break
-            except urllib.error.HTTPError:
-                break  # 401: up, wants credentials
-            except OSError:
-                assert time.monotonic() < deadline, "docker-registry did not start"
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-        log.close()
+from .conftest import PASSWORD, USER, make_image, serve_registry
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +27,8 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     tmp = tmp_path_factory.mktemp("probe-registries")
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=5)).decode()
     (tmp / "htpasswd").write_text(f"{USER}:{hashed}\n")
-    writable = _serve(tmp, tmp / "storage", tmp / "htpasswd", readonly=False)
-    readonly = _serve(tmp, tmp / "storage", tmp / "htpasswd", readonly=True)
+    writable = serve_registry(tmp, "writable", tmp / "storage", tmp / "htpasswd")
+    readonly = serve_registry(tmp, "readonly", tmp / "storage", tmp / "htpasswd", readonly=True)
     try:
         yield next(writable), next(readonly)
     finally:
