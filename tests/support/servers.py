@@ -200,3 +200,27 @@ def sigstack_out(*args: str, **kwargs: Any) -> str:
     done = sigstack_cli(*args, **kwargs)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def kill_under_load(
+    services: list[Service], write: Callable[[str, threading.Event, str], None],
+    seconds: float = 2.0, writers: int = 6,
+) -> None:  # fmt: skip
+    """``writers`` threads a service run ``write(url, stop, prefix)`` (until ``stop`` is set;
+    ``prefix`` tells the writers apart) for ``seconds``; then every service's whole process group
+    (master and workers) is SIGKILLed mid-write, and the writers are stopped and joined. What was
+    acknowledged before the kill is the writers' record to keep."""
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=write, args=(srv.url, stop, f"{srv.port}-{n}"))
+        for srv in services
+        for n in range(writers)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    for srv in services:
+        srv.kill(signal.SIGKILL)
+    stop.set()
+    for t in threads:
+        t.join()

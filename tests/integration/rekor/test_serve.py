@@ -7,7 +7,6 @@ import hashlib
 import http.client
 import json
 import os
-import signal
 import stat
 import threading
 import time
@@ -21,7 +20,7 @@ from sigstack.services.keys import load_signer
 from tests.support.checks import sigstore_python_verify
 from tests.support.dbs import fresh_postgres
 from tests.support.entries import hashedrekord
-from tests.support.servers import Service
+from tests.support.servers import Service, kill_under_load
 
 pytestmark = pytest.mark.xdist_group("servers")
 
@@ -128,20 +127,8 @@ def _check_after_crash(url: str, acked: dict, heads: list, log_id: bytes, key) -
 def _crash_cycle(servers: list[Service], seconds: float = 2.0) -> tuple[dict, list]:
     acked: dict = {}
     heads: list = []
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=_hammer, args=(srv.url, stop, acked, heads, f"{srv.port}-{n}"))
-        for srv in servers
-        for n in range(6)
-    ]
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    for srv in servers:  # SIGKILL the whole process group: master and workers, mid-write
-        srv.kill(signal.SIGKILL)
-    stop.set()
-    for t in threads:
-        t.join()
+    kill_under_load(servers, lambda url, stop, prefix: _hammer(url, stop, acked, heads, prefix),
+                    seconds)  # fmt: skip
     return acked, heads
 
 

@@ -10,10 +10,8 @@ import base64
 import http.client
 import json
 import os
-import signal
 import stat
 import threading
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +27,7 @@ from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
 from tests.support.checks import our_verify_v2, sigstore_python_verify_v2
 from tests.support.dbs import fresh_postgres
 from tests.support.entries import v2_dsse, v2_hashedrekord
-from tests.support.servers import Service
+from tests.support.servers import Service, kill_under_load
 from tests.support.testdata import ROOT
 
 pytestmark = pytest.mark.xdist_group("servers")
@@ -177,20 +175,8 @@ def _hammer(url: str, stop: threading.Event, acked: dict, heads: set, prefix: st
 def _crash_cycle(servers: list[Service], seconds: float = 2.0) -> tuple[dict, set]:
     acked: dict[int, str] = {}
     heads: set[tuple[int, bytes, str]] = set()
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=_hammer, args=(srv.url, stop, acked, heads, f"{srv.port}-{n}"))
-        for srv in servers
-        for n in range(6)
-    ]
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    for srv in servers:  # SIGKILL the whole process group, mid-write
-        srv.kill(signal.SIGKILL)
-    stop.set()
-    for t in threads:
-        t.join()
+    kill_under_load(servers, lambda url, stop, prefix: _hammer(url, stop, acked, heads, prefix),
+                    seconds)  # fmt: skip
     return acked, heads
 
 
