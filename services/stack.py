@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
     procs = start(data, urls, args, instances)
     stopping = {"now": False}
 
-    def _on_signal(signum: int, _frame: Any) -> None:
+    def _on_signal(_signum: int, _frame: Any) -> None:
         stopping["now"] = True
 
     signal.signal(signal.SIGTERM, _on_signal)

@@ -100,10 +100,6 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def _alembic_config(url: str) -> Any:
     from alembic.config import Config
 

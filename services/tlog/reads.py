@@ -38,10 +38,6 @@ class Entry:
     leaf_hash: bytes
     integrated_ms: int
 
-    @property
-    def integrated_time(self) -> int:
-        return self.integrated_ms // 1000
-
 
 class LogReads:
     engine: Engine

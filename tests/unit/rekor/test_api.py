@@ -210,6 +210,17 @@ def test_tiles_api(client, rekor) -> None:
     assert got == leaves[256:300]
     assert client.get("/tile/0/1").status_code == 404
     assert client.get("/tile/x/000").status_code == 404
+    # one tiles API for both logs (services.tlog.api): a level is decimal without a leading zero
+    # (C2SP tlog-tiles), in ASCII digits only
+    for path in ("/tile/00/000", "/tile/01/000.p/1", "/tile/\u0660/000"):
+        resp = client.get(path)
+        assert (resp.status_code, resp.get_json()["message"]) == (404, "no such tile")
+    assert client.get("/checkpoint").content_type == "text/plain; charset=utf-8"
+    assert full.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    from sigstack.services.tlog.api import tiles_blueprint
+
+    endpoint = client.application.view_functions["tlog_tiles.tile"]
+    assert endpoint.__module__ == tiles_blueprint.__module__
 
 
 def test_metrics_and_request_ids(client) -> None:
