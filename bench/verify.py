@@ -22,9 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-CASES = ROOT / "tests/data/pyassets/cases"
+from common import ROOT
+
+from tests.support.testdata import TESTDATA
+
+CASES = TESTDATA / "pyassets/cases"
 PLACEHOLDER_SIGNING_CONFIG = {"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json"}
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.testdata import ROOT
+
 STDLIB = set(sys.stdlib_module_names)
 SHARED_SERVICES = {"runtime", "keys"}
 LOG_PERSONALITIES = {"rekor", "rekor2", "ctlog"}

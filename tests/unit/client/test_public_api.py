@@ -16,14 +16,13 @@ import pytest
 
 import sigstack.client
 from sigstack.protocol.trust import ClientTrustConfig
+from tests.support.testdata import ROOT, TESTDATA
 
 from .fakes import FakeStack, token
 from .kit import IDENTITY, ISSUER, Kit
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "client.md"
-CASE = (
-    Path(__file__).resolve().parents[2] / "data" / "pyassets" / "cases" / "staging-v0.3-happy-path"
-)
+DOC = ROOT / "docs" / "client.md"
+CASE = TESTDATA / "pyassets" / "cases" / "staging-v0.3-happy-path"
 DOC_IDENTITY, DOC_ISSUER = "alice@example.com", "https://accounts.example.com"
 
 

@@ -36,8 +36,9 @@ from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.keys import Algorithm
 from sigstack.protocol.protojson import strict_b64decode
 from sigstack.protocol.trust import TrustedRoot
+from tests.support.testdata import TESTDATA
 
-DATA = Path(__file__).resolve().parents[2] / "data"
+DATA = TESTDATA
 CASES = DATA / "pyassets" / "cases"
 ROOTS = {
     "production": DATA / "pyassets/trust/production/trusted_root.json",

@@ -74,10 +74,10 @@ def test_errors_carry_their_headers() -> None:
 
 def test_no_service_raises_the_bare_base_class() -> None:
     import re
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[3]
+    from tests.support.testdata import ROOT
+
     bare = re.compile(r"(?<![\w.])Error\((?!Exception\))")
-    found = [str(p.relative_to(root)) for d in ("services", "protocol")
-             for p in (root / d).rglob("*.py") if bare.search(p.read_text())]  # fmt: skip
+    found = [str(p.relative_to(ROOT)) for d in ("services", "protocol")
+             for p in (ROOT / d).rglob("*.py") if bare.search(p.read_text())]  # fmt: skip
     assert found == []

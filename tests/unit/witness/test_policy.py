@@ -20,9 +20,10 @@ from sigstack.protocol import note
 from sigstack.protocol.bundle import Bundle
 from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.services.witness.cosigner import vkey
+from tests.support.testdata import TESTDATA
 from tests.unit.witness.helpers import TestLog, body, witness_app
 
-CASE = Path(__file__).resolve().parents[2] / "data/pyassets/cases/staging-rekor-v2-dsse-happy-path"
+CASE = TESTDATA / "pyassets/cases/staging-rekor-v2-dsse-happy-path"
 C2SP_NOTE = (
     "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"
     "\u2014 example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Z"
