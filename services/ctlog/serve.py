@@ -44,11 +44,11 @@ def configure(
     flags = {"roots_file": roots_file, "database_url": database_url, "key_uri": key_uri}
     config = CTLogConfig.load(file=config_file, environ=environ, flags=flags)
     load_roots(config.roots_file)  # refuse before touching the data directory
-    prepared = datadir.prepare_data_dir(data_dir, "ctlog", database_url=config.database_url,
-                                        key_uri=config.key_uri)  # fmt: skip
-    config = config.with_values(database_url=prepared.database_url, key_uri=prepared.key_uri)
+    directory = datadir.prepare_data_dir(data_dir, "ctlog", database_url=config.database_url,
+                                         key_uri=config.key_uri)  # fmt: skip
+    config = config.with_values(database_url=directory.database_url, key_uri=directory.key_uri)
     # Create the tree once, here, before workers fork; workers only open it.
-    ct = open_ctlog(config.with_values(create=prepared.created))
+    ct = open_ctlog(config.with_values(create=directory.created))
     ct.close()  # a SQLite connection must not cross the fork (runtime.server)
     Path(data_dir, "ctlog.pub").write_bytes(ct.signer.public_pem)
     return config

@@ -44,13 +44,13 @@ def configure(
     """
     flags = {**(overrides or {}), "database_url": database_url, "key_uri": key_uri}
     config = RekorConfig.load(file=config_file, environ=environ, flags=flags)
-    prepared = datadir.prepare_data_dir(data_dir, "rekor", database_url=config.database_url,
-                                        key_uri=config.key_uri)  # fmt: skip
-    config = config.with_values(database_url=prepared.database_url, key_uri=prepared.key_uri,
+    directory = datadir.prepare_data_dir(data_dir, "rekor", database_url=config.database_url,
+                                         key_uri=config.key_uri)  # fmt: skip
+    config = config.with_values(database_url=directory.database_url, key_uri=directory.key_uri,
                                 hostname=config.hostname or default_hostname)  # fmt: skip
     # Create the log once, here, before workers fork; workers only open it. The parent's connection
     # is closed at once: a SQLite connection must not cross the fork (runtime.server).
-    open_rekor(config.with_values(create=prepared.created)).close()
+    open_rekor(config.with_values(create=directory.created)).close()
     return config
 
 

@@ -68,18 +68,18 @@ def configure(
     algorithm = config.key_algorithm
     if algorithm not in KEY_ALGORITHMS:
         raise ConfigError(f"key_algorithm must be one of {', '.join(KEY_ALGORITHMS)}")
-    prepared = datadir.prepare_data_dir(data_dir, "rekor2", database_url=config.database_url,
-                                        key_uri=config.key_uri, key_algorithm=algorithm)  # fmt: skip
-    engine = db.make_engine(prepared.database_url)
+    directory = datadir.prepare_data_dir(data_dir, "rekor2", database_url=config.database_url,
+                                         key_uri=config.key_uri, key_algorithm=algorithm)  # fmt: skip
+    engine = db.make_engine(directory.database_url)
     try:
-        origin = resolve_origin(engine, config.origin, default_origin, create=prepared.created)
+        origin = resolve_origin(engine, config.origin, default_origin, create=directory.created)
     finally:
         engine.dispose()
-    config = config.with_values(database_url=prepared.database_url, key_uri=prepared.key_uri,
+    config = config.with_values(database_url=directory.database_url, key_uri=directory.key_uri,
                                 origin=origin)  # fmt: skip
     # Create the log once, here, before workers fork; workers only open it. The parent's
     # connection is closed at once: a SQLite connection must not cross the fork (runtime.server).
-    log = open_rekor2(config.with_values(create=prepared.created))
+    log = open_rekor2(config.with_values(create=directory.created))
     try:
         if report is not None:
             key_id = base64.b64encode(log.key_id).decode()
