@@ -9,6 +9,7 @@
   sigstore-python and by our own verifier;
 - ``oidc``: a throw-away OIDC provider and the OAuth client bits; ``fulcio``: Fulcio requests,
   checks of what it issues, and a CT log for it;
+- ``spellings``: the snake_case spelling of a proto3 JSON document;
 - ``tuf``: a small valid TUF repository (python-tuf) for the client's TUF code;
 - ``clock``: a clock moved by hand; ``dbs``: a fresh SQLite or PostgreSQL database;
   ``browser``: headless Chromium.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from sigstack.protocol.bundle import (
     MEDIA_TYPE_V03,
     MEDIA_TYPE_V03_ALT,
 )
+from tests.support.spellings import snake_case
 
 from .mutations import Mutant, Path, Seed, allowed_for, nodes
 
@@ -202,15 +202,6 @@ def graft_mutants(seed: Seed, others: list[Seed]) -> Iterator[tuple[str, Path, A
                 yield f"graft-{other.name}", path, _set(seed.doc, path, theirs)
 
 
-def _snake(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), k): _snake(v)
-                for k, v in obj.items()}  # fmt: skip
-    if isinstance(obj, list):
-        return [_snake(v) for v in obj]
-    return obj
-
-
 def _urlsafe(obj: Any, key: str = "") -> Any:
     if isinstance(obj, dict):
         return {k: _urlsafe(v, k) for k, v in obj.items()}
@@ -234,7 +225,7 @@ def text_mutants(seed: Seed) -> Iterator[tuple[str, Path, bytes]]:
     doc = seed.doc
     yield "reformat", (), json.dumps(doc, indent=3).encode()
     yield "reorder", (), json.dumps(_reverse_keys(doc)).encode()
-    yield "snake-case", (), json.dumps(_snake(doc)).encode()
+    yield "snake-case", (), json.dumps(snake_case(doc)).encode()
     yield "base64url", (), json.dumps(_urlsafe(doc)).encode()
     yield "int-as-number", (), json.dumps(_numbers(doc)).encode()
     text = json.dumps(doc)

@@ -38,6 +38,7 @@ from sigstack.services.rekor2.api import search_keys
 from sigstack.services.rekor2.entries import ALGORITHMS, prepare
 from sigstack.services.tlog import resources
 from tests.support.entries import v2_dsse, v2_hashedrekord, v2_request
+from tests.support.spellings import snake_case
 from tests.support.testdata import TESTDATA
 
 from . import seeds
@@ -123,16 +124,6 @@ def _algorithm_requests() -> list[dict[str, Any]]:
     return out
 
 
-def _snake(value: Any) -> Any:
-    """The request with every field under its proto (snake_case) name."""
-    names = {"hashedRekordRequestV002": "hashed_rekord_request_v002", "rawBytes": "raw_bytes",
-             "x509Certificate": "x509_certificate", "publicKey": "public_key",
-             "keyDetails": "key_details"}  # fmt: skip
-    if isinstance(value, dict):
-        return {names.get(k, k): _snake(v) for k, v in value.items()}
-    return value
-
-
 @functools.cache
 def request_seeds() -> list[bytes]:
     cases = TESTDATA / "pyassets" / "cases"
@@ -151,7 +142,7 @@ def request_seeds() -> list[bytes]:
         v2_hashedrekord(b"artifact").request,
         v2_hashedrekord(b"artifact", with_certificate=False).request,
         v2_dsse(b'{"_type": "https://in-toto.io/Statement/v1"}').request,
-        _snake(v2_hashedrekord(b"snake").request),
+        snake_case(v2_hashedrekord(b"snake").request),
         {"dsseRequestV002": {"envelope": {"payload": "e30=", "payloadType": "x"}}},
         *_algorithm_requests(),
     ]

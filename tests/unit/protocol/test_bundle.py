@@ -4,12 +4,12 @@ ValidationErrors; snake_case input is accepted."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from sigstack.protocol.bundle import MEDIA_TYPE_V03, Bundle, pae
 from sigstack.protocol.errors import ValidationError
+from tests.support.spellings import snake_case
 from tests.support.testdata import TESTDATA
 
 ASSETS = TESTDATA / "pyassets"
@@ -40,21 +40,10 @@ def test_real_bundles(path) -> None:
     assert "mediaType" in out and "verificationMaterial" in out
 
 
-def _snake(obj):
-    if isinstance(obj, dict):
-        return {
-            re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), k): _snake(v)
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list):
-        return [_snake(v) for v in obj]
-    return obj
-
-
 def test_snake_case_input() -> None:
     text = (ASSETS / "cases/staging-v0.3-happy-path/bundle.sigstore.json").read_text()
     camel = Bundle.from_json(text)
-    assert Bundle.from_json(json.dumps(_snake(json.loads(text)))) == camel
+    assert Bundle.from_json(json.dumps(snake_case(json.loads(text)))) == camel
     assert camel.media_type == MEDIA_TYPE_V03 and camel.version == "0.3"
 
 
