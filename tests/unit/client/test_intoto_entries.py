@@ -8,7 +8,6 @@ consistency check can refuse it.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -31,16 +30,13 @@ from sigstack.protocol.bundle import (
 )
 from sigstack.protocol.canonical import canonicalize
 from sigstack.protocol.errors import VerificationError
+from tests.support.keys import b64
 
 from .kit import IDENTITY, ISSUER, Kit, pem
 
 ARTIFACT = b"attested by sigstore-js\n"
 PTYPE = "application/vnd.in-toto+json"
 POLICY = IdentityPolicy(identity=IDENTITY, issuer=ISSUER)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def _statement() -> bytes:
@@ -63,7 +59,7 @@ def _bundle(
     cert = kit.leaf(key)
     payload = _statement()
     sig = key.sign(pae(PTYPE, payload), ec.ECDSA(hashes.SHA256()))
-    item = {"publicKey": _b64(pem(cert)), "sig": _b64(_b64(sig).encode())}
+    item = {"publicKey": b64(pem(cert)), "sig": b64(b64(sig).encode())}
     if keyid:
         item["keyid"] = keyid
     body: dict[str, Any] = {
@@ -124,15 +120,15 @@ MUTATIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     ),
     "an envelope hash that is not hex": lambda b, c: _content(b)["hash"].update(value="zz" * 32),
     "another payload type": lambda b, c: _content(b)["envelope"].update(payloadType="text/plain"),
-    "the signature base64-encoded once": lambda b, c: _sig(b).update(sig=_b64(c["sig"])),
-    "another signature": lambda b, c: _sig(b).update(sig=_b64(_b64(c["sig"][:-1]).encode())),
+    "the signature base64-encoded once": lambda b, c: _sig(b).update(sig=b64(c["sig"])),
+    "another signature": lambda b, c: _sig(b).update(sig=b64(b64(c["sig"][:-1]).encode())),
     "a keyid the bundle does not carry": lambda b, c: _sig(b).update(keyid="other"),
     "another signer": lambda b, c: _sig(b).update(
-        publicKey=_b64(pem(ec.generate_private_key(ec.SECP256R1()).public_key()))
+        publicKey=b64(pem(ec.generate_private_key(ec.SECP256R1()).public_key()))
     ),
     "two signatures": lambda b, c: _content(b)["envelope"]["signatures"].append(dict(_sig(b))),
     "the payload logged too": lambda b, c: _content(b)["envelope"].update(
-        payload=_b64(_b64(c["payload"]).encode())
+        payload=b64(b64(c["payload"]).encode())
     ),
     "no payload hash": lambda b, c: _content(b).pop("payloadHash"),
 }

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.hashes import SHA256, SHA384
 
 from sigstack.protocol import note
 from sigstack.protocol.errors import ValidationError, VerificationError
+from tests.support.keys import der_public
 from tests.support.testdata import VECTORS, load_json
 
 SN = VECTORS / "signed-note"
@@ -33,12 +34,6 @@ def _go_skey(skey: str) -> tuple[str, bytes, ed25519.Ed25519PrivateKey]:
     blob = base64.b64decode(b64)
     assert blob[0] == 1
     return name, bytes.fromhex(hex_id), ed25519.Ed25519PrivateKey.from_private_bytes(blob[1:])
-
-
-def _spki(key: note.PublicKey) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 # --- golang.org/x/mod/sumdb/note ---------------------------------------------------------------
@@ -243,7 +238,7 @@ def _key(kind: str) -> tuple[note.PublicKey, note.Sign, bytes]:
         curve, alg = (ec.SECP256R1(), SHA256) if kind == "p256" else (ec.SECP384R1(), SHA384)
         priv = ec.generate_private_key(curve)
         pub = priv.public_key()
-        return pub, lambda m: priv.sign(m, ec.ECDSA(alg())), note.ecdsa_key_id(_spki(pub))
+        return pub, lambda m: priv.sign(m, ec.ECDSA(alg())), note.ecdsa_key_id(der_public(pub))
     if kind == "ed25519":
         ed = ed25519.Ed25519PrivateKey.generate()
         raw = ed.public_key().public_bytes(
@@ -251,7 +246,7 @@ def _key(kind: str) -> tuple[note.PublicKey, note.Sign, bytes]:
         )
         return ed.public_key(), ed.sign, note.ed25519_key_id(NAME, raw)
     rk = rsa.generate_private_key(65537, 2048)
-    spki = _spki(rk.public_key())
+    spki = der_public(rk.public_key())
     want = hashlib.sha256(NAME.encode() + b"\n\xff" + b"PKIX-RSA-PKCS#1v1.5" + spki).digest()[:4]
     return rk.public_key(), lambda m: rk.sign(m, padding.PKCS1v15(), SHA256()), want
 

@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, utils
 
-from sigstack.protocol import keys
 from sigstack.protocol.errors import ValidationError
 from sigstack.services.rekor.verifiers import DIGEST_ALGORITHMS, check_pair, load_verifier
+from tests.support.keys import b64, pem_public
 from tests.unit.fuzz import broken, seeds
 
 
@@ -51,10 +51,6 @@ def test_unreadable_certificates_are_refused(edit) -> None:
 # (secp256k1) is refused on load (a DSSE entry took it, with SHA-256).
 
 
-def _pem_b64(key: Any) -> str:
-    return base64.b64encode(keys.spki_pem(key.public_key())).decode()
-
-
 @pytest.mark.parametrize(
     "key,digest,ok",
     [
@@ -70,7 +66,7 @@ def _pem_b64(key: Any) -> str:
     ids=["p256", "p384", "p521", "p384-sha256", "p256-sha512", "rsa3072", "rsa2560", "ed25519"],
 )
 def test_hashedrekord_key_and_digest_pairs(key: Any, digest: str, ok: bool) -> None:
-    verifier = load_verifier(_pem_b64(key))
+    verifier = load_verifier(b64(pem_public(key)))
     if ok:
         assert check_pair(verifier.key, digest).registry_name in DIGEST_ALGORITHMS
     else:
@@ -82,7 +78,7 @@ def test_a_digest_signature_verifies_or_is_a_validation_error() -> None:
     key = ec.generate_private_key(ec.SECP384R1())
     digest = hashlib.sha384(b"artifact").digest()
     signature = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA384())))
-    verifier = load_verifier(_pem_b64(key))
+    verifier = load_verifier(b64(pem_public(key)))
     verifier.verify_digest(signature, digest, "sha384")
     for bad_sig, bad_digest in ((signature[:-1], digest), (signature, digest[:32])):
         with pytest.raises(ValidationError, match="signature does not verify with the given key"):
@@ -92,7 +88,7 @@ def test_a_digest_signature_verifies_or_is_a_validation_error() -> None:
 @pytest.mark.parametrize("curve", [ec.SECP384R1(), ec.SECP521R1()], ids=["p384", "p521"])
 def test_a_dsse_signature_is_sha256_on_every_curve(curve: ec.EllipticCurve) -> None:
     key = ec.generate_private_key(curve)
-    verifier = load_verifier(_pem_b64(key))
+    verifier = load_verifier(b64(pem_public(key)))
     verifier.verify_message(key.sign(b"pae", ec.ECDSA(hashes.SHA256())), b"pae")
     with pytest.raises(ValidationError, match="signature does not verify"):
         verifier.verify_message(key.sign(b"pae", ec.ECDSA(hashes.SHA384())), b"pae")
@@ -105,4 +101,4 @@ def test_a_dsse_signature_is_sha256_on_every_curve(curve: ec.EllipticCurve) -> N
 )
 def test_keys_outside_the_registry_are_refused_on_load(key: Any) -> None:
     with pytest.raises(ValidationError, match="^entry algorithms are not allowed$"):
-        load_verifier(_pem_b64(key))
+        load_verifier(b64(pem_public(key)))

@@ -111,12 +111,6 @@ def _sign(key: Any, digest: bytes, hash_: hashes.HashAlgorithm) -> bytes:
     return key.sign(digest, ec.ECDSA(utils.Prehashed(hash_)))
 
 
-def _spki(key: Any) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 _KEYS: dict[str, Any] = {}
 
 
@@ -141,14 +135,14 @@ def test_every_algorithm_of_the_registry_with_a_public_key(details: str) -> None
     h = hashes.Hash(hash_)
     h.update(b"artifact")
     digest = h.finalize()
-    request = v2_request(digest, _sign(key, digest, hash_), _spki(key), certificate=False,
+    request = v2_request(digest, _sign(key, digest, hash_), der_public(key), certificate=False,
                          key_details=details)  # fmt: skip
     body = json.loads(prepare(_raw(request)).body)
     data = body["spec"]["hashedRekordV002"]["data"]
     assert data == {"algorithm": a.proto_hash, "digest": b64(digest)}
     assert body["spec"]["hashedRekordV002"]["signature"]["verifier"] == {
         "keyDetails": details,
-        "publicKey": {"rawBytes": b64(_spki(key))},
+        "publicKey": {"rawBytes": b64(der_public(key))},
     }
 
 
@@ -175,7 +169,9 @@ VERIFIER = [*SIG, "verifier"]
 def _p384_with_p256_details() -> dict[str, Any]:
     key = ec.generate_private_key(ec.SECP384R1())
     digest = hashlib.sha256(b"a").digest()
-    return v2_request(digest, _sign(key, digest, hashes.SHA256()), _spki(key), certificate=False)
+    return v2_request(
+        digest, _sign(key, digest, hashes.SHA256()), der_public(key), certificate=False
+    )
 
 
 def _compressed_point() -> dict[str, Any]:
@@ -184,7 +180,7 @@ def _compressed_point() -> dict[str, Any]:
     point = key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
     )
-    algorithm = _spki(key)[2:23]  # AlgorithmIdentifier: id-ecPublicKey, prime256v1
+    algorithm = der_public(key)[2:23]  # AlgorithmIdentifier: id-ecPublicKey, prime256v1
     bit_string = bytes([0x03, len(point) + 1, 0]) + point
     compressed = bytes([0x30, len(algorithm) + len(bit_string)]) + algorithm + bit_string
     return v2_request(digest, _sign(key, digest, hashes.SHA256()), compressed, certificate=False)
@@ -199,13 +195,15 @@ def _public_key_bytes(raw: bytes) -> dict[str, Any]:
 def _ed25519(details: str) -> dict[str, Any]:
     key = ed25519.Ed25519PrivateKey.generate()
     digest = hashlib.sha512(b"a").digest()
-    return v2_request(digest, key.sign(digest), _spki(key), certificate=False, key_details=details)
+    return v2_request(
+        digest, key.sign(digest), der_public(key), certificate=False, key_details=details
+    )
 
 
 def _rsa_2048_as_3072() -> dict[str, Any]:
     key = _key("PKIX_RSA_PKCS1V15_2048_SHA256")
     digest = hashlib.sha256(b"a").digest()
-    return v2_request(digest, _sign(key, digest, hashes.SHA256()), _spki(key), certificate=False,
+    return v2_request(digest, _sign(key, digest, hashes.SHA256()), der_public(key), certificate=False,
                       key_details="PKIX_RSA_PKCS1V15_3072_SHA256")  # fmt: skip
 
 
