@@ -35,12 +35,13 @@ def load_roots(path: str | Path | None) -> list[x509.Certificate]:
 
 def open_ctlog(config: CTLogConfig) -> CTLog:
     """The log the configuration names (made if ``config.create`` and absent)."""
-    signer = load_signer(config.key_uri)
+    database_url, key_uri = config.storage()
+    signer = load_signer(key_uri)
     key = signer.public_key
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
         raise ConfigError("the CT log key must be ECDSA P-256")
     return CTLog(
-        db.make_engine(config.database_url),
+        db.make_engine(database_url),
         signer,
         load_roots(config.roots_file),
         create=config.create,

@@ -19,9 +19,10 @@ from .log import RekorLog
 
 def open_rekor(config: RekorConfig) -> RekorLog:
     """The log the configuration names (made if ``config.create`` and absent)."""
+    database_url, key_uri = config.storage()
     return RekorLog(
-        db.make_engine(config.database_url),
-        load_signer(config.key_uri),
+        db.make_engine(database_url),
+        load_signer(key_uri),
         config.hostname or socket.gethostname(),
         create=config.create,
         **config.batch_options(),

@@ -22,9 +22,10 @@ def open_rekor2(config: Rekor2Config) -> Rekor2Log:
     """The log the configuration names (made if ``config.create`` and absent)."""
     if not config.origin:
         raise ConfigError("the Rekor v2 log needs its origin")
+    database_url, key_uri = config.storage()
     return Rekor2Log(
-        db.make_engine(config.database_url),
-        load_signer(config.key_uri),
+        db.make_engine(database_url),
+        load_signer(key_uri),
         config.origin,
         create=config.create,
         **config.batch_options(),
