@@ -21,11 +21,9 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.support.servers import Service
 from tests.unit.tsa.helpers import (
-    TIMESTAMPING,
-    cert,
     der_request,
     dev_chain,
-    ec_key,
+    non_critical_eku_chain,
     openssl_verify,
     verify_rfc3161,
 )
@@ -225,30 +223,15 @@ def test_data_dir_and_restart(work: Path, server: Service, chain: list[x509.Cert
 
 def test_bad_chain_refused_at_start(tmp_path: Path) -> None:
     """A leaf whose EKU is not critical: the server does not start, and says why."""
-    root_key, key = ec_key(), ec_key()
-    root = cert(
-        "root",
-        root_key,
-        ca=True,
-        path_length=0,
-        key_usage={"key_cert_sign": True, "crl_sign": True},
-    )
-    leaf = cert("tsa", key, (root, root_key), eku=[TIMESTAMPING], eku_critical=False)
-    pem = serialization.Encoding.PEM
-    (tmp_path / "chain.pem").write_bytes(leaf.public_bytes(pem) + root.public_bytes(pem))
-    fd = os.open(tmp_path / "key.pem", os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(
-        fd, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    os.close(fd)
+    key_file, chain_file, _ = non_critical_eku_chain(tmp_path)
     done = Service(
         "tsa",
         "--data-dir",
         str(tmp_path / "d"),
         "--key",
-        f"file:{tmp_path / 'key.pem'}",
+        f"file:{key_file}",
         "--chain",
-        str(tmp_path / "chain.pem"),
+        str(chain_file),
     ).run_to_exit()
     assert done.returncode == 1
     assert "extended key usage must be marked critical" in done.stderr

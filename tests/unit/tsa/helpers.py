@@ -136,6 +136,24 @@ def ec_key(curve: ec.EllipticCurve | None = None) -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(curve or ec.SECP256R1())
 
 
+def non_critical_eku_chain(folder: Path) -> tuple[Path, Path, list[x509.Certificate]]:
+    """A TSA key and chain the TSA must refuse (a leaf whose timestamping EKU is not critical,
+    RFC 3161 section 2.3), written as ``folder/key.pem`` (mode 0600) and ``folder/chain.pem``:
+    (key file, chain file, [leaf, root])."""
+    root_key, key = ec_key(), ec_key()
+    root = cert("root", root_key, ca=True, path_length=0,
+                key_usage={"key_cert_sign": True, "crl_sign": True})  # fmt: skip
+    leaf = cert("tsa", key, (root, root_key), eku=[TIMESTAMPING], eku_critical=False)
+    pem = serialization.Encoding.PEM
+    key_file, chain_file = folder / "key.pem", folder / "chain.pem"
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    chain_file.write_bytes(leaf.public_bytes(pem) + root.public_bytes(pem))
+    return key_file, chain_file, [leaf, root]
+
+
 # --- requests -----------------------------------------------------------------------------------
 
 SHA = {

@@ -7,12 +7,15 @@ import stat
 from pathlib import Path
 
 import pytest
-from cryptography import x509
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.tsa.config import TSAConfig
 from sigstack.services.tsa.serve import configure, parse
-from tests.unit.tsa.helpers import NOW, TIMESTAMPING, cert, dev_chain, ec_key
+from tests.unit.tsa.helpers import (
+    NOW,
+    dev_chain,
+    non_critical_eku_chain,
+)
 
 
 def _prepare(data: Path, *extra: str) -> TSAConfig:
@@ -71,36 +74,10 @@ def test_key_and_chain_given(tmp_path: Path) -> None:
 
 
 def test_bad_chain_refused_with_the_reason(tmp_path: Path) -> None:
-    root_key, key = ec_key(), ec_key()
-    root = cert(
-        "root",
-        root_key,
-        ca=True,
-        path_length=0,
-        key_usage={"key_cert_sign": True, "crl_sign": True},
-    )
-    leaf = cert("tsa", key, (root, root_key), eku=[TIMESTAMPING], eku_critical=False)
-    from cryptography.hazmat.primitives import serialization
-
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    (tmp_path / "key.pem").chmod(0o600)
-    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, root))
-    (tmp_path / "chain.pem").write_bytes(pem)
+    key_file, chain_file, (leaf, _) = non_critical_eku_chain(tmp_path)
     with pytest.raises(ConfigError, match="must be marked critical"):
-        _prepare(
-            tmp_path / "data",
-            "--key",
-            f"file:{tmp_path / 'key.pem'}",
-            "--chain",
-            str(tmp_path / "chain.pem"),
-        )
-    assert x509.load_pem_x509_certificates(pem)[0].not_valid_after_utc > NOW
+        _prepare(tmp_path / "data", "--key", f"file:{key_file}", "--chain", str(chain_file))
+    assert leaf.not_valid_after_utc > NOW
 
 
 def test_configuration_checked(tmp_path: Path) -> None:
