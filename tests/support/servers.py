@@ -161,7 +161,7 @@ class Service:
             if self.log is None:
                 raise
             tail = self.log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"{self.name} did not start ({exc}):\n{tail}") from None
+            raise type(exc)(f"{self.name} did not start ({exc}):\n{tail}") from None
         return self
 
     def run_to_exit(self, timeout: float = 60.0) -> subprocess.CompletedProcess:

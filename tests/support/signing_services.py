@@ -9,10 +9,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,42 +19,44 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from sigstack.services.keys import load_signer
 from tests.support.keys import b64
-from tests.support.servers import Service
-from tests.support.testdata import ROOT
+from tests.support.oidc import OIDCIssuer
+from tests.support.servers import Service, sigstack_cli
 
 PASS_ENV = "SIGSTACK_TEST_CA_PASS"
 
 
 @contextmanager
-def signing_services(tmp: Path, issuer: Any) -> Iterator[dict[str, Any]]:
+def signing_services(tmp: Path, issuer: OIDCIssuer | None = None) -> Iterator[dict[str, Any]]:
+    """The CA in ``tmp/ca``, then the CT log, Rekor and Fulcio, each in ``tmp/NAME`` with its log
+    in ``tmp/NAME.log``; Fulcio trusts ``issuer`` (default: a new provider with RS256 and ES256
+    keys, closed at the end). Yields the running parts by name and the logs' public keys."""
     os.environ[PASS_ENV] = "correct horse"
-    done = subprocess.run(
-        [sys.executable, "-m", "sigstack.client.cli", "ca", "create", "--out-dir", str(tmp / "ca"),
-         "--algorithm", "ecdsa-p384", "--passphrase-env", PASS_ENV],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = sigstack_cli("ca", "create", "--out-dir", str(tmp / "ca"), "--algorithm", "ecdsa-p384",
+                        "--passphrase-env", PASS_ENV, timeout=120)  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"ca create failed: {done.stderr[-500:]}")
-    ct = Service("ctlog", "--data-dir", str(tmp / "ct"), "--roots", str(tmp / "ca" / "root.pem"),
-                 log=tmp / "ct.log").start()  # fmt: skip
-    rekor = Service("rekor", "--data-dir", str(tmp / "rekor"), "--hostname", "rekor.test",
-                    log=tmp / "rekor.log").start()  # fmt: skip
-    (tmp / "fulcio.json").write_text(json.dumps({"OIDCIssuers": {issuer.url: {"Type": "email"}}}))
-    fulcio = Service(
-        "fulcio", "--data-dir", str(tmp / "fulcio"), "--config", str(tmp / "fulcio.json"),
-        "--ct-url", ct.url, "--ct-public-key", str(tmp / "ct" / "ctlog.pub"),
-        "--ca-key", f"file:{tmp / 'ca' / 'intermediate-key.pem'}?passphrase-env={PASS_ENV}",
-        "--ca-chain", str(tmp / "ca" / "chain.pem"), log=tmp / "fulcio.log",
-    ).start()  # fmt: skip
-    try:
+    with ExitStack() as running:
+        if issuer is None:
+            issuer = OIDCIssuer(("RS256", "ES256"))
+            running.callback(issuer.close)
+        ct = running.enter_context(Service(
+            "ctlog", "--data-dir", str(tmp / "ct"), "--roots", str(tmp / "ca" / "root.pem"),
+            log=tmp / "ct.log"))  # fmt: skip
+        rekor = running.enter_context(Service(
+            "rekor", "--data-dir", str(tmp / "rekor"), "--hostname", "rekor.test",
+            log=tmp / "rekor.log"))  # fmt: skip
+        config = {"OIDCIssuers": {issuer.url: {"Type": "email"}}}
+        (tmp / "fulcio.json").write_text(json.dumps(config))
+        fulcio = running.enter_context(Service(
+            "fulcio", "--data-dir", str(tmp / "fulcio"), "--config", str(tmp / "fulcio.json"),
+            "--ct-url", ct.url, "--ct-public-key", str(tmp / "ct" / "ctlog.pub"),
+            "--ca-key", f"file:{tmp / 'ca' / 'intermediate-key.pem'}?passphrase-env={PASS_ENV}",
+            "--ca-chain", str(tmp / "ca" / "chain.pem"), log=tmp / "fulcio.log"))  # fmt: skip
         yield {
             "tmp": tmp, "issuer": issuer, "ct": ct, "fulcio": fulcio, "rekor": rekor,
             "ct_der": load_signer(f"file:{tmp / 'ct' / 'ctlog-key.pem'}").public_der,
             "rekor_der": load_signer(f"file:{tmp / 'rekor' / 'rekor-key.pem'}").public_der,
         }  # fmt: skip
-    finally:
-        for service in (fulcio, rekor, ct):
-            service.kill()
 
 
 def trust_config(running: dict[str, Any]) -> dict[str, Any]:

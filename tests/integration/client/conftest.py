@@ -14,14 +14,13 @@ import pytest
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from tests.support.oidc import OIDCIssuer
     from tests.support.signing_services import signing_services, trust_config
 
     tmp: Path = tmp_path_factory.mktemp("client-stack")
-    issuer = OIDCIssuer(("RS256", "ES256"))
     try:
-        with signing_services(tmp, issuer) as running:
+        with signing_services(tmp) as running:
             (tmp / "trust_config.json").write_text(json.dumps(trust_config(running)))
+            issuer = running["issuer"]
             yield {
                 "trust_config": tmp / "trust_config.json",
                 "token": lambda: issuer.email_token("client@example.com"),
@@ -30,5 +29,3 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             }
     except RuntimeError as exc:
         pytest.skip(f"needs the services ({exc})")
-    finally:
-        issuer.close()

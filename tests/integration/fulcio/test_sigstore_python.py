@@ -22,7 +22,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.support.keys import csr_pem
-from tests.support.oidc import OIDCIssuer
 from tests.support.servers import sigstack_cli
 from tests.support.signing_services import signing_services, trust_config
 from tests.support.testdata import ROOT
@@ -36,14 +35,10 @@ DER = serialization.Encoding.DER
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp: Path = tmp_path_factory.mktemp("fulcio-int")
-    issuer = OIDCIssuer(("RS256", "ES256"))
-    try:
-        with signing_services(tmp, issuer) as running:
-            key = (tmp / "ca" / "intermediate-key.pem").read_bytes()
-            assert key.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-            yield running
-    finally:
-        issuer.close()
+    with signing_services(tmp) as running:
+        key = (tmp / "ca" / "intermediate-key.pem").read_bytes()
+        assert key.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        yield running
 
 
 def test_sigstore_python_fulcio_client_and_sct(stack: dict[str, Any]) -> None:
