@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import types
 import urllib.error
@@ -42,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstack.protocol.protojson import b64
 from sigstack.services import stack_report
 from tests.interop.conftest import SIGSTORE_PY, Stack, free_port_base
+from tests.support.servers import Served
 from tests.support.testdata import ROOT
 
 pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("stack")]
@@ -226,13 +226,8 @@ class _Healthy(BaseHTTPRequestHandler):
 def foreign() -> Iterator[tuple[int, str]]:
     """(port base, URL) with a foreign /healthz server on the base's ctlog port (N+2)."""
     base = free_port_base()
-    server = _Foreign(("127.0.0.1", base + 2), _Healthy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield base, f"http://127.0.0.1:{base + 2}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with Served(_Foreign(("127.0.0.1", base + 2), _Healthy)) as served:
+        yield base, served.url
 
 
 def test_a_foreign_healthz_on_a_port_is_not_taken_for_ours(foreign, tmp_path) -> None:
