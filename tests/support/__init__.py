@@ -1,9 +1,10 @@
 """What tests and benchmarks share, one module a concept:
 
 - ``testdata``: where the repository and tests/data are (``ROOT``, ``TESTDATA``, ``VECTORS``);
-- ``servers``: free ports, waiting for an answer, apps and handlers served in a thread, and
-  ``sigstack serve NAME`` as a process (``Service``); ``signing_services``: CT log, Rekor and
-  Fulcio started that way around a new CA;
+- ``servers``: free ports, waiting for an answer, apps and handlers served in a thread,
+  ``sigstack serve NAME`` as a process (``Service``, ``kill_under_load``) and the CLI as one
+  (``sigstack_cli``); ``signing_services``: CT log, Rekor and Fulcio started that way around a
+  new CA, and the trust config to use them;
 - ``keys``: throw-away keys, CSRs, certificates, a TLS CA, PEM/DER/base64;
 - ``entries``: signed Rekor v1 and v2 entries; ``checks``: what a log answered, verified by
   sigstore-python and by our own verifier;
@@ -11,7 +12,7 @@
   checks of what it issues, and a CT log for it;
 - ``spellings``: the snake_case spelling of a proto3 JSON document;
 - ``tuf``: a small valid TUF repository (python-tuf) for the client's TUF code;
-- ``clock``: a clock moved by hand; ``dbs``: a fresh SQLite or PostgreSQL database;
+- ``clock``: a clock moved by hand; ``dbs``: a fresh PostgreSQL database;
   ``browser``: headless Chromium.
 
 Fakes and builders used by one test area only stay in that area's folder.

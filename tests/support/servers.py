@@ -1,6 +1,7 @@
 """Servers for tests, all on 127.0.0.1: a free port, waiting until a URL answers 200, an app or a
 request handler served in a daemon thread (``serve_wsgi``, ``serve_handler``, ``serve_directory``),
-and ``sigstack serve NAME`` started as a real process (``Service``).
+``sigstack serve NAME`` started as a real process (``Service``) and killed under load
+(``kill_under_load``), and the ``sigstack`` CLI run as a process (``sigstack_cli``).
 
 What the servers answer is the tests' business (the fakes live with them); TLS material comes from
 ``tests.support.keys.tls_pair``.
