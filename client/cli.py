@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # server side
     "serve": (
         "sigstack.services.cli:serve",
-        "run one service (rekor, rekor2, ctlog, fulcio, oidc, tuf, tsa, witness) on the HTTP server",
+        "run one service (rekor, rekor2, ctlog, fulcio, oidc, tuf, tsa, witness, mirror) on the HTTP server",
     ),
     "db": ("sigstack.services.cli:db", "database schema: `db upgrade`, `db check`"),
     "oidc": (
@@ -76,6 +76,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "`download signature IMAGE`: print signatures",
     ),
     "monitor": ("sigstack.client.monitor.cli:main", "follow logs: consistency, watched entries"),
+    "mirror": ("sigstack.client.mirror.cli:main", "copy logs and TUF for an air-gapped site"),
     "triangulate": (
         "sigstack.client.commands.oci:triangulate",
         "print where an image's signatures live",

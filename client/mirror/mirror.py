@@ -170,8 +170,9 @@ def pull(
         if record.name in given or record.url in given:
             continue
         if record.url is None:
-            raise ConfigError(f"log {record.name} has no source URL (the mirror is fed by "
-                              f"`sigstack mirror import`): give --log {record.name}=URL")  # fmt: skip
+            raise ConfigError(f"log {record.name} has no source URL: this mirror is fed by "
+                              "`sigstack mirror import` (or pull it with `sigstack mirror pull "
+                              f"--dir DIR --log {record.name}=URL`)")  # fmt: skip
         plans[record.name] = LogPlan(record.name, HttpSource(record.url, timeout), record.url)
     tuf_from = tuf_url or (manifest.tuf_url if manifest else None)
     if not plans and tuf_from is None:
