@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sigstack.protocol.errors import ConfigError
 
-SERVICES = ("rekor", "rekor2", "ctlog", "fulcio", "oidc", "tuf", "tsa", "witness")
+SERVICES = ("rekor", "rekor2", "ctlog", "fulcio", "oidc", "tuf", "tsa", "witness", "mirror")
 # the services with tables in the database
 WITH_DATABASE = ("oidc", "ctlog", "rekor", "rekor2", "witness")
 DATABASE_URL_ENV = "SIGSTACK_DATABASE_URL"  # the migrations' (owner's) URL, for `sigstack db`

@@ -1,0 +1,1 @@
+"""``sigstack serve mirror``: a mirror directory made by ``sigstack mirror`` served read-only."""
