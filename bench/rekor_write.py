@@ -120,7 +120,7 @@ def proof_bench(url: str, sizes: list[int]) -> None:
         while size < target:
             chunk = min(20000, target - size)
             rekor.log._commit(
-                [_Pending(b"leaf %d" % (size + i), None, b"", None) for i in range(chunk)]
+                [_Pending(b"leaf %d" % (size + i), None, b"", ()) for i in range(chunk)]
             )
             size += chunk
         build = time.perf_counter() - t0
