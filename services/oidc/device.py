@@ -40,6 +40,8 @@ from authlib.oauth2.rfc8628 import (
 )
 from flask import Flask, Response, request
 
+from sigstack.protocol.errors import VerificationError
+
 from . import pages
 from .grants import OIDCServer, check_challenge, check_pkce
 from .issuer import Issuer
@@ -48,12 +50,12 @@ from .login import (
     address_limit,
     authenticate,
     client_ip,
-    csrf_ok,
     csrf_token,
     html,
     logged_name,
     refused_page,
     set_csrf_cookie,
+    verify_csrf,
 )
 from .store import Identity
 
@@ -242,7 +244,9 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer) -> None:
         username = request.form.get("username", "")
         decision = request.form.get("decision", "")
         csrf = csrf_token(issuer)
-        if not csrf_ok(issuer):
+        try:
+            verify_csrf(issuer)
+        except VerificationError:
             shown = logged_name(issuer, username.strip()[:128])
             issuer.store.audit("device", "csrf", username=shown, ip=client_ip())
             return _page(

@@ -85,10 +85,13 @@ def set_csrf_cookie(resp: Response, issuer: Issuer, token: str) -> Response:
     return resp
 
 
-def csrf_ok(issuer: Issuer) -> bool:
+def verify_csrf(issuer: Issuer) -> None:
+    """Return if the form's CSRF token equals its cookie (double submit), else raise
+    ``VerificationError``; the caller shows the form again."""
     cookie = request.cookies.get(_cookie_name(issuer), "")
     form = request.form.get("csrf_token", "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), form.encode())
+    if not cookie or not hmac.compare_digest(cookie.encode(), form.encode()):
+        raise VerificationError("the form's CSRF token does not match its cookie")
 
 
 # -- throttling ----------------------------------------------------------------------------------
@@ -204,7 +207,9 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
         except OAuth2Error as error:
             return _oauth_error(error)
         username = request.form.get("username", "")
-        if not csrf_ok(issuer):
+        try:
+            verify_csrf(issuer)
+        except VerificationError:
             shown = logged_name(issuer, username.strip()[:128])
             issuer.store.audit("login", "csrf", username=shown, ip=client_ip())
             return _login_page(
