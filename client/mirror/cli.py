@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,6 +98,9 @@ def _parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     from . import bundle, mirror, status
+
+    if args.action in ("pull", "update", "import"):
+        os.umask(0o022)  # public data, read by web servers running as other users
 
     if args.action == "pull":
         report = mirror.pull(args.dir, logs_to_add=args.log, tuf_url=args.tuf_mirror,

@@ -33,7 +33,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,6 @@ class Manifest:
     tuf_url: str | None = None
     logs: tuple[LogRecord, ...] = ()
     updated: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def log(self, name: str) -> LogRecord | None:
         return next((r for r in self.logs if r.name == name), None)
@@ -214,8 +213,8 @@ class MirrorDir:
     def commit(self, stage: Path) -> Path:
         """Make ``stage`` the live generation; keep the one before it, remove older ones."""
         live = self.current()
-        number = int(_GEN.fullmatch(live.name)[1]) + 1 if live else 1  # type: ignore[index]
-        gen = self.root / f"gen.{number:06d}"
+        found = _GEN.fullmatch(live.name) if live is not None else None
+        gen = self.root / f"gen.{int(found[1]) + 1 if found else 1:06d}"
         os.sync()  # the new files are on disk before any reader can be sent to them
         os.rename(stage, gen)
         link = self.root / f".{CURRENT}.tmp"
