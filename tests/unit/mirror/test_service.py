@@ -19,7 +19,7 @@ from sigstack.client.mirror.layout import MirrorDir
 from sigstack.client.mirror.mirror import LogPlan, Plan, apply
 from sigstack.client.mirror.sources import DirSource
 from sigstack.services.mirror.app import DEFAULTS, create_app
-from tests.support.servers import Served, serve_wsgi
+from tests.support.servers import Served, serve_directory, serve_wsgi
 from tests.unit.mirror.kit import StaticLog, trusted_root
 from tests.unit.mirror.test_tuf import Repo
 
@@ -110,3 +110,18 @@ def test_health_and_no_mirror(site: tuple[Served, MirrorDir, StaticLog, Repo],
     with serve_wsgi(create_app({**DEFAULTS, "dir": str(tmp_path / "empty")})) as empty:
         assert _get(f"{empty.url}/healthz")[0] == 503
         assert _get(f"{empty.url}/tuf/timestamp.json")[0] == 404
+
+
+def test_any_static_server_serves_the_current_generation(
+    site: tuple[Served, MirrorDir, StaticLog, Repo], tmp_path: Path
+) -> None:
+    """docs/mirror.md: `DIR/current` served by a plain file server (Python's http.server here)
+    answers what the service answers, and TUF clients bootstrap from it."""
+    served, mirror, log, repo = site
+    with serve_directory(mirror.root / "current") as static:
+        for path in ("log/log2026.example/checkpoint", "log/log2026.example/tile/0/001.p/44",
+                     "tuf/timestamp.json", "tuf/1.root.json", "mirror.json"):  # fmt: skip
+            assert _get(f"{static.url}/{path}")[2] == _get(f"{served.url}/{path}")[2]
+        env = {"TUF_ROOT": str(tmp_path / "client")}
+        _, got = tufclient.initialize(f"{static.url}/tuf", repo.first_root, env)
+        assert got == ["trusted_root.json", "signing_config.v0.2.json"]
