@@ -10,7 +10,6 @@ hash may be beyond its syntax is the personality's (``log.CTLog``) to say.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from typing import Any
 
@@ -18,6 +17,7 @@ from flask import Blueprint, jsonify, request
 
 from sigstack.protocol import strictjson
 from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.protojson import strict_b64decode
 
 from .log import CTLog
 
@@ -42,10 +42,7 @@ def _chain() -> list[bytes]:
         body = None  # answered below with what the body must be
     if not isinstance(body, dict) or not isinstance(body.get("chain"), list):
         raise ValidationError('body must be {"chain": [base64 DER, ...]}')
-    try:
-        return [base64.b64decode(c, validate=True) for c in body["chain"]]
-    except (binascii.Error, TypeError, ValueError) as exc:
-        raise ValidationError("chain entries must be base64 DER certificates") from exc
+    return [strict_b64decode(c, "chain entries (base64 DER certificates)") for c in body["chain"]]
 
 
 def blueprint(ct: CTLog) -> Blueprint:
@@ -70,10 +67,7 @@ def blueprint(ct: CTLog) -> Blueprint:
 
     @bp.get("/get-proof-by-hash")
     def get_proof_by_hash() -> Any:
-        try:
-            leaf_hash = base64.b64decode(request.args.get("hash", ""), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValidationError("hash must be base64") from exc
+        leaf_hash = strict_b64decode(request.args.get("hash", ""), "hash (base64)")
         if len(leaf_hash) != 32:
             raise ValidationError("hash must be 32 bytes")
         index, proof = ct.proof_by_hash(leaf_hash, _int_arg("tree_size"))

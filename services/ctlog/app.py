@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 
 from sigstack.protocol.errors import ConfigError
@@ -37,8 +36,7 @@ def open_ctlog(config: CTLogConfig) -> CTLog:
     """The log the configuration names (made if ``config.create`` and absent)."""
     database_url, key_uri = config.storage()
     signer = load_signer(key_uri)
-    key = signer.public_key
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+    if signer.algorithm.name != "PKIX_ECDSA_P256_SHA_256":  # RFC 6962 SCTs are SHA-256
         raise ConfigError("the CT log key must be ECDSA P-256")
     return CTLog(
         db.make_engine(database_url),

@@ -16,17 +16,15 @@ use them).
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine
 
+from sigstack.protocol import keys, x509ext
 from sigstack.protocol import sct as ctsct
-from sigstack.protocol import x509ext
 from sigstack.protocol.errors import (
     ConfigError,
     NotFoundError,
@@ -48,21 +46,6 @@ def _chain_vector(certs: list[bytes]) -> bytes:
     return _u24(b"".join(_u24(c) for c in certs))
 
 
-def verify_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
-    """Return if ``issuer`` issued ``cert`` (names match, its key signed it), else raise
-    ``VerificationError``."""
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
-        raise VerificationError("the certificate is not signed by that issuer") from exc
-
-
-def _spki(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
 class CTLog:
     def __init__(
         self,
@@ -78,7 +61,7 @@ class CTLog:
         self.signer = signer
         self.roots = roots
         self.roots_der = [r.public_bytes(serialization.Encoding.DER) for r in roots]
-        self.log_id = hashlib.sha256(signer.public_der).digest()
+        self.log_id = keys.key_id(signer.public_key)
         # (certificate, issuer) DER pairs above the leaf whose signature has been checked: the
         # issuing chain is the same for every submission from one CA, so it is verified once.
         self._verified: set[tuple[bytes, bytes]] = set()
@@ -119,7 +102,7 @@ class CTLog:
             if i and pair in self._verified:
                 continue
             try:
-                verify_signed_by(child, parent)
+                keys.verify_issued_by(child, parent)
             except VerificationError:
                 raise ValidationError(
                     "chain is not ordered: a certificate is not signed by the next"
@@ -133,7 +116,7 @@ class CTLog:
     def _verify_issued_by_a_root(self, cert: x509.Certificate) -> None:
         for root in self.roots:
             try:
-                verify_signed_by(cert, root)
+                keys.verify_issued_by(cert, root)
             except VerificationError:
                 continue
             return
@@ -151,7 +134,7 @@ class CTLog:
                 raise ValidationError("precertificate-signing certificates are not supported")
         except x509.ExtensionNotFound:
             pass
-        digest = hashlib.sha256(_spki(issuer)).digest()
+        digest = keys.key_id(issuer.public_key())
         if len(self._issuers) < MAX_VERIFIED:
             self._issuers[der] = digest
         return digest
