@@ -6,6 +6,7 @@ behind the mirror."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,12 @@ def test_the_source_growing_after_its_checkpoint_was_read(tmp_path: Path) -> Non
         log.root / "tile/0/001").read_bytes()[: 44 * 32]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def three_levels(tmp_path_factory: pytest.TempPathFactory) -> StaticLog:
+    """A log with tiles on three levels (written once for the module; tests copy it)."""
+    return StaticLog(tmp_path_factory.mktemp("three") / "log", "log.example").add(65536 * 2 + 1)
+
+
 def _tamper(path: Path, at: int = -1) -> None:
     data = bytearray(path.read_bytes())
     data[at] ^= 1
@@ -150,8 +157,10 @@ def _tamper(path: Path, at: int = -1) -> None:
     ("tile/1/001", "hash 255 of tile 1/001 .* is not the root of the tile below"),
     ("tile/2/000.p/2", "hash 1 of tile 2/000.p/2 .* is not the root of the tile below"),
 ])  # fmt: skip
-def test_tampered_tiles_are_refused(tmp_path: Path, where: str, message: str) -> None:
-    log = StaticLog(tmp_path / "src", "log.example").add(65536 * 2 + 1)
+def test_tampered_tiles_are_refused(tmp_path: Path, three_levels: StaticLog, where: str,
+                                    message: str) -> None:  # fmt: skip
+    log = StaticLog(tmp_path / "src", three_levels.origin, key=three_levels.key)
+    shutil.copytree(three_levels.root, log.root, dirs_exist_ok=True)
     _tamper(log.root / where)
     with pytest.raises(VerificationError, match=message):
         _pull(log, tmp_path / "out")
