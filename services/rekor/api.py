@@ -37,7 +37,7 @@ def _int_arg(name: str, default: int | None = None, minimum: int = 0) -> int:
         if default is None:
             raise SchemaError(f"{name} in query is required")
         return default
-    if not re.fullmatch(r"-?\d{1,19}", raw) or not -INT64_MAX - 1 <= int(raw) <= INT64_MAX:
+    if not re.fullmatch(r"-?[0-9]{1,19}", raw) or not -INT64_MAX - 1 <= int(raw) <= INT64_MAX:
         raise SchemaError(f"{name} in query must be of type int64")
     value = int(raw)
     if value < minimum:

@@ -301,3 +301,10 @@ def test_deeply_nested_dsse_envelope_and_statement_are_refused_or_not_indexed(
     entry["spec"]["proposedContent"]["envelope"] = "[" * 5000 + "]" * 5000
     resp = _post(client, entry)
     assert resp.status_code == 400 and "envelope" in resp.get_json()["message"]
+
+
+@pytest.mark.parametrize("value", ["١", "²", "0٣"])
+def test_integer_parameters_take_ascii_digits_only(client, value) -> None:
+    # \d matched other scripts' digits and int() read them: logIndex=١ was entry 1
+    resp = client.get(ENTRIES, query_string={"logIndex": value})
+    assert resp.status_code == 422
