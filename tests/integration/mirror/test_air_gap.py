@@ -53,13 +53,18 @@ class Namespace:
 
     def __init__(self) -> None:
         self.name = f"sigstack-airgap-{secrets.token_hex(4)}"
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        self.run_raw(["ip", "link", "set", "lo", "up"], check=True)
         self.procs: list[subprocess.Popen[bytes]] = []
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        try:
+            self.run_raw(["ip", "link", "set", "lo", "up"], check=True)
+        except BaseException:
+            self.close()
+            raise
 
-    def run_raw(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["ip", "netns", "exec", self.name, *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300, **kwargs)  # type: ignore[call-overload]  # fmt: skip
+    def run_raw(self, args: list[str], env: dict[str, str] | None = None,
+                check: bool = False) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        return subprocess.run(["ip", "netns", "exec", self.name, *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300, check=check)  # fmt: skip
 
     def sigstack(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
         return self.run_raw([sys.executable, "-m", "sigstack.client.cli", *args],
