@@ -14,10 +14,19 @@ Modules: ``tiles`` (tlog-tiles arithmetic) is pure; ``sources`` (HTTP or a direc
 ``protocol`` only of ours.
 """
 
-from .bundle import export, import_bundle
-from .layout import Manifest, MirrorDir
-from .logs import ForkError
-from .mirror import pull
-from .status import describe
+from __future__ import annotations
 
-__all__ = ["ForkError", "Manifest", "MirrorDir", "describe", "export", "import_bundle", "pull"]
+import importlib
+from typing import Any
+
+_WHERE = {"export": "bundle", "import_bundle": "bundle", "Manifest": "layout",
+          "MirrorDir": "layout", "ForkError": "logs", "pull": "mirror", "describe": "status"}  # fmt: skip
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use (``sigstack mirror --help`` pays for none)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
