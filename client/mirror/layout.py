@@ -173,6 +173,14 @@ class MirrorDir:
             raise ConfigError(f"cannot read {gen / MANIFEST}: {exc.strerror}") from None
         return Manifest.from_bytes(data, str(gen / MANIFEST))
 
+    def check_new(self) -> None:
+        """Refuse to start a mirror in a directory that holds other things (a wrong ``--out``)."""
+        ours = (".lock", "exported.json", ".staging.", ".import.", f".{CURRENT}.tmp", "gen.")
+        others = [p.name for p in self.root.iterdir() if not p.name.startswith(ours)]
+        if others:
+            raise ConfigError(f"{self.root} is not empty and holds no mirror ({others[0]}, ...): "
+                              "give an empty or new directory")  # fmt: skip
+
     def require(self) -> tuple[Path, Manifest]:
         gen = self.current()
         if gen is None:

@@ -56,7 +56,10 @@ class Report:
 def apply(mirror: MirrorDir, plan: Plan) -> Report:
     """Carry ``plan`` out in a staged generation and swap it in, or change nothing."""
     with mirror.locked():
-        manifest = mirror.manifest() or Manifest(trust=_new_trust(plan))
+        manifest = mirror.manifest()
+        if manifest is None:
+            mirror.check_new()
+            manifest = Manifest(trust=_new_trust(plan))
         stage = mirror.stage()
         try:
             report, manifest = _apply(stage, manifest, plan)

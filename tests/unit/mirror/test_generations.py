@@ -103,12 +103,16 @@ def test_an_interrupted_update_leaves_a_staging_directory_the_next_one_removes(
     assert not leftover.exists() and not list(mirror.root.glob(".staging*"))
 
 
-def test_a_new_mirror_needs_trust(tmp_path: Path) -> None:
+def test_a_new_mirror_needs_trust_and_a_directory_of_its_own(tmp_path: Path) -> None:
     a = StaticLog(tmp_path / "a", "a.example").add(3)
     mirror = MirrorDir(tmp_path / "mirror")
     with pytest.raises(ConfigError, match="needs its trust"):
         apply(mirror, _plan(a))
     assert mirror.current() is None and not list(mirror.root.glob("gen.*"))
+    (mirror.root / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=r"is not empty and holds no mirror \(notes.txt"):
+        apply(mirror, _plan(a, root=trusted_root([a])))
+    assert sorted(p.name for p in mirror.root.iterdir()) == [".lock", "notes.txt"]
 
 
 def test_a_broken_current_link_is_refused(two: tuple[StaticLog, StaticLog, MirrorDir]) -> None:
