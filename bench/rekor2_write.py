@@ -9,7 +9,7 @@
    (the entries of one batch share their integration time).
 2. Measures, in the same run, the per-entry crypto ceiling (DER certificate parse + ECDSA P-256
    verification, plus the Ed25519 checkpoint signature shared by a batch) and the in-process
-   ceiling (``services.rekor2.entries.prepare``: JSON, checks, verification, RFC 8785 body),
+   ceiling (``services.rekor2.entries.prepare_entry``: JSON, checks, verification, RFC 8785 body),
    single-threaded, scaled to the cores.
 3. Verifies a sample of fresh answers with sigstack's verifier and sigstore-python's.
 
@@ -91,12 +91,12 @@ def crypto_ceiling(bodies: list[bytes], batch: float, seconds: float = 3.0) -> f
 
 
 def prepare_ceiling(bodies: list[bytes], seconds: float = 3.0) -> float:
-    """Entries/s one core takes through ``entries.prepare`` (no HTTP, no database)."""
-    from sigstack.services.rekor2.entries import prepare
+    """Entries/s one core takes through ``entries.prepare_entry`` (no HTTP, no database)."""
+    from sigstack.services.rekor2.entries import prepare_entry
 
     done, start = 0, time.process_time()
     while time.process_time() - start < seconds:
-        prepare(bodies[done % len(bodies)])
+        prepare_entry(bodies[done % len(bodies)])
         done += 1
     return done / (time.process_time() - start)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import field
 from typing import Any
 
-from sigstack.client.verify import Artifact, IdentityPolicy, Result, Verifier
+from sigstack.client.verify import Artifact, IdentityPolicy, VerificationResult, Verifier
 from sigstack.client.verify.intoto import Statement
 from sigstack.client.verify.witness import WitnessPolicy, require_witnessed
 from sigstack.protocol.bundle import Bundle
@@ -47,7 +47,7 @@ CLAIMS_CHECK = "The cosign claims were validated"
 @record
 class Verified:
     location: str
-    result: Result
+    result: VerificationResult
     document: Any  # what ``verify`` prints: the payload / statement as JSON
 
 

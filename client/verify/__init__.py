@@ -8,7 +8,6 @@ public names serve the other modules of the package.
 """
 
 from .certs import IdentityPolicy
-from .verifier import Artifact, Result, VerificationResult, Verifier
+from .verifier import Artifact, VerificationResult, Verifier
 
-# ``Result`` is the former name of ``VerificationResult``, kept for callers not yet moved
-__all__ = ["Artifact", "IdentityPolicy", "Result", "VerificationResult", "Verifier"]
+__all__ = ["Artifact", "IdentityPolicy", "VerificationResult", "Verifier"]

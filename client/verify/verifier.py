@@ -105,9 +105,6 @@ class VerificationResult:
         }
 
 
-Result = VerificationResult  # the former name, for callers not yet moved to the new one
-
-
 def _fail_closed(method: Any) -> Any:
     """Malformed material deep inside a certificate or signature (cryptography parses lazily and
     raises ValueError) becomes a VerificationError: verification fails closed, with a reason."""

@@ -3,7 +3,7 @@ API, and sigstack's entry lookup and search (docs/rekor.md, "Rekor v2").
 
 - ``POST /api/v2/log/entries``: 201 and the ``TransparencyLogEntry`` once the batch holding the
   entry is committed with its checkpoint; 409 with ``x-log-index`` for an entry already logged
-  (``Rekor2Log.add`` raises it); 400 for a request ``entries.prepare`` refuses. Errors are
+  (``Rekor2Log.add`` raises it); 400 for a request ``entries.prepare_entry`` refuses. Errors are
   grpc-gateway bodies (``services.runtime.errors.grpc_body``).
 - ``GET /checkpoint``, ``/tile/<L>/<N>[.p/<W>]``, ``/tile/entries/<N>[.p/<W>]``: tlog-tiles, served
   by the engine's ``services.tlog.api`` (registered by the app factory).
@@ -21,7 +21,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from sigstack.protocol.errors import NotFoundError, ValidationError
 
-from .entries import prepare
+from .entries import prepare_entry
 from .log import Rekor2Log
 
 ENTRIES = "/api/v2/log/entries"
@@ -101,7 +101,7 @@ def blueprint(log: Rekor2Log, allowed: frozenset[str]) -> Blueprint:
 
     @bp.post(ENTRIES)
     def create_entry() -> tuple[Response, int]:
-        return jsonify(log.add(prepare(request.get_data(cache=False), allowed))), 201
+        return jsonify(log.add(prepare_entry(request.get_data(cache=False), allowed))), 201
 
     @bp.get(f"{ENTRIES}/<index>")
     def entry(index: str) -> Response:

@@ -162,7 +162,7 @@ def _algorithm(details: str, allowed: frozenset[str]) -> keys.Algorithm:
     return ALGORITHMS[details]
 
 
-def prepare(raw: bytes, allowed: frozenset[str] = frozenset(ALGORITHMS)) -> Prepared:
+def prepare_entry(raw: bytes, allowed: frozenset[str] = frozenset(ALGORITHMS)) -> Prepared:
     """Validate a CreateEntryRequest body and return the entry to log and its search keys."""
     try:
         return _prepare(raw, allowed)
@@ -239,5 +239,5 @@ def index_keys(verifier: Verifier, hash_name: str, digest: bytes) -> tuple[str, 
     return unique
 
 
-__all__ = ["ALGORITHMS", "INVALID", "KIND", "REFUSED", "VERSION", "Prepared", "prepare",
+__all__ = ["ALGORITHMS", "INVALID", "KIND", "REFUSED", "VERSION", "Prepared", "prepare_entry",
            "signing_algorithms"]  # fmt: skip

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sigstack.client.verify import Artifact, IdentityPolicy, Result, Verifier
+from sigstack.client.verify import Artifact, IdentityPolicy, VerificationResult, Verifier
 from sigstack.protocol.bundle import (
     MEDIA_TYPE_V01,
     MEDIA_TYPE_V02,
@@ -77,7 +77,7 @@ class Seed:
     now: datetime | None = None
     parent: Seed | None = None  # the seed this one changes the trusted root of
 
-    def verify(self, bundle: Bundle) -> Result:
+    def verify(self, bundle: Bundle) -> VerificationResult:
         verifier = Verifier(self.root, now=self.now)
         if self.key is not None:
             return verifier.verify_with_key(bundle, self.artifact, self.key)
@@ -267,7 +267,7 @@ def nodes(doc: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
 @dataclass
 class Outcome:
     refused: list[Mutant] = field(default_factory=list)
-    accepted: list[tuple[Mutant, Result]] = field(default_factory=list)
+    accepted: list[tuple[Mutant, VerificationResult]] = field(default_factory=list)
     crashed: list[tuple[Mutant, str]] = field(default_factory=list)
 
 

@@ -3,7 +3,7 @@ escapes.
 
 Entry points:
 
-- ``entries.prepare`` on a ``CreateEntryRequest`` body, as ``POST /api/v2/log/entries`` hands it
+- ``entries.prepare_entry`` on a ``CreateEntryRequest`` body, as ``POST /api/v2/log/entries`` hands it
   over (the raw bytes): JSON, protojson names, base64, the verifier's DER, the key checks, the
   signature check, the logged entry and its search keys. Seeds: the requests real clients sent to
   the staging rekor-tiles (tests/data, rebuilt from the bundles as
@@ -11,7 +11,7 @@ Entry points:
   certificate as the v2 request that logs it, and requests made here with the v2 builders of
   tests/support/entries.py: a certificate, a bare key, a DSSE envelope, snake_case names, every
   algorithm of ``entries.ALGORITHMS`` and a ``dsseRequestV002``.
-- ``entries.prepare`` on a request whose certificate is the input and whose signature is made by
+- ``entries.prepare_entry`` on a request whose certificate is the input and whose signature is made by
   that certificate's key (anyone may log what they sign, so what ``index_keys`` reads behind the
   signature check, SANs and Sigstore extensions, is outside input too). Seeds: the real Fulcio
   leaves of tests/data with their SubjectPublicKeyInfo replaced by the signing key's, so that
@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from flask import Flask
 
 from sigstack.services.rekor2.api import search_keys
-from sigstack.services.rekor2.entries import ALGORITHMS, prepare
+from sigstack.services.rekor2.entries import ALGORITHMS, prepare_entry
 from sigstack.services.tlog import resources
 from tests.support.entries import v2_dsse, v2_hashedrekord, v2_request
 from tests.support.spellings import snake_case
@@ -182,7 +182,7 @@ def certificate_seeds() -> list[bytes]:
 
 def _signed_certificate(der: bytes) -> None:
     """A request logging ``der`` as the certificate of a signature by ``_key()``."""
-    prepare(_dumps(v2_request(DIGEST, _signature(), der)))
+    prepare_entry(_dumps(v2_request(DIGEST, _signature(), der)))
 
 
 @functools.cache
@@ -221,8 +221,8 @@ def tile_seeds() -> list[bytes]:
 
 
 TARGETS = [
-    Target("prepare(CreateEntryRequest)", prepare, request_seeds),
-    Target("prepare(certificate, signed)", _signed_certificate, certificate_seeds),
+    Target("prepare_entry(CreateEntryRequest)", prepare_entry, request_seeds),
+    Target("prepare_entry(certificate, signed)", _signed_certificate, certificate_seeds),
     Target("search_keys(query string)", _search, search_seeds),
     Target("resources.parse(tile path)", lambda d: resources.parse(text(d)), tile_seeds),
 ]

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from sigstack.protocol import x509ext
 from sigstack.protocol.errors import ConfigError, ValidationError
-from sigstack.services.rekor2.entries import ALGORITHMS, prepare, signing_algorithms
+from sigstack.services.rekor2.entries import ALGORITHMS, prepare_entry, signing_algorithms
 from sigstack.services.tlog.engine import MAX_LEAF
 from tests.support.entries import v2_dsse, v2_hashedrekord, v2_request
 from tests.support.keys import b64, der_public, leaf_certificate
@@ -57,7 +57,7 @@ def _real_request(case: str) -> tuple[dict[str, Any], bytes]:
 )
 def test_real_rekor_tiles_entries_are_reproduced_byte_for_byte(case: str) -> None:
     request, logged = _real_request(case)
-    prepared = prepare(_raw(request))
+    prepared = prepare_entry(_raw(request))
     assert prepared.body == logged
     digest = base64.b64decode(request["hashedRekordRequestV002"]["digest"])
     assert f"sha256:{digest.hex()}" in prepared.index_keys
@@ -79,7 +79,7 @@ def test_snake_case_names_and_url_safe_base64_give_the_same_entry() -> None:
             },
         }
     }
-    assert prepare(_raw(snake)) == prepare(_raw(signed.request))
+    assert prepare_entry(_raw(snake)) == prepare_entry(_raw(signed.request))
 
 
 def test_index_keys_digest_key_identity_and_issuer() -> None:
@@ -95,7 +95,7 @@ def test_index_keys_digest_key_identity_and_issuer() -> None:
     digest = hashlib.sha256(b"x").digest()
     sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
     der = cert.public_bytes(serialization.Encoding.DER)
-    prepared = prepare(_raw(v2_request(digest, sig, der)))
+    prepared = prepare_entry(_raw(v2_request(digest, sig, der)))
     assert prepared.index_keys == (
         f"sha256:{digest.hex()}",
         f"key:{hashlib.sha256(der_public(key)).hexdigest()}",
@@ -137,7 +137,7 @@ def test_every_algorithm_of_the_registry_with_a_public_key(details: str) -> None
     digest = h.finalize()
     request = v2_request(digest, _sign(key, digest, hash_), der_public(key), certificate=False,
                          key_details=details)  # fmt: skip
-    body = json.loads(prepare(_raw(request)).body)
+    body = json.loads(prepare_entry(_raw(request)).body)
     data = body["spec"]["hashedRekordV002"]["data"]
     assert data == {"algorithm": a.proto_hash, "digest": b64(digest)}
     assert body["spec"]["hashedRekordV002"]["signature"]["verifier"] == {
@@ -308,7 +308,7 @@ def test_refusals(name: str) -> None:
     request, message = REFUSALS[name]
     raw = request if isinstance(request, bytes) else _raw(request)
     with pytest.raises(ValidationError) as refused:
-        prepare(raw)
+        prepare_entry(raw)
     assert message in refused.value.message
     assert refused.value.message.startswith(("invalid hashedrekord request", "invalid type"))
 
@@ -316,7 +316,7 @@ def test_refusals(name: str) -> None:
 def test_the_operator_narrows_the_signing_algorithms() -> None:
     only_p384 = signing_algorithms("PKIX_ECDSA_P384_SHA_384")
     with pytest.raises(ValidationError, match="not one of this log's signing algorithms"):
-        prepare(_raw(v2_hashedrekord(b"a").request), only_p384)
+        prepare_entry(_raw(v2_hashedrekord(b"a").request), only_p384)
     assert signing_algorithms("") == frozenset(ALGORITHMS)
     assert signing_algorithms(["PKIX_ECDSA_P256_SHA_256"]) == {"PKIX_ECDSA_P256_SHA_256"}
     for bad in ("PKIX_ED25519_PH", "nonsense", ",", 5):
@@ -326,7 +326,7 @@ def test_the_operator_narrows_the_signing_algorithms() -> None:
 
 def test_dsse_is_a_hashedrekord_over_the_pae() -> None:
     signed = v2_dsse(b'{"_type": "https://in-toto.io/Statement/v1"}')
-    body = json.loads(prepare(_raw(signed.request)).body)
+    body = json.loads(prepare_entry(_raw(signed.request)).body)
     assert body["kind"] == "hashedrekord" and body["apiVersion"] == "0.0.2"
     assert body["spec"]["hashedRekordV002"]["data"]["digest"] == b64(signed.digest)
 

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sigstack.protocol import merkle, note
-from sigstack.services.rekor2.entries import prepare
+from sigstack.services.rekor2.entries import prepare_entry
 from sigstack.services.rekor2.log import Rekor2Log
 from sigstack.services.tlog import resources
 from tests.support.entries import v2_hashedrekord
@@ -25,7 +25,7 @@ HASH = 32
 def fill(log: Rekor2Log, count: int, start: int = 0) -> list[bytes]:
     """Append ``count`` real entries in concurrent batches; return their bodies by index."""
     key = ec.generate_private_key(ec.SECP256R1())
-    prepared = [prepare(json.dumps(v2_hashedrekord(b"tile %d" % i, key).request).encode())
+    prepared = [prepare_entry(json.dumps(v2_hashedrekord(b"tile %d" % i, key).request).encode())
                 for i in range(start, start + count)]  # fmt: skip
     with ThreadPoolExecutor(32) as pool:
         added = list(pool.map(log.add, prepared))
