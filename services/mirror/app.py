@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from flask import Flask
 
 from sigstack.services.runtime.app import create_app as _create_app
 
 from .api import Directory, register
+from .config import MirrorConfig
 
-DEFAULTS: dict[str, Any] = {"dir": None, "max_body_bytes": 1 << 10}
 
-
-def create_app(config: Mapping[str, Any]) -> Flask:
-    """``config["dir"]`` is the mirror directory (the one holding ``current``)."""
-    directory = Directory(config["dir"])
+def create_app(config: MirrorConfig) -> Flask:
+    """``config.dir`` is the mirror directory (the one holding ``current``)."""
+    directory = Directory(config.dir)
     return _create_app("mirror", config, register(directory),
                        health=lambda: directory.live() is not None)  # fmt: skip

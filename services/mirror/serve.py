@@ -8,14 +8,15 @@ Configuration: defaults, then ``--config FILE``, then ``SIGSTACK_MIRROR_*``, the
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime import server
-from sigstack.services.runtime.config import load_config
 
 from .api import Directory
-from .app import DEFAULTS, create_app
+from .app import create_app
+from .config import MirrorConfig
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -32,17 +33,23 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def configure(directory: str | None, *, config_file: str | None = None,
+              environ: Mapping[str, str] | None = None) -> MirrorConfig:  # fmt: skip
+    """The workers' configuration, once the directory is checked to hold a mirror."""
+    config = MirrorConfig.load(file=config_file, environ=environ, flags={"dir": directory})
+    if not config.dir:
+        raise ConfigError("give the mirror directory: --dir DIR")
+    config = config.with_values(dir=str(Path(config.dir).resolve()))
+    if Directory(config.dir).live() is None:
+        raise ConfigError(f"{config.dir} holds no mirror (`sigstack mirror pull` or "
+                          "`sigstack mirror import` makes one)")  # fmt: skip
+    return config
+
+
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    config = load_config(DEFAULTS, file=args.config, env_prefix="SIGSTACK_MIRROR",
-                         overrides={"dir": args.dir})  # fmt: skip
-    if not config.get("dir"):
-        raise ConfigError("give the mirror directory: --dir DIR")
-    config["dir"] = str(Path(config["dir"]).resolve())
-    if Directory(config["dir"]).live() is None:
-        raise ConfigError(f"{config['dir']} holds no mirror (`sigstack mirror pull` or "
-                          "`sigstack mirror import` makes one)")  # fmt: skip
+    config = configure(args.dir, config_file=args.config)
     server.run(lambda: create_app(config), host=args.host, port=args.port, workers=args.workers,
-               threads=args.threads, max_body_bytes=int(config["max_body_bytes"]),
+               threads=args.threads, max_body_bytes=config.max_body_bytes,
                limits=server.Limits.from_config(config))  # fmt: skip
     return 0

@@ -18,7 +18,10 @@ from sigstack.client import tuf as tufclient
 from sigstack.client.mirror.layout import MirrorDir
 from sigstack.client.mirror.mirror import LogPlan, Plan, apply
 from sigstack.client.mirror.sources import DirSource
-from sigstack.services.mirror.app import DEFAULTS, create_app
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.mirror.app import create_app
+from sigstack.services.mirror.config import MirrorConfig
+from sigstack.services.mirror.serve import configure
 from tests.support.servers import Served, serve_directory, serve_wsgi
 from tests.unit.mirror.kit import StaticLog, trusted_root
 from tests.unit.mirror.test_tuf import Repo
@@ -42,7 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Mir
     mirror = MirrorDir(tmp_path / "mirror")
     apply(mirror, Plan(logs=(LogPlan(None, DirSource(log.root)),), tuf=DirSource(repo.public),
                        tuf_root=repo.first_root))  # fmt: skip
-    with serve_wsgi(create_app({**DEFAULTS, "dir": str(mirror.root)})) as served:
+    with serve_wsgi(create_app(MirrorConfig(dir=str(mirror.root)))) as served:
         yield served, mirror, log, repo
 
 
@@ -81,7 +84,7 @@ def test_an_update_is_served_at_once(tmp_path: Path) -> None:
     mirror = MirrorDir(tmp_path / "mirror")
     plan = Plan(logs=(LogPlan(None, DirSource(log.root)),), trusted_root=trusted_root([log]))
     apply(mirror, plan)
-    with serve_wsgi(create_app({**DEFAULTS, "dir": str(mirror.root)})) as served:
+    with serve_wsgi(create_app(MirrorConfig(dir=str(mirror.root)))) as served:
         assert _get(f"{served.url}/log/log.example/tile/0/001.p/44")[0] == 200
         log.add(10)
         apply(mirror, Plan(logs=(LogPlan("log.example", DirSource(log.root)),)))
@@ -107,7 +110,7 @@ def test_health_and_no_mirror(site: tuple[Served, MirrorDir, StaticLog, Repo],
                               tmp_path: Path) -> None:  # fmt: skip
     served, *_ = site
     assert _get(f"{served.url}/healthz")[0] == 200
-    with serve_wsgi(create_app({**DEFAULTS, "dir": str(tmp_path / "empty")})) as empty:
+    with serve_wsgi(create_app(MirrorConfig(dir=str(tmp_path / "empty")))) as empty:
         assert _get(f"{empty.url}/healthz")[0] == 503
         assert _get(f"{empty.url}/tuf/timestamp.json")[0] == 404
 
@@ -125,3 +128,14 @@ def test_any_static_server_serves_the_current_generation(
         env = {"TUF_ROOT": str(tmp_path / "client")}
         _, got = tufclient.initialize(f"{static.url}/tuf", repo.first_root, env)
         assert got == ["trusted_root.json", "signing_config.v0.2.json"]
+
+
+def test_configure(site: tuple[Served, MirrorDir, StaticLog, Repo], tmp_path: Path) -> None:
+    _, mirror, *_ = site
+    env = {"SIGSTACK_MIRROR_DIR": str(mirror.root), "SIGSTACK_MIRROR_HTTP_MAX_CONNECTIONS": "9"}
+    config = configure(None, environ=env)
+    assert (config.dir, config.http_max_connections) == (str(mirror.root.resolve()), 9)
+    with pytest.raises(ConfigError, match="give the mirror directory"):
+        configure(None, environ={})
+    with pytest.raises(ConfigError, match="holds no mirror"):
+        configure(str(tmp_path), environ={})
