@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import Engine, select, tuple_
 
@@ -20,6 +20,8 @@ from sigstack.protocol.errors import NotFoundError
 
 from . import store
 from .tiles import HASH, Tile, TileReader, node_location
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -145,12 +147,17 @@ class LogReads:
     def _reader(self) -> TileReader:
         return TileReader(self._tile)
 
-    def _with_tiles(self, build: Callable[[merkle.Subtree], Any]) -> Any:
+    def _with_tiles(self, build: Callable[[merkle.Subtree], T]) -> T:
         """Run a proof builder twice: first with a recording oracle to learn which tiles it
         needs (the ranges depend only on sizes and indexes), then for real after fetching every
         tile missing from the cache in one query."""
         ranges: list[tuple[int, int]] = []
-        build(lambda start, end: ranges.append((start, end)) or merkle.EMPTY_ROOT)
+
+        def record(start: int, end: int) -> bytes:
+            ranges.append((start, end))
+            return merkle.EMPTY_ROOT
+
+        build(record)
         need: dict[tuple[int, int], int] = {}
         for start, end in ranges:
             for level, index in merkle.complete_subtrees(start, end):
@@ -173,12 +180,12 @@ class LogReads:
         return build(self._reader().subtree)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        return list(self._with_tiles(lambda oracle: merkle.inclusion_proof(index, size, oracle)))
+        return self._with_tiles(lambda oracle: merkle.inclusion_proof(index, size, oracle))
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         if size1 == size2:
             return []
-        return list(self._with_tiles(lambda oracle: merkle.consistency_proof(size1, size2, oracle)))
+        return self._with_tiles(lambda oracle: merkle.consistency_proof(size1, size2, oracle))
 
     def root_at(self, size: int) -> bytes:
         return merkle.EMPTY_ROOT if size == 0 else self._reader().subtree(0, size)

@@ -163,8 +163,8 @@ class Edge:
 
     def begin(self) -> None:
         """Start tracking the tiles touched by the next appends."""
-        self.dirty = set()
-        self.full_tiles = {}
+        self.dirty: set[tuple[int, int]] = set()
+        self.full_tiles: dict[tuple[int, int], bytes] = {}
 
     def changed_tiles(self) -> Iterable[tuple[int, int, bytes]]:
         """(level, index, content) of every tile touched since ``begin``."""
