@@ -1,7 +1,7 @@
 """Fuzzing identity tokens where they enter sigstack: only ``protocol.errors.Error`` escapes.
 
 Entry points:
-- Fulcio: ``oidc.unverified_claims`` (routing), ``TokenVerifier.verify`` against a real OIDC
+- Fulcio: ``tokens.unverified_claims`` (routing), ``TokenVerifier.verify`` against a real OIDC
   issuer on loopback, then ``identity.principal`` and the CA's leaf builder (the claims become
   certificate extensions); and claims signed by the issuer exactly as generated (the issuer is
   trusted, its claims are still outside input: every issuer type of fulcio.md section 4);
@@ -23,7 +23,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sigstack.protocol import strictjson
-from sigstack.services.fulcio import fetch, issuers, oidc
+from sigstack.services.fulcio import fetch, issuers
+from sigstack.services.fulcio import tokens as fulcio_tokens
 from sigstack.services.fulcio.identity import principal
 from sigstack.services.keys import load_signer
 from sigstack.services.oidc import tokens
@@ -108,7 +109,7 @@ def _discovery(data: bytes) -> None:
 TARGETS = [
     Target(
         "fulcio: unverified_claims",
-        lambda d: oidc.unverified_claims(text(d)),
+        lambda d: fulcio_tokens.unverified_claims(text(d)),
         lambda: [t.encode() for t in stack.tokens()],
     ),  # fmt: skip
     Target(
