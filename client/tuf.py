@@ -22,10 +22,21 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote
 
 from sigstack.protocol.errors import ConfigError, ValidationError
+
+if TYPE_CHECKING:  # python-tuf is imported on first use; its types are only named here
+    from collections.abc import Iterator
+
+    from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
+    from tuf.ngclient.fetcher import FetcherInterface
+    from tuf.ngclient.updater import Updater
+
+    from sigstack.client.trust import TrustOptions
+
+    _Role = TypeVar("_Role", Timestamp, Snapshot, Targets)
 
 TARGETS = ("trusted_root.json", "signing_config.v0.2.json")
 PRODUCTION = "https://tuf-repo-cdn.sigstore.dev"
@@ -42,22 +53,22 @@ def _mirror_dir(cache: Path, mirror: str) -> Path:
     return cache / quote(mirror.rstrip("/"), safe="")
 
 
-def _tracing_fetcher() -> Any:
+def _tracing_fetcher() -> FetcherInterface:
     """python-tuf's own fetcher, remembering the last URL it was asked for: its download errors
     name neither the URL nor (for network failures) the cause."""
     from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
 
-    class Tracing(Urllib3Fetcher):  # type: ignore[misc]
+    class Tracing(Urllib3Fetcher):
         url = ""
 
-        def _fetch(self, url: str) -> Any:
+        def _fetch(self, url: str) -> Iterator[bytes]:
             self.url = url
             return super()._fetch(url)
 
     return Tracing()
 
 
-def _reason(exc: BaseException, fetcher: Any) -> str:
+def _reason(exc: BaseException, fetcher: FetcherInterface) -> str:
     """What failed, for a person: the URL tried and the innermost cause (``Connection refused``,
     ``Name or service not known``, ``HTTP 404``), not python-tuf's empty or generic message."""
     from tuf.api.exceptions import DownloadError, DownloadHTTPError
@@ -109,7 +120,9 @@ def _check_root(root_json: bytes, name: str) -> None:
                               f"{expected}")  # fmt: skip
 
 
-def _updater(mirror_dir: Path, mirror: str, bootstrap: bytes | None, fetcher: Any = None) -> Any:
+def _updater(
+    mirror_dir: Path, mirror: str, bootstrap: bytes | None, fetcher: FetcherInterface | None = None
+) -> Updater:
     from tuf.ngclient.updater import Updater
 
     meta = mirror_dir / "metadata"
@@ -127,12 +140,14 @@ def _updater(mirror_dir: Path, mirror: str, bootstrap: bytes | None, fetcher: An
     )
 
 
-def _fetch_targets(updater: Any, mirror_dir: Path, required: tuple[str, ...]) -> dict[str, Any]:
+def _fetch_targets(
+    updater: Updater, mirror_dir: Path, required: tuple[str, ...]
+) -> dict[str, TargetFile]:
     """Refresh, then download (or find cached) each target; returns name → verified TargetFile."""
     from tuf.api.exceptions import DownloadError, RepositoryError
 
     updater.refresh()
-    got = {}
+    got: dict[str, TargetFile] = {}
     for name in TARGETS:
         info = updater.get_targetinfo(name)
         if info is None:
@@ -155,7 +170,7 @@ def initialize(
     mirror: str,
     root_json: bytes,
     env: Mapping[str, str],
-    fetcher: Any = None,
+    fetcher: FetcherInterface | None = None,
     root_name: str = "the initial root",
 ) -> tuple[Path, list[str]]:
     """Trust ``root_json`` (read from ``root_name``) for ``mirror``; wipe and re-create its cache;
@@ -177,8 +192,8 @@ def initialize(
     return mirror_dir, list(got)
 
 
-def _configured_mirror(opts: Any, cache: Path) -> str:
-    if getattr(opts, "staging", False):
+def _configured_mirror(opts: TrustOptions | None, cache: Path) -> str:
+    if opts is not None and opts.staging:
         return STAGING
     remote = cache / "remote.json"
     try:
@@ -193,7 +208,12 @@ def _configured_mirror(opts: Any, cache: Path) -> str:
     return mirror
 
 
-def cached_target(name: str, opts: Any, env: Mapping[str, str], fetcher: Any = None) -> bytes:
+def cached_target(
+    name: str,
+    opts: TrustOptions | None,
+    env: Mapping[str, str],
+    fetcher: FetcherInterface | None = None,
+) -> bytes:
     """The bytes of a TUF target from the cache, refreshed first when due (unless offline)."""
     cache = cache_dir(env)
     mirror = _configured_mirror(opts, cache)
@@ -209,7 +229,7 @@ def cached_target(name: str, opts: Any, env: Mapping[str, str], fetcher: Any = N
     except (OSError, ValueError):
         age = float("inf")
     info = None
-    if not getattr(opts, "offline", False) and age > REFRESH_AFTER:
+    if not (opts is not None and opts.offline) and age > REFRESH_AFTER:
         from tuf.api.exceptions import DownloadError, RepositoryError
 
         fetcher = fetcher or _tracing_fetcher()
@@ -230,7 +250,9 @@ def cached_target(name: str, opts: Any, env: Mapping[str, str], fetcher: Any = N
     return data
 
 
-def _verify_cached(mirror_dir: Path, mirror: str, name: str, data: bytes, info: Any) -> None:
+def _verify_cached(
+    mirror_dir: Path, mirror: str, name: str, data: bytes, info: TargetFile | None
+) -> None:
     """``data`` has the length and hashes that the targets metadata records for ``name``: the
     TargetFile of a refresh just made (``info``), else the one in the cached metadata, after
     checking its chain of signatures and hashes from the cached root."""
@@ -247,7 +269,7 @@ def _verify_cached(mirror_dir: Path, mirror: str, name: str, data: bytes, info: 
         ) from None
 
 
-def _cached_targetinfo(meta: Path, name: str) -> Any:
+def _cached_targetinfo(meta: Path, name: str) -> TargetFile:
     """The TargetFile of ``name`` in the cached top-level targets metadata, once root → timestamp
     → snapshot → targets verified: signatures by the roles' keys in the cached root (which the
     updater wrote only after verifying it), the snapshot and targets files against the lengths,
@@ -255,9 +277,9 @@ def _cached_targetinfo(meta: Path, name: str) -> Any:
     from tuf.api.exceptions import RepositoryError
     from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
-    def load(role: str, kind: type, delegator: Root) -> Any:
+    def load(role: str, kind: type[_Role], delegator: Root) -> tuple[bytes, Metadata[_Role]]:
         raw = (meta / f"{role}.json").read_bytes()
-        md = Metadata.from_bytes(raw)
+        md: Metadata[_Role] = Metadata.from_bytes(raw)
         if not isinstance(md.signed, kind):
             raise RepositoryError(f"{role}.json holds {md.signed.type} metadata")
         delegator.verify_delegate(role, md.signed_bytes, md.signatures)
