@@ -25,6 +25,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.utils import Buffer
 
 from sigstack.protocol.errors import ConfigError
 
@@ -132,7 +133,7 @@ class Pkcs11ECKey(ec.EllipticCurvePrivateKey):
     def public_key(self) -> ec.EllipticCurvePublicKey:
         return self._public
 
-    def sign(self, data: bytes, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+    def sign(self, data: Buffer, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
         import pkcs11
         from pkcs11.util.ec import encode_ecdsa_signature
 
@@ -140,7 +141,7 @@ class Pkcs11ECKey(ec.EllipticCurvePrivateKey):
             raise ValueError("only ECDSA signatures are supported by a PKCS#11 EC key")
         algorithm = signature_algorithm.algorithm
         if isinstance(algorithm, Prehashed):
-            digest = data
+            digest = bytes(data)
         else:
             h = hashes.Hash(algorithm)
             h.update(data)

@@ -6,12 +6,11 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from sigstack.protocol import keys
 from sigstack.protocol.errors import ConfigError, ValidationError
@@ -19,14 +18,18 @@ from sigstack.protocol.errors import ConfigError, ValidationError
 ALGORITHMS = ("ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048", "rsa-3072", "rsa-4096")
 
 
-def public_key_der(key: PublicKeyTypes) -> bytes:
+# The private key types some algorithm of the registry signs with (``protocol.keys.PublicKey``'s).
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+
+
+def public_key_der(key: keys.PublicKey) -> bytes:
     """The DER SubjectPublicKeyInfo (``protocol.keys.spki_der``)."""
-    return keys.spki_der(key)  # type: ignore[arg-type]
+    return keys.spki_der(key)
 
 
-def public_key_pem(key: PublicKeyTypes) -> bytes:
+def public_key_pem(key: keys.PublicKey) -> bytes:
     """The PEM SubjectPublicKeyInfo (``protocol.keys.spki_pem``)."""
-    return keys.spki_pem(key)  # type: ignore[arg-type]
+    return keys.spki_pem(key)
 
 
 class Signer:
@@ -42,14 +45,17 @@ class Signer:
 
     ephemeral = False
 
-    def __init__(self, private_key: Any, uri: str) -> None:
-        self.private_key = private_key
+    def __init__(self, private_key: PrivateKeyTypes, uri: str) -> None:
         self.uri = uri
-        self.public_key: PublicKeyTypes = private_key.public_key()
+        public_key = private_key.public_key()
         try:
-            self.algorithm = keys.Algorithm.for_key(self.public_key)
+            self.algorithm = keys.Algorithm.for_key(public_key)
         except ValidationError as exc:
             raise ConfigError(f"key {uri.split('?')[0]}: {exc.message}") from None
+        # for_key let only these through (a key pair's halves are of one type)
+        assert isinstance(public_key, keys.PublicKey) and isinstance(private_key, PrivateKey)
+        self.private_key: PrivateKey = private_key
+        self.public_key: keys.PublicKey = public_key
         self.public_der = public_key_der(self.public_key)
 
     @property
@@ -111,7 +117,7 @@ def _load_file(
 ) -> Signer:
     path = Path(rest)
     passphrase = None
-    env_name = (query.get("passphrase-env") or [None])[0]
+    env_name = (query.get("passphrase-env") or [""])[0]
     if env_name:
         if env_name not in environ:
             raise ConfigError(f"passphrase variable {env_name} for key {path} is not set")
