@@ -102,7 +102,7 @@ def parse_rfc3339(text: object, where: str) -> datetime:
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     # Python < 3.11 style parsers choke on more than 6 fractional digits; trim nanoseconds.
-    match = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?([+-]\d\d:\d\d)", value)
+    match = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?([+-]\d\d:\d\d)", value, re.ASCII)
     if match is None:
         raise ValidationError(f"{where} is not an RFC 3339 timestamp: {text!r}")
     frac = (match.group(2) or "")[:7]
@@ -181,7 +181,7 @@ class Reader:
             return 0
         if isinstance(value, bool):
             raise ValidationError(f"{self.where(name)} must be an integer")
-        if isinstance(value, str) and re.fullmatch(r"-?\d{1,20}", value):
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,20}", value):
             value = int(value)
         if not isinstance(value, int):
             raise ValidationError(f"{self.where(name)} must be an integer (or a decimal string)")
