@@ -39,6 +39,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from .errors import ValidationError, VerificationError
 
@@ -214,8 +215,9 @@ REFUSED: dict[str, str] = {
 # --- encodings and IDs -------------------------------------------------------------------------
 
 
-def spki_der(key: PublicKey) -> bytes:
-    """The key's DER SubjectPublicKeyInfo."""
+def spki_der(key: PublicKeyTypes) -> bytes:
+    """The key's DER SubjectPublicKeyInfo (of any key, also one no algorithm here signs with: a
+    CA's or a logged key being compared)."""
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -229,7 +231,7 @@ def spki_pem(key: PublicKey) -> bytes:
     )
 
 
-def key_id(key: PublicKey) -> bytes:
+def key_id(key: PublicKeyTypes) -> bytes:
     """SHA-256 of the key's DER SubjectPublicKeyInfo: RFC 6962 log ID and issuer key hash, Rekor
     v1 log ID, a Rekor v2 entry's ``key:`` search key."""
     return hashlib.sha256(spki_der(key)).digest()
