@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sigstack.protocol.errors import ValidationError, VerificationError
 
@@ -17,6 +17,11 @@ from .common import (
     say,
     trust_options,
 )
+
+if TYPE_CHECKING:  # the commands import these on first use
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+    from sigstack.client.verify.witness import WitnessPolicy
 
 _GITHUB = ("trigger", "sha", "name", "repository", "ref")
 
@@ -47,7 +52,7 @@ def _parser(name: str, description: str, attestation: bool = False) -> argparse.
     return p
 
 
-def _load_key(path: str) -> Any:
+def _load_key(path: str) -> PublicKeyTypes:
     from cryptography.hazmat.primitives import serialization
 
     try:
@@ -59,7 +64,7 @@ def _load_key(path: str) -> Any:
         raise ValidationError(f"{path} is not a PEM public key") from None
 
 
-def _witness_policy(path: str | None) -> Any:
+def _witness_policy(path: str | None) -> WitnessPolicy | None:
     """The ``--witness-policy`` file, parsed (client.verify.witness), or None."""
     from sigstack.client.verify.witness import load_policy
 

@@ -179,7 +179,7 @@ def verify_sct(
         pass
     if not _is_ca(issuer):
         raise VerificationError("the SCT issuer certificate is not a CA")
-    issuer_key_hash = keys.key_id(issuer.public_key())  # type: ignore[arg-type]
+    issuer_key_hash = keys.key_id(issuer.public_key())
     data = precert_signed_data(_millis(sct), issuer_key_hash, leaf.tbs_precertificate_bytes,
                                sct.extension_bytes)  # fmt: skip
     signed_at = sct.timestamp.replace(tzinfo=UTC)

@@ -27,6 +27,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sigstack.protocol import keys, merkle, rekor
 from sigstack.protocol.bundle import DsseEnvelope, TransparencyLogEntry
@@ -34,6 +35,9 @@ from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.protojson import parse_json, strict_b64decode
 
 from .keys import Keyring
+
+# whose signature an entry records: the signing certificate (keyless) or the managed public key
+SignerMaterial = x509.Certificate | PublicKeyTypes
 
 # what loading a certificate or key from a log body may raise: not this signer's material
 _UNREADABLE = (ValueError, TypeError, x509.InvalidVersion, UnsupportedAlgorithm)
@@ -238,7 +242,7 @@ def _b64(value: Any) -> bytes:
         raise VerificationError(INCONSISTENT) from None
 
 
-def _same_key_material(pem_b64: Any, signer: x509.Certificate | Any) -> bool:
+def _same_key_material(pem_b64: Any, signer: SignerMaterial) -> bool:
     """The body's PEM (a certificate or a public key) names the bundle's signer."""
     pem = _b64(pem_b64)
     if isinstance(signer, x509.Certificate):
@@ -247,17 +251,17 @@ def _same_key_material(pem_b64: Any, signer: x509.Certificate | Any) -> bool:
         except _UNREADABLE:
             return False
     try:
-        key: Any = serialization.load_pem_public_key(pem)
+        key: PublicKeyTypes = serialization.load_pem_public_key(pem)
     except _UNREADABLE:
         try:  # a managed key checked against a certificate-logged entry: compare the keys
             key = x509.load_pem_x509_certificate(pem).public_key()
         except _UNREADABLE:
             return False
-    return bool(keys.key_id(key) == keys.key_id(signer))
+    return keys.key_id(key) == keys.key_id(signer)
 
 
 def check_hashedrekord(
-    entry: TransparencyLogEntry, signer: Any, signature: bytes, digest: bytes
+    entry: TransparencyLogEntry, signer: SignerMaterial, signature: bytes, digest: bytes
 ) -> None:
     """The logged hashedrekord (0.0.1 or 0.0.2) records this digest, signature and signer."""
     if entry.kind_version.kind != "hashedrekord":
@@ -301,7 +305,7 @@ def check_hashedrekord(
         raise VerificationError(INCONSISTENT)
 
 
-def check_dsse(entry: TransparencyLogEntry, signer: Any, envelope: DsseEnvelope) -> None:
+def check_dsse(entry: TransparencyLogEntry, signer: SignerMaterial, envelope: DsseEnvelope) -> None:
     """The logged dsse 0.0.1, intoto 0.0.2 (or Rekor v2 hashedrekord 0.0.2 over the PAE) matches
     the envelope."""
     kind, version = entry.kind_version.kind, entry.kind_version.version
@@ -341,7 +345,9 @@ def _sha256_hex(obj: Any, what: str) -> str:
     return value
 
 
-def _check_intoto(entry: TransparencyLogEntry, signer: Any, envelope: DsseEnvelope) -> None:
+def _check_intoto(
+    entry: TransparencyLogEntry, signer: SignerMaterial, envelope: DsseEnvelope
+) -> None:
     """intoto 0.0.2 (Rekor ``pkg/types/intoto/v0.0.2``): the payload's SHA-256, the payload type,
     and each signature (base64 of the envelope's base64, as Rekor stores it) with its keyid and
     the signer's PEM, in the envelope's order."""

@@ -10,15 +10,17 @@ reading files and trust sources (``client.trust``), printing (``client.commands`
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sigstack.protocol import keys
-from sigstack.protocol.bundle import Bundle
+from sigstack.protocol.bundle import Bundle, TransparencyLogEntry
 from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.record import record
 from sigstack.protocol.trust import TrustedRoot
@@ -105,11 +107,15 @@ class VerificationResult:
         }
 
 
-def _fail_closed(method: Any) -> Any:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _fail_closed(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """Malformed material deep inside a certificate or signature (cryptography parses lazily and
     raises ValueError) becomes a VerificationError: verification fails closed, with a reason."""
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(*args, **kwargs)
         except (ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
@@ -154,7 +160,7 @@ class Verifier:
 
     @_fail_closed
     def verify_with_key(
-        self, bundle: Bundle, artifact: Artifact | None, key: Any
+        self, bundle: Bundle, artifact: Artifact | None, key: PublicKeyTypes
     ) -> VerificationResult:
         """Managed key: the log entry and signature, no certificate or identity."""
         result = VerificationResult()
@@ -166,7 +172,7 @@ class Verifier:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _structure(self, bundle: Bundle, keyless: bool) -> Any:
+    def _structure(self, bundle: Bundle, keyless: bool) -> TransparencyLogEntry:
         """The client's rules on bundle shape (on top of protocol.bundle's parser)."""
         vm = bundle.verification_material
         if keyless:
@@ -206,7 +212,7 @@ class Verifier:
         return entry
 
     def _establish_time(
-        self, bundle: Bundle, entry: Any, result: VerificationResult
+        self, bundle: Bundle, entry: TransparencyLogEntry, result: VerificationResult
     ) -> list[datetime]:
         """Step 0: the verified times. Signed timestamps from trusted TSAs, then the integrated
         time, which counts only once its SET verified (``tlog.integrated_time``); a signed time
@@ -259,7 +265,7 @@ class Verifier:
                 )
         return leaf, result
 
-    def _verify_log(self, entry: Any, result: VerificationResult) -> None:
+    def _verify_log(self, entry: TransparencyLogEntry, result: VerificationResult) -> None:
         tlog.verify_entry(entry, self._rekor, result.times)
         result.log_index = entry.log_index
         what = "inclusion proof and signed checkpoint"
@@ -271,8 +277,8 @@ class Verifier:
         self,
         bundle: Bundle,
         artifact: Artifact | None,
-        key: Any,
-        signer: Any,
+        key: PublicKeyTypes,
+        signer: tlog.SignerMaterial,
         result: VerificationResult,
     ) -> None:
         entry = bundle.verification_material.tlog_entries[0]
@@ -312,7 +318,7 @@ class Verifier:
 
 
 def _verify_prehashed(
-    key: Any,
+    key: PublicKeyTypes,
     signature: bytes,
     digest: bytes,
     hash_name: str,
