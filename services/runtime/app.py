@@ -16,9 +16,10 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 
 from . import errors, observe
@@ -29,6 +30,7 @@ _ID, _STARTED = "sigstack.request_id", "sigstack.started"  # keys in the WSGI en
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _ID_PREFIX = {"pid": -1, "prefix": ""}
 _ID_COUNTER = itertools.count()
+HealthAnswer = tuple[dict[str, str], int]  # what /healthz views return: (JSON body, status)
 
 
 def new_request_id() -> str:
@@ -64,13 +66,16 @@ def create_app(
     app = Flask(name)
     app.extensions["sigstack_config"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    json_provider = app.json
+    assert isinstance(json_provider, DefaultJSONProvider)  # Flask's own, unless a service sets one
+    json_provider.sort_keys = False
     errors.register_error_handlers(app, error_body)
 
     # The proxies (request, g) are resolved once per hook: each access through one costs a
     # context lookup, and these hooks run on every request.
     @app.before_request
     def _start() -> None:
+        # flask types ``request`` as the Request, not the LocalProxy it is
         environ = request._get_current_object().environ  # type: ignore[attr-defined]
         given = environ.get("HTTP_X_REQUEST_ID", "")
         environ[_ID] = given if REQUEST_ID.match(given) else new_request_id()
@@ -81,7 +86,7 @@ def create_app(
 
     @app.after_request
     def _finish(resp: Response) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]  # as above
         environ = req.environ
         request_id = environ.get(_ID, "")
         headers = resp.headers
@@ -111,7 +116,7 @@ def create_app(
             return Response(spec, content_type="application/json")
 
     @app.get("/healthz")
-    def _healthz() -> tuple[dict[str, str], int]:
+    def _healthz() -> HealthAnswer:
         ok = health() if health else True
         return ({"status": "ok"}, 200) if ok else ({"status": "unavailable"}, 503)
 
@@ -125,9 +130,10 @@ def _name_health(app: Flask, name: str, instance: str) -> None:
     """A 200 /healthz answer (the one above, or the one a service put in its place) also names
     the service and its instance id, so that ``sigstack up`` takes only its own children for
     ready and never a process that held the port before."""
-    answer = app.view_functions["_healthz"]
+    # the view above, or a service's (fulcio's), answers (body, status) like it
+    answer = cast(Callable[[], HealthAnswer], app.view_functions["_healthz"])
 
-    def _healthz() -> Any:
+    def _healthz() -> HealthAnswer:
         body, status = answer()
         if status == 200 and isinstance(body, dict):
             body = {**body, "service": name, "instance": instance}

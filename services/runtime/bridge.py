@@ -20,8 +20,9 @@ import asyncio
 import io
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
+from a2wsgi.asgi_typing import HTTPScope
 from a2wsgi.wsgi import build_environ
 
 BODY_STATE = "sigstack.body"  # environ key: "timeout" or "too-large" when the body was cut off
@@ -85,7 +86,14 @@ class WSGIBridge:
         self, scope: dict[str, Any], body: bytes, state: str
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers = [(n, v) for n, v in scope["headers"] if b"_" not in n]
-        environ = build_environ({**scope, "headers": headers}, io.BytesIO(body))  # type: ignore[arg-type]
+        # granian's scope is a plain dict, a2wsgi's parameter the ASGI spec's TypedDict; a2wsgi
+        # annotates the body as its own streaming Body where any file object is a WSGI input; and
+        # a WSGI environ is an open dict (PEP 3333) where a2wsgi's TypedDict has no BODY_STATE
+        http_scope = cast(HTTPScope, {**scope, "headers": headers})
+        environ = cast(
+            dict[str, Any],
+            build_environ(http_scope, io.BytesIO(body)),  # type: ignore[arg-type]
+        )
         if state:
             environ[BODY_STATE] = state
             environ.pop("CONTENT_LENGTH", None)

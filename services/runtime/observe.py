@@ -168,5 +168,6 @@ def metrics_response(before: Callable[[], None] | None = None) -> tuple[bytes, i
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        # prometheus_client leaves MultiProcessCollector.__init__ unannotated
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -26,6 +26,7 @@ client holds a thread there; it is kept for operators who need gunicorn, not as 
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import socket
@@ -33,12 +34,15 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from sigstack.protocol.errors import ConfigError
 
 from . import db
 from .config import ServiceConfig
+
+if TYPE_CHECKING:
+    from .bridge import WSGIApp
 
 DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's shared directory for a server's workers
 
@@ -75,7 +79,7 @@ class Limits:
 
 
 def run(
-    app_factory: Callable[[], Any],
+    app_factory: Callable[[], WSGIApp],
     *,
     host: str,
     port: int,
@@ -132,7 +136,7 @@ def _release_databases() -> None:
 
 def open_database_files(pid: int | str = "self") -> set[str]:
     """SQLite files (database, WAL, shared memory) the process ``pid`` holds open."""
-    found = set()
+    found: set[str] = set()
     fd_dir = Path(f"/proc/{pid}/fd")
     try:
         entries = list(fd_dir.iterdir())
@@ -149,7 +153,7 @@ def open_database_files(pid: int | str = "self") -> set[str]:
 
 
 def _granian(
-    app_factory: Callable[[], Any],
+    app_factory: Callable[[], WSGIApp],
     host: str,
     port: int,
     workers: int,
@@ -202,7 +206,7 @@ def _event_loop(loops: Any) -> Any:
 
 
 def _gunicorn(
-    app_factory: Callable[[], Any],
+    app_factory: Callable[[], WSGIApp],
     host: str,
     port: int,
     workers: int,
@@ -212,7 +216,7 @@ def _gunicorn(
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    class _App(BaseApplication):
         def load_config(self) -> None:
             settings = {
                 "bind": f"{host}:{port}",
@@ -232,7 +236,8 @@ def _gunicorn(
                 if key in self.cfg.settings:
                     self.cfg.set(key, value)
 
-        def load(self) -> Any:
+        # types-gunicorn has apps take any MutableMapping as environ; Flask's (PEP 3333) take a dict
+        def load(self) -> WSGIApp:  # type: ignore[override]
             from .observe import configure_logging
 
             configure_logging()
@@ -248,7 +253,14 @@ def prepare_metrics_dir() -> None:
         os.environ[DIR_ENV] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
 
 
-def log_workers(workers: int | None, threads: int | None, database_url: str) -> dict[str, int]:
+class WorkerLayout(TypedDict):
+    """Keyword arguments of ``run``: server processes and threads in each."""
+
+    workers: int
+    threads: int
+
+
+def log_workers(workers: int | None, threads: int | None, database_url: str) -> WorkerLayout:
     """Worker layout for a log: SQLite takes one writer at a time (two processes queue on its lock
     with back-off sleeps), so one process with more threads; PostgreSQL two processes."""
     sqlite = database_url.startswith("sqlite")
@@ -256,7 +268,7 @@ def log_workers(workers: int | None, threads: int | None, database_url: str) -> 
     return {"workers": workers, "threads": threads or (32 if workers == 1 else 16)}
 
 
-def add_log_server_arguments(parser: Any, port: int) -> None:
+def add_log_server_arguments(parser: argparse.ArgumentParser, port: int) -> None:
     """The flags ``sigstack serve rekor`` and ``sigstack serve ctlog`` share."""
     parser.add_argument(
         "--data-dir", required=True, help="key and (by default) the SQLite database"
