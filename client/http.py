@@ -8,7 +8,6 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
 
 from sigstack.protocol.errors import UnavailableError, ValidationError
 
@@ -40,16 +39,27 @@ def request(
         raise UnavailableError(f"cannot reach {url}: {reason}") from None
 
 
+class RefusedError(ValidationError):
+    """A server refused a JSON request (HTTP 4xx): its ``status`` and its decoded JSON ``body``
+    (``None`` when it was not JSON), for a caller that reads the error it names."""
+
+    def __init__(self, message: str, status: int, body: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
 def json_request(
     method: str,
     url: str,
-    payload: Any = None,
+    payload: object = None,
     headers: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
     ok: tuple[int, ...] = (200, 201),
     what: str = "server",
-) -> Any:
-    """Send JSON (or a form) and decode a JSON answer; non-``ok`` statuses raise."""
+) -> object:
+    """Send JSON (or a form) and decode a JSON answer, any JSON value, for the caller to check;
+    a non-``ok`` status raises (``RefusedError`` below 500, ``UnavailableError`` from 500)."""
     hdrs = {"Accept": "application/json", **(headers or {})}
     body = None
     if form is not None:
@@ -74,10 +84,9 @@ def json_request(
             )
         if status >= 500:
             raise UnavailableError(f"{what} answered HTTP {status} {detail}".rstrip())
-        err = ValidationError(f"{what} refused the request (HTTP {status}) {detail}".rstrip())
-        err.status = status  # type: ignore[attr-defined]
-        err.body = decoded  # type: ignore[attr-defined]
-        raise err
+        raise RefusedError(
+            f"{what} refused the request (HTTP {status}) {detail}".rstrip(), status, decoded
+        )
     if decoded is None:
         raise UnavailableError(f"{what} answered with something that is not JSON")
     return decoded
