@@ -18,17 +18,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from sigstack.protocol.errors import ValidationError
 from sigstack.protocol.record import record
 
-from ..http import json_request
+from ..http import RefusedError, json_request
 
 DEFAULT_CLIENT_ID = "sigstore"
 SCOPES = "openid email"
@@ -108,15 +109,35 @@ def _pkce() -> tuple[str, str]:
     return verifier, challenge.rstrip(b"=").decode()
 
 
-def _discover(issuer: str) -> dict[str, Any]:
+@record(frozen=True)
+class Discovery:
+    """What the sign-in flows use of an issuer's discovery document (OpenID Connect Discovery 1.0
+    section 3; RFC 8414 / RFC 8628 section 4 for the device endpoint): each endpoint a URL, or None
+    when the issuer names none."""
+
+    token_endpoint: str
+    authorization_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
+
+
+def _url(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _discover(issuer: str) -> Discovery:
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     doc = json_request("GET", url, what="the OIDC issuer")
-    if not isinstance(doc, dict) or "token_endpoint" not in doc:
+    token_endpoint = _url(doc.get("token_endpoint")) if isinstance(doc, dict) else None
+    if not isinstance(doc, dict) or token_endpoint is None:
         raise ValidationError(f"{url} is not an OpenID Connect discovery document")
-    return doc
+    return Discovery(
+        token_endpoint,
+        _url(doc.get("authorization_endpoint")),
+        _url(doc.get("device_authorization_endpoint")),
+    )
 
 
-def _id_token_from(response: Any, nonce: str | None, client_id: str) -> str:
+def _id_token_from(response: object, nonce: str | None, client_id: str) -> str:
     if not isinstance(response, dict):
         raise ValidationError("the token endpoint answered with something unexpected")
     raw = response.get("id_token") or response.get("access_token")
@@ -133,7 +154,7 @@ def browser_flow(
     client_id: str = DEFAULT_CLIENT_ID,
     client_secret: str = "",
     open_url: Callable[[str], bool] | None = None,
-    out: Any = None,
+    out: TextIO | None = None,
     timeout: float = 300.0,
 ) -> str:
     """Authorization code + PKCE S256 with a loopback redirect; returns the raw ID token."""
@@ -143,6 +164,11 @@ def browser_flow(
 
     out = out or sys.stderr
     doc = _discover(issuer)
+    if doc.authorization_endpoint is None:
+        raise ValidationError(
+            f"{issuer} does not offer the browser sign-in (its discovery document names no "
+            "authorization_endpoint); use --device or --identity-token"
+        )
     verifier, challenge = _pkce()
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     result: dict[str, str] = {}
@@ -178,7 +204,7 @@ def browser_flow(
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    auth_url = doc["authorization_endpoint"] + "?" + urllib.parse.urlencode(params)
+    auth_url = doc.authorization_endpoint + "?" + urllib.parse.urlencode(params)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -209,7 +235,7 @@ def browser_flow(
     }
     if client_secret:
         form["client_secret"] = client_secret
-    response = json_request("POST", doc["token_endpoint"], form=form, what="the token endpoint")
+    response = json_request("POST", doc.token_endpoint, form=form, what="the token endpoint")
     return _id_token_from(response, nonce, client_id)
 
 
@@ -229,42 +255,89 @@ _DEVICE_ENDINGS = {  # RFC 8628 section 3.5 errors that end the flow, said plain
 }
 
 
+@record(frozen=True)
+class DeviceAuthorization:
+    """A device authorization response (RFC 8628 section 3.2): the code to poll with, what to
+    show the person (``verification_uri_complete`` or ``verification_uri``, ``user_code``), and
+    the polling interval and lifetime in seconds (``expires_in`` None when not given)."""
+
+    device_code: str
+    link: str | None
+    user_code: str | None
+    interval: float
+    expires_in: float | None
+
+    @classmethod
+    def parse(cls, answer: object) -> DeviceAuthorization:
+        what = "the device authorization endpoint"
+        if not isinstance(answer, dict):
+            raise ValidationError(f"{what} answered with something other than a JSON object")
+        device_code = answer.get("device_code")
+        if not isinstance(device_code, str) or not device_code:
+            raise ValidationError(f"{what} answered no device_code")
+        link = answer.get("verification_uri_complete") or answer.get("verification_uri")
+        user_code = answer.get("user_code")
+        interval = _seconds(answer.get("interval"), f"{what}'s interval")
+        return cls(
+            device_code,
+            None if link is None else str(link),  # printed as given
+            None if user_code is None else str(user_code),
+            5.0 if interval is None else interval,
+            _seconds(answer.get("expires_in"), f"{what}'s expires_in"),
+        )
+
+
+def _seconds(value: object, what: str) -> float | None:
+    """A number of seconds: a JSON number (or its text); None when absent, 0 or empty (the
+    caller's default then applies)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value) if isinstance(value, int | float | str) else math.nan
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValidationError(f"{what} is not a number of seconds: {value!r:.40}")
+    return seconds
+
+
 def device_flow(
     issuer: str,
     client_id: str = DEFAULT_CLIENT_ID,
-    out: Any = None,
+    out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
     timeout: float = 600.0,
 ) -> str:
     """RFC 8628 device authorization grant (with PKCE); returns the raw ID token."""
     out = out or sys.stderr
     doc = _discover(issuer)
-    endpoint = doc.get("device_authorization_endpoint")
-    if not endpoint:
+    endpoint = doc.device_authorization_endpoint
+    if endpoint is None:
         raise ValidationError(f"{issuer} does not offer the device flow")
     verifier, challenge = _pkce()
-    start = json_request(
-        "POST",
-        endpoint,
-        form={
-            "client_id": client_id,
-            "scope": SCOPES,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-        what="the device authorization endpoint",
+    start = DeviceAuthorization.parse(
+        json_request(
+            "POST",
+            endpoint,
+            form={
+                "client_id": client_id,
+                "scope": SCOPES,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            },
+            what="the device authorization endpoint",
+        )
     )
-    link = start.get("verification_uri_complete") or start.get("verification_uri")
-    print(f"Open {link} and enter the code {start.get('user_code')}", file=out)
-    interval = float(start.get("interval") or 5)
-    wait = min(timeout, float(start.get("expires_in") or timeout))
+    print(f"Open {start.link} and enter the code {start.user_code}", file=out)
+    interval = start.interval
+    wait = min(timeout, timeout if start.expires_in is None else start.expires_in)
     minutes = max(1, round(wait / 60))
     print(f"(waiting up to {minutes} minute{'s' if minutes > 1 else ''} for the sign-in; "
           "Ctrl-C to stop)", file=out, flush=True)  # fmt: skip
     deadline = time.monotonic() + wait
     form = {
         "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-        "device_code": start["device_code"],
+        "device_code": start.device_code,
         "client_id": client_id,
         "code_verifier": verifier,
     }
@@ -272,11 +345,10 @@ def device_flow(
         sleep(interval)
         try:
             response = json_request(
-                "POST", doc["token_endpoint"], form=form, what="the token endpoint"
+                "POST", doc.token_endpoint, form=form, what="the token endpoint"
             )
-        except ValidationError as exc:
-            body = getattr(exc, "body", None)
-            error = body.get("error") if isinstance(body, dict) else None
+        except RefusedError as exc:
+            error = exc.body.get("error") if isinstance(exc.body, dict) else None
             if error == "authorization_pending":
                 continue
             if error == "slow_down":
