@@ -35,3 +35,5 @@ class OIDCConfig(ServiceConfig):
     service_account_default_audience: str = "sigstore"
     proxy_fix_x_for: int = 0  # number of trusted reverse proxies setting X-Forwarded-For
     max_body_bytes: int = 65536
+    # RFC 8693 token exchange: trusted outside issuers and their rules (docs/oidc.md); a list
+    token_exchange: Any = ()
