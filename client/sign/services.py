@@ -109,7 +109,7 @@ def request_certificate(
     return chain
 
 
-def _entry_from_v1(answer: Any) -> TransparencyLogEntry:
+def _entry_from_v1(answer: object) -> TransparencyLogEntry:
     if not isinstance(answer, dict) or len(answer) != 1:
         raise UnavailableError("Rekor answered with something other than one log entry")
     ((_, entry),) = answer.items()

@@ -176,7 +176,7 @@ class Signer:
 
     def _bundle(
         self,
-        entry: object,
+        entry: TransparencyLogEntry,
         stamps: tuple[bytes, ...],
         message: MessageSignature | None = None,
         envelope: DsseEnvelope | None = None,
@@ -185,7 +185,7 @@ class Signer:
             media_type=MEDIA_TYPE_V03,
             verification_material=VerificationMaterial(
                 certificate=self._chain[0].public_bytes(serialization.Encoding.DER),
-                tlog_entries=(entry,),  # type: ignore[arg-type]
+                tlog_entries=(entry,),
                 rfc3161_timestamps=stamps,
             ),
             message_signature=message,
