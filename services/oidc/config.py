@@ -34,6 +34,10 @@ class OIDCConfig(ServiceConfig):
     service_account_audiences: Any = ("sigstore",)  # a list, or a comma-separated string
     service_account_default_audience: str = "sigstore"
     proxy_fix_x_for: int = 0  # number of trusted reverse proxies setting X-Forwarded-For
+    # sign-in through the organisation's identity provider (docs/oidc.md, "Connectors"): a list
+    # of {"type": "oidc"|"ldap", "id", "name", ...}, checked by connectors.registry
+    connectors: Any = ()
+    local_accounts: bool = True  # false: people sign in through connectors only
     max_body_bytes: int = 65536
     # RFC 8693 token exchange: trusted outside issuers and their rules (docs/oidc.md); a list
     token_exchange: Any = ()
