@@ -9,11 +9,18 @@ import base64
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigstack.protocol.errors import ValidationError
 
 from .common import PREDICATE_TYPES, ArgumentParser, add_trust_flags, say, trust_options
+
+if TYPE_CHECKING:  # the commands import these on first use
+    from sigstack.client.oci.reference import Reference
+    from sigstack.client.oci.registry import Manifest, Registry
+    from sigstack.client.oci.verify import ImageVerifier, Outcome, Verified
+    from sigstack.client.sign.signer import Signer
+    from sigstack.protocol.trust import TrustedRoot
 
 _TAG_WARNING = (
     "WARNING: Image reference {ref} uses a tag, not a digest, to identify the image to sign.\n"
@@ -80,7 +87,7 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     add_trust_flags(p)
 
 
-def _reference_and_registry(ns: argparse.Namespace) -> tuple[Any, Any]:
+def _reference_and_registry(ns: argparse.Namespace) -> tuple[Reference, Registry]:
     from sigstack.client.oci.auth import Credentials, credentials_for
     from sigstack.client.oci.reference import Reference
     from sigstack.client.oci.registry import Registry
@@ -97,10 +104,10 @@ def _reference_and_registry(ns: argparse.Namespace) -> tuple[Any, Any]:
     return ref, registry
 
 
-def _signer(ns: argparse.Namespace) -> tuple[Any, Any]:
+def _signer(ns: argparse.Namespace) -> tuple[Signer, TrustedRoot | None]:
     from .sign import make_signer
 
-    return make_signer(ns, True, what="signatures")  # type: ignore[no-any-return]
+    return make_signer(ns, True, what="signatures")
 
 
 def _sign_or_attest(ns: argparse.Namespace, predicate: tuple[str, Any] | None) -> int:
@@ -154,7 +161,7 @@ def attest(argv: list[str]) -> int:
     return _sign_or_attest(ns, (PREDICATE_TYPES.get(ns.type, ns.type), predicate))
 
 
-def _verifier(ns: argparse.Namespace) -> tuple[Any, Any, Any]:
+def _verifier(ns: argparse.Namespace) -> tuple[Reference, ImageVerifier, Manifest]:
     from sigstack.client.oci.sign import parse_annotations
     from sigstack.client.oci.verify import ImageVerifier
     from sigstack.client.trust import trusted_root
@@ -175,7 +182,7 @@ def _verifier(ns: argparse.Namespace) -> tuple[Any, Any, Any]:
     return ref, verifier, verifier.resolve(ref)
 
 
-def _report(ns: argparse.Namespace, ref: Any, outcome: Any, what: str) -> None:
+def _report(ns: argparse.Namespace, ref: Reference, outcome: Outcome, what: str) -> None:
     outcome.require_some(ref, what)  # raises with every candidate's reason when none verified
     if ns.output == "json":
         return
@@ -211,7 +218,7 @@ def verify(argv: list[str]) -> int:
     return 0
 
 
-def _as_json(found: Any) -> dict[str, Any]:
+def _as_json(found: Verified) -> dict[str, Any]:
     return {"location": found.location, **found.result.to_dict(), "payload": found.document}
 
 

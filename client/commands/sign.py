@@ -8,11 +8,17 @@ import contextlib
 import json
 import os
 import tempfile
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sigstack.protocol.errors import ValidationError
 
 from .common import PREDICATE_TYPES, ArgumentParser, add_trust_flags, say, trust_options
+
+if TYPE_CHECKING:  # the commands import these on first use
+    from sigstack.client.sign.signer import Signer
+    from sigstack.protocol.bundle import Bundle
+    from sigstack.protocol.trust import TrustedRoot
 
 
 def _add_signing_flags(p: argparse.ArgumentParser) -> None:
@@ -29,7 +35,9 @@ def _add_signing_flags(p: argparse.ArgumentParser) -> None:
     add_trust_flags(p, signing=True)
 
 
-def make_signer(ns: argparse.Namespace, progress: bool, what: str = "the bundle") -> Any:
+def make_signer(
+    ns: argparse.Namespace, progress: bool, what: str = "the bundle"
+) -> tuple[Signer, TrustedRoot | None]:
     """(Signer, trusted root or None) from the parsed signing flags: trust sources, the OIDC
     issuer from the flag or the signing config, and the identity token's source."""
     from sigstack.client import trust
@@ -40,6 +48,7 @@ def make_signer(ns: argparse.Namespace, progress: bool, what: str = "the bundle"
     opts = trust_options(ns)
     config = trust.signing_config(opts)
     choose_rekor(config, getattr(ns, "rekor_version", None))  # refused before any sign-in
+    root: TrustedRoot | None
     try:
         root = trust.trusted_root(opts)
     except ValidationError as exc:
@@ -61,7 +70,7 @@ def make_signer(ns: argparse.Namespace, progress: bool, what: str = "the bundle"
     return signer, root
 
 
-def _signer(ns: argparse.Namespace, progress: bool) -> Any:
+def _signer(ns: argparse.Namespace, progress: bool) -> Signer:
     return make_signer(ns, progress)[0]
 
 
@@ -98,7 +107,7 @@ class Output:
             os.unlink(self._tmp)
 
 
-def _signed(ns: argparse.Namespace, sign: Any) -> int:
+def _signed(ns: argparse.Namespace, sign: Callable[[Signer], Bundle]) -> int:
     """Claim the output, sign (``sign(signer)`` returns the bundle), write, report."""
     out = Output(ns.bundle)
     try:
@@ -113,7 +122,7 @@ def _signed(ns: argparse.Namespace, sign: Any) -> int:
     return 0
 
 
-def _summary(path: str, bundle: Any) -> dict[str, Any]:
+def _summary(path: str, bundle: Bundle) -> dict[str, Any]:
     """What ``--output json`` says of a new bundle: where it is, its log entry, whom the
     certificate names and how long it was valid."""
     from cryptography import x509
