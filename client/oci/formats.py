@@ -17,7 +17,7 @@ from typing import Any
 
 from sigstack.protocol.bundle import DsseEnvelope, DsseSignature, KindVersion, TransparencyLogEntry
 from sigstack.protocol.errors import ValidationError, VerificationError
-from sigstack.protocol.protojson import parse_json, strict_b64decode
+from sigstack.protocol.protojson import loads, parse_json, strict_b64decode
 
 from .registry import OCI_MANIFEST
 
@@ -64,7 +64,7 @@ def check_simple_signing(
 ) -> dict[str, Any]:
     """The payload names this manifest digest, has cosign's type, and carries the annotations."""
     try:
-        obj = parse_json(payload, "the signed payload")
+        obj = loads(payload, "the signed payload")  # a JSON object, or ValidationError
         critical = obj["critical"]
         kind = critical["type"]
         signed_digest = critical["image"]["docker-manifest-digest"]
@@ -84,7 +84,7 @@ def check_simple_signing(
     for key, value in annotations.items():
         if not isinstance(optional, dict) or optional.get(key) != value:
             raise VerificationError(f"the signed payload lacks the annotation {key}={value}")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 # -- Rekor bundle annotation (cosign pkg/cosign/bundle/rekor.go) ---------------------------------

@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from sigstack.client.verify import IdentityPolicy, VerificationResult, tlog
 from sigstack.client.verify.certs import ChainVerifier, verify_signing_certificate
 from sigstack.client.verify.keys import Keyring
 from sigstack.protocol import keys
-from sigstack.protocol.bundle import DsseEnvelope
+from sigstack.protocol.bundle import DsseEnvelope, TransparencyLogEntry
 from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.protojson import strict_b64decode
 from sigstack.protocol.trust import TrustedRoot
@@ -77,7 +78,7 @@ class LegacyVerifier:
 
     def _certificate_and_log(
         self, annotations: dict[str, Any], policy: IdentityPolicy
-    ) -> tuple[x509.Certificate, Any, VerificationResult]:
+    ) -> tuple[x509.Certificate, TransparencyLogEntry, VerificationResult]:
         pem = _annotation(annotations, formats.ANN_CERTIFICATE)
         if not pem:
             raise VerificationError(
@@ -125,7 +126,7 @@ def _annotation(annotations: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def _verify(key: Any, signature: bytes, message: bytes) -> None:
+def _verify(key: PublicKeyTypes, signature: bytes, message: bytes) -> None:
     """cosign's legacy layers: ECDSA or RSA PKCS#1 v1.5 with SHA-256 over the payload."""
     try:
         algorithm = keys.Algorithm.for_key(key, "sha256")

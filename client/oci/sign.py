@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +27,9 @@ from sigstack.protocol.trust import TrustedRoot
 from . import formats
 from .reference import Reference
 from .registry import OCI_MANIFEST, Manifest, Registry
+
+if TYPE_CHECKING:
+    from sigstack.client.sign.signer import Signer
 
 
 def targets(registry: Registry, ref: Reference, recursive: bool) -> tuple[Manifest, list[Manifest]]:
@@ -45,7 +48,7 @@ class ImageSigner:
     def __init__(
         self,
         registry: Registry,
-        signer: Any,
+        signer: Signer,
         trusted_root: TrustedRoot | None,
         progress: Callable[[str], None],
     ) -> None:

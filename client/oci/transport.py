@@ -25,7 +25,7 @@ import http.client
 import ssl
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import IO
 from urllib.parse import urlsplit
 
 from sigstack.protocol.errors import UnavailableError, ValidationError
@@ -56,8 +56,14 @@ class _RedirectPolicy(urllib.request.HTTPRedirectHandler):
     """Follow redirects over http(s) only, never from https to http."""
 
     def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> Any:
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         old, new = urlsplit(req.full_url).scheme, urlsplit(newurl).scheme.lower()
         if new not in _SCHEMES:
             raise ValidationError(f"refused a redirect from {req.full_url} to a {new!r} URL")
@@ -115,7 +121,7 @@ class Transport:
             raise UnavailableError(f"cannot reach {origin(url)[1]}: {reason}") from None
 
 
-def _read(resp: Any, headers: dict[str, str], limit: int, url: str) -> bytes:
+def _read(resp: http.client.HTTPResponse, headers: dict[str, str], limit: int, url: str) -> bytes:
     declared = headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ValidationError(f"{url} answered {declared} bytes, more than the limit of {limit}")
