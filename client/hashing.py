@@ -8,9 +8,9 @@ terminal and the file is large enough for it to matter.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import sys
-from typing import BinaryIO
 
 from sigstack.protocol.errors import ValidationError
 
@@ -30,14 +30,14 @@ def hash_file(path: str, algorithm: str = "sha256", progress: bool | None = None
         return hash_stream(fh, algorithm, size if show and size >= _BAR_THRESHOLD else 0)
 
 
-def hash_stream(fh: BinaryIO, algorithm: str = "sha256", total: int = 0) -> bytes:
+def hash_stream(fh: io.BufferedIOBase, algorithm: str = "sha256", total: int = 0) -> bytes:
     h = hashlib.new(algorithm)
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     done = 0
     last = -1
     while True:
-        n = fh.readinto(view)  # type: ignore[attr-defined]
+        n = fh.readinto(view)
         if not n:
             break
         h.update(view[:n])
