@@ -50,7 +50,7 @@ class Alert:
     index: int | None = None
     uuid: str | None = None
     kind: str | None = None
-    matches: tuple[dict[str, Any], ...] = ()
+    matches: tuple[dict[str, str], ...] = ()  # the watch-list rules matched (watch.match)
     certificates: tuple[dict[str, Any], ...] = ()
     trusted: Head | None = None
     seen: Head | None = None

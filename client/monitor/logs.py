@@ -33,7 +33,6 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 from sigstack.client.http import USER_AGENT
 from sigstack.protocol import merkle
@@ -86,7 +85,7 @@ class Http:
                 raise ValidationError(f"{url} answered gzip that does not decompress") from None
         return data
 
-    def json(self, path: str, payload: Any = None) -> Any:
+    def json(self, path: str, payload: object = None) -> object:
         body = None if payload is None else json.dumps(payload).encode()
         raw = self.request(path, body, accept="application/json")
         try:
@@ -97,7 +96,7 @@ class Http:
             ) from None
 
 
-def _b64(value: Any, what: str) -> bytes:
+def _b64(value: object, what: str) -> bytes:
     if not isinstance(value, str):
         raise ValidationError(f"{what} is not a base64 string")
     try:
@@ -191,7 +190,7 @@ class RekorApi(LogReader):
     def latest(self) -> str:
         info = self.http.json("api/v1/log")
         note = info.get("signedTreeHead") if isinstance(info, dict) else None
-        if not isinstance(note, str):
+        if not isinstance(info, dict) or not isinstance(note, str):
             raise ValidationError(f"{self.spec.url}/api/v1/log has no signedTreeHead")
         # a sharded log numbers its entries after the inactive shards' (spec/rekor.md section 4)
         shards = info.get("inactiveShards")

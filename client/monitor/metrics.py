@@ -24,12 +24,18 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sigstack.protocol.errors import ConfigError
 
 from .alerts import TYPES
 from .state import StateFile
+
+if TYPE_CHECKING:  # prometheus_client is optional (the server extra), imported by serve alone
+    import threading
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client.metrics_core import Metric
 
 PREFIX = "sigstack_monitor_"
 
@@ -106,8 +112,11 @@ def write_file(path: str | Path, text: str) -> None:
         raise ConfigError(f"cannot write the metrics file {path}: {exc.strerror}") from None
 
 
-def serve(host: str, port: int, source: Callable[[], list[Family]]) -> Any:
-    """prometheus_client's HTTP server on ``host:port`` with the monitor's metrics; returns it."""
+def serve(
+    host: str, port: int, source: Callable[[], list[Family]]
+) -> tuple[WSGIServer, threading.Thread]:
+    """prometheus_client's HTTP server on ``host:port`` with the monitor's metrics; returns it
+    and the thread serving it."""
     try:
         from prometheus_client import CollectorRegistry, start_http_server
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -118,11 +127,11 @@ def serve(host: str, port: int, source: Callable[[], list[Family]]) -> Any:
         ) from None
 
     class Collector:
-        def collect(self) -> Iterable[Any]:
+        def collect(self) -> Iterable[Metric]:
             for name, kind, text, samples in source():
                 labels = sorted({k for s, _ in samples for k in s})
                 if kind == "counter":
-                    fam: Any = CounterMetricFamily(PREFIX + name.removesuffix("_total"), text,
+                    fam: CounterMetricFamily | GaugeMetricFamily = CounterMetricFamily(PREFIX + name.removesuffix("_total"), text,
                                                    labels=labels)  # fmt: skip
                 else:
                     fam = GaugeMetricFamily(PREFIX + name, text, labels=labels)

@@ -171,9 +171,9 @@ class WatchList:
 
     # --- matching ---------------------------------------------------------------------------
 
-    def match(self, subjects: Subjects) -> tuple[list[dict[str, Any]], list[CertificateFacts]]:
+    def match(self, subjects: Subjects) -> tuple[list[dict[str, str]], list[CertificateFacts]]:
         """(matched rules, facts of the certificates that matched) for one entry."""
-        found: list[dict[str, Any]] = []
+        found: list[dict[str, str]] = []
         facts: list[CertificateFacts] = []
         for digest in subjects.digests:
             if digest in self.digests:
@@ -190,8 +190,8 @@ class WatchList:
                 facts.append(certificate_facts(der, subjects.precert))
         return found, facts
 
-    def _match_certificate(self, der: bytes, precert: bool) -> list[dict[str, Any]]:
-        hits: list[dict[str, Any]] = []
+    def _match_certificate(self, der: bytes, precert: bool) -> list[dict[str, str]]:
+        hits: list[dict[str, str]] = []
         if self.fingerprints:
             if not precert and (fp := hashlib.sha256(der).hexdigest()) in self.fingerprints:
                 hits.append({"rule": "fingerprint", "sha256": fp})
