@@ -10,7 +10,13 @@ standard library / cryptography.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports each on first use
+    from sigstack.client.oci.reference import Reference
+    from sigstack.client.oci.registry import Registry
+    from sigstack.client.oci.sign import ImageSigner
+    from sigstack.client.oci.verify import ImageVerifier
 
 _WHERE = {
     "ImageSigner": "sigstack.client.oci.sign",
