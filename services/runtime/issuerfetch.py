@@ -1,4 +1,7 @@
-"""Bounded HTTP GET of an issuer's discovery document or JWKS (fulcio.md section 4.4; issue 11).
+"""Bounded HTTP GET of an OIDC issuer's discovery document or JWKS (fulcio.md section 4.4; issue 11).
+
+Shared by the services that verify tokens of outside issuers (Fulcio's identity tokens, the OIDC
+issuer's RFC 8693 token exchange); moved here from ``services/fulcio/fetch.py`` (issue 16).
 
 ``get_json(url, verify=..., deadline=..., max_bytes=...)`` returns the parsed document and the
 ``max-age`` its ``Cache-Control`` allows. What bounds it:
@@ -7,13 +10,14 @@
   socket operation waits at most the time left, and the body is read one network read at a time
   (``read1``) with the deadline checked in between, so a server that trickles a byte every few
   milliseconds cannot stretch a fetch. (A trickle *before the headers end* is bounded only by the
-  per-read timeout; ``issuers`` therefore runs fetches off the request thread.)
+  per-read timeout; ``issuerkeys`` therefore runs fetches off the request thread.)
 - at most ``max_bytes`` of body after content decoding: a larger ``Content-Length`` is refused
   before reading, a body that grows past it is abandoned;
 - redirects only to the same host (at most three), never to another (upstream #2354);
 - strict JSON (``strictjson``).
 
-Every failure raises the identity-token ``ValidationError``; the reason is logged.
+Every failure raises ``IssuerError``: a ``VerificationError`` whose ``message`` is generic and
+safe to show, and whose ``detail`` (URLs, what the server answered) is for the service's log only.
 """
 
 from __future__ import annotations
@@ -27,11 +31,18 @@ import requests
 import urllib3
 
 from sigstack.protocol import strictjson
-from sigstack.protocol.errors import ValidationError
-
-from .errors import MSG_TOKEN, client_error
+from sigstack.protocol.errors import ValidationError, VerificationError
 
 MAX_REDIRECTS = 3
+
+
+class IssuerError(VerificationError):
+    """A token of an outside issuer cannot be verified. ``message`` is the same for every cause
+    (safe for a client); ``detail`` says why, for the service's log, never for the client."""
+
+    def __init__(self, detail: str, message: str = "the token could not be verified") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,7 @@ def cache_max_age(header: str) -> float | None:
 def _left(deadline: float, url: str) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise client_error(MSG_TOKEN, f"fetching {url} took too long")
+        raise IssuerError(f"fetching {url} took too long")
     return left
 
 
@@ -74,7 +85,7 @@ def _set_read_timeout(resp: requests.Response, seconds: float) -> None:
 def _body(resp: requests.Response, url: str, deadline: float, max_bytes: int) -> bytes:
     length = resp.headers.get("Content-Length", "")
     if length.isascii() and length.isdigit() and int(length) > max_bytes:
-        raise client_error(MSG_TOKEN, f"{url} answered {length} bytes (limit {max_bytes})")
+        raise IssuerError(f"{url} answered {length} bytes (limit {max_bytes})")
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -84,7 +95,7 @@ def _body(resp: requests.Response, url: str, deadline: float, max_bytes: int) ->
             return b"".join(chunks)
         size += len(chunk)
         if size > max_bytes:
-            raise client_error(MSG_TOKEN, f"{url} answered more than {max_bytes} bytes")
+            raise IssuerError(f"{url} answered more than {max_bytes} bytes")
         chunks.append(chunk)
 
 
@@ -95,24 +106,24 @@ def get_json(url: str, *, verify: str | bool, deadline: float, max_bytes: int) -
             resp = requests.get(url, timeout=_left(deadline, url), verify=verify, stream=True,
                                 allow_redirects=False, headers={"Accept": "application/json"})  # fmt: skip
         except (requests.RequestException, ValueError) as exc:
-            raise client_error(MSG_TOKEN, f"cannot fetch {url}: {exc}") from exc
+            raise IssuerError(f"cannot fetch {url}: {exc}") from exc
         with resp:
             if resp.is_redirect:
                 target = urljoin(url, resp.headers.get("Location", ""))
                 if urlsplit(target).netloc != urlsplit(url).netloc:
-                    raise client_error(MSG_TOKEN, f"refusing cross-host redirect from {url}")
+                    raise IssuerError(f"refusing cross-host redirect from {url}")
                 url = target
                 continue
             if resp.status_code != 200:
-                raise client_error(MSG_TOKEN, f"{url} answered {resp.status_code}")
+                raise IssuerError(f"{url} answered {resp.status_code}")
             try:
                 body = _body(resp, url, deadline, max_bytes)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
                     ValueError) as exc:  # fmt: skip
-                raise client_error(MSG_TOKEN, f"reading {url} failed: {exc!r}") from exc
+                raise IssuerError(f"reading {url} failed: {exc!r}") from exc
             max_age = cache_max_age(resp.headers.get("Cache-Control", ""))
         try:
             return Fetched(strictjson.loads(body, url), max_age)
         except ValidationError as exc:
-            raise client_error(MSG_TOKEN, f"{url} did not answer strict JSON") from exc
-    raise client_error(MSG_TOKEN, f"too many redirects from {url}")
+            raise IssuerError(f"{url} did not answer strict JSON") from exc
+    raise IssuerError(f"too many redirects from {url}")

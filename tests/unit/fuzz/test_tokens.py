@@ -5,8 +5,9 @@ Entry points:
   issuer on loopback, then ``identity.principal`` and the CA's leaf builder (the claims become
   certificate extensions); and claims signed by the issuer exactly as generated (the issuer is
   trusted, its claims are still outside input: every issuer type of fulcio.md section 4);
-- Fulcio's reading of an issuer's documents: the JWKS (``issuers._keys``), the discovery
-  document's algorithms (``issuers._algorithms``) and ``Cache-Control`` (``fetch.cache_max_age``);
+- the reading of an outside issuer's documents (Fulcio's and the OIDC issuer's token exchange,
+  ``services.runtime``): the JWKS (``issuerkeys._keys``), the discovery document's algorithms
+  (``issuerkeys._algorithms``) and ``Cache-Control`` (``issuerfetch.cache_max_age``);
 - the OIDC issuer: ``tokens.decode_header`` and ``tokens.verify`` of its own RS256 and ES256
   tokens.
 Seeds: one valid token per Fulcio issuer type (``stack.tokens``), the test issuer's JWKS and
@@ -23,11 +24,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sigstack.protocol import strictjson
-from sigstack.services.fulcio import fetch, issuers
 from sigstack.services.fulcio import tokens as fulcio_tokens
 from sigstack.services.fulcio.identity import principal
 from sigstack.services.keys import load_signer
 from sigstack.services.oidc import tokens
+from sigstack.services.runtime import issuerfetch, issuerkeys
 
 from . import stack
 from .core import Target, property_tests, text
@@ -99,11 +100,11 @@ def discovery_seeds() -> list[bytes]:
 
 
 def _jwks(data: bytes) -> None:
-    issuers._keys(strictjson.loads(data, "JWKS"), "https://issuer.test")
+    issuerkeys._keys(strictjson.loads(data, "JWKS"), "https://issuer.test")
 
 
 def _discovery(data: bytes) -> None:
-    issuers._algorithms(strictjson.loads_object(data, "discovery"), "https://issuer.test")
+    issuerkeys._algorithms(strictjson.loads_object(data, "discovery"), "https://issuer.test")
 
 
 TARGETS = [
@@ -117,11 +118,11 @@ TARGETS = [
     ),  # fmt: skip
     Target("fulcio: signed claims -> principal", _signed_claims, claim_seeds),
     Target("oidc: decode_header + verify", _own_verify, own_seeds),
-    Target("fulcio: JWKS", _jwks, jwks_seeds),
-    Target("fulcio: discovery algorithms", _discovery, discovery_seeds),
+    Target("issuer keys: JWKS", _jwks, jwks_seeds),
+    Target("issuer keys: discovery algorithms", _discovery, discovery_seeds),
     Target(
-        "fulcio: Cache-Control",
-        lambda d: fetch.cache_max_age(text(d)),
+        "issuer fetch: Cache-Control",
+        lambda d: issuerfetch.cache_max_age(text(d)),
         lambda: [b"public, max-age=300", b"no-cache", b'max-age="60", no-store'],
     ),  # fmt: skip
 ]
