@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import Flask
 
+from sigstack.protocol import keys
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.keys import load_signer
 from sigstack.services.runtime.app import create_app as _create_app
@@ -53,9 +54,15 @@ def _ct(config: FulcioConfig) -> CTClient | None:
     if config.ct_log_public_key:
         try:
             data = Path(config.ct_log_public_key).read_bytes()
-            public_key = serialization.load_pem_public_key(data)
+            loaded = serialization.load_pem_public_key(data)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read CT log key {config.ct_log_public_key}") from exc
+        if not isinstance(loaded, keys.PublicKey):
+            raise ConfigError(
+                f"the CT log key {config.ct_log_public_key} is {keys.key_type(loaded)}, not a "
+                "key a CT log signs with"
+            )
+        public_key = loaded
     return CTClient(config.ct_log_url, public_key=public_key)
 
 

@@ -29,13 +29,21 @@ from .identity import Principal
 LEAF_LIFETIME = dt.timedelta(minutes=10)
 
 
-def signing_hash(public_key: object) -> hashes.HashAlgorithm | None:
+# The hashes a CA key's algorithm of the registry signs with (all that cryptography's builders take
+# are SHA-2 and SHA-3).
+CertificateHash = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+
+
+def signing_hash(public_key: object) -> CertificateHash | None:
     """Certificate signature hash for a CA key: the key's usual algorithm of the registry
     (``protocol.keys``): follows the curve; SHA-256 for RSA; none for Ed25519."""
     try:
-        return keys.Algorithm.for_key(public_key).hash_algorithm()
+        digest = keys.Algorithm.for_key(public_key).hash_algorithm()
     except ValidationError as exc:
         raise ConfigError(f"unsupported CA key: {exc.message}") from None
+    if digest is not None and not isinstance(digest, CertificateHash):
+        raise ConfigError(f"unsupported CA key: it signs with {digest.name}")
+    return digest
 
 
 def random_serial() -> int:
@@ -57,7 +65,7 @@ def check_chain(signer: Signer, chain: list[x509.Certificate]) -> None:
     """Refuse a chain Fulcio would refuse (see module docstring)."""
     if not chain:
         raise ConfigError("the CA certificate chain is empty")
-    if keys.spki_der(chain[0].public_key()) != signer.public_der:  # type: ignore[arg-type]
+    if keys.spki_der(chain[0].public_key()) != signer.public_der:
         raise ConfigError("the CA key does not match the first certificate of the chain")
     if not _is_ca(chain[0]):
         raise ConfigError("the issuing certificate is not a CA (BasicConstraints CA:TRUE)")
@@ -98,14 +106,14 @@ class CertificateAuthority:
         self.chain_der = [c.public_bytes(_DER) for c in chain]
 
     def leaf_builder(
-        self, principal: Principal, public_key: object, now: dt.datetime | None = None
+        self, principal: Principal, public_key: keys.PublicKey, now: dt.datetime | None = None
     ) -> x509.CertificateBuilder:
         start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([]))
             .issuer_name(self.issuer.subject)
-            .public_key(public_key)  # type: ignore[arg-type]
+            .public_key(public_key)
             .serial_number(random_serial())
             .not_valid_before(start)
             .not_valid_after(start + LEAF_LIFETIME)
@@ -114,7 +122,7 @@ class CertificateAuthority:
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
             )
             .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(public_key),  # type: ignore[arg-type]
+                x509.SubjectKeyIdentifier.from_public_key(public_key),
                 critical=False,
             )
             .add_extension(

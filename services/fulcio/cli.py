@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sigstack.protocol import keys
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.keys import Signer, create_file_key, load_signer
 from sigstack.services.runtime.datadir import private_dir
@@ -62,7 +63,7 @@ def ca_certificate(
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.subject if issuer is not None else subject)
-        .public_key(signer.public_key)  # type: ignore[arg-type]
+        .public_key(signer.public_key)
         .serial_number(random_serial())
         .not_valid_before(start)
         .not_valid_after(end)
@@ -72,14 +73,16 @@ def ca_certificate(
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(signer.public_key),  # type: ignore[arg-type]
+            x509.SubjectKeyIdentifier.from_public_key(signer.public_key),
             critical=False,
         )
     )
     parent = issuer_signer or signer
     parent_key = issuer.public_key() if issuer is not None else signer.public_key
+    if not isinstance(parent_key, keys.PublicKey):  # a Signer's key always is
+        raise ConfigError(f"the issuer's key is {keys.key_type(parent_key)}, which signs no CA")
     b = b.add_extension(
-        x509.AuthorityKeyIdentifier.from_issuer_public_key(parent_key),  # type: ignore[arg-type]
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(parent_key),
         critical=False,
     )
     if code_signing:

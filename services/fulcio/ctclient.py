@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any
 
 import urllib3
 from cryptography import x509
@@ -33,7 +32,7 @@ class CTClient:
         self,
         base_url: str,
         *,
-        public_key: Any = None,
+        public_key: keys.PublicKey | None = None,
         timeout: float = 30.0,
         deadline: float = 60.0,
         verify_tls: str | bool = True,
@@ -59,7 +58,7 @@ class CTClient:
         stop = time.monotonic() + self.deadline
         delay = 0.05
         while True:
-            retry_after = None
+            retry_after = ""  # a transport error leaves none: wait the backoff's delay
             try:
                 status, answer, retry_after = self._request(url, body, headers)
                 if status == 200:
@@ -84,6 +83,7 @@ class CTClient:
         """POST; (status, at most MAX_ANSWER bytes of the answer, its Retry-After or '')."""
         resp = self._http.request("POST", url, body=body, headers=headers, timeout=self.timeout,
                                   preload_content=False, redirect=False)  # fmt: skip
+        answer = b""  # a transport error while reading leaves none, and the connection is released
         try:
             answer = resp.read(MAX_ANSWER + 1)
             if len(answer) > MAX_ANSWER:
@@ -100,7 +100,7 @@ class CTClient:
             issuer_key_hash = self._issuer_hashes.get(chain[1])
             if issuer_key_hash is None:
                 issuer = x509.load_der_x509_certificate(chain[1])
-                issuer_key_hash = keys.key_id(issuer.public_key())  # type: ignore[arg-type]
+                issuer_key_hash = keys.key_id(issuer.public_key())
                 if len(self._issuer_hashes) < 64:
                     self._issuer_hashes[chain[1]] = issuer_key_hash
             tbs = ctsct.strip_extension_from_tbs(precert.tbs_certificate_bytes)

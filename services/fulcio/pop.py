@@ -74,8 +74,15 @@ def parse_public_key(content: bytes) -> PublicKey:
             continue
     if key is None:
         raise client_error(MSG_KEY_PARSE, "public key is neither PEM nor DER")
+    return _certifiable(key)
+
+
+def _certifiable(key: object) -> PublicKey:
+    """``key`` as a key type Fulcio certifies (``check_key``)."""
     check_key(key)
-    return key  # type: ignore[return-value]
+    if not isinstance(key, PublicKey):  # check_key let no other type through
+        raise client_error(MSG_KEY_INSECURE, f"key type {type(key).__name__} is not allowed")
+    return key
 
 
 def check_key(key: object) -> keys.Algorithm:
@@ -139,7 +146,7 @@ def parse_csr(pem: bytes) -> tuple[PublicKey, str | None]:
     if oid not in _ACCEPTED_CSR_SIGS:
         name = _GO_SIG.get(oid, oid.dotted_string)
         raise client_error(f"unrecognized signature algorithm: {name}", "CSR signature algorithm")
-    check_key(key)
+    public_key = _certifiable(key)
     try:
         valid = csr.is_signature_valid
     except (ValueError, UnsupportedAlgorithm):
@@ -147,7 +154,7 @@ def parse_csr(pem: bytes) -> tuple[PublicKey, str | None]:
     if not valid:
         raise client_error(MSG_SIGNATURE, "CSR self-signature does not verify")
     digest = csr.signature_hash_algorithm
-    return key, (digest.name if digest is not None else None)  # type: ignore[return-value]
+    return public_key, (digest.name if digest is not None else None)
 
 
 def algorithm_name(key: PublicKey, hash_name: str | None) -> str | None:
