@@ -184,9 +184,9 @@ def _criteria(query: dict[str, Any]) -> list[list[str]]:
         verifier = load_verifier(content, "publicKey.content")
         criteria.append([verifier.key_hash, f"sha256:{verifier.key_hash}"])
     for name in ("email", "subject"):
-        value = query.get(name)
-        if value is not None:
-            if not isinstance(value, str) or not 1 <= len(value) <= 512:
+        given = query.get(name)
+        if given is not None:
+            if not isinstance(given, str) or not 1 <= len(given) <= 512:
                 raise SchemaError(f"{name} must be a string of 1 to 512 characters")
-            criteria.append([value.lower()])
+            criteria.append([given.lower()])
     return criteria

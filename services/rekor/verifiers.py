@@ -59,7 +59,7 @@ def b64(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class Verifier:
-    key: PublicKeyTypes
+    key: keys.PublicKey
     canonical_pem: bytes
     certificates: tuple[x509.Certificate, ...]
 
@@ -166,29 +166,29 @@ def load_verifier(encoded: object, what: str = "publicKey.content") -> Verifier:
             except VerificationError as exc:
                 raise ValidationError(f"{what}: certificate chain does not verify") from exc
         try:
-            key = certs[0].public_key()
+            cert_key = certs[0].public_key()
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise ValidationError(f"{what}: unsupported certificate key") from exc
         canonical = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-        _check_key(key, what)
-        return Verifier(key, canonical, tuple(certs))
+        return Verifier(_check_key(cert_key, what), canonical, tuple(certs))
     try:
-        key = serialization.load_pem_public_key(pem)
+        pem_key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValidationError(f"{what} is not a PEM public key or certificate") from exc
-    _check_key(key, what)
+    key = _check_key(pem_key, what)
     return Verifier(key, keys.spki_pem(key), ())
 
 
-def _check_key(key: PublicKeyTypes, what: str) -> None:
-    """A key of a type some algorithm of the registry signs with (``keys.Algorithm.for_key``):
-    RSA from 2048 bits, ECDSA P-256/P-384/P-521, Ed25519."""
+def _check_key(key: PublicKeyTypes, what: str) -> keys.PublicKey:
+    """``key``, if of a type some algorithm of the registry signs with
+    (``keys.Algorithm.for_key``): RSA from 2048 bits, ECDSA P-256/P-384/P-521, Ed25519."""
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise ValidationError(f"{what}: unsupported key type")
     try:
         keys.Algorithm.for_key(key)
     except ValidationError:
         raise ValidationError(NOT_ALLOWED) from None
+    return key
 
 
 def load_der_verifier(der: bytes, *, certificate: bool, what: str) -> Verifier:
@@ -201,8 +201,8 @@ def load_der_verifier(der: bytes, *, certificate: bool, what: str) -> Verifier:
         pem = f"-----BEGIN CERTIFICATE-----\n{lines}-----END CERTIFICATE-----\n"
         return load_verifier(b64(pem.encode()), what)
     try:
-        key = serialization.load_der_public_key(der)
+        der_key = serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValidationError(f"{what} is not a DER public key") from exc
-    _check_key(key, what)
+    key = _check_key(der_key, what)
     return Verifier(key, keys.spki_pem(key), ())
