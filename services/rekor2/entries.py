@@ -141,7 +141,7 @@ def _verifier(
     der = holder.blob("raw_bytes")
     where = holder.where("raw_bytes")
     verifier = load_der_verifier(der, certificate=has_cert, what=where)
-    if not has_cert and keys.spki_der(verifier.key) != der:  # type: ignore[arg-type]
+    if not has_cert and keys.spki_der(verifier.key) != der:
         raise ValidationError(f"{INVALID}: {where} is not a DER SubjectPublicKeyInfo")
     if not algorithm.fits(verifier.key):
         raise ValidationError(f"{INVALID}: keyDetails {algorithm.name} does not describe the key")
@@ -183,13 +183,16 @@ def _prepare(raw: bytes, allowed: frozenset[str]) -> Prepared:
         raise ValidationError(f"{INVALID}: {sig.where('content')} is empty")
     verifier, algorithm, logged_verifier = _verifier(sig, allowed)
     details = algorithm.name
+    hash_name = algorithm.hash
+    if hash_name is None:  # not in ALGORITHMS, whose algorithms all sign digests
+        raise ValidationError(f"{INVALID}: keyDetails {details} signs no digest")
     if len(digest) != algorithm.digest_size:
         raise ValidationError(
             f"{INVALID}: the digest is {len(digest)} bytes; {details} signs a "
             f"{algorithm.digest_size}-byte {algorithm.proto_hash} digest"
         )
     try:
-        verifier.verify_digest(content, digest, algorithm.hash)
+        verifier.verify_digest(content, digest, hash_name)
     except ValidationError as exc:
         raise ValidationError(f"{INVALID}: {exc.message}") from None
     entry = {
@@ -208,7 +211,7 @@ def _prepare(raw: bytes, allowed: frozenset[str]) -> Prepared:
             f"{INVALID}: the entry would be {len(body)} bytes; a log entry holds at most "
             f"{MAX_LEAF} bytes"
         )
-    return Prepared(body, index_keys(verifier, algorithm.hash, digest))
+    return Prepared(body, index_keys(verifier, hash_name, digest))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -219,7 +222,7 @@ def index_keys(verifier: Verifier, hash_name: str, digest: bytes) -> tuple[str, 
     MAX_KEY_CHARS long (longer SANs are not indexed). An entry whose certificate names an
     identity with a control character (which a PostgreSQL text column cannot hold), or that
     would add more than MAX_INDEX_KEYS keys, is refused before it reaches a batch."""
-    key_id = keys.key_id(verifier.key)  # type: ignore[arg-type]
+    key_id = keys.key_id(verifier.key)
     found = [f"{hash_name}:{digest.hex()}", f"key:{key_id.hex()}"]
     found += [f"id:{s}" for s in verifier.subjects()]
     if verifier.certificates:
