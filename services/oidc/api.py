@@ -15,7 +15,8 @@ from flask import Flask, Response, jsonify, request
 
 from sigstack.protocol.errors import VerificationError
 
-from . import device, login
+from . import device, login, signin
+from .connectors.registry import Registry
 from .grants import DEVICE_GRANT, CodeGrant, OIDCServer, ServiceAccountGrant
 from .issuer import SCOPES, Issuer
 
@@ -53,6 +54,8 @@ def discovery(issuer: Issuer) -> dict[str, Any]:
             "auth_time",
             "email",
             "email_verified",
+            "groups",
+            "federated_claims",
         ],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
@@ -67,7 +70,7 @@ def _bearer_error(description: str, status: int = 401) -> Response:
     return resp
 
 
-def register(app: Flask, issuer: Issuer) -> OIDCServer:
+def register(app: Flask, issuer: Issuer, connectors: Registry) -> OIDCServer:
     server = OIDCServer(issuer)
     server.register_grant(CodeGrant)
     server.register_grant(device.DeviceGrant)
@@ -110,8 +113,9 @@ def register(app: Flask, issuer: Issuer) -> OIDCServer:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
-    login.register(app, server, issuer)
-    device.register(app, server, issuer)
+    login.register(app, server, issuer, connectors)
+    device.register(app, server, issuer, connectors)
+    signin.register(app, issuer, connectors)
     return server
 
 

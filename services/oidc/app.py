@@ -16,6 +16,7 @@ from sigstack.services.runtime.app import create_app as _create_app
 
 from . import api, keys
 from .config import OIDCConfig
+from .connectors.registry import Registry
 from .datadir import database_url
 from .issuer import Issuer, Settings
 from .store import Store
@@ -33,9 +34,10 @@ def create_app(config: OIDCConfig, store: Store | None = None) -> Flask:
     keyring = keys.KeyRing(store, data_dir)
     keyring.check()
     issuer = Issuer(settings, store, keyring)
+    connectors = Registry.from_config(config)
 
     def register(app: Flask) -> None:
-        app.extensions["sigstack_oidc_server"] = api.register(app, issuer)
+        app.extensions["sigstack_oidc_server"] = api.register(app, issuer, connectors)
         app.extensions["sigstack_oidc"] = issuer
 
     def healthy() -> bool:

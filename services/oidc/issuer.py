@@ -140,6 +140,12 @@ class Issuer:
             "email": identity.email,
             "email_verified": True,
         }
+        if identity.connector:  # signed in upstream (docs/oidc.md, "What a token contains")
+            claims["groups"] = list(identity.groups)
+            claims["federated_claims"] = {
+                "connector_id": identity.connector,
+                "user_id": identity.upstream_sub,
+            }
         if nonce:
             claims["nonce"] = nonce
         access_token = self.keyring.sign({**claims, "jti": secrets.token_urlsafe(16)})

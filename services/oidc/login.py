@@ -38,21 +38,30 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Flask, Response, request
 
-from sigstack.protocol.errors import AuthenticationError, RateLimitedError, VerificationError
+from sigstack.protocol.errors import (
+    AuthenticationError,
+    RateLimitedError,
+    UnavailableError,
+    VerificationError,
+)
 from sigstack.services.runtime.errors import headers_of, status_of
 
-from . import pages, passwords
+from . import pages, passwords, signin
+from .connectors.base import LOCAL, PasswordConnector
+from .connectors.registry import Registry
 from .issuer import OOB_REDIRECT, Issuer
 from .store import Identity, Limit
 
 audit_log = logging.getLogger("sigstack.oidc.audit")
 
 
-# What ``authenticate`` raises: a wrong name or password (401) or a throttled attempt (429).
-LoginRefused = (AuthenticationError, RateLimitedError)
+# What ``authenticate`` raises: a wrong name or password (401), a throttled attempt (429), a
+# directory that cannot be reached (503) or an upstream identity that is unfit (400).
+LoginRefused = (AuthenticationError, RateLimitedError, UnavailableError, VerificationError)
+Refusal = AuthenticationError | RateLimitedError | UnavailableError | VerificationError
 
 
-def refused_page(page: Response, refused: AuthenticationError | RateLimitedError) -> Response:
+def refused_page(page: Response, refused: Refusal) -> Response:
     """``page`` (the form again, with the reason) with the refusal's status and headers, as the
     runtime maps them (``services.runtime.errors``)."""
     page.status_code = status_of(refused)
@@ -103,11 +112,12 @@ def _name_hash(username: str) -> str:
     return hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def account_limit(issuer: Issuer, username: str, ip: str) -> Limit:
-    """The throttle of one account name at one address. The key holds a hash of the name, not
-    the name: what was typed may be a password."""
+def account_limit(issuer: Issuer, username: str, ip: str, connector: str | None = None) -> Limit:
+    """The throttle of one account name (of a connector, or local) at one address. The key holds
+    a hash of the name, not the name: what was typed may be a password."""
     s = issuer.settings
-    key = f"acct:{ip} {_name_hash(username.lower())[:32]}"
+    name = username.lower() if connector is None else f"{connector}\x00{username.lower()}"
+    key = f"acct:{ip} {_name_hash(name)[:32]}"
     return Limit(key, s.login_max_failures, s.login_backoff, s.login_lockout, s.login_window)
 
 
@@ -135,15 +145,11 @@ def _wait_text(seconds: int) -> str:
     return f"{-(-seconds // 60)} minutes"
 
 
-def authenticate(issuer: Issuer, username: str, password: str, *, event: str) -> Identity:
-    """Check a username and password under throttling; raise ``RateLimitedError`` for an attempt
-    the throttle refuses, ``AuthenticationError`` for a wrong name or password."""
+def _admit(issuer: Issuer, limits: list[Limit], event: str, shown: str) -> int:
+    """Take one attempt under ``limits`` (``Store.take_attempt``): the failures counted so far,
+    or ``RateLimitedError`` with the wait."""
     store, ip = issuer.store, client_ip()
-    username = username.strip()[:128]
-    user = store.user_by_name(username) if username else None
-    shown = logged_name(issuer, username, user)
-    account, address = account_limit(issuer, username, ip), address_limit(issuer, ip)
-    wait, failures = store.take_attempt([account, address])
+    wait, failures = store.take_attempt(limits)
     if wait:
         store.audit(event, "throttled", username=shown, ip=ip, detail={"retry_after": wait})
         audit_log.warning("%s throttled username=%s ip=%s wait=%d", event, shown, ip, wait)
@@ -152,6 +158,28 @@ def authenticate(issuer: Issuer, username: str, password: str, *, event: str) ->
             "or ask an administrator.",
             retry_after=wait,
         )
+    return failures
+
+
+def authenticate(
+    issuer: Issuer,
+    username: str,
+    password: str,
+    *,
+    event: str,
+    connector: PasswordConnector | None = None,
+) -> Identity:
+    """Check a username and password under throttling, against the local accounts or
+    ``connector``; raise ``RateLimitedError`` for an attempt the throttle refuses,
+    ``AuthenticationError`` for a wrong name or password (the rest: ``LoginRefused``)."""
+    if connector is not None:
+        return _authenticate_upstream(issuer, connector, username, password, event=event)
+    store, ip = issuer.store, client_ip()
+    username = username.strip()[:128]
+    user = store.user_by_name(username) if username else None
+    shown = logged_name(issuer, username, user)
+    account, address = account_limit(issuer, username, ip), address_limit(issuer, ip)
+    failures = _admit(issuer, [account, address], event, shown)
     try:
         if user is None or user["disabled"]:
             passwords.burn_time(password)
@@ -167,8 +195,47 @@ def authenticate(issuer: Issuer, username: str, password: str, *, event: str) ->
     return Identity(user["sub"], user["email"], "user", user["username"])
 
 
+def _authenticate_upstream(
+    issuer: Issuer, connector: PasswordConnector, username: str, password: str, *, event: str
+) -> Identity:
+    """``authenticate`` against a directory: the same throttle (its own account counts per
+    connector, the address count shared), the attempt given back when the directory could not
+    be asked. The typed name is logged as a hash until the directory vouches for it."""
+    store, ip = issuer.store, client_ip()
+    username = username.strip()[:256]
+    typed = f"{connector.id}:unknown:{_name_hash(username)[:12]}" if username else ""
+    account = account_limit(issuer, username, ip, connector.id)
+    address = address_limit(issuer, ip)
+    failures = _admit(issuer, [account, address], event, typed)
+    detail: dict[str, Any] = {"connector": connector.id}
+    try:
+        upstream = connector.authenticate(username, password)
+    except AuthenticationError:
+        store.audit(
+            event, "failure", username=typed, ip=ip, detail={**detail, "failures": failures}
+        )
+        audit_log.warning("%s failed username=%s ip=%s failures=%d", event, typed, ip, failures)
+        raise
+    except UnavailableError:
+        store.refund([account, address])
+        store.audit(event, "unavailable", username=typed, ip=ip, detail=detail)
+        audit_log.warning("%s directory unavailable connector=%s ip=%s", event, connector.id, ip)
+        raise
+    except VerificationError:  # the password was right; what the directory holds is unfit
+        store.forgive(account.key, address)
+        store.audit(event, "refused", username=typed, ip=ip, detail=detail)
+        audit_log.warning("%s refused connector=%s ip=%s", event, connector.id, ip)
+        raise
+    store.forgive(account.key, address)
+    identity = store.identity(store.connector_identity(upstream))
+    assert identity is not None
+    store.audit(event, "success", username=identity.name, ip=ip, detail=detail)
+    audit_log.info("%s succeeded username=%s ip=%s", event, identity.name, ip)
+    return identity
+
+
 # -- the authorization endpoint ------------------------------------------------------------------
-def register(app: Flask, server: Any, issuer: Issuer) -> None:
+def register(app: Flask, server: Any, issuer: Issuer, connectors: Registry) -> None:
     prefix = issuer.path_prefix
 
     def _oauth_error(error: OAuth2Error) -> Response:
@@ -182,6 +249,8 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
     def _login_page(
         csrf: str, *, username: str = "", error: str | None = None, status: int = 200
     ) -> Response:
+        method = connectors.method(request.args.get("connector_id", ""))
+        several = len(connectors.methods()) > 1
         body = pages.login(
             action=request.full_path.rstrip("?"),
             csrf=csrf,
@@ -189,15 +258,31 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
             issuer=issuer.url,
             username=username,
             error=error,
+            method=method.name if method is not None and several else None,
+            other_ways=signin.url_without(f"{prefix}/auth", "connector_id") if several else None,
         )
         return set_csrf_cookie(html(body, status), issuer, csrf)
 
     @app.get(f"{prefix}/auth")
     def authorize_form() -> Response:
         try:
-            server.get_consent_grant(end_user=None)
+            grant = server.get_consent_grant(end_user=None)
         except OAuth2Error as error:
             return _oauth_error(error)
+        if request.args.get("login"):  # back from an upstream provider (signin.py)
+            identity = signin.finished_authorization(issuer)
+            if isinstance(identity, Response):
+                return identity
+            resp: Response = server.create_authorization_response(grant_user=identity, grant=grant)
+            return resp
+        method = signin.chosen_method(connectors, request.args.get("connector_id", ""))
+        if isinstance(method, Response):
+            return method
+        if method is None:
+            return signin.choose_page(issuer, connectors)
+        redirect = connectors.redirect(method.id)
+        if redirect is not None:
+            return signin.start(issuer, redirect, "auth", request.query_string.decode("ascii"))
         return _login_page(csrf_token(issuer))
 
     @app.post(f"{prefix}/auth")
@@ -206,6 +291,9 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
             grant = server.get_consent_grant(end_user=None)
         except OAuth2Error as error:
             return _oauth_error(error)
+        method = signin.chosen_method(connectors, request.args.get("connector_id", ""))
+        if method is None or isinstance(method, Response) or method.kind != "password":
+            return html(pages.error("Sign-in refused", "Choose a way to sign in first."), 400)
         username = request.form.get("username", "")
         try:
             verify_csrf(issuer)
@@ -220,7 +308,11 @@ def register(app: Flask, server: Any, issuer: Issuer) -> None:
             )
         try:
             identity = authenticate(
-                issuer, username, request.form.get("password", ""), event="login"
+                issuer,
+                username,
+                request.form.get("password", ""),
+                event="login",
+                connector=None if method.id == LOCAL else connectors.password(method.id),
             )
         except LoginRefused as refused:
             page = _login_page(csrf_token(issuer), username=username, error=refused.message)

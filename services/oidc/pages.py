@@ -58,6 +58,16 @@ def _credentials(username: str, described: str) -> str:
     )
 
 
+def _method(method: str | None, other_ways: str | None) -> str:
+    """Which way of signing in this form is, and a link back to the others."""
+    out = f"<p>With <strong>{escape(method)}</strong>.</p>" if method else ""
+    if other_ways:
+        out += (
+            f'<p class="note"><a href="{escape(other_ways)}">Choose another way to sign in</a></p>'
+        )
+    return out
+
+
 def login(
     *,
     action: str,
@@ -66,20 +76,92 @@ def login(
     issuer: str,
     username: str = "",
     error: str | None = None,
+    method: str | None = None,
+    other_ways: str | None = None,
 ) -> str:
     described = ' aria-describedby="form-error"' if error else ""
     body = (
         "<h1>Sign in</h1>"
         f"<p>Sign in to <strong>{escape(issuer)}</strong> to get a signing identity for "
         f"<strong>{escape(client_id)}</strong>.</p>"
+        f"{_method(method, None)}"
         f"{_error(error)}"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="csrf_token" value="{escape(csrf)}">'
         f"{_credentials(username, described)}"
         '<button type="submit">Sign in</button></form>'
+        f"{_method(None, other_ways)}"
         '<p class="note">Your email address will be written into a public transparency log.</p>'
     )
     return _page("Sign in", body)
+
+
+def choose(
+    *, client_id: str, issuer: str, methods: list[tuple[str, str]], error: str | None = None
+) -> str:
+    """The ways to sign in, as links (``methods``: (href, name))."""
+    links = "".join(
+        f'<li><a href="{escape(href)}">{escape(name)}</a></li>' for href, name in methods
+    )
+    body = (
+        "<h1>Sign in</h1>"
+        f"<p>Sign in to <strong>{escape(issuer)}</strong> to get a signing identity for "
+        f"<strong>{escape(client_id)}</strong>.</p>"
+        f"{_error(error)}"
+        f'<nav aria-label="Ways to sign in"><ul>{links}</ul></nav>'
+        '<p class="note">Your email address will be written into a public transparency log.</p>'
+    )
+    return _page("Sign in", body)
+
+
+def device_choose(
+    *, action: str, user_code: str, issuer: str, methods: list[tuple[str, str]],
+    error: str | None = None,
+) -> str:  # fmt: skip
+    """The device page's first step when there are several ways to sign in: the code, then a
+    button per way (``methods``: (id, name)); a GET form, so it works without JavaScript."""
+    described = ' aria-describedby="form-error"' if error else ""
+    buttons = "".join(
+        f'<button type="submit" name="connector_id" value="{escape(mid)}">'
+        f"Continue with {escape(name)}</button>"
+        for mid, name in methods
+    )
+    body = (
+        "<h1>Approve a device sign-in</h1>"
+        "<p>A program asked to sign in as you to "
+        f"<strong>{escape(issuer)}</strong> for <strong>sigstore</strong>. Only continue if you "
+        "started this yourself and the code below is the one it shows.</p>"
+        f"{_error(error)}"
+        f'<form method="get" action="{escape(action)}">'
+        '<label for="user_code">Code shown by the device</label>'
+        f'<input id="user_code" name="user_code" type="text" class="code" required '
+        f'autocomplete="off" autocapitalize="characters" spellcheck="false" '
+        f'placeholder="ABCD-EFGH" value="{escape(user_code)}"{described}>'
+        f"{buttons}</form>"
+    )
+    return _page("Approve a device sign-in", body)
+
+
+def device_upstream(
+    *, action: str, csrf: str, user_code: str, login: str, email: str, method: str, issuer: str
+) -> str:
+    """Approve or deny, after signing in upstream: the identity is shown before the choice."""
+    body = (
+        "<h1>Approve a device sign-in</h1>"
+        f"<p>You signed in with <strong>{escape(method)}</strong> as "
+        f"<strong>{escape(email)}</strong>.</p>"
+        "<p>A program asked to sign in as you to "
+        f"<strong>{escape(issuer)}</strong> for <strong>sigstore</strong> with the code "
+        f'<strong class="code">{escape(user_code)}</strong>. Only approve if you started this '
+        "yourself and the program shows the same code.</p>"
+        f'<form method="post" action="{escape(action)}">'
+        f'<input type="hidden" name="csrf_token" value="{escape(csrf)}">'
+        f'<input type="hidden" name="user_code" value="{escape(user_code)}">'
+        f'<input type="hidden" name="login" value="{escape(login)}">'
+        '<button type="submit" name="decision" value="approve">Approve</button>'
+        '<button type="submit" name="decision" value="deny">Deny</button></form>'
+    )
+    return _page("Approve a device sign-in", body)
 
 
 def device(
@@ -90,6 +172,8 @@ def device(
     issuer: str,
     username: str = "",
     error: str | None = None,
+    method: str | None = None,
+    other_ways: str | None = None,
 ) -> str:
     described = ' aria-describedby="form-error"' if error else ""
     body = (
@@ -97,6 +181,7 @@ def device(
         "<p>A program asked to sign in as you to "
         f"<strong>{escape(issuer)}</strong> for <strong>sigstore</strong>. Only continue if you "
         "started this yourself and the code below is the one it shows.</p>"
+        f"{_method(method, other_ways)}"
         f"{_error(error)}"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="csrf_token" value="{escape(csrf)}">'

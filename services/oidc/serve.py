@@ -33,6 +33,7 @@ def main(argv: list[str]) -> int:
 
     from .app import create_app
     from .config import OIDCConfig
+    from .connectors.registry import Registry
     from .datadir import prepare_data_dir
     from .issuer import Settings
 
@@ -43,6 +44,7 @@ def main(argv: list[str]) -> int:
     if not config.issuer_url:
         config = config.with_values(issuer_url=f"http://{host_for_url}:{args.port}")
     Settings.from_config(config)  # refuse a bad configuration before forking workers
+    Registry.from_config(config)
     prepare_data_dir(config).engine.dispose()  # nothing of the parent's may cross the fork
     print(f"OIDC issuer {config.issuer_url} listening on {host_for_url}:{args.port}", flush=True)
     run(lambda: create_app(config), host=args.host, port=args.port, workers=args.workers,

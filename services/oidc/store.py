@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from sigstack.services.runtime.db import metadata
 
+from .federation import FederationQueries, connector_identities
 from .throttle import Limit, ThrottleQueries, throttle
 
 keys = sa.Table(
@@ -113,17 +114,21 @@ def code_hash(code: str) -> str:
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a token is about: a person (``kind='user'``) or a service account."""
+    """Who a token is about: a person (``kind='user'``) or a service account. A person who signed
+    in through a connector has its id, the upstream's subject and the groups (federation.py)."""
 
     sub: str
     email: str
     kind: str
     name: str
+    connector: str | None = None
+    upstream_sub: str | None = None
+    groups: tuple[str, ...] = ()
 
 
-class Store(ThrottleQueries):
+class Store(ThrottleQueries, FederationQueries):
     """Queries over the ``oidc_`` tables. Every method is one short transaction (the sign-in
-    throttle's are in ``throttle.py``)."""
+    throttle's are in ``throttle.py``, the connectors' in ``federation.py``)."""
 
     def __init__(self, engine: Engine, clock: Any = time.time) -> None:
         self.engine = engine
@@ -201,6 +206,16 @@ class Store(ThrottleQueries):
             )
             if row and not row["disabled"]:
                 return Identity(row["sub"], row["email"], "service", row["name"])
+            ci = connector_identities.c
+            row = (
+                conn.execute(sa.select(connector_identities).where(ci.sub == sub))
+                .mappings()
+                .first()
+            )
+            if row:
+                return Identity(row["sub"], row["email"], "user", f"{row['connector_id']}:{row['name']}",
+                                connector=row["connector_id"], upstream_sub=row["upstream_sub"],
+                                groups=tuple(json.loads(row["groups"])))  # fmt: skip
         return None
 
     def add_service_account(
@@ -374,4 +389,4 @@ class Store(ThrottleQueries):
         return [dict(r) for r in rows]
 
 
-__all__ = ["Identity", "Limit", "Store", "throttle"]
+__all__ = ["Identity", "Limit", "Store", "connector_identities", "throttle"]

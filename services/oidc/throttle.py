@@ -128,6 +128,24 @@ class ThrottleQueries:
                 )
             )
 
+    def refund(self, limits: Sequence[Limit]) -> None:
+        """Give back an attempt ``take_attempt`` counted under ``limits`` that checked nothing
+        (the directory could not be reached), lifting a wait that brings a limit under its
+        free failures, as ``forgive`` does for the address."""
+        t = throttle.c
+        with self._write() as conn, conn.begin():
+            for limit in limits:
+                conn.execute(
+                    sa.update(throttle)
+                    .where(t.key == limit.key, t.failures > 0)
+                    .values(
+                        failures=t.failures - 1,
+                        blocked_until=sa.case(
+                            (t.failures - 1 < limit.free, t.last_failure), else_=t.blocked_until
+                        ),
+                    )
+                )
+
     def throttle_rows(self) -> list[Mapping[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(throttle).order_by(throttle.c.key)).mappings().all()

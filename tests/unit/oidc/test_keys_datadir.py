@@ -242,7 +242,7 @@ def test_migration_matches_the_table_definitions(env):
         return "oidc_" in text
 
     assert [d for d in diffs if touches_oidc(d)] == []
-    assert len([t for t in metadata.tables if t.startswith("oidc_")]) == 7
+    assert len([t for t in metadata.tables if t.startswith("oidc_")]) == 9  # 0005: connectors
 
 
 def test_algorithm_change_at_rotation_advertises_both_until_old_tokens_expire(env):
