@@ -129,11 +129,11 @@ def _sequence(spec: type[core.Asn1Value], *children: bytes, **tagging: int) -> b
     """DER of the constructed ``spec`` whose children's DER (each written by asn1crypto) are
     given in the order of its ASN.1 definition, optional ones left out; asn1crypto writes the
     tag (with ``explicit=``/``implicit=``) and the length."""
-    return spec(contents=b"".join(children), **tagging).dump()  # type: ignore[no-any-return]
+    return bytes(spec(contents=b"".join(children), **tagging).dump())
 
 
 def _oid(dotted: str) -> bytes:
-    return core.ObjectIdentifier(dotted).dump()  # type: ignore[no-any-return]
+    return bytes(core.ObjectIdentifier(dotted).dump())
 
 
 _V1, _V3 = core.Integer(1).dump(), core.Integer(3).dump()

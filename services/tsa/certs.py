@@ -77,12 +77,12 @@ def certificate(
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.subject if issuer is not None else subject)
-        .public_key(signer.public_key)  # type: ignore[arg-type]
+        .public_key(signer.public_key)
         .serial_number(random_serial())
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(signer.public_key),  # type: ignore[arg-type]
+            x509.SubjectKeyIdentifier.from_public_key(signer.public_key),
             critical=False,
         )
     )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,6 +31,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sigstack.protocol import keys
 from sigstack.protocol.errors import ConfigError, VerificationError
+
+E = TypeVar("E", bound=x509.ExtensionType)
 
 CURVES = ("secp256r1", "secp384r1")
 TIMESTAMPING = ExtendedKeyUsageOID.TIME_STAMPING
@@ -54,7 +57,7 @@ def load_chain_file(path: str | Path | None) -> list[x509.Certificate]:
     return load_chain(pem, f"the TSA chain {path}")
 
 
-def _ext(cert: x509.Certificate, cls: type) -> x509.Extension | None:  # type: ignore[type-arg]
+def _ext(cert: x509.Certificate, cls: type[E]) -> x509.Extension[E] | None:
     try:
         return cert.extensions.get_extension_for_class(cls)
     except x509.ExtensionNotFound:
