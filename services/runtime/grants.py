@@ -63,6 +63,10 @@ PRIVILEGES: Mapping[str, Mapping[str, frozenset[str]]] = MappingProxyType(
                 # upsert, conditional UPDATE, SELECT ... FOR UPDATE, clean-up by DELETE
                 "oidc_throttle": (SELECT, INSERT, UPDATE, DELETE),
                 "oidc_audit": (SELECT, INSERT),
+                # services/oidc/federation.py: a person from a connector is made, then updated at
+                # each sign-in; a redirect sign-in is saved, marked used/done, and deleted
+                "oidc_connector_identities": (SELECT, INSERT, UPDATE),
+                "oidc_upstream_logins": (SELECT, INSERT, UPDATE, DELETE),
             }
         ),
         "ctlog": _rules(_TLOG),
