@@ -48,6 +48,11 @@ class AuthenticationError(Error):
     """A credential (a password, a client secret) was refused (HTTP 401)."""
 
 
+class PermissionDeniedError(Error):
+    """The caller is known and its credential is good, but a policy does not allow what it asks
+    for (HTTP 403; gRPC PERMISSION_DENIED): Fulcio's issuance policy, for example."""
+
+
 class RateLimitedError(Error):
     """Too many attempts; ``retry_after`` seconds to wait, when known (HTTP 429)."""
 

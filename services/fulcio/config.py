@@ -23,6 +23,8 @@ from cryptography import x509
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime.config import ServiceConfig
 
+from .policy import Rule, parse_policy
+
 TYPES = ("email", "uri", "username", "kubernetes", "spiffe", "ci-provider")
 
 # Built-in ci-provider mappings (extension name -> template); see fulcio.md section 4.5.
@@ -128,6 +130,7 @@ class Issuer:
     ca_cert: str = ""
     skip_email_verification: bool = False
     pattern: re.Pattern[str] | None = field(default=None, compare=False)
+    policy: tuple[Rule, ...] = ()  # IssuancePolicy: every rule must hold (policy.py)
 
     def configuration_json(self) -> dict[str, Any]:
         """The entry of ``GET /api/v2/configuration`` (every field emitted, as grpc-gateway does)."""
@@ -242,6 +245,7 @@ def _issuer(url: str, raw: Any, metadata: Mapping[str, Any], wildcard: bool) -> 
         ca_cert=ca_cert,
         skip_email_verification=bool(raw.get("SkipEmailVerification", False)),
         pattern=meta_pattern(url) if wildcard else None,
+        policy=parse_policy(raw.get("IssuancePolicy"), f"issuer {url!r}"),
     )
 
 
@@ -257,6 +261,10 @@ def parse_identity_config(raw: Mapping[str, Any]) -> IdentityConfig:
     )
     if not issuers and not metas:
         raise ConfigError("the Fulcio configuration lists no OIDCIssuers or MetaIssuers")
+    names = [rule.name for issuer in [*issuers.values(), *metas] for rule in issuer.policy]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # a refusal, its log line and its metric name the rule alone
+        raise ConfigError(f"IssuancePolicy rule names must be unique in the file: {repeated}")
     return IdentityConfig(issuers, metas)
 
 

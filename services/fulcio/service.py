@@ -1,4 +1,5 @@
-"""Issuance, HTTP-free: token -> principal -> key and proof of possession -> allow-list -> certificate.
+"""Issuance, HTTP-free: token -> principal -> issuance policy -> key and proof of possession ->
+allow-list -> certificate.
 
 ``Fulcio.issue(token, key_request)`` follows the order of fulcio.md section 2 and, with a CT log,
 the embedded-SCT flow of section 6.1 (precertificate logged with add-pre-chain, then the final
@@ -25,6 +26,7 @@ from .config import IdentityConfig
 from .ctclient import CTClient
 from .errors import MSG_KEY_PARSE, client_error
 from .identity import principal as make_principal
+from .policy import check as check_policy
 from .pop import (
     DEFAULT_ALGORITHMS,
     check_allowed,
@@ -89,6 +91,7 @@ class Fulcio:
     def issue(self, token: str, request: KeyRequest) -> Result:
         issuer, claims = self.verifier.verify(token)
         who = make_principal(issuer, claims)
+        check_policy(issuer.policy, issuer.url, claims)  # 403 before the key is looked at
         if request.csr_pem is not None:
             key, hash_name = parse_csr(request.csr_pem)
         elif request.public_key is not None:

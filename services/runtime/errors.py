@@ -28,6 +28,7 @@ STATUS: list[tuple[type[errors.Error], int]] = [
     (errors.ValidationError, 400),
     (errors.VerificationError, 400),
     (errors.AuthenticationError, 401),
+    (errors.PermissionDeniedError, 403),
     (errors.NotFoundError, 404),
     (errors.ConflictError, 409),
     (errors.RateLimitedError, 429),

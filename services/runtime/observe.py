@@ -14,6 +14,7 @@ any worker reports the whole service; a worker that exited keeps counting. Witho
 - ``sigstack_http_request_duration_seconds{service,route}`` (histogram)
 - ``sigstack_log_entries{log}`` size of a transparency log at the last scrape
 - ``sigstack_certificates_issued_total{service}`` certificates issued by the CA
+- ``sigstack_issuance_refused_total{rule}`` certificate requests Fulcio's issuance policy refused
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ LATENCY = Histogram(
 LOG_ENTRIES = Gauge("sigstack_log_entries", "Entries in a transparency log", ["log"],
                     multiprocess_mode="mostrecent")  # fmt: skip
 CERTIFICATES = Counter("sigstack_certificates_issued", "Certificates issued", ["service"])
+# Fulcio's issuance policy (docs/fulcio.md "Issuance policy"): refusals by the rule that refused
+REFUSED_ISSUANCE = Counter("sigstack_issuance_refused", "Certificates refused by an issuance policy rule",
+                           ["rule"])  # fmt: skip
 
 
 ACCESS = logging.getLogger("sigstack.access")

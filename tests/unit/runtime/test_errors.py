@@ -45,7 +45,8 @@ def test_every_class_of_the_tree_has_its_status() -> None:
     statuses = {cls.__name__: status_of(cls("x")) for cls in tree}
     assert statuses == {
         "SchemaError": 422, "ValidationError": 400, "VerificationError": 400,
-        "AuthenticationError": 401, "NotFoundError": 404, "ConflictError": 409,
+        "AuthenticationError": 401, "PermissionDeniedError": 403, "NotFoundError": 404,
+        "ConflictError": 409,
         "RateLimitedError": 429, "InternalError": 500, "ConfigError": 500,
         "UnavailableError": 503,
     }  # fmt: skip
