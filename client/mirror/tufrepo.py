@@ -119,7 +119,7 @@ def update_tuf(tuf: Path, source: Source, base: str, bootstrap: bytes | None) ->
 
 
 def _refresh(tuf: Path, work: Path, source: Source, base: str, bootstrap: bytes) -> TufOutcome:
-    from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp  # type: ignore[attr-defined]
+    from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
     from tuf.ngclient.updater import Updater
 
     meta = work / "metadata"
@@ -234,7 +234,7 @@ def trusted_root_bytes(tuf: Path) -> bytes:
 
 
 def _trusted_root_bytes(tuf: Path) -> bytes:
-    from tuf.api.metadata import Metadata, Root  # type: ignore[attr-defined]
+    from tuf.api.metadata import Metadata, Root
 
     versions = root_versions(tuf)
     if not versions:
