@@ -24,6 +24,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +112,10 @@ class KeyRing:
         self._lock = threading.Lock()
         # Shared by every thread of the worker; holds no request state. The cached rows and the
         # time they expire are one tuple, replaced whole, so a reader never pairs old and new.
-        self._cache: tuple[list[dict[str, Any]], float] = ([], 0.0)
+        self._cache: tuple[list[Mapping[str, Any]], float] = ([], 0.0)
         self._noted: dict[str, int] = {}  # kid -> last_exp this process has written
 
-    def _key_rows(self) -> list[dict[str, Any]]:
+    def _key_rows(self) -> list[Mapping[str, Any]]:
         now = time.monotonic()
         rows, until = self._cache
         if now >= until:
@@ -126,7 +127,7 @@ class KeyRing:
         """Drop the cached key rows (the next use reads the database)."""
         self._cache = ([], 0.0)
 
-    def _signer(self, row: dict[str, Any]) -> Signer:
+    def _signer(self, row: Mapping[str, Any]) -> Signer:
         kid = str(row["kid"])
         with self._lock:
             signer = self._signers.get(kid)
@@ -139,7 +140,7 @@ class KeyRing:
                 self._signers[kid] = signer
         return signer
 
-    def published(self) -> list[dict[str, Any]]:
+    def published(self) -> list[Mapping[str, Any]]:
         """Key rows in the JWKS: next, active, and retired ones some live token may still use."""
         now = self.store.now()
         rows = []

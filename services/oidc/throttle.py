@@ -156,13 +156,17 @@ class ThrottleQueries:
         return self.engine.connect().execution_options(immediate=True)
 
     @staticmethod
-    def _ensure_throttle_row(conn: Any, key: str) -> Any:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+    def _ensure_throttle_row(conn: sa.Connection, key: str) -> sa.Insert:
         values = {"key": key, "failures": 0, "last_failure": 0, "blocked_until": 0}
-        return insert(throttle).values(**values).on_conflict_do_nothing(index_elements=["key"])
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            pg = postgresql.insert(throttle).values(**values)
+            return pg.on_conflict_do_nothing(index_elements=["key"])
+        from sqlalchemy.dialects import sqlite
+
+        lite = sqlite.insert(throttle).values(**values)
+        return lite.on_conflict_do_nothing(index_elements=["key"])
 
     def _forget_stale_throttles(self, now: int, window: int) -> None:
         """Delete series that have been quiet for ``window`` seconds after their wait ended.

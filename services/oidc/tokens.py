@@ -60,12 +60,12 @@ def public_jwk(key: PublicKeyTypes, alg: str) -> dict[str, str]:
         and isinstance(key, ec.EllipticCurvePublicKey)
         and key.curve.name == "secp256r1"
     ):
-        nums = key.public_numbers()
+        point = key.public_numbers()
         required = {
             "crv": "P-256",
             "kty": "EC",
-            "x": _int_b64(nums.x, 32),
-            "y": _int_b64(nums.y, 32),
+            "x": _int_b64(point.x, 32),
+            "y": _int_b64(point.y, 32),
         }
     else:
         raise ConfigError(f"signing key does not fit algorithm {alg}")
