@@ -98,9 +98,9 @@ def log_instance(
     """A ``TransparencyLogInstance``: ``public_key`` is PEM or DER SPKI; ``log_id`` defaults to
     SHA-256 of the DER SPKI (Rekor v1 and RFC 6962 CT log ids)."""
     key = _public_key(public_key)
-    der = keys.spki_der(key)  # type: ignore[arg-type]
+    der = keys.spki_der(key)
     if log_id is None:
-        log_id = keys.key_id(key)  # type: ignore[arg-type]
+        log_id = keys.key_id(key)
     return {
         "baseUrl": base_url.rstrip("/"),
         "hashAlgorithm": "SHA2_256",
