@@ -5,7 +5,8 @@ means (a 403, an ``invalid_request``) is each service's.
 
 - A claim is named by its top-level name (``repository``, ``email``) or, for nested claims, by an
   RFC 6901 JSON Pointer (``/kubernetes.io/namespace``; ``~1`` is ``/`` and ``~0`` is ``~`` inside
-  a name). A claim that is absent, or a pointer that leads nowhere, matches nothing.
+  a name; ``/groups/0`` is an array's first element). A claim that is absent, or a pointer that
+  leads nowhere, matches nothing.
 - A pattern is the whole value: ``*`` matches any run of characters (none included); every other
   character stands for itself (``?`` and ``[`` too). Patterns are case-sensitive.
 - A string value matches if one of the condition's patterns matches it; ``true``, ``false`` and
@@ -42,19 +43,29 @@ def pointer(name: str, where: str) -> tuple[str, ...]:
     return tuple(p.replace("~1", "/").replace("~0", "~") for p in parts)
 
 
+_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")  # RFC 6901 section 4 array-index (ASCII digits)
+
+
 def lookup(claims: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    """The value at ``path`` in ``claims``, or None when there is none."""
+    """The value at ``path`` in ``claims``, or None when there is none. As RFC 6901 section 4
+    says, a part names an object's member or, below an array, an element by its decimal index
+    (no leading zero, no ``-``)."""
     node: Any = claims
     for part in path:
-        if not isinstance(node, Mapping) or part not in node:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and _INDEX.fullmatch(part) and int(part) < len(node):
+            node = node[int(part)]
+        else:
             return None
-        node = node[part]
     return node
 
 
 def _pattern(pattern: Any, where: str) -> str:
     if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_CHARS:
-        raise ConfigError(f"{where}: a pattern must be a string of at most {MAX_PATTERN_CHARS}")
+        raise ConfigError(
+            f"{where}: a pattern must be a string of at most {MAX_PATTERN_CHARS} characters"
+        )
     return pattern
 
 
