@@ -42,9 +42,9 @@ def configure_logs(data: Path, urls: dict[str, str], database_url: str | None) -
     rekor2 = configure_rekor2(str(data / "rekor2"), database_url=database_url,
                               default_origin=urls["rekor2"].split("//", 1)[1])  # fmt: skip
     _key_uri, chain = prepare_tsa_dir(data / "tsa")
-    return {"rekor": load_signer(rekor.key_uri).public_pem,
-            "ctlog": load_signer(ctlog.key_uri).public_pem,
-            "rekor2": load_signer(rekor2.key_uri).public_pem,
+    return {"rekor": load_signer(rekor.storage()[1]).public_pem,
+            "ctlog": load_signer(ctlog.storage()[1]).public_pem,
+            "rekor2": load_signer(rekor2.storage()[1]).public_pem,
             "rekor2_origin": rekor2.origin,
             "tsa_chain": Path(chain).read_bytes()}  # fmt: skip
 

@@ -78,7 +78,7 @@ def check_ports(host: str, urls: dict[str, str], base: int) -> None:
 
 def start(
     data: Path, urls: dict[str, str], args: argparse.Namespace, instances: dict[str, str]
-) -> dict[str, subprocess.Popen]:
+) -> dict[str, subprocess.Popen[bytes]]:
     ports = {name: str(_port(urls[name])) for name in SERVICES}
     common = ["--host", args.host, "--workers", str(args.workers)]
     fulcio_config = data / "fulcio" / "config.json"
@@ -130,7 +130,7 @@ def health(url: str) -> Any:
         return None
 
 
-def _exited(name: str, proc: subprocess.Popen, url: str, log: Path) -> ConfigError:
+def _exited(name: str, proc: subprocess.Popen[bytes], url: str, log: Path) -> ConfigError:
     """Why a child stopped before it was ready, with the end of its log."""
     try:
         tail = log.read_text(errors="replace").splitlines()[-8:]
@@ -146,7 +146,7 @@ def _exited(name: str, proc: subprocess.Popen, url: str, log: Path) -> ConfigErr
 
 
 def wait_healthy(
-    procs: dict[str, subprocess.Popen],
+    procs: dict[str, subprocess.Popen[bytes]],
     urls: dict[str, str],
     instances: dict[str, str],
     timeout: float,
@@ -178,7 +178,7 @@ def wait_healthy(
             time.sleep(0.05)
 
 
-def stop(procs: dict[str, subprocess.Popen]) -> None:
+def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
     for proc in procs.values():
         if proc.poll() is None:
             try:

@@ -51,14 +51,15 @@ def trust_documents(
                     _identity(kind, e) == _identity(kind, entry) for e in root.get(kind, [])
                 ):
                     root = trustroot.rotate(root, kind, entry, now)
-    common = {"ca_urls": [urls["fulcio"]], "oidc_urls": [urls["oidc"]], "tsa_urls": [tsa_url],
-              "operator": OPERATOR, "valid_from": start}  # fmt: skip
-    signing = {
-        "default": trustroot.build_signing_config(rekor_urls=[urls["rekor"]], **common),
-        "rekor_v2": trustroot.build_signing_config(
-            rekor_v2_urls=[urls["rekor2"]], rekor_urls=[urls["rekor"]], **common
-        ),
-    }
+
+    def signing_config(rekor_v2_urls: list[str]) -> dict[str, Any]:
+        return trustroot.build_signing_config(
+            ca_urls=[urls["fulcio"]], oidc_urls=[urls["oidc"]], tsa_urls=[tsa_url],
+            rekor_urls=[urls["rekor"]], rekor_v2_urls=rekor_v2_urls,
+            operator=OPERATOR, valid_from=start,
+        )  # fmt: skip
+
+    signing = {"default": signing_config([]), "rekor_v2": signing_config([urls["rekor2"]])}
     for name, fresh in signing.items():
         old_signing = data / SIGNING_FILES[name]
         if old_signing.exists():
