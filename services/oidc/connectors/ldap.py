@@ -27,6 +27,7 @@ A new connection is opened per sign-in (no pool), so nothing is shared between t
 from __future__ import annotations
 
 import logging
+import math
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -212,7 +213,8 @@ class LDAPConnector(PasswordConnector):
         o = self.options
         conn = Connection(self._server(), user=dn, password=password,
                           authentication=SIMPLE if dn else None, auto_referrals=False,
-                          read_only=True, raise_exceptions=False, receive_timeout=o.timeout)  # fmt: skip
+                          read_only=True, raise_exceptions=False,
+                          receive_timeout=math.ceil(o.timeout))  # fmt: skip
         try:
             try:
                 conn.open(read_server_info=False)
