@@ -9,19 +9,25 @@ What is proved: the login page offers every configured way; a sign-in gives a to
 entry's entryUUID; wrong password, unknown user, disabled user, an entry without mail and an
 unreachable directory each give a clear page and no code; the throttle applies as for local
 accounts (and an unreachable directory does not count); the device flow works through LDAP.
-The connector's own checks (TLS chain and host name, plain LDAP only when configured, a hung
-directory, DN templates) are in test_connectors_ldap_tls.py.
+Then the connector on its own against the same slapd: the TLS chain and host name are checked,
+plain LDAP only when configured, a directory that never answers is given up after ``timeout``,
+a directory without a search account is used through ``user_dn_template``.
 """
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from sigstack.protocol.errors import AuthenticationError, ConfigError, UnavailableError
+from sigstack.services.oidc.connectors.ldap import LDAPConnector
+from sigstack.services.oidc.connectors.options import Options
 from tests.support.connectors import (
     Flow,
     code_of,
@@ -33,7 +39,16 @@ from tests.support.connectors import (
     verified,
     visible_text,
 )
-from tests.support.ldap import PEOPLE, READER_DN, READER_PASSWORD, Directory, ldap_connector, slapd
+from tests.support.keys import tls_pair
+from tests.support.ldap import (
+    PEOPLE,
+    PEOPLE_BASE,
+    READER_DN,
+    READER_PASSWORD,
+    Directory,
+    ldap_connector,
+    slapd,
+)
 from tests.support.oidc import csrf_from
 from tests.support.servers import free_port
 
@@ -215,3 +230,71 @@ def test_nothing_typed_is_logged_in_clear(live):
     for _, password, _ in PEOPLE.values():
         assert password not in log
     assert "not-her-password" not in log
+
+
+# -- the connector on its own ---------------------------------------------------------------------
+def connector(directory: Directory, **extra: object) -> LDAPConnector:
+    return LDAPConnector.from_options("t", "Test", Options(ldap_connector(directory, **extra), "t"))
+
+
+def test_a_certificate_from_another_ca_is_refused(directory, tmp_path):
+    other_ca, _ = tls_pair(tmp_path)
+    (tmp_path / "other.pem").write_bytes(other_ca)
+    for url in (directory.ldaps_url, directory.ldap_url):
+        ldap = connector(directory, url=url, start_tls=url.startswith("ldap:") or None,
+                         ca_file=str(tmp_path / "other.pem"))  # fmt: skip
+        with pytest.raises(UnavailableError, match="cannot be reached"):
+            ldap.authenticate("alice", PEOPLE["alice"][1])
+    assert connector(directory).authenticate("alice", PEOPLE["alice"][1]).email
+
+
+def test_the_host_name_is_checked(directory):
+    """The server's certificate names 127.0.0.1 only: reached as localhost it is refused."""
+    port = directory.ldaps_url.rsplit(":", 1)[1]
+    ldap = connector(directory, url=f"ldaps://localhost:{port}")
+    with pytest.raises(UnavailableError):
+        ldap.authenticate("alice", PEOPLE["alice"][1])
+
+
+def test_plain_ldap_only_when_configured(directory):
+    with pytest.raises(ConfigError, match="start_tls"):
+        connector(directory, url=directory.ldap_url)
+    with pytest.raises(ConfigError, match="ldaps:// is TLS already"):
+        connector(directory, start_tls=True)
+    plain = connector(directory, url=directory.ldap_url, insecure_plain=True, ca_file=None)
+    assert plain.authenticate("bob", PEOPLE["bob"][1]).email == "bob@example.org"
+
+
+def test_a_directory_that_never_answers_is_given_up_after_the_timeout():
+    with socket.socket() as listener:  # accepts connections (backlog) and never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        opts = {"type": "ldap", "url": f"ldap://127.0.0.1:{port}", "insecure_plain": True,
+                "user_base": PEOPLE_BASE, "timeout": 1}  # fmt: skip
+        ldap = LDAPConnector.from_options("hung", "Hung", Options(opts, "hung"))
+        started = time.monotonic()
+        with pytest.raises(UnavailableError):
+            ldap.authenticate("alice", "a-password")
+        assert time.monotonic() - started < 10
+
+
+def test_a_directory_without_a_search_account_through_a_dn_template(directory):
+    ldap = connector(directory, bind_dn=None, bind_password=None,
+                     user_dn_template="uid={username},ou=people,dc=example,dc=org")  # fmt: skip
+    alice = ldap.authenticate("alice", PEOPLE["alice"][1])
+    assert (alice.email, alice.name, alice.groups) == (
+        "alice@example.org", "alice", ("release-managers", "signers"))  # fmt: skip
+    assert alice.subject == entry_uuid(directory, "alice")
+    with pytest.raises(AuthenticationError):
+        ldap.authenticate("alice", "wrong")
+    with pytest.raises(AuthenticationError):
+        ldap.authenticate("alice,ou=people", PEOPLE["alice"][1])  # escaped, so no such entry
+    with pytest.raises(AuthenticationError, match="disabled"):
+        ldap.authenticate("erin", PEOPLE["erin"][1])
+
+
+def test_a_refused_search_account_is_the_operators_problem_not_a_wrong_password(directory):
+    ldap = connector(directory, bind_password="not-the-reader-password")
+    with pytest.raises(UnavailableError):
+        ldap.authenticate("alice", PEOPLE["alice"][1])
