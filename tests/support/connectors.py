@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import jwt
 import requests
@@ -44,8 +44,9 @@ class Flow:
 
 
 def location(resp: requests.Response) -> str:
+    """Where a redirect sends the browser (a relative Location resolved as a browser does)."""
     assert resp.status_code in (302, 303), (resp.status_code, resp.text[:500])
-    return str(resp.headers["Location"])
+    return urljoin(resp.url, resp.headers["Location"])
 
 
 def code_of(resp: requests.Response) -> str:
