@@ -17,12 +17,15 @@ from sigstack.protocol.errors import VerificationError
 
 from . import device, login, signin
 from .connectors.registry import Registry
+from .exchange import TOKEN_EXCHANGE, Exchange, TokenExchangeGrant
 from .grants import DEVICE_GRANT, CodeGrant, OIDCServer, ServiceAccountGrant
 from .issuer import SCOPES, Issuer
 
 
-def discovery(issuer: Issuer) -> dict[str, Any]:
-    """The OpenID Provider metadata (OIDC Discovery §3, RFC 8414 fields)."""
+def discovery(issuer: Issuer, exchange: bool = False) -> dict[str, Any]:
+    """The OpenID Provider metadata (OIDC Discovery §3, RFC 8414 fields); RFC 8693 token exchange
+    is listed when it is configured."""
+    grant_types = ["authorization_code", DEVICE_GRANT, "client_credentials"]
     return {
         "issuer": issuer.url,
         "authorization_endpoint": issuer.endpoint("/auth"),
@@ -32,7 +35,7 @@ def discovery(issuer: Issuer) -> dict[str, Any]:
         "device_authorization_endpoint": issuer.endpoint("/device/code"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", DEVICE_GRANT, "client_credentials"],
+        "grant_types_supported": grant_types + ([TOKEN_EXCHANGE] if exchange else []),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": issuer.keyring.algorithms(),
         "code_challenge_methods_supported": ["S256"],
@@ -70,17 +73,22 @@ def _bearer_error(description: str, status: int = 401) -> Response:
     return resp
 
 
-def register(app: Flask, issuer: Issuer, connectors: Registry) -> OIDCServer:
+def register(
+    app: Flask, issuer: Issuer, connectors: Registry, exchange: Exchange | None = None
+) -> OIDCServer:
     server = OIDCServer(issuer)
     server.register_grant(CodeGrant)
     server.register_grant(device.DeviceGrant)
     server.register_grant(ServiceAccountGrant)
-    server.register_endpoint(device.DeviceEndpoint(server))
+    if exchange is not None:
+        server.register_grant(TokenExchangeGrant, [TokenExchangeGrant.extension(exchange)])
+    # authlib annotates this as an Endpoint, which its own device endpoint is not
+    server.register_endpoint(device.DeviceEndpoint(server))  # type: ignore[arg-type]
     prefix = issuer.path_prefix
 
     @app.get(f"{prefix}/.well-known/openid-configuration")
     def openid_configuration() -> Response:
-        resp = jsonify(discovery(issuer))
+        resp = jsonify(discovery(issuer, exchange is not None))
         resp.headers["Cache-Control"] = "public, max-age=300"
         resp.headers["Access-Control-Allow-Origin"] = "*"
         return resp
@@ -95,10 +103,9 @@ def register(app: Flask, issuer: Issuer, connectors: Registry) -> OIDCServer:
     @app.post(f"{prefix}/token")
     def token() -> Response:
         try:
-            resp: Response = server.create_token_response()
+            return server.token_response()
         except OAuth2Error as error:
-            resp = server.handle_error_response(None, error)
-        return resp
+            return server.error_response(error)
 
     @app.route(f"{prefix}/userinfo", methods=["GET", "POST"])
     def userinfo() -> Response:

@@ -20,11 +20,14 @@ statement in the database, so they hold across threads, workers and hosts.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from authlib.common.security import generate_token
 from authlib.common.urls import add_params_to_uri
 from authlib.consts import default_json_headers
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     AccessDeniedError,
     InvalidGrantError,
@@ -62,7 +65,8 @@ from .login import (
 )
 from .store import Identity
 
-_USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")
+_USER_CODE_LETTERS = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1: no vowels, no look-alikes
+_USER_CODE = re.compile(rf"^[{_USER_CODE_LETTERS}]{{4}}-[{_USER_CODE_LETTERS}]{{4}}$")
 
 
 def normalise_user_code(text: str) -> str:
@@ -83,10 +87,15 @@ class DeviceEndpoint(DeviceAuthorizationEndpoint):
         self.EXPIRES_IN = server.issuer.settings.device_lifetime
         self.INTERVAL = server.issuer.settings.device_interval
 
-    def create_endpoint_response(self, request: Any) -> tuple[int, dict[str, Any], Any]:
+    def create_endpoint_response(
+        self, request: FlaskOAuth2Request
+    ) -> tuple[int, dict[str, Any], Any]:
         payload = request.payload.data
         check_challenge(payload, required=False)
-        client = self.authenticate_client(request)
+        client = self.server.authenticate_client(
+            request, self.CLIENT_AUTH_METHODS, self.ENDPOINT_NAME
+        )
+        request.client = client
         self.server.validate_requested_scope(request.payload.scope)
         device_code, user_code = self.generate_device_code(), self.generate_user_code()
         issuer = self.server.issuer
@@ -111,6 +120,13 @@ class DeviceEndpoint(DeviceAuthorizationEndpoint):
         }
         return 200, body, default_json_headers
 
+    def generate_device_code(self) -> str:
+        return generate_token(42)  # as authlib's
+
+    def generate_user_code(self) -> str:
+        """``BCDF-GHJK``: two groups of four letters, as authlib's string user codes."""
+        return "-".join(generate_token(4, _USER_CODE_LETTERS) for _ in range(2))
+
     def get_verification_uri(self) -> str:
         return self.server.issuer.endpoint("/device")
 
@@ -122,7 +138,7 @@ class DeviceEndpoint(DeviceAuthorizationEndpoint):
 
 
 class DeviceRecord:
-    def __init__(self, row: dict[str, Any], now: int, device_code: str) -> None:
+    def __init__(self, row: Mapping[str, Any], now: int, device_code: str) -> None:
         self.row = row
         self.now = now
         self.device_code = device_code
@@ -146,6 +162,7 @@ class DeviceGrant(DeviceCodeGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
     server: OIDCServer
+    request: FlaskOAuth2Request
 
     def validate_token_request(self) -> None:
         # authlib's version, with the row read once and an unknown, used or expired code answered
@@ -197,13 +214,16 @@ class DeviceGrant(DeviceCodeGrant):
         store = self.server.issuer.store
         return not store.record_poll(credential.device_code, credential.now)
 
-    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
-        credential: DeviceRecord = self.request.credential
+    # types-authlib types the body as str; authlib's own grants return the token dict
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:  # type: ignore[override]
+        credential, user = self.request.credential, self.request.user
+        if not isinstance(credential, DeviceRecord) or not isinstance(user, Identity):
+            raise InvalidGrantError("the device code is unknown, used or expired")
         issuer = self.server.issuer
         if not issuer.store.take_device(credential.device_code):
             raise InvalidGrantError("the device code was used already")
         token = issuer.issue(
-            self.request.user, audience=credential.get_client_id(), scope=credential.get_scope()
+            user, audience=credential.get_client_id(), scope=credential.get_scope()
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
@@ -215,10 +235,9 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer, connectors: Registr
     @app.post(f"{prefix}/device/code")
     def device_authorization() -> Response:
         try:
-            resp: Response = server.create_endpoint_response("device_authorization")
+            return server.device_response()
         except OAuth2Error as error:
-            resp = server.handle_error_response(None, error)
-        return resp
+            return server.error_response(error)
 
     def _page(
         csrf: str,

@@ -18,16 +18,23 @@ The device grant and its PKCE check are in ``device.py``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request, grants
+
+# types-authlib declares only ClientAuthentication in this module; authlib 1.9 has the function
+from authlib.oauth2.rfc6749.authenticate_client import (  # type: ignore[attr-defined]
+    authenticate_client_secret_basic,
+)
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidGrantError,
@@ -37,11 +44,11 @@ from authlib.oauth2.rfc6749.errors import (
     UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from flask import Response
 
 from sigstack.protocol.errors import VerificationError
 
-from . import pages, passwords
+from . import pages, passwords, tokens
 from .issuer import OOB_REDIRECT, SCOPES, Issuer
 from .store import Identity
 
@@ -133,7 +140,7 @@ def _basic_credentials(headers: Any) -> tuple[str | None, str | None] | None:
     """authlib's ``extract_basic_authorization``; None for credentials that are not UTF-8 (authlib
     raised UnicodeDecodeError for them: a 500)."""
     try:
-        return extract_basic_authorization(headers)  # type: ignore[no-any-return]
+        return extract_basic_authorization(headers)
     except UnicodeDecodeError:
         return None
 
@@ -178,7 +185,8 @@ def check_pkce(
         raise InvalidRequestError("malformed code_verifier")
     if method != "S256":
         raise InvalidGrantError("only the S256 code_challenge_method is accepted")
-    if not hmac.compare_digest(create_s256_code_challenge(verifier).encode(), challenge.encode()):
+    s256 = tokens.b64url(hashlib.sha256(verifier.encode("ascii")).digest())  # RFC 7636 §4.2
+    if not hmac.compare_digest(s256.encode(), challenge.encode()):
         raise InvalidGrantError("code_verifier does not match the code_challenge")
 
 
@@ -204,7 +212,8 @@ class OIDCServer(AuthorizationServer):
         self._query_client = self._lookup_client
         self._save_token = lambda token, request: None  # tokens are JWTs; nothing to store
         self.scopes_supported = list(SCOPES)
-        self.register_token_generator("default", self._no_generator)
+        # types-authlib asks for a BearerTokenGenerator; authlib takes any callable
+        self.register_token_generator("default", self._no_generator)  # type: ignore[arg-type]
         self.register_client_auth_method("none", authenticate_public)
         self.register_client_auth_method("client_secret_basic", authenticate_basic)
 
@@ -216,12 +225,30 @@ class OIDCServer(AuthorizationServer):
         if not invalid_error_characters(response_type):
             return super().get_authorization_grant(request)
         redirect_uri = None
-        client = self.query_client(request.payload.client_id or "")
+        client = self._lookup_client(request.payload.client_id or "")
         uri = request.payload.redirect_uri
         if client is not None and uri and client.check_redirect_uri(uri):
             redirect_uri = uri  # RFC 6749 section 4.1.2.1: a checked client and URI get a redirect
         # authlib's error describes itself as "response_type=<its first argument> is not supported"
         raise UnsupportedResponseTypeError("(unprintable)", redirect_uri=redirect_uri)
+
+    def token_response(self) -> Response:
+        """``create_token_response`` for the current Flask request."""
+        # types-authlib declares the framework-neutral (status, body, headers); Flask's server
+        # hands that to handle_response, which makes the Response
+        return self.create_token_response()  # type: ignore[return-value]
+
+    def device_response(self) -> Response:
+        """The device authorization endpoint's answer to the current Flask request."""
+        response = self.create_endpoint_response("device_authorization")  # type: ignore[no-untyped-call]  # types-authlib leaves it unannotated
+        if not isinstance(response, Response):
+            raise RuntimeError("the device authorization endpoint gave no response")
+        return response
+
+    def error_response(self, error: OAuth2Error) -> Response:
+        """authlib's answer to an OAuth error raised outside a grant (no request to name)."""
+        # types-authlib: request is not Optional, the result an object (Flask's is a Response)
+        return self.handle_error_response(None, error)  # type: ignore[arg-type, return-value]
 
     @staticmethod
     def _no_generator(**_kwargs: Any) -> None:
@@ -239,8 +266,15 @@ class OIDCServer(AuthorizationServer):
         return Client(client_id, public=False, secret_hash=row["secret_hash"], identity=identity)
 
 
+def request_client(request: OAuth2Request) -> Client:
+    """The request's authenticated client: always one of ours (``OIDCServer._lookup_client``)."""
+    if not isinstance(request.client, Client):
+        raise InvalidClientError()
+    return request.client
+
+
 class CodeRecord:
-    def __init__(self, row: dict[str, Any], code: str) -> None:
+    def __init__(self, row: Mapping[str, Any], code: str) -> None:
         self.row = row
         self.code = code
 
@@ -256,11 +290,14 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     # §5.2); service accounts that pass it are then refused by check_grant_type.
     TOKEN_ENDPOINT_AUTH_METHODS = ["none", "client_secret_basic"]
     server: OIDCServer
+    request: FlaskOAuth2Request
 
     @staticmethod
-    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+    def validate_authorization_redirect_uri(request: OAuth2Request, client: ClientMixin) -> str:
         # authlib echoes the URI into the error text and crashes on some characters; we answer
         # with a fixed message (and never redirect to an unvalidated URI).
+        if request.payload is None:
+            raise InvalidRequestError("missing redirect_uri")
         uri = request.payload.redirect_uri
         if not uri:
             raise InvalidRequestError("missing redirect_uri", state=request.payload.state)
@@ -309,7 +346,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             expires_at=now + self.server.issuer.settings.code_lifetime,
         )
 
-    def query_authorization_code(self, code: str, client: Client) -> CodeRecord | None:
+    def query_authorization_code(self, code: str, client: ClientMixin) -> CodeRecord | None:
         row = self.server.issuer.store.find_code(code)
         if row is None or row["client_id"] != client.get_client_id():
             return None
@@ -317,7 +354,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
-        row = self.request.authorization_code.row
+        row = self._record().row
         check_pkce(
             row["code_challenge"],
             row["code_challenge_method"],
@@ -325,8 +362,16 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             required=True,
         )
 
-    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
-        record: CodeRecord = self.request.authorization_code
+    def _record(self) -> CodeRecord:
+        """The code validate_token_request found (query_authorization_code's record)."""
+        record = self.request.authorization_code
+        if not isinstance(record, CodeRecord):
+            raise InvalidGrantError("no authorization code")
+        return record
+
+    # types-authlib types the body as str; authlib's own grants return the token dict
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:  # type: ignore[override]
+        record = self._record()
         issuer = self.server.issuer
         if not issuer.store.take_code(record.code):
             raise InvalidGrantError("the code was used already")
@@ -335,7 +380,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidGrantError("the account behind this code is gone or disabled")
         token = issuer.issue(
             identity,
-            audience=self.request.client.get_client_id(),
+            audience=request_client(self.request).get_client_id(),
             scope=record.get_scope(),
             nonce=record.row["nonce"],
             auth_time=record.row["auth_time"],
@@ -354,6 +399,8 @@ class ServiceAccountGrant(grants.ClientCredentialsGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
     server: OIDCServer
+    request: FlaskOAuth2Request
+    audience = ""  # the checked audience (authlib makes a grant object per request)
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -366,19 +413,21 @@ class ServiceAccountGrant(grants.ClientCredentialsGrant):
             raise InvalidTargetError(
                 description="this issuer does not mint tokens for that audience"
             )
-        self.request.audience = audience
+        self.audience = audience
 
-    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
-        client: Client = self.request.client
+    # types-authlib types the body as str; authlib's own grants return the token dict
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:  # type: ignore[override]
+        client = request_client(self.request)
         issuer = self.server.issuer
-        assert client.identity is not None
-        token = issuer.issue(client.identity, audience=self.request.audience, scope="openid email")
+        if client.identity is None:  # check_grant_type admits service accounts only
+            raise InvalidClientError()
+        token = issuer.issue(client.identity, audience=self.audience, scope="openid email")
         issuer.store.audit(
             "service_token",
             "success",
             username=client.identity.name,
             client_id=client.client_id,
-            detail={"aud": self.request.audience},
+            detail={"aud": self.audience},
         )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
