@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "sigstack.services.tsa.cli:main",
         "timestamp authority admin: `tsa create-chain`, `tsa check-chain`",
     ),
+    "rekor": ("sigstack.services.rekor.cli:main", "Rekor log admin: `rekor freeze`"),
+    "rekor2": ("sigstack.services.rekor2.cli:main", "Rekor v2 log admin: `rekor2 freeze`"),
     "witness": (
         "sigstack.services.witness.cli:main",
         "witness admin: `witness vkey`, `witness log-list`, `witness feed`",

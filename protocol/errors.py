@@ -44,6 +44,19 @@ class ConflictError(Error):
         self.log_index = log_index
 
 
+class FrozenError(Error):
+    """The log is frozen: read-only for good, it takes no new entry (HTTP 405, rekor-tiles' answer
+    for a frozen log). ``successor`` is the URL of the log that replaces it, when known;
+    ``allow`` the methods the path still answers (the 405's ``Allow`` header)."""
+
+    def __init__(
+        self, message: str, successor: str | None = None, *, allow: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.successor = successor
+        self.allow = allow
+
+
 class AuthenticationError(Error):
     """A credential (a password, a client secret) was refused (HTTP 401)."""
 

@@ -8,6 +8,9 @@
 - ``add`` is "log this entry, or tell me it exists": the rendered entry, or a ``ConflictError``
   naming the existing one (409 with ``Location``). Search keys go to ``store`` in the batch's
   transaction; the search SQL is there too.
+- ``freeze`` makes the log read-only for good (a shard replaced by a new log): its final
+  checkpoint carries the extension line ``Log frozen — <time>``, and ``add`` answers
+  ``FrozenError`` (405) from then on; reads and proofs go on against the final checkpoint.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from sigstack.protocol import note
-from sigstack.protocol.errors import ConflictError, NotFoundError, ValidationError
+from sigstack.protocol.errors import ConflictError, FrozenError, NotFoundError, ValidationError
 from sigstack.protocol.rekor import set_payload
 from sigstack.services.keys import Signer
-from sigstack.services.tlog import Entry, Log, Sequenced, TreeHead, open_log
+from sigstack.services.tlog import Entry, Frozen, Log, Sequenced, TreeHead, frozen_line, open_log
 
 from . import store
 from .types import Prepared
@@ -65,6 +68,15 @@ class RekorLog:
     def _sign_head(self, size: int, root: bytes, timestamp_ms: int) -> str:
         checkpoint = note.Checkpoint(self.origin, size, root)
         return note.sign_checkpoint(checkpoint, self.hostname, self.log_id[:4], self.signer.sign)
+
+    def _sign_final(self, size: int, root: bytes, frozen_ms: int) -> str:
+        checkpoint = note.Checkpoint(self.origin, size, root, (frozen_line(frozen_ms),))
+        return note.sign_checkpoint(checkpoint, self.hostname, self.log_id[:4], self.signer.sign)
+
+    def freeze(self, successor: str | None = None) -> Frozen:
+        """Freeze the log for good (``tlog.Log.freeze``) with a final checkpoint; ``successor``
+        is the URL of the log that replaces it, named in the refusals of later writes."""
+        return self.log.freeze(self._sign_final, successor)
 
     def head(self) -> TreeHead:
         head = self.log.head()
@@ -109,7 +121,10 @@ class RekorLog:
     def add(self, prepared: Prepared) -> Added:
         """Log ``prepared`` (block until committed) and answer it; ``ConflictError`` with the
         existing entry's ``Location`` when an equal body is logged already."""
-        appended = self.log.append(prepared.body, keys=prepared.index_keys)
+        try:
+            appended = self.log.append(prepared.body, keys=prepared.index_keys)
+        except FrozenError as exc:  # the entries path still answers reads
+            raise FrozenError(exc.message, exc.successor, allow=("GET", "HEAD")) from None
         entry_id = self.entry_id(appended.leaf_hash)
         location = f"{ENTRIES}/{entry_id}"
         if appended.duplicate:

@@ -17,6 +17,8 @@
   ``services.rekor.store``'s).
 - ``add`` is "log this entry, or tell me it exists": the ``TransparencyLogEntry``, or a
   ``ConflictError`` carrying the existing entry's index (409 with ``x-log-index``).
+- ``freeze`` makes the log read-only for good (rekor-tiles' ``--read-only`` with its final
+  checkpoint): writes are refused with a 405 from then on, reads and tiles go on.
 """
 
 from __future__ import annotations
@@ -31,7 +33,15 @@ from sigstack.protocol import note
 from sigstack.protocol.errors import ConfigError, ConflictError
 from sigstack.services.keys import Signer
 from sigstack.services.rekor.store import add_keys, indexes_matching
-from sigstack.services.tlog import Log, Sequenced, TreeHead, log_names, open_log
+from sigstack.services.tlog import (
+    Frozen,
+    Log,
+    Sequenced,
+    TreeHead,
+    frozen_line,
+    log_names,
+    open_log,
+)
 
 from .entries import KIND, VERSION, Prepared
 
@@ -116,6 +126,15 @@ class Rekor2Log:
     def _sign_head(self, size: int, root: bytes, timestamp_ms: int) -> str:
         checkpoint = note.Checkpoint(self.origin, size, root)
         return note.sign_checkpoint(checkpoint, self.origin, self.key_id[:4], self.signer.sign)
+
+    def _sign_final(self, size: int, root: bytes, frozen_ms: int) -> str:
+        checkpoint = note.Checkpoint(self.origin, size, root, (frozen_line(frozen_ms),))
+        return note.sign_checkpoint(checkpoint, self.origin, self.key_id[:4], self.signer.sign)
+
+    def freeze(self, successor: str | None = None) -> Frozen:
+        """Freeze the log for good (``tlog.freeze``): a final checkpoint with the extension line
+        ``Log frozen — <time>``, and every later write refused (405, naming ``successor``)."""
+        return self.log.freeze(self._sign_final, successor)
 
     def head(self) -> TreeHead:
         head = self.log.head()

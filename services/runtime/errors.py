@@ -4,7 +4,8 @@ Each ``protocol.errors`` class has a status (``STATUS``); the body is built by a
 formatter (Rekor and the CT log answer ``{"code": <status>, "message": ...}``; Fulcio and the Rekor
 v2 log answer as grpc-gateway does, ``grpc_body``; the OIDC issuer as OAuth 2.0 does). Headers come
 from the error too: ``Location`` and ``x-log-index`` of a ``ConflictError`` (the existing entry),
-``Retry-After`` of a ``RateLimitedError``. Foreign exceptions never reach a client: they are logged
+``Retry-After`` of a ``RateLimitedError``, ``Allow`` of a ``FrozenError`` (a frozen log's 405).
+Foreign exceptions never reach a client: they are logged
 with the request id and answered with a generic 500.
 """
 
@@ -30,6 +31,7 @@ STATUS: list[tuple[type[errors.Error], int]] = [
     (errors.AuthenticationError, 401),
     (errors.PermissionDeniedError, 403),
     (errors.NotFoundError, 404),
+    (errors.FrozenError, 405),
     (errors.ConflictError, 409),
     (errors.RateLimitedError, 429),
     (errors.InternalError, 500),
@@ -57,6 +59,8 @@ def headers_of(exc: errors.Error) -> dict[str, str]:
             out["x-log-index"] = str(exc.log_index)
     if isinstance(exc, errors.RateLimitedError) and exc.retry_after:
         out["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.FrozenError):  # RFC 9110 section 15.5.6: a 405 carries Allow
+        out["Allow"] = ", ".join(exc.allow)
     return out
 
 

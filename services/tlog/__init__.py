@@ -5,7 +5,8 @@ how a head is signed (``sign_head(size, root, timestamp_ms) -> str``, stored wit
 else is written in the same transaction (``on_sequenced``, given typed ``Sequenced`` records) and
 what a duplicate means to their clients (``Appended.duplicate``). See ``engine`` for the write
 path, ``reads`` for heads, entries and proofs, ``tiles`` for the storage layout, ``resources`` for
-the tlog-tiles resources and ``api`` for serving them over HTTP (once, for every log).
+the tlog-tiles resources and ``api`` for serving them over HTTP (once, for every log). A log can
+be frozen for good (``Log.freeze``): read-only, with a final checkpoint.
 """
 
 from .engine import (
@@ -19,20 +20,26 @@ from .engine import (
     identity_of,
     open_log,
 )
-from .reads import LogReads, TreeReader, log_names, open_reader
+from .freeze import describe, freeze_tree, frozen_error, frozen_line
+from .reads import Frozen, LogReads, TreeReader, log_names, open_reader
 from .tiles import WIDTH, tile_path
 
 __all__ = [
     "WIDTH",
     "Appended",
     "Entry",
+    "Frozen",
     "Log",
     "LogReads",
     "OnSequenced",
     "Sequenced",
     "TreeHead",
     "TreeReader",
+    "describe",
     "entry_bundle",
+    "freeze_tree",
+    "frozen_error",
+    "frozen_line",
     "identity_of",
     "log_names",
     "open_log",

@@ -13,6 +13,11 @@ in process memory (the tile cache holds immutable prefixes only).
 
 Reads (entries, heads, proofs, tiles, in ``reads``) need no lock: tiles only grow, so proofs built for a
 committed head stay valid while writers append.
+
+Freezing (``Log.freeze``) takes the same row lock: it waits for the batch being committed, marks the
+tree frozen (``tlog_trees.frozen_ms``) and stores a final signed checkpoint of the head it found.
+Every entry acknowledged before is in that checkpoint; every batch after it reads the mark under
+the lock and is refused (``FrozenError``), by every worker and host, after any restart.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from sigstack.protocol.errors import ConfigError, UnavailableError, ValidationEr
 from sigstack.services.runtime import db
 
 from . import store
-from .reads import Entry, LogReads, TreeHead
+from .freeze import SignHead, freeze_tree, frozen_error
+from .reads import Entry, Frozen, LogReads, TreeHead
 from .tiles import Edge, Tile
 
 log = logging.getLogger("sigstack.tlog")
@@ -68,7 +74,6 @@ class Sequenced:
     keys: tuple[str, ...]
 
 
-SignHead = Callable[[int, bytes, int], str]
 OnSequenced = Callable[[Connection, list[Sequenced]], None]
 
 
@@ -116,6 +121,8 @@ class Log(LogReads):
         self._pid = -1
         self._queue: queue.Queue[_Pending] = queue.Queue()
         self._start_lock = threading.Lock()
+        self._frozen: str | None = None  # set once a batch found the log frozen: its successor
+        self._is_frozen = False
 
     # ---- writing -------------------------------------------------------------------------------
 
@@ -131,6 +138,8 @@ class Log(LogReads):
         hash); ``keys`` reach ``on_sequenced`` if the leaf is new (Rekor's search index)."""
         if len(leaf) > MAX_LEAF:
             raise ValidationError(f"entry is {len(leaf)} bytes; the log accepts at most {MAX_LEAF}")
+        if self._is_frozen:  # for good: no need to ask the database again
+            raise frozen_error(self._frozen)
         self._ensure_sequencer()
         item = _Pending(leaf, identity, extra, keys)
         self._queue.put(item)
@@ -210,14 +219,16 @@ class Log(LogReads):
         conn = self._writer()
         try:
             with conn.begin():
-                row = conn.exec_driver_sql(
-                    _LOCK_PG if _pg(conn) else _LOCK_SQLITE, {"t": self.tree_id}
-                ).one()
-                edge = self._edge
-                if edge is None or edge.size != row.size:
-                    edge = self._load_edge(conn, row.size)
-                edge.begin()
-                head, results = self._sequence(conn, edge, batch, row)
+                row = store.lock_head(conn, self.tree_id)
+                edge: Edge | None = None
+                if row.frozen_ms is not None:  # nothing written: the transaction ends empty
+                    self._frozen, self._is_frozen = row.successor, True
+                else:
+                    edge = self._edge
+                    if edge is None or edge.size != row.size:
+                        edge = self._load_edge(conn, row.size)
+                    edge.begin()
+                    head, results = self._sequence(conn, edge, batch, row)
         except BaseException:
             self._edge = None
             self._conn = None
@@ -225,6 +236,11 @@ class Log(LogReads):
                 conn.invalidate()  # whatever state the failure left it in, it is not reused
                 conn.close()
             raise
+        if edge is None:  # the log is frozen
+            for item in batch:
+                item.error = frozen_error(self._frozen)
+                item.done.set()
+            return
         self._edge = edge
         with self._cache_lock:
             for level, index, data in edge.changed_tiles():
@@ -317,11 +333,11 @@ class Log(LogReads):
         except ValueError as exc:
             raise ConfigError(f"log {self.tree_id} storage is inconsistent: {exc}") from exc
 
+    # ---- freezing ------------------------------------------------------------------------------
 
-_LOCK_PG = (
-    "SELECT size, root_hash, timestamp_ms, note FROM tlog_trees WHERE tree_id = %(t)s FOR UPDATE"
-)
-_LOCK_SQLITE = "SELECT size, root_hash, timestamp_ms, note FROM tlog_trees WHERE tree_id = :t"
+    def freeze(self, final_note: SignHead, successor: str | None = None) -> Frozen:
+        """Make the log read-only for good with a final checkpoint (``freeze.freeze_tree``)."""
+        return freeze_tree(self, final_note, successor)
 
 
 def _pg(conn: Connection) -> bool:
@@ -388,7 +404,9 @@ def identity_of(*parts: bytes) -> bytes:
 
 __all__ = [
     "Appended",
+    "SignHead",
     "Entry",
+    "Frozen",
     "Log",
     "OnSequenced",
     "Sequenced",

@@ -33,6 +33,16 @@ class TreeHead:
 
 
 @dataclass(frozen=True)
+class Frozen:
+    """A frozen log: its final head (the final checkpoint in ``head.note``), when it was frozen,
+    and the URL of the log that replaces it (if the operator named one)."""
+
+    head: TreeHead
+    frozen_ms: int
+    successor: str | None
+
+
+@dataclass(frozen=True)
 class Entry:
     index: int
     leaf: bytes
@@ -57,6 +67,19 @@ class LogReads:
                 )
             ).one()
         return TreeHead(r.size, bytes(r.root_hash), r.timestamp_ms, r.note)
+
+    def frozen(self) -> Frozen | None:
+        """The log's frozen state, or None while it takes entries."""
+        t = store.trees
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                select(t.c.size, t.c.root_hash, t.c.timestamp_ms, t.c.note, t.c.frozen_ms,
+                       t.c.successor).where(t.c.tree_id == self.tree_id)
+            ).one()  # fmt: skip
+        if r.frozen_ms is None:
+            return None
+        head = TreeHead(r.size, bytes(r.root_hash), r.timestamp_ms, r.note)
+        return Frozen(head, r.frozen_ms, r.successor)
 
     def entries(self, start: int, end: int) -> list[Entry]:
         e = store.entries

@@ -2,7 +2,8 @@
 
 - ``tlog_trees``: one row per log (tree): its key, and its latest committed head (size, root, signed
   note). Writers lock this row for the length of a batch, which is how several workers and hosts
-  agree on one sequence.
+  agree on one sequence. ``frozen_ms`` (with ``successor``, the log that replaces it) marks a
+  log frozen for good: its head is its final checkpoint and every later append is refused.
 - ``tlog_entries``: the leaves, by index; ``identity`` (unique per tree) is what deduplicates.
 - ``tlog_tiles``: RFC 6962 hashes as C2SP tlog-tiles (256 hashes of one level per tile; level L holds
   the roots of complete 256^L-leaf subtrees). The rightmost tile of a level is rewritten as it fills;
@@ -11,9 +12,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Index,
     LargeBinary,
     PrimaryKeyConstraint,
@@ -36,6 +40,8 @@ trees = Table(
     Column("root_hash", LargeBinary, nullable=False),
     Column("timestamp_ms", BigInteger, nullable=False),
     Column("note", Text, nullable=False),
+    Column("frozen_ms", BigInteger, nullable=True),  # set once: the log is read-only for good
+    Column("successor", String(2048), nullable=True),  # the URL of the log that replaces it
 )
 
 entries = Table(
@@ -62,3 +68,17 @@ tiles = Table(
     Column("hashes", LargeBinary, nullable=False),
     PrimaryKeyConstraint("tree_id", "level", "idx", name="pk_tlog_tiles"),
 )
+
+
+_HEAD = "SELECT size, root_hash, timestamp_ms, note, frozen_ms, successor FROM tlog_trees "
+
+
+def lock_head(conn: Connection, tree_id: int) -> Any:
+    """Lock the tree's row for the transaction (``SELECT ... FOR UPDATE`` on PostgreSQL; on
+    SQLite the transaction is ``BEGIN IMMEDIATE`` already) and return its head and frozen state:
+    how writers and freezing agree on one sequence."""
+    if conn.dialect.name == "postgresql":
+        sql = _HEAD + "WHERE tree_id = %(t)s FOR UPDATE"
+    else:
+        sql = _HEAD + "WHERE tree_id = :t"
+    return conn.exec_driver_sql(sql, {"t": tree_id}).one()

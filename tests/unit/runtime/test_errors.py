@@ -46,7 +46,7 @@ def test_every_class_of_the_tree_has_its_status() -> None:
     assert statuses == {
         "SchemaError": 422, "ValidationError": 400, "VerificationError": 400,
         "AuthenticationError": 401, "PermissionDeniedError": 403, "NotFoundError": 404,
-        "ConflictError": 409,
+        "FrozenError": 405, "ConflictError": 409,
         "RateLimitedError": 429, "InternalError": 500, "ConfigError": 500,
         "UnavailableError": 503,
     }  # fmt: skip

@@ -1,0 +1,63 @@
+"""``sigstack rekor2 freeze``: make a Rekor v2 log read-only for good (rekor-tiles' ``--read-only``
+and freeze-checkpoint in one step), for a shard replaced by a new log.
+
+As ``sigstack rekor freeze`` (services/rekor/cli.py): the log the data directory or
+``--database-url`` holds is frozen in its database, so every worker and host refuses writes from
+the next batch on (405, naming ``--successor``) without a restart; the final checkpoint carries
+``Log frozen — <time>``; the command prints it with the freeze time. ``--origin`` names the log
+when the database holds several v2 logs. Freezing a frozen log changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from sigstack.protocol.errors import ConfigError
+from sigstack.services.tlog import describe
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sigstack rekor2", description="Rekor v2 log administration.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("freeze", help="make the log read-only for good, with a final checkpoint")
+    sp.add_argument("--data-dir", required=True, help="the log's data directory (its key)")
+    sp.add_argument("--database-url", help="the log's PostgreSQL database (default: the data "
+                    "directory's SQLite file, or $SIGSTACK_REKOR2_DATABASE_URL)")  # fmt: skip
+    sp.add_argument("--key", dest="key_uri", help="key URI, when not the data directory's file")
+    sp.add_argument("--config", help="the server's configuration file (JSON)")
+    sp.add_argument("--origin", help="the log's origin, when the database holds several")
+    sp.add_argument("--successor", metavar="URL",
+                    help="the base URL of the log that replaces it, named to refused writers")  # fmt: skip
+    return p
+
+
+def freeze(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from sigstack.services.keys import load_signer
+    from sigstack.services.runtime import datadir, db
+
+    from .config import Rekor2Config
+    from .log import Rekor2Log, origins_in, resolve_origin
+
+    flags = {"database_url": args.database_url, "key_uri": args.key_uri, "origin": args.origin}
+    config = Rekor2Config.load(file=args.config, environ=environ, flags=flags)
+    if not config.key_uri and not (Path(args.data_dir) / "rekor2-key.pem").exists():
+        raise ConfigError(f"{args.data_dir} holds no Rekor v2 log key (rekor2-key.pem)")
+    directory = datadir.prepare_data_dir(args.data_dir, "rekor2", database_url=config.database_url,
+                                         key_uri=config.key_uri)  # fmt: skip
+    engine = db.make_engine(directory.database_url)
+    try:
+        if not origins_in(engine):
+            raise ConfigError("this database holds no Rekor v2 log")
+        origin = resolve_origin(engine, config.origin, "", create=False)
+        log = Rekor2Log(engine, load_signer(directory.key_uri), origin)
+        print(describe("rekor2", origin, log.freeze(args.successor)))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    return freeze(_parser().parse_args(argv), os.environ)
