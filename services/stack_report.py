@@ -38,7 +38,7 @@ def sigstack_command() -> str:
     found = executable("sigstack")
     if found is not None:
         return shlex.quote(str(found))
-    return f"{shlex.quote(sys.executable)} -m client.cli"  # a checkout that was never installed
+    return f"{shlex.quote(sys.executable)} -m sigstack.client.cli"  # a checkout never installed
 
 
 def token_command(account_file: Path, account: Mapping[str, Any]) -> tuple[str, str | None]:
