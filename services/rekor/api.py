@@ -2,8 +2,8 @@
 tlog-tiles read API is the engine's, ``services.tlog.api``).
 
 Statuses follow Rekor (spec/rekor.md section 1): malformed JSON 400, schema violations 422, entry
-validation 400, duplicates 409 with ``Location`` (``RekorLog.add`` raises it), created 201 with
-``Location`` and ``ETag``.
+validation 400 (also an entry the operator's ``trusted_ca_file`` refuses, ``trustedca``), duplicates
+409 with ``Location`` (``RekorLog.add`` raises it), created 201 with ``Location`` and ``ETag``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sigstack.protocol.errors import NotFoundError, SchemaError, ValidationError
 from sigstack.protocol.merkle import leaf_hash
 
 from .log import ENTRIES, RekorLog
+from .trustedca import TrustedCA
 from .types import prepare_entry
 from .verifiers import load_verifier
 
@@ -45,12 +46,15 @@ def _int_arg(name: str, default: int | None = None, minimum: int = 0) -> int:
     return value
 
 
-def blueprint(rekor: RekorLog) -> Blueprint:
+def blueprint(rekor: RekorLog, trusted: TrustedCA | None = None) -> Blueprint:
     bp = Blueprint("rekor", __name__)
 
     @bp.post(ENTRIES)
     def create_entry() -> Response:
-        added = rekor.add(prepare_entry(_json_body()))
+        prepared = prepare_entry(_json_body())
+        if trusted is not None:
+            trusted.check(prepared.signers)
+        added = rekor.add(prepared)
         resp = jsonify(added.rendered)
         resp.status_code = 201
         resp.headers["Location"] = added.location

@@ -15,6 +15,7 @@ from sigstack.services.tlog.api import tiles_blueprint
 from .api import blueprint
 from .config import RekorConfig
 from .log import RekorLog
+from .trustedca import load_trusted_ca
 
 
 def open_rekor(config: RekorConfig) -> RekorLog:
@@ -30,10 +31,11 @@ def open_rekor(config: RekorConfig) -> RekorLog:
 
 
 def create_app(config: RekorConfig) -> Flask:
+    trusted = load_trusted_ca(config.trusted_ca_file)
     rekor = open_rekor(config)
 
     def register(app: Flask) -> None:
-        app.register_blueprint(blueprint(rekor))
+        app.register_blueprint(blueprint(rekor, trusted))
         app.register_blueprint(tiles_blueprint(rekor))
         app.extensions["rekor"] = rekor
 

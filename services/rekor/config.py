@@ -14,3 +14,4 @@ class RekorConfig(LogConfig):
 
     hostname: str | None = None  # checkpoint origin host; keep it stable for the life of the log
     max_body_bytes: int = 4 << 20
+    trusted_ca_file: str | None = None  # PEM CA certs: if set, only entries they certify

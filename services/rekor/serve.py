@@ -11,6 +11,7 @@ from sigstack.services.runtime import datadir, server
 
 from .app import create_app, open_rekor
 from .config import RekorConfig
+from .trustedca import load_trusted_ca
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -24,6 +25,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         " must appear in the log's baseUrl in trusted roots (sigstore-js checks it)",
     )
     p.add_argument("--max-body-bytes", type=int)
+    p.add_argument("--trusted-ca-file", metavar="PEM",
+                   help="accept only entries whose certificates these CA certificates issued "
+                   "(default: any entry that verifies)")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -44,6 +48,7 @@ def configure(
     """
     flags = {**(overrides or {}), "database_url": database_url, "key_uri": key_uri}
     config = RekorConfig.load(file=config_file, environ=environ, flags=flags)
+    load_trusted_ca(config.trusted_ca_file)  # a bad file stops the start here, not each worker
     directory = datadir.prepare_data_dir(data_dir, "rekor", database_url=config.database_url,
                                          key_uri=config.key_uri)  # fmt: skip
     config = config.with_values(database_url=directory.database_url, key_uri=directory.key_uri,
@@ -58,7 +63,8 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     config = configure(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
                        config_file=args.config, default_hostname=f"{args.host}:{args.port}",
-                       overrides={"hostname": args.hostname, "max_body_bytes": args.max_body_bytes})  # fmt: skip
+                       overrides={"hostname": args.hostname, "max_body_bytes": args.max_body_bytes,
+                                  "trusted_ca_file": args.trusted_ca_file})  # fmt: skip
     print(f"rekor: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
     server.run(lambda: create_app(config), host=args.host, port=args.port,
                max_body_bytes=config.max_body_bytes, limits=server.Limits.from_config(config),

@@ -23,7 +23,7 @@ from sigstack.protocol import bundle, strictjson
 from sigstack.protocol.canonical import canonicalize
 from sigstack.protocol.errors import SchemaError, ValidationError
 
-from .verifiers import HASHES, b64, b64decode, load_verifier
+from .verifiers import HASHES, Verifier, b64, b64decode, load_verifier
 
 HEX = re.compile(r"^[0-9a-f]+$")
 HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
@@ -36,6 +36,7 @@ class Prepared:
     api_version: str
     body: bytes
     index_keys: tuple[str, ...]
+    signers: tuple[Verifier, ...] = ()  # every key or certificate the entry was checked with
 
 
 def _obj(value: Any, what: str) -> dict[str, Any]:
@@ -54,7 +55,10 @@ def _wrap(kind: str, version: str, spec: dict[str, Any]) -> bytes:
     return canonicalize({"apiVersion": version, "kind": kind, "spec": spec})
 
 
-def _hashedrekord(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+Checked = tuple[dict[str, Any], list[str], list[Verifier]]  # canonical spec, index keys, signers
+
+
+def _hashedrekord(spec: dict[str, Any]) -> Checked:
     sig = _obj(spec.get("signature"), "spec.signature")
     data = _obj(spec.get("data"), "spec.data")
     h = _obj(data.get("hash"), "spec.data.hash")
@@ -78,7 +82,7 @@ def _hashedrekord(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         },
     }
     keys = [verifier.key_hash, *verifier.subjects(), f"{algorithm}:{value}"]
-    return canonical, keys
+    return canonical, keys, [verifier]
 
 
 def _intoto_keys(payload_type: str, payload: bytes) -> list[str]:
@@ -111,7 +115,7 @@ def _digests(items: Any) -> list[dict[str, Any]]:
     return [d for d in found if isinstance(d, dict)]
 
 
-def _dsse(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _dsse(spec: dict[str, Any]) -> Checked:
     if any(k in spec for k in ("signatures", "envelopeHash", "payloadHash")):
         raise ValidationError("error processing entry: only proposedContent may be sent for dsse")
     proposed = _obj(spec.get("proposedContent"), "spec.proposedContent")
@@ -163,10 +167,10 @@ def _dsse(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         f"sha256:{envelope_hash}",
         *_intoto_keys(payload_type, payload),
     ]
-    return canonical, keys
+    return canonical, keys, verifiers
 
 
-def _intoto(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _intoto(spec: dict[str, Any]) -> Checked:
     content = _obj(spec.get("content"), "spec.content")
     envelope = _obj(content.get("envelope"), "spec.content.envelope")
     h = _obj(content.get("hash"), "spec.content.hash")
@@ -181,7 +185,7 @@ def _intoto(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(sigs, list) or not sigs:
         raise ValidationError("error processing entry: envelope has no signatures")
     pae = bundle.pae(payload_type, payload)
-    out, keys = [], []
+    out, keys, signers = [], [], []
     for s in sigs:
         s = _obj(s, "envelope.signatures[]")
         outer = b64decode(s.get("sig"), "envelope.signatures[].sig")
@@ -194,6 +198,7 @@ def _intoto(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             item["keyid"] = keyid
         out.append(item)
         keys += [f"sha256:{verifier.key_hash}", *verifier.subjects()]
+        signers.append(verifier)
     payload_hash = hashlib.sha256(payload).hexdigest()
     canonical = {
         "content": {
@@ -203,10 +208,10 @@ def _intoto(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         }
     }
     keys += [f"sha256:{payload_hash}", *_intoto_keys(payload_type, payload)]
-    return canonical, keys
+    return canonical, keys, signers
 
 
-TYPES: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[dict[str, Any], list[str]]]] = {
+TYPES: dict[tuple[str, str], Callable[[dict[str, Any]], Checked]] = {
     ("hashedrekord", "0.0.1"): _hashedrekord,
     ("dsse", "0.0.1"): _dsse,
     ("intoto", "0.0.2"): _intoto,
@@ -232,8 +237,9 @@ def prepare_entry(proposed: Any) -> Prepared:
     handler = TYPES.get((kind, version))
     if handler is None:
         raise ValidationError(f"error processing entry: {kind} version {version} is not supported")
-    canonical, keys = handler(spec)
-    return Prepared(kind, version, _wrap(kind, version, canonical), _index_keys(keys))
+    canonical, keys, signers = handler(spec)
+    body = _wrap(kind, version, canonical)
+    return Prepared(kind, version, body, _index_keys(keys), tuple(signers))
 
 
 MAX_INDEX_KEYS = 256  # search-index rows one entry may add (docs/rekor.md)

@@ -3,8 +3,9 @@ API, and sigstack's entry lookup and search (docs/rekor.md, "Rekor v2").
 
 - ``POST /api/v2/log/entries``: 201 and the ``TransparencyLogEntry`` once the batch holding the
   entry is committed with its checkpoint; 409 with ``x-log-index`` for an entry already logged
-  (``Rekor2Log.add`` raises it); 400 for a request ``entries.prepare_entry`` refuses. Errors are
-  grpc-gateway bodies (``services.runtime.errors.grpc_body``).
+  (``Rekor2Log.add`` raises it); 400 for a request ``entries.prepare_entry`` refuses or whose
+  certificate the operator's ``trusted_ca_file`` does not certify (``services.rekor.trustedca``).
+  Errors are grpc-gateway bodies (``services.runtime.errors.grpc_body``).
 - ``GET /checkpoint``, ``/tile/<L>/<N>[.p/<W>]``, ``/tile/entries/<N>[.p/<W>]``: tlog-tiles, served
   by the engine's ``services.tlog.api`` (registered by the app factory).
 - ``GET /api/v2/log/entries/<index>``: the entry with an inclusion proof against the latest
@@ -20,6 +21,7 @@ import re
 from flask import Blueprint, Response, jsonify, request
 
 from sigstack.protocol.errors import NotFoundError, ValidationError
+from sigstack.services.rekor.trustedca import TrustedCA
 
 from .entries import prepare_entry
 from .log import Rekor2Log
@@ -96,12 +98,17 @@ def search_keys() -> tuple[list[str], str, int, int]:
     return keys, operator, after, limit
 
 
-def blueprint(log: Rekor2Log, allowed: frozenset[str]) -> Blueprint:
+def blueprint(
+    log: Rekor2Log, allowed: frozenset[str], trusted: TrustedCA | None = None
+) -> Blueprint:
     bp = Blueprint("rekor2", __name__)
 
     @bp.post(ENTRIES)
     def create_entry() -> tuple[Response, int]:
-        return jsonify(log.add(prepare_entry(request.get_data(cache=False), allowed))), 201
+        prepared = prepare_entry(request.get_data(cache=False), allowed)
+        if trusted is not None:
+            trusted.check(prepared.signers)
+        return jsonify(log.add(prepared)), 201
 
     @bp.get(f"{ENTRIES}/<index>")
     def entry(index: str) -> Response:

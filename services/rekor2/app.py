@@ -6,6 +6,7 @@ from flask import Flask
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.keys import load_signer
+from sigstack.services.rekor.trustedca import load_trusted_ca
 from sigstack.services.runtime import db
 from sigstack.services.runtime.app import create_app as _create_app
 from sigstack.services.runtime.errors import grpc_body
@@ -34,10 +35,11 @@ def open_rekor2(config: Rekor2Config) -> Rekor2Log:
 
 def create_app(config: Rekor2Config) -> Flask:
     allowed = signing_algorithms(config.signing_algorithms)
+    trusted = load_trusted_ca(config.trusted_ca_file)
     log = open_rekor2(config)
 
     def register(app: Flask) -> None:
-        app.register_blueprint(blueprint(log, allowed))
+        app.register_blueprint(blueprint(log, allowed, trusted))
         app.register_blueprint(tiles_blueprint(log))
         app.extensions["rekor2"] = log
 

@@ -16,3 +16,4 @@ class Rekor2Config(LogConfig):
     key_algorithm: str = "ed25519"  # of the key a new data directory gets
     signing_algorithms: str = ""  # keyDetails accepted in entries; "" = every one entries has
     max_body_bytes: int = 4 << 20
+    trusted_ca_file: str | None = None  # PEM CA certs: if set, only entries they certify

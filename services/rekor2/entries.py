@@ -92,6 +92,7 @@ def signing_algorithms(config: object) -> frozenset[str]:
 class Prepared:
     body: bytes
     index_keys: tuple[str, ...]
+    signers: tuple[Verifier, ...] = ()  # the verifier (for the operator's trusted_ca_file)
 
 
 def _fields(value: object, path: str, names: tuple[str, ...]) -> Reader:
@@ -211,7 +212,7 @@ def _prepare(raw: bytes, allowed: frozenset[str]) -> Prepared:
             f"{INVALID}: the entry would be {len(body)} bytes; a log entry holds at most "
             f"{MAX_LEAF} bytes"
         )
-    return Prepared(body, index_keys(verifier, hash_name, digest))
+    return Prepared(body, index_keys(verifier, hash_name, digest), (verifier,))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sigstack.protocol.errors import ConfigError
+from sigstack.services.rekor.trustedca import load_trusted_ca
 from sigstack.services.runtime import datadir, db, server
 
 from .app import create_app, open_rekor2
@@ -38,6 +39,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--key-algorithm", choices=KEY_ALGORITHMS,
                    help="the key a new data directory gets (default ed25519)")  # fmt: skip
     p.add_argument("--max-body-bytes", type=int)
+    p.add_argument("--trusted-ca-file", metavar="PEM",
+                   help="accept only entries whose certificates these CA certificates issued "
+                   "(default: any entry that verifies)")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -65,6 +69,7 @@ def configure(
     workers' configuration."""
     config = load(config_file, {**(overrides or {}), "database_url": database_url,
                                 "key_uri": key_uri}, environ)  # fmt: skip
+    load_trusted_ca(config.trusted_ca_file)  # a bad file stops the start here, not each worker
     algorithm = config.key_algorithm
     if algorithm not in KEY_ALGORITHMS:
         raise ConfigError(f"key_algorithm must be one of {', '.join(KEY_ALGORITHMS)}")
@@ -99,7 +104,8 @@ def main(argv: list[str]) -> int:
     config = configure(args.data_dir, database_url=args.database_url, key_uri=args.key_uri,
                      config_file=args.config, default_origin=f"{args.host}:{args.port}",
                      overrides={"origin": args.origin, "key_algorithm": args.key_algorithm,
-                                "max_body_bytes": args.max_body_bytes},
+                                "max_body_bytes": args.max_body_bytes,
+                                "trusted_ca_file": args.trusted_ca_file},
                      report=lambda line: print(line, flush=True))  # fmt: skip
     print(
         f"rekor2: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True

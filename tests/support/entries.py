@@ -91,14 +91,19 @@ def dsse(
     }
 
 
-def intoto(payload: bytes, key: ec.EllipticCurvePrivateKey | None = None) -> dict[str, Any]:
-    """An intoto 0.0.2 entry (payload and signature base64 twice, as that type wants)."""
+def intoto(
+    payload: bytes, key: ec.EllipticCurvePrivateKey | None = None, verifier_pem: bytes | None = None
+) -> dict[str, Any]:
+    """An intoto 0.0.2 entry (payload and signature base64 twice, as that type wants), verified
+    by the key's public key or by ``verifier_pem``."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     sig = key.sign(pae(INTOTO, payload), ec.ECDSA(hashes.SHA256()))
     envelope = {
         "payloadType": INTOTO,
         "payload": b64(b64(payload).encode()),
-        "signatures": [{"sig": b64(b64(sig).encode()), "publicKey": b64(pem_public(key))}],
+        "signatures": [
+            {"sig": b64(b64(sig).encode()), "publicKey": b64(verifier_pem or pem_public(key))}
+        ],
     }
     whole = json.dumps(envelope).encode()
     return {

@@ -7,8 +7,9 @@
 - client/ depends on protocol only (never services, never migrations).
 - a service package talks to other services over HTTP only: it may import services.runtime,
   services.keys and protocol; rekor, rekor2 and ctlog may also import services.tlog; rekor2 also
-  shares the v1 log's key and certificate checks (services.rekor.verifiers) and its search-index
-  table (services.rekor.store), and nothing else of it.
+  shares the v1 log's key and certificate checks (services.rekor.verifiers), its CA-only switch
+  (services.rekor.trustedca) and its search-index table (services.rekor.store), and nothing else
+  of it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from tests.support.testdata import ROOT
 STDLIB = set(sys.stdlib_module_names)
 SHARED_SERVICES = {"runtime", "keys"}
 LOG_PERSONALITIES = {"rekor", "rekor2", "ctlog"}
-SHARED_MODULES = {"rekor2": {"services.rekor.verifiers", "services.rekor.store"}}
+SHARED_MODULES = {
+    "rekor2": {"services.rekor.verifiers", "services.rekor.store", "services.rekor.trustedca"}
+}
 OURS = {"protocol", "client", "services", "migrations"}
 ORCHESTRATORS = {"cli.py", "stack.py", "__init__.py"}  # modules that start services, by design
 

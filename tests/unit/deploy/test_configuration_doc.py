@@ -243,4 +243,4 @@ def test_the_tables_are_found() -> None:
     sections = _sections(DOC.read_text())
     assert set(SECTIONS) <= set(sections)
     assert len(_flag_rows(sections["rekor"])) >= 10
-    assert len(_tables(sections["rekor"], "key (file)")[0]) == 3
+    assert len(_tables(sections["rekor"], "key (file)")[0]) >= 3
