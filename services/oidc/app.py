@@ -18,6 +18,7 @@ from . import api, keys
 from .config import OIDCConfig
 from .connectors.registry import Registry
 from .datadir import database_url
+from .exchange import Exchange
 from .issuer import Issuer, Settings
 from .store import Store
 from .store import keys as keys_table
@@ -35,9 +36,10 @@ def create_app(config: OIDCConfig, store: Store | None = None) -> Flask:
     keyring.check()
     issuer = Issuer(settings, store, keyring)
     connectors = Registry.from_config(config)
+    exchange = Exchange.from_config(config, settings.issuer)
 
     def register(app: Flask) -> None:
-        app.extensions["sigstack_oidc_server"] = api.register(app, issuer, connectors)
+        app.extensions["sigstack_oidc_server"] = api.register(app, issuer, connectors, exchange)
         app.extensions["sigstack_oidc"] = issuer
 
     def healthy() -> bool:

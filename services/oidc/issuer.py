@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,8 +127,10 @@ class Issuer:
         scope: str,
         nonce: str | None = None,
         auth_time: int | None = None,
+        act: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Mint the access token and ID token for ``identity`` and return the token response."""
+        """Mint the access token and ID token for ``identity`` and return the token response;
+        ``act`` names who acts as ``identity`` (RFC 8693 section 4.1, token exchange)."""
         now = self.store.now()
         exp = now + self.settings.token_lifetime
         claims: dict[str, Any] = {
@@ -148,6 +151,8 @@ class Issuer:
             }
         if nonce:
             claims["nonce"] = nonce
+        if act:
+            claims["act"] = dict(act)
         access_token = self.keyring.sign({**claims, "jti": secrets.token_urlsafe(16)})
         id_claims = {**claims, "at_hash": tokens.at_hash(access_token, self.keyring.alg)}
         if auth_time is not None:

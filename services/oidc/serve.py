@@ -35,6 +35,7 @@ def main(argv: list[str]) -> int:
     from .config import OIDCConfig
     from .connectors.registry import Registry
     from .datadir import prepare_data_dir
+    from .exchangerules import parse_exchange
     from .issuer import Settings
 
     host_for_url = f"[{args.host}]" if ":" in args.host else args.host
@@ -45,6 +46,7 @@ def main(argv: list[str]) -> int:
         config = config.with_values(issuer_url=f"http://{host_for_url}:{args.port}")
     Settings.from_config(config)  # refuse a bad configuration before forking workers
     Registry.from_config(config)
+    parse_exchange(config.token_exchange, config.issuer_url or "")
     prepare_data_dir(config).engine.dispose()  # nothing of the parent's may cross the fork
     print(f"OIDC issuer {config.issuer_url} listening on {host_for_url}:{args.port}", flush=True)
     run(lambda: create_app(config), host=args.host, port=args.port, workers=args.workers,
