@@ -15,6 +15,10 @@ any worker reports the whole service; a worker that exited keeps counting. Witho
 - ``sigstack_log_entries{log}`` size of a transparency log at the last scrape
 - ``sigstack_certificates_issued_total{service}`` certificates issued by the CA
 - ``sigstack_issuance_refused_total{rule}`` certificate requests Fulcio's issuance policy refused
+- ``sigstack_witness_submissions_total{log,witness,result}`` checkpoints a log sent to a witness,
+  by answer: cosigned, unreachable, conflict, refused, invalid (``services.tlog.witnessing``)
+- ``sigstack_witness_quorum_missed_total{log,action}`` checkpoints without the witness policy's
+  quorum: ``published`` (fail-open) or ``withheld`` (fail-closed)
 """
 
 from __future__ import annotations
@@ -52,6 +56,12 @@ CERTIFICATES = Counter("sigstack_certificates_issued", "Certificates issued", ["
 # Fulcio's issuance policy (docs/fulcio.md "Issuance policy"): refusals by the rule that refused
 REFUSED_ISSUANCE = Counter("sigstack_issuance_refused", "Certificates refused by an issuance policy rule",
                            ["rule"])  # fmt: skip
+# A log's witnesses (docs/witness.md): answers to checkpoints sent, and checkpoints without quorum
+WITNESS_SUBMISSIONS = Counter("sigstack_witness_submissions", "Checkpoints a log sent to a witness, by answer",
+                              ["log", "witness", "result"])  # fmt: skip
+WITNESS_QUORUM_MISSED = Counter("sigstack_witness_quorum_missed",
+                                "Checkpoints without the witness quorum, published or withheld",
+                                ["log", "action"])  # fmt: skip
 
 
 ACCESS = logging.getLogger("sigstack.access")

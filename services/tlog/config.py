@@ -1,5 +1,7 @@
 """The configuration keys every log service has (Rekor v1 and v2, the CT log), on top of the ones
-every service has (``runtime.config.ServiceConfig``)."""
+every service has (``runtime.config.ServiceConfig``), and those of a log whose checkpoints are
+signed notes that witnesses can cosign (``WitnessedLogConfig``: Rekor v1 and v2; docs/witness.md,
+"Our logs call their witnesses")."""
 
 from __future__ import annotations
 
@@ -27,3 +29,24 @@ class LogConfig(ServiceConfig):
     def batch_options(self) -> dict[str, Any]:
         """The engine's batching options (``open_log``)."""
         return {"batch_max": self.batch_max, "batch_wait": self.batch_wait_ms / 1000.0}
+
+
+@dataclass(frozen=True)
+class WitnessedLogConfig(LogConfig):
+    witness_policy: str | None = None  # a C2SP tlog-policy file: witnesses (with URLs), quorum
+    witness_fail_closed: bool = False  # no quorum: publish nothing (else publish uncosigned)
+    witness_timeout: float = 5  # seconds per request to a witness
+    witness_wait: float = 30  # seconds a writer waits for a checkpoint with its entry (then 503)
+
+    def witness_options(self, log_name: str) -> dict[str, Any]:
+        """The engine's options for witnessing (``open_log``): none without a policy."""
+        if not self.witness_policy:
+            return {}
+        if self.witness_timeout <= 0 or self.witness_wait <= 0:
+            raise ConfigError("witness_timeout and witness_wait must be positive")
+        from .witnessing import Witnesses, load_policy  # prometheus_client: not before the fork
+
+        witnesses = Witnesses(load_policy(self.witness_policy), log_name,
+                              fail_open=not self.witness_fail_closed,
+                              timeout=self.witness_timeout)  # fmt: skip
+        return {"cosign": witnesses.cosign, "append_timeout": self.witness_wait}

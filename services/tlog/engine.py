@@ -44,6 +44,7 @@ from sigstack.services.runtime import db
 
 from . import store
 from .freeze import SignHead, freeze_tree, frozen_error
+from .publish import Cosign, Publisher, integrated_size
 from .reads import Entry, Frozen, LogReads, TreeHead
 from .tiles import Edge, Tile
 
@@ -106,6 +107,8 @@ class Log(LogReads):
         batch_wait: float = 0.002,
         on_sequenced: OnSequenced | None = None,
         cache_tiles: int = 4096,
+        cosign: Cosign | None = None,
+        append_timeout: float = 30.0,
     ) -> None:
         self.engine = engine
         self.tree_id = tree_id
@@ -121,6 +124,9 @@ class Log(LogReads):
         self._pid = -1
         self._queue: queue.Queue[_Pending] = queue.Queue()
         self._start_lock = threading.Lock()
+        self._append_timeout = append_timeout
+        # with witnesses, heads are published by this (module publish), not by the batch
+        self._publisher = None if cosign is None else Publisher(self, sign_head, cosign)
         self._frozen: str | None = None  # set once a batch found the log frozen: its successor
         self._is_frozen = False
 
@@ -132,7 +138,7 @@ class Log(LogReads):
         identity: bytes | None = None,
         extra: bytes = b"",
         keys: tuple[str, ...] = (),
-        timeout: float = 30.0,
+        timeout: float | None = None,
     ) -> Appended:
         """Append ``leaf``; block until it is committed. ``identity`` deduplicates (default: leaf
         hash); ``keys`` reach ``on_sequenced`` if the leaf is new (Rekor's search index)."""
@@ -143,7 +149,9 @@ class Log(LogReads):
         self._ensure_sequencer()
         item = _Pending(leaf, identity, extra, keys)
         self._queue.put(item)
-        if not item.done.wait(timeout):
+        if not item.done.wait(self._append_timeout if timeout is None else timeout):
+            if self._publisher is not None and self._publisher.withheld:
+                raise self._publisher.withheld_error()
             raise UnavailableError("the log did not sequence the entry in time; retry")
         if item.error is not None:
             raise item.error
@@ -159,6 +167,8 @@ class Log(LogReads):
                 self._edge = None
                 self._conn = None  # a forked child must not share its parent's connection
                 threading.Thread(target=self._run, name=f"tlog-{self.tree_id}", daemon=True).start()
+                if self._publisher is not None:  # it publishes what an earlier run left, too
+                    self._publisher.start(f"tlog-{self.tree_id}-publish")
                 self._pid = os.getpid()
 
     def _run(self) -> None:
@@ -224,9 +234,11 @@ class Log(LogReads):
                 if row.frozen_ms is not None:  # nothing written: the transaction ends empty
                     self._frozen, self._is_frozen = row.successor, True
                 else:
-                    edge = self._edge
-                    if edge is None or edge.size != row.size:
-                        edge = self._load_edge(conn, row.size)
+                    edge, size = self._edge, row.size
+                    if edge is None or self._publisher is not None:  # entries past the head?
+                        size = max(size, integrated_size(conn, self.tree_id))
+                    if edge is None or edge.size != size:
+                        edge = self._load_edge(conn, size)
                     edge.begin()
                     head, results = self._sequence(conn, edge, batch, row)
         except BaseException:
@@ -245,13 +257,18 @@ class Log(LogReads):
         with self._cache_lock:
             for level, index, data in edge.changed_tiles():
                 self._cache_put((level, index), data)
-        for item, (index, duplicate, integrated) in zip(batch, results, strict=True):
-            item.result = Appended(index, item.leaf_hash, integrated, duplicate, head)
-            item.done.set()
+        answers = [(index, _answer(item, index, duplicate, integrated))
+                   for item, (index, duplicate, integrated) in zip(batch, results, strict=True)]  # fmt: skip
+        if head is None:  # answered once a witnessed checkpoint holds them
+            assert self._publisher is not None
+            self._publisher.committed(answers)
+            return
+        for _, answer in answers:
+            answer(head)
 
     def _sequence(
         self, conn: Connection, edge: Edge, batch: list[_Pending], row: Any
-    ) -> tuple[TreeHead, list[tuple[int, bool, int]]]:
+    ) -> tuple[TreeHead | None, list[tuple[int, bool, int]]]:
         e = store.entries
         existing = self._existing(conn, list({item.identity for item in batch}))
         now_ms = int(time.time() * 1000)
@@ -279,6 +296,13 @@ class Log(LogReads):
             )
             results.append((index, False, now_ms))
             sequenced.append(Sequenced(index, item.keys))
+        if self._publisher is not None and rows:  # the head is the publisher's to sign
+            db.bulk_insert(conn, e, rows)
+            self._store_tiles(conn, edge)
+        if self._publisher is not None:
+            if rows and self._on_sequenced is not None:
+                self._on_sequenced(conn, sequenced)
+            return None, results
         if not rows:
             head = TreeHead(row.size, bytes(row.root_hash), row.timestamp_ms, row.note)
             return head, results
@@ -338,6 +362,16 @@ class Log(LogReads):
     def freeze(self, final_note: SignHead, successor: str | None = None) -> Frozen:
         """Make the log read-only for good with a final checkpoint (``freeze.freeze_tree``)."""
         return freeze_tree(self, final_note, successor)
+
+
+def _answer(
+    item: _Pending, index: int, duplicate: bool, integrated: int
+) -> Callable[[TreeHead], None]:
+    def answer(head: TreeHead) -> None:
+        item.result = Appended(index, item.leaf_hash, integrated, duplicate, head)
+        item.done.set()
+
+    return answer
 
 
 def _pg(conn: Connection) -> bool:

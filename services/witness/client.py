@@ -10,8 +10,9 @@ witness that reports a size larger than the checkpoint's has cosigned a bigger t
 only if they verify, with the witness's vkey, as a cosignature over this checkpoint.
 
 Nothing here calls a log: the caller gives the signed checkpoint and the proof builder (a log from
-its own tiles; ``feeder`` from a log's published tiles). Wiring the logs to call witnesses before
-they publish a checkpoint is a later step.
+its own tiles, ``services.tlog.witnessing``; ``feeder`` from a log's published tiles). ``Refused``
+says why: ``status`` 0 when the witness did not answer, 200 when its answer was not a valid
+cosignature, else the HTTP status it refused with.
 """
 
 from __future__ import annotations
@@ -49,9 +50,16 @@ def _cosignature_verifier(vkey: str) -> note.NoteVerifier:
 
 
 class WitnessClient:
-    def __init__(self, url: str, vkey: str | None = None, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        vkey: str | None = None,
+        *,
+        timeout: float = 10.0,
+        verifier: note.NoteVerifier | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
-        self.verifier = _cosignature_verifier(vkey) if vkey else None
+        self.verifier = _cosignature_verifier(vkey) if vkey else verifier
         self.timeout = timeout
         self.known_size = 0  # what the witness last acknowledged (Tessera keeps it in memory)
         self._http = urllib3.PoolManager(maxsize=4, retries=False)
@@ -112,12 +120,14 @@ class WitnessClient:
 
     def _check(self, signed: str, lines: str) -> None:
         if not lines.endswith("\n") or not lines.startswith("\u2014 "):
-            raise Refused("the witness's answer is not signature lines")
+            raise Refused("the witness's answer is not signature lines", 200)
         if self.verifier is None:
             return
         try:
             opened = note.open_note(signed + lines, [self.verifier])
         except VerificationError as exc:
-            raise Refused(f"the witness's cosignature does not verify: {exc.message}") from None
+            raise Refused(
+                f"the witness's cosignature does not verify: {exc.message}", 200
+            ) from None
         if not any(s.key_id == self.verifier.key_id for s in opened.signatures):
-            raise Refused("the witness answered without its cosignature")
+            raise Refused("the witness answered without its cosignature", 200)

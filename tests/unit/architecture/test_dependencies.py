@@ -9,7 +9,8 @@
   services.keys and protocol; rekor, rekor2 and ctlog may also import services.tlog; rekor2 also
   shares the v1 log's key and certificate checks (services.rekor.verifiers), its CA-only switch
   (services.rekor.trustedca) and its search-index table (services.rekor.store), and nothing else
-  of it.
+  of it. The log engine (tlog) asks witnesses to cosign its checkpoints with the witness's HTTP
+  client (services.witness.client), over HTTP, and imports nothing else of the witness.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ STDLIB = set(sys.stdlib_module_names)
 SHARED_SERVICES = {"runtime", "keys"}
 LOG_PERSONALITIES = {"rekor", "rekor2", "ctlog"}
 SHARED_MODULES = {
-    "rekor2": {"services.rekor.verifiers", "services.rekor.store", "services.rekor.trustedca"}
+    "rekor2": {"services.rekor.verifiers", "services.rekor.store", "services.rekor.trustedca"},
+    "tlog": {"services.witness.client"},
 }
 OURS = {"protocol", "client", "services", "migrations"}
 ORCHESTRATORS = {"cli.py", "stack.py", "__init__.py"}  # modules that start services, by design
