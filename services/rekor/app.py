@@ -27,6 +27,7 @@ def open_rekor(config: RekorConfig) -> RekorLog:
         config.hostname or socket.gethostname(),
         create=config.create,
         **config.batch_options(),
+        **config.witness_options(config.hostname or socket.gethostname()),
     )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sigstack.services.tlog.config import LogConfig
+from sigstack.services.tlog.config import WitnessedLogConfig
 
 
 @dataclass(frozen=True)
-class RekorConfig(LogConfig):
+class RekorConfig(WitnessedLogConfig):
     SERVICE: ClassVar[str] = "rekor"
 
     hostname: str | None = None  # checkpoint origin host; keep it stable for the life of the log

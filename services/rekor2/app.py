@@ -30,6 +30,7 @@ def open_rekor2(config: Rekor2Config) -> Rekor2Log:
         config.origin,
         create=config.create,
         **config.batch_options(),
+        **config.witness_options(config.origin),
     )
 
 

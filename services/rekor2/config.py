@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sigstack.services.tlog.config import LogConfig
+from sigstack.services.tlog.config import WitnessedLogConfig
 
 
 @dataclass(frozen=True)
-class Rekor2Config(LogConfig):
+class Rekor2Config(WitnessedLogConfig):
     SERVICE: ClassVar[str] = "rekor2"
 
     origin: str | None = None  # resolved by serve.configure: given, the database's, or HOST:PORT

@@ -3,9 +3,9 @@ with consistency proofs built from the log's published C2SP tlog-tiles, and retu
 with the witness's cosignature appended (OmniWitness runs feeders the same way, for logs that do
 not call witnesses themselves).
 
-``sigstack witness feed`` is this, once. It is the bridge until our logs collect cosignatures
-before publishing (a later step: they will call ``client.WitnessClient`` with proofs from their
-own tiles); it also shows the client's ``--witness-policy`` end to end.
+``sigstack witness feed`` is this, once: for logs that do not call witnesses (ours without a
+``witness_policy`` call ``client.WitnessClient`` with proofs from their own tiles,
+``services.tlog.witnessing``).
 
 ``TileProofs`` reads a tree of ``size`` leaves from ``<log>/tile/<L>/<N>[.p/<W>]`` (full tiles
 and the partial ones of that size), each tile once, and answers RFC 6962 ``subtree(start, end)``
