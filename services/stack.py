@@ -72,6 +72,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="server worker processes per service")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health")
     p.add_argument("--demo", action="store_true", help="sign and verify a file once ready")
+    p.add_argument("--logs-accept-only-stack-ca", action="store_true",
+                   help="Rekor v1 and v2 log only entries whose certificate the stack's Fulcio "
+                   "issued (their trusted_ca_file; docs/rekor.md)")  # fmt: skip
     return p.parse_args(argv)
 
 

@@ -96,6 +96,9 @@ def start(
         "tsa": ["--data-dir", str(data / "tsa")],
         "rekor2": ["--data-dir", str(data / "rekor2")],
     }  # fmt: skip
+    if args.logs_accept_only_stack_ca:  # the Fulcio chain prepare_data_dir made or kept
+        for name in ("rekor", "rekor2"):
+            commands[name] += ["--trusted-ca-file", str(data / "fulcio" / "ca" / "chain.pem")]
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
     procs = {}
