@@ -227,7 +227,7 @@ def test_device_flow_says_how_long_it_waits_and_why_it_ended(stack, capsys, erro
     assert "waiting up to 1 minute" in err and "Ctrl-C" in err
 
 
-@pytest.mark.parametrize("command", ["sign-blob", "attest-blob"])
+@pytest.mark.parametrize("command", ["sign-blob", "attest-blob", "sign-bundle"])
 def test_an_unwritable_bundle_path_fails_before_any_service_is_called(stack, files, capsys,
                                                                        command) -> None:  # fmt: skip
     before = list(stack.requests)
