@@ -3,7 +3,8 @@
 Repository: ``init``, ``add-target``, ``remove-target``, ``sign``, ``status``, ``publish``,
 ``discard``, ``renew``, ``rotate-key``, ``refresh``. Trust documents: ``trusted-root`` (build from
 the stack's keys and certificates, given as files or fetched from ``http(s)://`` URLs),
-``trusted-root-rotate``, ``signing-config``, ``trust-config``. Parsing and printing only; the
+``trusted-root-rotate``, ``trusted-root-end`` and ``signing-config-rotate`` (a log shard replaced:
+``services.tuf.shards``), ``signing-config``, ``trust-config``. Parsing and printing only; the
 work is done by ``services.tuf.repo`` and ``services.tuf.trustroot``. Never prints key material.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 from sigstack.protocol.errors import ConfigError, ValidationError
 
 from . import keys as tufkeys
-from . import trustroot
+from . import shards, trustroot
 from .online import DEFAULT_SETTINGS, ONLINE_ROLES
 from .repo import OFFLINE_ROLES, Repository
 from .store import check_outside
@@ -164,6 +165,22 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--origin", help="a Rekor v2 log's checkpoint origin: the log id is its C2SP "
                     "key ID")  # fmt: skip
     sp.add_argument("--at", help="rotation time, ISO 8601; default now")
+    sp.add_argument("-o", "--output")
+    sp = sub.add_parser("trusted-root-end", help="close a log's or CA's window (a frozen shard)")
+    sp.add_argument("trusted_root")
+    sp.add_argument("--kind", required=True, choices=trustroot.KINDS)
+    sp.add_argument("--url", required=True, help="the entry's baseUrl (logs) or uri (CAs, TSAs)")
+    sp.add_argument("--key", help="the log's public key, when several open entries share --url")
+    sp.add_argument("--at", help="end of the window, ISO 8601 (a frozen log's frozen_at); "
+                    "default now")  # fmt: skip
+    sp.add_argument("-o", "--output")
+    sp = sub.add_parser("signing-config-rotate", help="move a service to a new URL (a new shard)")
+    sp.add_argument("signing_config")
+    sp.add_argument("--service", required=True, choices=shards.SERVICES)
+    sp.add_argument("--url", required=True, help="the new service's URL")
+    sp.add_argument("--replaces", required=True, metavar="URL", help="the URL it replaces")
+    sp.add_argument("--operator", help="default: the replaced service's")
+    sp.add_argument("--at", help="switch time, ISO 8601; default now")
     sp.add_argument("-o", "--output")
     sp = sub.add_parser("signing-config", help="build signing_config.v0.2.json from service URLs")
     spec = "URL, or url=URL[,api-version=N][,start-time=T][,end-time=T][,operator=NAME] (cosign's form); repeat for several"
@@ -325,6 +342,17 @@ def main(argv: list[str]) -> int:
             entry = trustroot.certificate_authority(_read(args.chain), args.url, start=at)
         current = json.loads(_read(args.trusted_root))
         doc = trustroot.rotate(current, args.kind, entry, at)
+    elif args.cmd == "trusted-root-end":
+        raw_key: str | None = None
+        if args.key:
+            instance = trustroot.log_instance(_read(args.key), args.url, start=_when(None))
+            raw_key = instance["publicKey"]["rawBytes"]
+        doc = shards.end_window(json.loads(_read(args.trusted_root)), args.kind, args.url,
+                                _when(args.at), raw_key=raw_key)  # fmt: skip
+    elif args.cmd == "signing-config-rotate":
+        doc = shards.rotate_service(json.loads(_read(args.signing_config)), args.service,
+                                    args.url, args.replaces, _when(args.at),
+                                    operator=args.operator)  # fmt: skip
     elif args.cmd == "signing-config":
         start = _when(args.valid_from)
 
