@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -267,3 +268,21 @@ def test_rule_names_are_unique_across_issuers() -> None:
            "MetaIssuers": {"https://*.b.test": {"Type": "email", "IssuancePolicy": rule}}}  # fmt: skip
     with pytest.raises(ConfigError, match="unique in the file"):
         parse_identity_config(raw)
+
+
+def test_the_doc_shows_these_examples() -> None:
+    """docs/fulcio.md "Worked examples" holds exactly the rules tested here, in the same order
+    (on the doc's issuer URLs instead of the test provider's)."""
+    from tests.support.testdata import ROOT
+
+    text = (ROOT / "docs" / "fulcio.md").read_text()
+    worked = text.split("### Worked examples", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```json\n(.*?)```", worked, re.S)
+    shown = [json.loads("{" + block + "}") for block in blocks]
+    doc_rules = [entry["IssuancePolicy"] for block in shown for entry in
+                 (block["MetaIssuers"].values() if "MetaIssuers" in block else block.values())]  # fmt: skip
+    config = policies("https://issuer.test")
+    tested = [entry["IssuancePolicy"] for entry in config["OIDCIssuers"].values()
+              if "IssuancePolicy" in entry] + [
+        entry["IssuancePolicy"] for entry in config["MetaIssuers"].values()]  # fmt: skip
+    assert doc_rules == tested
