@@ -159,6 +159,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     server: OIDCServer
     request: FlaskOAuth2Request
     exchange: Exchange  # set by ``extension``
+    _result: dict[str, Any] | None = None  # the answer, once validate_token_request granted it
 
     @staticmethod
     def extension(exchange: Exchange) -> Any:
@@ -170,7 +171,6 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         return attach
 
     def validate_token_request(self) -> None:
-        self._result: dict[str, Any] | None = None
         audit = _Audit({})
         try:
             self._result = self._exchange(audit)
@@ -183,7 +183,8 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
 
     # types-authlib types the body as str; authlib's own grants return the token dict
     def create_token_response(self) -> tuple[int, dict[str, Any], Any]:  # type: ignore[override]
-        assert self._result is not None
+        if self._result is None:  # authlib validates first; never reached otherwise
+            raise InvalidRequestError()
         return 200, self._result, self.TOKEN_RESPONSE_HEADER
 
     def _audit(self, outcome: str, audit: _Audit) -> None:

@@ -57,8 +57,13 @@ def oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OIDC]:
     create_service_account(store, config, "release-bot")
     store.engine.dispose()
     log = tmp / "oidc.log"
-    # a few password checks (scrypt) are enough; after them the address is throttled
-    (tmp / "oidc.json").write_text(json.dumps({"login_ip_max_failures": 8}))
+    # a few password checks (scrypt) are enough; after them the address is throttled. Token
+    # exchange is on (an issuer nobody serves), so that the fuzzer reaches its checks too.
+    exchange = [{"issuer": "http://127.0.0.1:9/ci", "rules": [
+        {"name": "any-job", "subject": "*", "service_accounts": ["release-bot"]}]}]  # fmt: skip
+    (tmp / "oidc.json").write_text(
+        json.dumps({"login_ip_max_failures": 8, "token_exchange": exchange})
+    )
     with Service("oidc", "--data-dir", str(data), "--issuer-url", f"http://127.0.0.1:{port}",
                  "--config", str(tmp / "oidc.json"), port=port, log=log) as service:  # fmt: skip
         fuzzer = OIDC(service)
