@@ -65,19 +65,22 @@ class WitnessClient:
         self._http = urllib3.PoolManager(maxsize=4, retries=False)
 
     def add_checkpoint(self, old: int, proof: Sequence[bytes], signed: str) -> str:
-        """One POST; the cosignature line(s), or ``Refused``."""
-        try:
-            resp = self._http.request(
-                "POST",
-                f"{self.url}/add-checkpoint",
-                body=request.build(old, proof, signed),
-                timeout=self.timeout,
-                preload_content=False,
-            )
-            body = resp.read(MAX_ANSWER + 1, decode_content=False)
-            resp.release_conn()
-        except urllib3.exceptions.HTTPError as exc:
-            raise Refused(f"the witness at {self.url} did not answer: {exc}") from None
+        """One POST; the cosignature line(s), or ``Refused``. A kept-alive connection the witness
+        closed meanwhile (a log calls at intervals) is replaced once, never a timed-out request:
+        the request is safe to repeat (a witness that took it answers 409 with its size)."""
+        payload = request.build(old, proof, signed)
+        for attempt in (1, 2):
+            try:
+                resp = self._http.request("POST", f"{self.url}/add-checkpoint", body=payload,
+                                          timeout=self.timeout, preload_content=False)  # fmt: skip
+                body = resp.read(MAX_ANSWER + 1, decode_content=False)
+                resp.release_conn()
+                break
+            except urllib3.exceptions.ProtocolError as exc:
+                if attempt == 2:
+                    raise Refused(f"the witness at {self.url} did not answer: {exc}") from None
+            except urllib3.exceptions.HTTPError as exc:
+                raise Refused(f"the witness at {self.url} did not answer: {exc}") from None
         text = body[:MAX_ANSWER].decode("utf-8", "replace")
         if resp.status == 200:
             return text
