@@ -12,19 +12,17 @@ the checkpoint (``<prefix>/checkpoint``) is the personality's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sigstack.protocol.errors import NotFoundError
+from sigstack.protocol import tiles
+from sigstack.protocol.errors import NotFoundError, ValidationError
+from sigstack.protocol.tiles import HASH, WIDTH, tile_path
 
 from .engine import entry_bundle
 from .reads import LogReads
-from .tiles import HASH, HEIGHT, WIDTH, parse_tile_index, tile_path
 
 ENTRIES = -1  # the level given to entry bundles
-MAX_LEVEL = 63
-_LEVEL = re.compile(r"0|[1-9][0-9]?")
 
 
 @dataclass(frozen=True)
@@ -39,9 +37,8 @@ class Resource:
     @property
     def path(self) -> str:
         """The path under the log's prefix: ``tile/0/x001/234``, ``tile/entries/000.p/5``."""
-        if self.level == ENTRIES:
-            return f"tile/entries/{tile_path(-1, self.index, self.width)}"
-        return f"tile/{tile_path(self.level, self.index, self.width)}"
+        level = tiles.ENTRIES if self.level == ENTRIES else self.level
+        return f"tile/{tile_path(level, self.index, self.width)}"
 
     @property
     def full(self) -> bool:
@@ -50,23 +47,18 @@ class Resource:
 
 def parse(rest: str) -> Resource:
     """The resource at ``tile/<rest>``; NotFoundError for a path that names none."""
-    parts = rest.split("/")
+    level_text, _, index_text = rest.partition("/")
     try:
-        if parts[0] == "entries":
-            level = ENTRIES
-        elif _LEVEL.fullmatch(parts[0]) and int(parts[0]) <= MAX_LEVEL:
-            level = int(parts[0])
-        else:
-            raise ValueError("bad level")
-        index, width = parse_tile_index(parts[1:])
-    except (ValueError, IndexError) as exc:
+        level = tiles.parse_level(level_text)
+        index, width = tiles.parse_index(index_text.split("/"))
+    except ValidationError as exc:
         raise NotFoundError("no such tile") from exc
-    return Resource(level, index, width or WIDTH)
+    return Resource(ENTRIES if level == tiles.ENTRIES else int(level), index, width or WIDTH)
 
 
 def _count(size: int, level: int) -> int:
     """Hashes at tile level ``level`` (entries at level 0) of a tree of ``size`` leaves."""
-    return size >> (HEIGHT * max(level, 0))
+    return tiles.count(size, max(level, 0))
 
 
 def exists(resource: Resource, size: int) -> bool:
@@ -89,14 +81,9 @@ def read(log: LogReads, size: int, resource: Resource) -> bytes:
 def grown(old_size: int, new_size: int) -> Iterator[Resource]:
     """The resources a tree of ``new_size`` leaves has and one of ``old_size`` lacks: per level
     (entry bundles first), every tile whose width grew, at its new width."""
-    for level in (ENTRIES, *range(MAX_LEVEL + 1)):
-        old, new = _count(old_size, level), _count(new_size, level)
-        if new == 0:
-            return
-        for index in range(old // WIDTH, (new - 1) // WIDTH + 1):
-            width = min(WIDTH, new - index * WIDTH)
-            if width > old - index * WIDTH:
-                yield Resource(level, index, width)
+    grew = [Resource(int(t.level), t.index, t.width) for t in tiles.grown(old_size, new_size)]
+    yield from (Resource(ENTRIES, r.index, r.width) for r in grew if r.level == 0)
+    yield from grew
 
 
 __all__ = ["ENTRIES", "Resource", "exists", "grown", "parse", "read"]

@@ -1,54 +1,18 @@
-"""Pure tile arithmetic for C2SP tlog-tiles (https://c2sp.org/tlog-tiles) over RFC 6962 hashes.
+"""The log's tile storage shapes over ``protocol.tiles`` (C2SP tlog-tiles arithmetic and paths).
 
-A tile at level L, index N holds up to 256 hashes of tree level 8L: hash i is the root of the complete
-subtree of 256^L leaves starting at leaf (N*256 + i) * 256^L. A node at tree level h = 8L + r,
-index k is the root of 2^r consecutive hashes of one level-L tile, so any node is one tile read.
-
-``Edge`` is the right edge of the tree kept as the rightmost (partial) tile of every level: enough to
-append leaves and compute the root, like a compact range. ``TileReader`` answers ``subtree(start, end)``
-for proof building from any tile source, with the tiles a proof touches fetched once.
+``Tile`` keeps a stored tile's subtree levels, reusing a shorter version's. ``Edge`` is the right
+edge of the tree kept as the rightmost (partial) tile of every level: enough to append leaves and
+compute the root, like a compact range. ``TileReader`` answers ``subtree(start, end)`` for proof
+building from any tile source, with the tiles a proof touches fetched once.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
 from sigstack.protocol import merkle
-
-WIDTH = 256
-HEIGHT = 8
-HASH = merkle.HASH_SIZE
-
-
-def tile_path(level: int, index: int, width: int | None = None) -> str:
-    """The C2SP path of a tile: index split in 3-digit groups, all but the last prefixed ``x``."""
-    digits = f"{index:d}"
-    digits = "0" * (-len(digits) % 3) + digits
-    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
-    path = "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
-    base = f"{level}/{path}" if level >= 0 else path
-    return f"{base}.p/{width}" if width is not None and width < WIDTH else base
-
-
-_DIGITS = re.compile(r"[0-9]{1,3}")  # ASCII only: str.isdigit() also says yes to "٣" and "²"
-_THREE_DIGITS = re.compile(r"[0-9]{3}")
-
-
-def parse_tile_index(parts: list[str]) -> tuple[int, int | None]:
-    """Parse the index part of a tile path (``x001/x234/067[.p/W]`` already split on ``/``)."""
-    width: int | None = None
-    if len(parts) >= 2 and parts[-2].endswith(".p"):
-        w = parts[-1]
-        if not _DIGITS.fullmatch(w) or w.startswith("0") or not 1 <= int(w) < WIDTH:
-            raise ValueError("bad partial width")
-        width = int(w)
-        parts = parts[:-2] + [parts[-2][:-2]]
-    for i, part in enumerate(parts):
-        body = part[1:] if i < len(parts) - 1 else part
-        if (i < len(parts) - 1 and not part.startswith("x")) or not _THREE_DIGITS.fullmatch(body):
-            raise ValueError("bad tile index")
-    return int("".join(p.lstrip("x") for p in parts)), width
+from sigstack.protocol.tiles import HASH, WIDTH, node_location, tile_path
+from sigstack.protocol.tiles import count as level_count
 
 
 def node_from_tile(tile: bytes, offset: int, count: int) -> bytes:
@@ -100,13 +64,6 @@ class Tile:
         return levels
 
 
-def node_location(level: int, index: int) -> tuple[int, int, int, int]:
-    """Where node (level, index) lives: (tile level, tile index, offset, count)."""
-    tile_level, r = divmod(level, HEIGHT)
-    first = index << r
-    return tile_level, first // WIDTH, first % WIDTH, 1 << r
-
-
 class Edge:
     """The rightmost tile of each level for a tree of ``size`` leaves."""
 
@@ -115,13 +72,12 @@ class Edge:
         self.partial: list[bytearray] = []
         level = 0
         while True:
-            count = size >> (HEIGHT * level)
-            index, width = divmod(count, WIDTH)
+            index, width = divmod(level_count(size, level), WIDTH)
             data = tiles.get((level, index), b"")[: width * HASH] if width else b""
             if len(data) != width * HASH:
                 raise ValueError(f"tile {level}/{index} has fewer hashes than the tree needs")
             self.partial.append(bytearray(data))
-            if count < WIDTH:
+            if index == 0:
                 break
             level += 1
         self._tiles: dict[int, tuple[int, Tile]] = {}
@@ -133,16 +89,15 @@ class Edge:
         out = []
         level = 0
         while True:
-            count = size >> (HEIGHT * level)
-            index, width = divmod(count, WIDTH)
+            index, width = divmod(level_count(size, level), WIDTH)
             if width:
                 out.append((level, index))
-            if count < WIDTH:
+            if index == 0:
                 return out
             level += 1
 
     def _index(self, level: int) -> int:
-        return (self.size >> (HEIGHT * level)) // WIDTH
+        return level_count(self.size, level) // WIDTH
 
     def append(self, leaf_hash: bytes) -> None:
         level, h = 0, leaf_hash
@@ -225,3 +180,15 @@ class TileReader:
         return merkle.fold_subtrees(
             [self.node(level, index) for level, index in merkle.complete_subtrees(start, end)]
         )
+
+
+__all__ = [
+    "HASH",
+    "WIDTH",
+    "Edge",
+    "Tile",
+    "TileReader",
+    "node_from_tile",
+    "node_location",
+    "tile_path",
+]

@@ -21,52 +21,26 @@ from typing import Any
 
 import urllib3
 
-from sigstack.protocol import merkle, note
+from sigstack.protocol import merkle, note, tiles
 from sigstack.protocol.errors import ValidationError, VerificationError
 
 from .client import Refused, WitnessClient
 
-WIDTH, HASH = 256, merkle.HASH_SIZE
 MAX_CHECKPOINT = 1 << 16
 
 
-def tile_path(level: int, index: int, width: int) -> str:
-    """C2SP tlog-tiles path: the index in 3-digit groups, all but the last prefixed ``x``."""
-    digits = f"{index:d}"
-    digits = "0" * (-len(digits) % 3) + digits
-    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
-    path = "/".join([f"x{g}" for g in groups[:-1]] + [groups[-1]])
-    return f"{level}/{path}" + (f".p/{width}" if width < WIDTH else "")
-
-
-class TileProofs:
+class TileProofs(tiles.TileReader):
     def __init__(self, http: urllib3.PoolManager, log_url: str, size: int, timeout: float) -> None:
-        self._http, self.url, self.size, self.timeout = http, log_url.rstrip("/"), size, timeout
-        self._tiles: dict[tuple[int, int], list[bytes]] = {}
+        url = log_url.rstrip("/")
 
-    def _tile(self, level: int, index: int) -> list[bytes]:
-        if (level, index) not in self._tiles:
-            width = min(WIDTH, (self.size >> (8 * level)) - index * WIDTH)
-            if width <= 0:
-                raise VerificationError(f"tile {level}/{index} is outside a tree of {self.size}")
-            data = _get(self._http, f"{self.url}/tile/{tile_path(level, index, width)}",
-                        self.timeout, WIDTH * HASH)  # fmt: skip
-            if len(data) != width * HASH:
+        def fetch(level: int, index: int, width: int) -> list[bytes]:
+            data = _get(http, f"{url}/tile/{tiles.tile_path(level, index, width)}",
+                        timeout, tiles.WIDTH * tiles.HASH)  # fmt: skip
+            if len(data) != width * tiles.HASH:
                 raise VerificationError(f"the log's tile {level}/{index} has the wrong length")
-            self._tiles[(level, index)] = [data[i : i + HASH] for i in range(0, len(data), HASH)]
-        return self._tiles[(level, index)]
+            return tiles.split_hashes(data, width)
 
-    def node(self, height: int, index: int) -> bytes:
-        """Root of the complete subtree of 2^height leaves starting at leaf index * 2^height."""
-        level, r = divmod(height, 8)
-        first = index << r
-        hashes = self._tile(level, first // WIDTH)
-        offset = first % WIDTH
-        return merkle.root_of(hashes[offset : offset + (1 << r)])
-
-    def subtree(self, start: int, end: int) -> bytes:
-        nodes = [self.node(h, i) for h, i in merkle.complete_subtrees(start, end)]
-        return merkle.fold_subtrees(nodes)
+        super().__init__(size, fetch)
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         return merkle.consistency_proof(old, new, self.subtree)

@@ -280,8 +280,8 @@ def _simultaneous(url: str) -> None:
             if size:
                 index = (size - 1) // 256
                 width = size - index * 256
-                path = tile_path(-1, index, width) if width < 256 else tile_path(-1, index)
-                statuses.append(get(f"{url}/tile/entries/{path}")[0])
+                path = tile_path("entries", index, width)
+                statuses.append(get(f"{url}/tile/{path}")[0])
                 statuses.append(get(f"{url}{ENTRIES}/{size - 1}")[0])
             digest = requests[n].digest.hex()
             statuses.append(get(f"{url}/api/v2/search?digest=sha256:{digest}")[0])
