@@ -53,9 +53,11 @@ class Directory:
 
     def log_dir(self, gen: Path, name: str) -> Path | None:
         if _ORIGIN_HASH.fullmatch(name):
-            if self._aliases[0] != gen.name:
-                self._aliases = (gen.name, self._origin_hashes(gen))
-            found = self._aliases[1].get(name)
+            aliases = self._aliases  # read once: another request may replace them meanwhile
+            if aliases[0] != gen.name:
+                aliases = (gen.name, self._origin_hashes(gen))
+                self._aliases = aliases
+            found = aliases[1].get(name)
             name = found if found is not None else ""
         if not _NAME.fullmatch(name):
             return None

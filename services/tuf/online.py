@@ -150,11 +150,13 @@ class PublishedRepository:
     def _expiries(self) -> tuple[datetime, datetime]:
         """(timestamp expiry, snapshot expiry), cached while timestamp.json is unchanged."""
         stamp = (self.layout.public / "timestamp.json").stat().st_mtime_ns
-        if self._expiry_cache is None or self._expiry_cache[0] != stamp:
+        cached = self._expiry_cache  # read once: a refresh on another thread may drop it
+        if cached is None or cached[0] != stamp:
             ts = self.published("timestamp")
             snap = self.published("snapshot")
-            self._expiry_cache = (stamp, ts.signed.expires, snap.signed.expires)
-        return self._expiry_cache[1], self._expiry_cache[2]
+            cached = (stamp, ts.signed.expires, snap.signed.expires)
+            self._expiry_cache = cached
+        return cached[1], cached[2]
 
     def refresh_online(self, margin: timedelta | None = None) -> str | None:
         """Re-sign snapshot and/or timestamp if they expire within ``margin`` of now.
