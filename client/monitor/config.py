@@ -21,14 +21,13 @@ by ``log_id`` if given, else the one entry (``tlogs`` for Rekor, ``ctlogs`` for 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 from sigstack.protocol.errors import ConfigError, ValidationError
+from sigstack.protocol.protojson import strict_b64decode
 from sigstack.protocol.record import record
 from sigstack.protocol.trust import TransparencyLogInstance, TrustedRoot
 
@@ -195,10 +194,8 @@ def _log_id(value: Any, where: str) -> bytes | None:
         return None
     if isinstance(value, str):
         try:
-            return (
-                bytes.fromhex(value) if len(value) == 64 else base64.b64decode(value, validate=True)
-            )
-        except (ValueError, binascii.Error):
+            return bytes.fromhex(value) if len(value) == 64 else strict_b64decode(value, where)
+        except (ValueError, ValidationError):
             pass
     raise ValidationError(f"{where}.log_id must be the log ID in hex (64 digits) or base64")
 

@@ -24,10 +24,11 @@ Pure (stdlib; DER is ``der``'s); the matching is ``watch``'s.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any, NamedTuple
+
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.protojson import strict_b64decode
 
 from .der import wrap_tbs
 
@@ -52,11 +53,9 @@ UNREADABLE = Subjects("unknown", readable=False)
 
 
 def _b64(value: Any) -> bytes | None:
-    if not isinstance(value, str):
-        return None
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        return strict_b64decode(value, "a base64 value")
+    except ValidationError:
         return None
 
 

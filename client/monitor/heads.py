@@ -26,12 +26,12 @@ Pure: the HTTP is ``logs``'.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Any
 
 from sigstack.protocol import keys, note, sct
 from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.protojson import strict_b64decode
 from sigstack.protocol.record import record
 
 KINDS = ("rekor", "tiles", "ct")
@@ -103,10 +103,10 @@ class LogKey:
         try:
             sth = json.loads(evidence)
             size, ts = sth["tree_size"], sth["timestamp"]
-            root = base64.b64decode(sth["sha256_root_hash"], validate=True)
-            signed = base64.b64decode(sth["tree_head_signature"], validate=True)
+            root = strict_b64decode(sth["sha256_root_hash"], "sha256_root_hash")
+            signed = strict_b64decode(sth["tree_head_signature"], "tree_head_signature")
             hash_alg, _, signature = sct.parse_digitally_signed(signed)
-        except (ValueError, KeyError, TypeError, binascii.Error, ValidationError):
+        except (ValueError, KeyError, TypeError, ValidationError):
             raise CheckpointError(
                 "the STH is not RFC 6962 get-sth JSON", "bad_checkpoint"
             ) from None
@@ -182,7 +182,7 @@ def peek(kind: str, evidence: str) -> Head | None:
             return Head(int(sth["tree_size"]), base64.b64decode(sth["sha256_root_hash"]), evidence)
         checkpoint = note.Checkpoint.from_text(note.SignedNote.from_text(evidence).text)
         return Head(checkpoint.size, checkpoint.root_hash, evidence, checkpoint.origin)
-    except (ValueError, KeyError, TypeError, binascii.Error, ValidationError):
+    except (ValueError, KeyError, TypeError, ValidationError):
         return None
 
 

@@ -22,8 +22,6 @@ HTTP failures: ``UnavailableError`` (network, 5xx, 429: try again next run), ``N
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gzip
 import hashlib
 import http.client
@@ -37,6 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from sigstack.client.http import USER_AGENT
 from sigstack.protocol import merkle
 from sigstack.protocol.errors import NotFoundError, UnavailableError, ValidationError
+from sigstack.protocol.protojson import strict_b64decode
 
 from .config import LogSpec
 from .entries import Subjects, from_ct_leaf, from_rekor_body
@@ -97,12 +96,7 @@ class Http:
 
 
 def _b64(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise ValidationError(f"{what} is not a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationError(f"{what} is not base64") from None
+    return strict_b64decode(value, what)
 
 
 def _ahead(jobs: Iterator[Callable[[], list[bytes]]], depth: int = AHEAD) -> Iterator[list[bytes]]:
