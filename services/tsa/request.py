@@ -18,8 +18,6 @@ section 2.4.2: "MUST have the same value as the similar field in TimeStampReq").
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -139,9 +137,9 @@ def parse_json(body: bytes) -> TimestampRequest:
     if not encoded:
         raise ValidationError("artifactHash is required (base64 of the digest)")
     try:
-        digest = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValidationError("artifactHash must be standard base64") from exc
+        digest = protojson.strict_b64decode(encoded, "artifactHash")
+    except ValidationError:  # timestamp-authority's message
+        raise ValidationError("artifactHash must be standard base64") from None
     if len(digest) != HASHES[oid][1]:
         raise ValidationError(MSG_LENGTH)
     policy = _field(doc, "tsaPolicyOID", str, "a dotted object identifier") or None

@@ -11,8 +11,6 @@ work is done by ``services.tuf.repo`` and ``services.tuf.trustroot``. Never prin
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import json
 import sys
 import urllib.request
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sigstack.protocol.errors import ConfigError, ValidationError
+from sigstack.protocol.protojson import strict_b64decode
 
 from . import keys as tufkeys
 from . import shards, trustroot
@@ -47,8 +46,8 @@ def _log_id(text: str | None) -> bytes | None:
     if text is None:
         return None
     try:
-        return bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
-    except (ValueError, binascii.Error) as exc:
+        return bytes.fromhex(text) if len(text) == 64 else strict_b64decode(text, "the log id")
+    except (ValueError, ValidationError) as exc:
         raise ValidationError("log ids are 64 hex digits or base64") from exc
 
 
