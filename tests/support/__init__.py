@@ -10,6 +10,9 @@
   sigstore-python and by our own verifier;
 - ``oidc``: a throw-away OIDC provider and the OAuth client bits; ``fulcio``: Fulcio requests,
   checks of what it issues, and a CT log for it;
+- ``upstream``: an upstream OIDC provider for the connector tests' refusals; ``connectors``: the
+  client and browser steps of a sign-in over HTTP; ``ldap``: a private slapd with its own users,
+  groups and TLS certificate;
 - ``spellings``: the snake_case spelling of a proto3 JSON document;
 - ``tuf``: a small valid TUF repository (python-tuf) for the client's TUF code;
 - ``clock``: a clock moved by hand; ``dbs``: a fresh PostgreSQL database;
