@@ -11,7 +11,8 @@ Order of work (each step reuses what a previous ``up`` left in DIR; keys are nev
    in ``tuf-keys/``) as ``trusted_root.json``, ``signing_config.v0.2.json`` and
    ``signing_config_rekor_v2.v0.2.json``, the public instance's target names (``stack_trust``);
 3. start oidc, fulcio, ctlog, rekor, tuf, tsa and rekor2 as ``sigstack serve`` children (ports
-   N..N+6), each with a random instance id in its environment (``SIGSTACK_<SERVICE>_INSTANCE``),
+   N..N+6; with ``--witness`` also a witness on N+7 that the two Rekor logs submit their
+   checkpoints to, its data and ``witness-policy.txt`` made before, ``stack_witness``), each with a random instance id in its environment (``SIGSTACK_<SERVICE>_INSTANCE``),
    and wait until every /healthz answers with its own id: a port another program holds is never
    taken for ours (``stack_processes``);
 4. make the demo user and service account once, then write ``trust_config.json`` and
@@ -20,7 +21,7 @@ Order of work (each step reuses what a previous ``up`` left in DIR; keys are nev
 5. wait; Ctrl-C or SIGTERM stops every service cleanly. A service that dies stops the stack
    (``stack_report`` prints what is up and how to use it).
 
-Before step 1 the seven ports are checked (a listening socket on one of them, ours or not, stops
+Before step 1 the seven (eight) ports are checked (a listening socket on one of them, ours or not, stops
 ``up`` at once, naming the port, the service and a free base): the servers bind with SO_REUSEPORT,
 so a second stack on the same ports would otherwise share them with the first.
 """
@@ -41,11 +42,13 @@ from sigstack.services.cli import DATABASE_URL_ENV
 from .stack_data import configure_logs, configure_oidc, demo_identities, write_json
 from .stack_processes import SERVICES, check_ports, start, stop, wait_healthy
 from .stack_trust import SIGNING_FILES, TRUST_FILES, publish_tuf, trust_documents
+from .stack_witness import POLICY_FILE, WITNESS, configure_witness
 
 
-def _urls(host: str, base: int) -> dict[str, str]:
+def _urls(host: str, base: int, witness: bool = False) -> dict[str, str]:
     shown = f"[{host}]" if ":" in host else host
-    return {name: f"http://{shown}:{base + i}" for i, name in enumerate(SERVICES)}
+    names = (*SERVICES, WITNESS) if witness else SERVICES
+    return {name: f"http://{shown}:{base + i}" for i, name in enumerate(names)}
 
 
 def _port_base(text: str) -> int:
@@ -64,8 +67,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="keys, databases, trust documents and logs (default ./data)")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port-base", type=_port_base, default=5550, metavar="N",
-                   help="oidc N, fulcio N+1, ctlog N+2, rekor N+3, tuf N+4, tsa N+5, rekor2 N+6 "
-                   "(default 5550)")  # fmt: skip
+                   help="oidc N, fulcio N+1, ctlog N+2, rekor N+3, tuf N+4, tsa N+5, rekor2 N+6, "
+                   "witness N+7 with --witness (default 5550)")  # fmt: skip
     p.add_argument("--database-url", help=f"PostgreSQL for every service (default: "
                    f"${DATABASE_URL_ENV}, else SQLite in DIR; the environment keeps the password "
                    "off the command line)")  # fmt: skip
@@ -75,7 +78,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--logs-accept-only-stack-ca", action="store_true",
                    help="Rekor v1 and v2 log only entries whose certificate the stack's Fulcio "
                    "issued (their trusted_ca_file; docs/rekor.md)")  # fmt: skip
-    return p.parse_args(argv)
+    p.add_argument("--witness", action="store_true",
+                   help="also run a witness on N+7; Rekor v1 and v2 have it cosign every "
+                   "checkpoint (fail-open), clients verify with --witness-policy "
+                   f"DIR/{POLICY_FILE} (docs/witness.md)")  # fmt: skip
+    args = p.parse_args(argv)
+    if args.witness and args.port_base + len(SERVICES) > 65535:
+        p.error(f"port {args.port_base + len(SERVICES)} (the witness) does not exist")
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -83,7 +93,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     from_env = not args.database_url and bool(os.environ.get(DATABASE_URL_ENV))
     args.database_url = args.database_url or os.environ.get(DATABASE_URL_ENV) or None
-    urls = _urls(args.host, args.port_base)
+    urls = _urls(args.host, args.port_base, args.witness)
     check_ports(args.host, urls, args.port_base)  # before anything is made or started
     data = args.data_dir.resolve()
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -96,13 +106,15 @@ def main(argv: list[str]) -> int:
     try:
         keys = configure_logs(data, urls, args.database_url)
         configure_oidc(data, args.database_url)
+        if args.witness:
+            configure_witness(data, urls, keys, args.database_url)
     except OperationalError as exc:  # the message names host and port, never the password
         given = f"${DATABASE_URL_ENV}" if from_env else "--database-url"
         cause = str(exc.orig or exc).strip().splitlines()[0]
         raise ConfigError(f"cannot use the database {given} names: {cause}") from None
     root, signing = trust_documents(data, urls, keys)
     publish_tuf(data, root, signing)
-    instances = {name: f"up-{secrets.token_hex(16)}" for name in SERVICES}
+    instances = {name: f"up-{secrets.token_hex(16)}" for name in urls}
     procs = start(data, urls, args, instances)
     stopping = {"now": False}
 
@@ -126,7 +138,8 @@ def main(argv: list[str]) -> int:
         database = None
         if args.database_url:
             database = f"${DATABASE_URL_ENV}" if from_env else "the --database-url database"
-        stack_report.ready(data, urls, demo, time.monotonic() - started, database)
+        policy = data / POLICY_FILE if args.witness else None
+        stack_report.ready(data, urls, demo, time.monotonic() - started, database, policy)
         if args.demo:
             stack_report.demo(data, urls, demo["account"])
         while not stopping["now"]:

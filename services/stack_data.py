@@ -28,14 +28,20 @@ def write_json(path: Path, data: Any, mode: int = 0o644) -> None:
 
 def configure_logs(data: Path, urls: dict[str, str], database_url: str | None) -> dict[str, Any]:
     """CT log, Rekor and Rekor v2: keys, databases and trees; the TSA's chain. Returns the logs'
-    public keys (PEM), the v2 log's origin and the TSA chain (PEM)."""
+    public keys (PEM), both logs' checkpoint origins (Rekor v1's checkpoints are signed under
+    ``rekor_hostname``) and the TSA chain (PEM)."""
     from sigstack.services.ctlog.serve import configure as configure_ctlog
     from sigstack.services.keys import load_signer
+    from sigstack.services.rekor.app import open_rekor
     from sigstack.services.rekor.serve import configure as configure_rekor
     from sigstack.services.rekor2.serve import configure as configure_rekor2
     from sigstack.services.tsa.serve import prepare_data_dir as prepare_tsa_dir
 
     rekor = configure_rekor(str(data / "rekor"), database_url=database_url)
+    rekor_hostname = urls["rekor"].split("//", 1)[1]  # the child's --hostname
+    opened = open_rekor(rekor.with_values(hostname=rekor_hostname, witness_policy=None))
+    rekor_origin = opened.origin  # <hostname> - <tree ID>
+    opened.close()
     ctlog = configure_ctlog(str(data / "ctlog"), database_url=database_url,
                             roots_file=str(data / "fulcio" / "ca" / "root.pem"))  # fmt: skip
     # a new v2 log is named HOST:PORT, as `sigstack serve rekor2` names it; the database keeps it
@@ -46,6 +52,8 @@ def configure_logs(data: Path, urls: dict[str, str], database_url: str | None) -
             "ctlog": load_signer(ctlog.storage()[1]).public_pem,
             "rekor2": load_signer(rekor2.storage()[1]).public_pem,
             "rekor2_origin": rekor2.origin,
+            "rekor_hostname": rekor_hostname,
+            "rekor_origin": rekor_origin,
             "tsa_chain": Path(chain).read_bytes()}  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """``sigstack up``'s processes: the ports checked before anything starts, the services started as
 ``sigstack serve`` children (each with its instance id and, for those with a database, its URL in
 the environment, never on a command line), the wait for every child's own /healthz answer, and
-the clean stop."""
+the clean stop. The services are the keys of ``urls``: ``SERVICES``, then the witness with
+``--witness`` (``stack_witness``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from sigstack.protocol.errors import ConfigError
 from sigstack.services.cli import WITH_DATABASE
 
 from .stack_data import write_json
+from .stack_witness import WITNESS, policy_environment, witness_arguments
 
 SERVICES = ("oidc", "fulcio", "ctlog", "rekor", "tuf", "tsa", "rekor2")
 
@@ -44,10 +46,11 @@ def _listening(host: str, port: int) -> OSError | None:
     return None
 
 
-def _free_base(host: str, after: int) -> int | None:
-    """A port base above ``after`` whose ports are all free now (a suggestion, not a promise)."""
-    for base in range(after + 10, min(after + 1000, 65530), 10):
-        if all(_listening(host, base + i) is None for i in range(len(SERVICES))):
+def _free_base(host: str, after: int, count: int) -> int | None:
+    """A port base above ``after`` whose ``count`` ports are all free now (a suggestion, not a
+    promise)."""
+    for base in range(after + 10, min(after + 1000, 65536 - count), 10):
+        if all(_listening(host, base + i) is None for i in range(count)):
             return base
     return None
 
@@ -55,7 +58,7 @@ def _free_base(host: str, after: int) -> int | None:
 def check_ports(host: str, urls: dict[str, str], base: int) -> None:
     """Refuse to start when a port of the stack is taken: name the port, the service it was for and
     what answers there, and how to choose another base."""
-    for name in SERVICES:
+    for name in urls:
         port = _port(urls[name])
         failed = _listening(host, port)
         if failed is None:
@@ -67,19 +70,19 @@ def check_ports(host: str, urls: dict[str, str], base: int) -> None:
         holder = (f"another sigstack {other['service']} answers there"
                   if isinstance(other, dict) and other.get("service")
                   else "another program listens there")  # fmt: skip
-        free = _free_base(host, base)
+        free = _free_base(host, base, len(urls))
         hint = f" (for example {free}, free now)" if free else ""
         raise ConfigError(
             f"port {port} on {host}, which the stack's {name} needs, is in use: {holder}. Stop "
             f"it, or choose another base{hint} with `sigstack up --port-base N` or "
-            f"`make up PORT_BASE=N`; the stack uses ports N to N+{len(SERVICES) - 1}"
+            f"`make up PORT_BASE=N`; the stack uses ports N to N+{len(urls) - 1}"
         )
 
 
 def start(
     data: Path, urls: dict[str, str], args: argparse.Namespace, instances: dict[str, str]
 ) -> dict[str, subprocess.Popen[bytes]]:
-    ports = {name: str(_port(urls[name])) for name in SERVICES}
+    ports = {name: str(_port(urls[name])) for name in urls}
     common = ["--host", args.host, "--workers", str(args.workers)]
     fulcio_config = data / "fulcio" / "config.json"
     write_json(
@@ -99,14 +102,19 @@ def start(
     if args.logs_accept_only_stack_ca:  # the Fulcio chain prepare_data_dir made or kept
         for name in ("rekor", "rekor2"):
             commands[name] += ["--trusted-ca-file", str(data / "fulcio" / "ca" / "chain.pem")]
+    extra_env: dict[str, dict[str, str]] = {}
+    if WITNESS in urls:  # the witness, and the logs' policy naming it (stack_witness)
+        commands[WITNESS] = witness_arguments(data)
+        extra_env = policy_environment(data)
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
     procs = {}
-    for name in SERVICES:
+    for name in urls:
         argv = [sys.executable, "-m", "sigstack.client.cli", "serve", name, "--port", ports[name],
                 *common, *commands[name]]  # fmt: skip
         with open(logs / f"{name}.log", "ab") as log:
             env = _child_environment(name, args.database_url, instances[name])
+            env.update(extra_env.get(name, {}))
             procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                                            start_new_session=True)  # fmt: skip
     return procs

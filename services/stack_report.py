@@ -66,9 +66,11 @@ def ready(
     demo: dict[str, Any],
     seconds: float,
     database: str | None = None,
+    witness_policy: Path | None = None,
 ) -> None:
     """Print the URLs, identities and ready-to-paste commands. ``database`` says where the
-    tables live when not in SQLite files under ``data``."""
+    tables live when not in SQLite files under ``data``; ``witness_policy`` is the policy file
+    of ``sigstack up --witness``."""
     account = demo["account"]
     q = shlex.quote
     sigstack = sigstack_command()
@@ -113,6 +115,14 @@ def ready(
         f"Rekor v2:        the same commands with --trust-config "
         f"{q(str(data / 'trust_config_rekor_v2.json'))} write to the v2 log, with a timestamp "
         "from the TSA",
+    ]
+    if witness_policy is not None:
+        lines.append(
+            "Witness:         Rekor v1 and v2 publish checkpoints the witness cosigned (fail-open: "
+            "without it they publish them uncosigned); to require its cosignature, add "
+            f"--witness-policy {q(str(witness_policy))} to the verify-blob command"
+        )
+    lines += [
         f"TUF clients:     {sigstack} initialize --mirror {q(urls['tuf'])} --root "
         f"{q(str(data / 'tuf' / 'root.json'))}",
         "Ctrl-C stops the stack.",
