@@ -108,6 +108,12 @@ def _tsa(tmp: Path) -> Flask:
                                 chain_file=str(paths["chain.pem"])))  # fmt: skip
 
 
+def _witness(tmp: Path) -> Flask:
+    from tests.unit.witness.helpers import TestLog, witness_app
+
+    return witness_app(tmp, TestLog("log.example/openapi").grow(3))
+
+
 BUILDERS: dict[str, Callable[[Path], Flask]] = {
     "rekor": _rekor,
     "rekor2": _rekor2,
@@ -116,6 +122,7 @@ BUILDERS: dict[str, Callable[[Path], Flask]] = {
     "fulcio": _fulcio,
     "oidc": _oidc,
     "tuf": _tuf,
+    "witness": _witness,
 }
 # The schema of the error body each service answers with (runtime.errors formatters).
 ERROR_SCHEMA = {
@@ -126,6 +133,7 @@ ERROR_SCHEMA = {
     "fulcio": "Status",
     "oidc": "OAuthError",
     "tuf": "Error",
+    "witness": "Error",
 }
 
 
