@@ -16,12 +16,12 @@ from .engine import (
     OnSequenced,
     Sequenced,
     TreeHead,
-    entry_bundle,
     identity_of,
     open_log,
 )
 from .freeze import describe, freeze_tree, frozen_error, frozen_line
 from .reads import Frozen, LogReads, TreeReader, log_names, open_reader
+from .resources import entry_bundle
 from .tiles import WIDTH, tile_path
 
 __all__ = [

@@ -27,20 +27,18 @@ import hashlib
 import logging
 import os
 import queue
-import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from sigstack.protocol import merkle
 from sigstack.protocol.errors import ConfigError, UnavailableError, ValidationError
-from sigstack.services.runtime import db
 
 from . import store
 from .freeze import SignHead, freeze_tree, frozen_error
@@ -269,8 +267,7 @@ class Log(LogReads):
     def _sequence(
         self, conn: Connection, edge: Edge, batch: list[_Pending], row: Any
     ) -> tuple[TreeHead | None, list[tuple[int, bool, int]]]:
-        e = store.entries
-        existing = self._existing(conn, list({item.identity for item in batch}))
+        existing = store.existing(conn, self.tree_id, list({item.identity for item in batch}))
         now_ms = int(time.time() * 1000)
         rows: list[dict[str, Any]] = []
         results: list[tuple[int, bool, int]] = []
@@ -297,8 +294,8 @@ class Log(LogReads):
             results.append((index, False, now_ms))
             sequenced.append(Sequenced(index, item.keys))
         if self._publisher is not None and rows:  # the head is the publisher's to sign
-            db.bulk_insert(conn, e, rows)
-            self._store_tiles(conn, edge)
+            store.insert_entries(conn, rows)
+            store.store_tiles(conn, self.tree_id, edge.changed_tiles())
         if self._publisher is not None:
             if rows and self._on_sequenced is not None:
                 self._on_sequenced(conn, sequenced)
@@ -306,52 +303,17 @@ class Log(LogReads):
         if not rows:
             head = TreeHead(row.size, bytes(row.root_hash), row.timestamp_ms, row.note)
             return head, results
-        db.bulk_insert(conn, e, rows)
-        self._store_tiles(conn, edge)
+        store.insert_entries(conn, rows)
+        store.store_tiles(conn, self.tree_id, edge.changed_tiles())
         root = edge.root()
         note = self._sign_head(edge.size, root, now_ms)
-        marks = "%(s)s, %(r)s, %(ts)s, %(n)s, %(t)s" if _pg(conn) else "?, ?, ?, ?, ?"
-        sql = "UPDATE tlog_trees SET size = {}, root_hash = {}, timestamp_ms = {}, note = {} "
-        conn.exec_driver_sql(
-            (sql + "WHERE tree_id = {}").format(*marks.split(", ")),
-            {"s": edge.size, "r": root, "ts": now_ms, "n": note, "t": self.tree_id}
-            if _pg(conn)
-            else (edge.size, root, now_ms, note, self.tree_id),
-        )
+        store.update_head(conn, self.tree_id, edge.size, root, now_ms, note)
         if self._on_sequenced is not None:
             self._on_sequenced(conn, sequenced)
         return TreeHead(edge.size, root, now_ms, note), results
 
-    def _existing(self, conn: Connection, identities: list[bytes]) -> dict[bytes, tuple[int, int]]:
-        """identity -> (index, integrated_ms) for those already in the log (raw SQL: hot path)."""
-        sql = "SELECT identity, idx, integrated_ms FROM tlog_entries WHERE tree_id = "
-        if conn.dialect.name == "postgresql":
-            result = conn.exec_driver_sql(
-                sql + "%(t)s AND identity = ANY(%(ids)s)", {"t": self.tree_id, "ids": identities}
-            )
-        else:
-            marks = ",".join("?" * len(identities))
-            result = conn.exec_driver_sql(
-                sql + f"? AND identity IN ({marks})", (self.tree_id, *identities)
-            )
-        return {bytes(r[0]): (r[1], r[2]) for r in result}
-
-    def _store_tiles(self, conn: Connection, edge: Edge) -> None:
-        rows = [{"tree_id": self.tree_id, "level": lv, "idx": ix, "hashes": data}
-                for lv, ix, data in edge.changed_tiles()]  # fmt: skip
-        db.bulk_insert(conn, store.tiles, rows, conflict=("tree_id", "level", "idx"))
-
     def _load_edge(self, conn: Connection, size: int) -> Edge:
-        t = store.tiles
-        needed = Edge.needed(size)
-        tiles: dict[tuple[int, int], bytes] = {}
-        if needed:
-            for r in conn.execute(
-                select(t.c.level, t.c.idx, t.c.hashes).where(
-                    t.c.tree_id == self.tree_id, tuple_(t.c.level, t.c.idx).in_(needed)
-                )
-            ):
-                tiles[(r.level, r.idx)] = bytes(r.hashes)
+        tiles = store.load_tiles(conn, self.tree_id, Edge.needed(size))
         try:
             return Edge(size, tiles)
         except ValueError as exc:
@@ -374,10 +336,6 @@ def _answer(
     return answer
 
 
-def _pg(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
 def open_log(
     engine: Engine,
     name: str,
@@ -392,9 +350,8 @@ def open_log(
     ``public_key`` (DER SPKI of the log's key) must match the key the log was created with: a log never
     silently changes keys (ConfigError otherwise).
     """
-    t = store.trees
     with engine.connect() as conn:
-        row = conn.execute(select(t.c.tree_id, t.c.public_key).where(t.c.name == name)).first()
+        row = store.find_tree(conn, name)
     if row is not None:
         if bytes(row.public_key) != public_key:
             raise ConfigError(
@@ -404,28 +361,9 @@ def open_log(
         return Log(engine, row.tree_id, sign_head, **options)
     if not create:
         raise ConfigError(f"log {name!r} does not exist in this database")
-    tree_id = secrets.randbelow(1 << 62) + 1
-    now_ms = int(time.time() * 1000)
-    with (
-        engine.begin() as conn
-    ):  # the empty head is unsigned (note ""): personalities sign it on read
-        conn.execute(
-            insert(t).values(
-                tree_id=tree_id,
-                name=name,
-                public_key=public_key,
-                size=0,
-                root_hash=merkle.EMPTY_ROOT,
-                timestamp_ms=now_ms,
-                note="",
-            )
-        )
+    with engine.begin() as conn:
+        tree_id = store.create_tree(conn, name, public_key)
     return Log(engine, tree_id, sign_head, **options)
-
-
-def entry_bundle(entries: Sequence[Entry]) -> bytes:
-    """C2SP tlog-tiles entry bundle: each entry as a big-endian uint16 length then the bytes."""
-    return b"".join(len(e.leaf).to_bytes(2, "big") + e.leaf for e in entries)
 
 
 def identity_of(*parts: bytes) -> bytes:
@@ -445,7 +383,6 @@ __all__ = [
     "OnSequenced",
     "Sequenced",
     "TreeHead",
-    "entry_bundle",
     "identity_of",
     "open_log",
 ]

@@ -12,17 +12,21 @@ the checkpoint (``<prefix>/checkpoint``) is the personality's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sigstack.protocol import tiles
 from sigstack.protocol.errors import NotFoundError, ValidationError
 from sigstack.protocol.tiles import HASH, WIDTH, tile_path
 
-from .engine import entry_bundle
-from .reads import LogReads
+from .reads import Entry, LogReads
 
 ENTRIES = -1  # the level given to entry bundles
+
+
+def entry_bundle(entries: Sequence[Entry]) -> bytes:
+    """C2SP tlog-tiles entry bundle: each entry as a big-endian uint16 length then the bytes."""
+    return b"".join(len(e.leaf).to_bytes(2, "big") + e.leaf for e in entries)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,16 @@
 - ``tlog_tiles``: RFC 6962 hashes as C2SP tlog-tiles (256 hashes of one level per tile; level L holds
   the roots of complete 256^L-leaf subtrees). The rightmost tile of a level is rewritten as it fills;
   its content only ever grows, so any prefix of it is immutable.
+
+And the engine's SQL (``engine``): finding and creating a tree, locking its head, the batch's
+duplicate lookup, tile writes and head update (raw driver SQL where the batch's hot path is).
 """
 
 from __future__ import annotations
 
+import secrets
+import time
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -26,8 +32,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    insert,
+    select,
+    tuple_,
 )
 
+from sigstack.protocol import merkle
+from sigstack.services.runtime import db
 from sigstack.services.runtime.db import metadata
 
 trees = Table(
@@ -82,3 +93,84 @@ def lock_head(conn: Connection, tree_id: int) -> Any:
     else:
         sql = _HEAD + "WHERE tree_id = :t"
     return conn.exec_driver_sql(sql, {"t": tree_id}).one()
+
+
+def find_tree(conn: Connection, name: str) -> Any:
+    """The ``tree_id`` and ``public_key`` of the log called ``name``, or None."""
+    return conn.execute(
+        select(trees.c.tree_id, trees.c.public_key).where(trees.c.name == name)
+    ).first()
+
+
+def create_tree(conn: Connection, name: str, public_key: bytes) -> int:
+    """Insert an empty tree and return its new random ID. The empty head is unsigned (note ""):
+    personalities sign it on read."""
+    tree_id = secrets.randbelow(1 << 62) + 1
+    conn.execute(
+        insert(trees).values(
+            tree_id=tree_id,
+            name=name,
+            public_key=public_key,
+            size=0,
+            root_hash=merkle.EMPTY_ROOT,
+            timestamp_ms=int(time.time() * 1000),
+            note="",
+        )
+    )
+    return tree_id
+
+
+def existing(
+    conn: Connection, tree_id: int, identities: list[bytes]
+) -> dict[bytes, tuple[int, int]]:
+    """identity -> (index, integrated_ms) for those already in the log (raw SQL: hot path)."""
+    sql = "SELECT identity, idx, integrated_ms FROM tlog_entries WHERE tree_id = "
+    if conn.dialect.name == "postgresql":
+        result = conn.exec_driver_sql(
+            sql + "%(t)s AND identity = ANY(%(ids)s)", {"t": tree_id, "ids": identities}
+        )
+    else:
+        marks = ",".join("?" * len(identities))
+        result = conn.exec_driver_sql(sql + f"? AND identity IN ({marks})", (tree_id, *identities))
+    return {bytes(r[0]): (r[1], r[2]) for r in result}
+
+
+def insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert a batch's new ``tlog_entries`` rows."""
+    db.bulk_insert(conn, entries, rows)
+
+
+def store_tiles(conn: Connection, tree_id: int, changed: Iterable[tuple[int, int, bytes]]) -> None:
+    """Write (or overwrite) the tiles a batch changed: (level, index, hashes) each."""
+    rows = [{"tree_id": tree_id, "level": lv, "idx": ix, "hashes": data}
+            for lv, ix, data in changed]  # fmt: skip
+    db.bulk_insert(conn, tiles, rows, conflict=("tree_id", "level", "idx"))
+
+
+def load_tiles(
+    conn: Connection, tree_id: int, needed: list[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """(level, index) -> hashes of the ``needed`` tiles that exist."""
+    found: dict[tuple[int, int], bytes] = {}
+    if needed:
+        t = tiles
+        for r in conn.execute(
+            select(t.c.level, t.c.idx, t.c.hashes).where(
+                t.c.tree_id == tree_id, tuple_(t.c.level, t.c.idx).in_(needed)
+            )
+        ):
+            found[(r.level, r.idx)] = bytes(r.hashes)
+    return found
+
+
+def update_head(
+    conn: Connection, tree_id: int, size: int, root: bytes, timestamp_ms: int, note: str
+) -> None:
+    """Store the batch's new signed head in the tree's (locked) row."""
+    sql = "UPDATE tlog_trees SET size = {}, root_hash = {}, timestamp_ms = {}, note = {} "
+    if conn.dialect.name == "postgresql":
+        marks: tuple[str, ...] = ("%(s)s", "%(r)s", "%(ts)s", "%(n)s", "%(t)s")
+        params: Any = {"s": size, "r": root, "ts": timestamp_ms, "n": note, "t": tree_id}
+    else:
+        marks, params = ("?",) * 5, (size, root, timestamp_ms, note, tree_id)
+    conn.exec_driver_sql((sql + "WHERE tree_id = {}").format(*marks), params)
