@@ -1,4 +1,4 @@
-"""HTTP routes of the issuer: discovery, JWKS, token, userinfo (plus login.py and device.py).
+"""HTTP routes of the issuer: discovery, JWKS, token, userinfo (plus login.py and devicepages.py).
 
 Endpoint paths follow Dex so that tools with Dex-shaped defaults find them: ``{iss}/auth``,
 ``{iss}/token``, ``{iss}/keys``, ``{iss}/userinfo``, ``{iss}/device/code``, ``{iss}/device``. The
@@ -15,10 +15,11 @@ from flask import Flask, Response, jsonify, request
 
 from sigstack.protocol.errors import VerificationError
 
-from . import device, login, signin
+from . import device, devicepages, login, signin
+from .clients import DEVICE_GRANT
 from .connectors.registry import Registry
 from .exchange import TOKEN_EXCHANGE, Exchange, TokenExchangeGrant
-from .grants import DEVICE_GRANT, CodeGrant, OIDCServer, ServiceAccountGrant
+from .grants import CodeGrant, OIDCServer, ServiceAccountGrant
 from .issuer import SCOPES, Issuer
 
 
@@ -121,7 +122,7 @@ def register(
         return resp
 
     login.register(app, server, issuer, connectors)
-    device.register(app, server, issuer, connectors)
+    devicepages.register(app, server, issuer, connectors)
     signin.register(app, issuer, connectors)
     return server
 

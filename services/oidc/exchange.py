@@ -60,9 +60,10 @@ from sigstack.services.runtime.issuerkeys import (
     verify_signature,
 )
 
+from .clients import Client, authenticate_public
 from .config import OIDCConfig
 from .exchangerules import TrustedIssuer, parse_exchange
-from .grants import Client, InvalidTargetError, OIDCServer, authenticate_public
+from .grants import InvalidTargetError, OIDCServer
 from .issuer import SCOPES
 from .store import Identity
 

@@ -1,40 +1,28 @@
-"""authlib wiring: clients, client authentication, the code and client-credentials grants.
+"""authlib wiring: the authorization server and the code and client-credentials grants.
 
 Where stock authlib 1.9 falls short for Sigstore clients (spec/oidc.md §4) this module fixes it:
 
-- client auth ``none`` also accepts HTTP Basic ``sigstore:`` with an empty password
-  (sigstore-python sends no ``client_id`` in the body), see ``authenticate_public``;
 - PKCE is required for the code flow: a missing ``code_challenge``, a missing method and ``plain``
-  are refused at /authorize, and /token always demands a matching S256 verifier
-  (``CodeGrant._require_s256`` and ``check_pkce``);
+  are refused at /authorize, and /token always demands a matching S256 verifier (``pkce``);
 - ``redirect_uri=urn:ietf:wg:oauth:2.0:oob`` shows the code on a page instead of redirecting;
 - access tokens are JWTs with the identity claims and ``aud`` is a string (``Issuer.issue``);
-- redirect URIs of the public client are loopback ``http`` URLs on any port, or OOB; any other URI
-  is refused without a redirect (``is_loopback_redirect``);
 - codes are single use: the row is deleted before tokens are minted, and only the request that
   deleted it gets tokens.
-The device grant and its PKCE check are in ``device.py``.
+The clients and how they authenticate (loopback redirect URIs, Basic ``sigstore:``) are in
+``clients.py``; the device grant is in ``device.py``, token exchange in ``exchange.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request, grants
-
-# types-authlib declares only ClientAuthentication in this module; authlib 1.9 has the function
-from authlib.oauth2.rfc6749.authenticate_client import (  # type: ignore[attr-defined]
-    authenticate_client_secret_basic,
-)
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidGrantError,
@@ -43,164 +31,20 @@ from authlib.oauth2.rfc6749.errors import (
     OAuth2Error,
     UnsupportedResponseTypeError,
 )
-from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Response
 
-from sigstack.protocol.errors import VerificationError
-
-from . import pages, passwords, tokens
+from . import pages
+from .clients import Client, authenticate_basic, authenticate_public, request_client
 from .issuer import OOB_REDIRECT, SCOPES, Issuer
+from .pkce import check_challenge, check_pkce
 from .store import Identity
-
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-PKCE_PATTERN = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class InvalidTargetError(OAuth2Error):
     """RFC 8707 §2: the requested audience is not one this issuer mints tokens for."""
 
     error = "invalid_target"
-
-
-def is_loopback_redirect(uri: str) -> bool:
-    """``http://127.0.0.1|localhost|[::1]:<any port>/<path>`` or the OOB URN; nothing else."""
-    if uri == OOB_REDIRECT:
-        return True
-    if not uri or any(ch.isspace() or ord(ch) < 0x20 or ch == "\\" for ch in uri):
-        return False
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError:
-        return False
-    netloc_host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
-    return (
-        parts.scheme == "http"
-        and parts.hostname in _LOOPBACK_HOSTS
-        and "@" not in parts.netloc
-        and not parts.fragment
-        and netloc_host.strip("[]").lower() in _LOOPBACK_HOSTS
-    )
-
-
-class Client:
-    """An OAuth client: the public ``sigstore`` client or one service account."""
-
-    def __init__(
-        self,
-        client_id: str,
-        *,
-        public: bool,
-        secret_hash: str | None = None,
-        identity: Identity | None = None,
-    ) -> None:
-        self.client_id = client_id
-        self.public = public
-        self.secret_hash = secret_hash
-        self.identity = identity
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> None:
-        return None  # the public client must always send its loopback redirect_uri
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        return " ".join(s for s in scope_to_list(scope or "openid email") if s in SCOPES)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return self.public and is_loopback_redirect(redirect_uri)
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        """authlib's ``ClientMixin`` asks a boolean of this one."""
-        if self.public or not self.secret_hash:
-            return False
-        try:
-            passwords.verify_secret(client_secret, self.secret_hash)
-        except VerificationError:
-            return False
-        return True
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if self.public:
-            return method == "none"
-        return method in ("client_secret_basic", "client_secret_post")
-
-    def check_response_type(self, response_type: str) -> bool:
-        return self.public and response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        if self.public:
-            return grant_type in ("authorization_code", DEVICE_GRANT)
-        return grant_type == "client_credentials"
-
-
-def _basic_credentials(headers: Any) -> tuple[str | None, str | None] | None:
-    """authlib's ``extract_basic_authorization``; None for credentials that are not UTF-8 (authlib
-    raised UnicodeDecodeError for them: a 500)."""
-    try:
-        return extract_basic_authorization(headers)
-    except UnicodeDecodeError:
-        return None
-
-
-def authenticate_basic(query_client: Any, request: Any) -> Client | None:
-    """Client auth ``client_secret_basic`` (authlib's), refused when the credentials are not UTF-8."""
-    if _basic_credentials(request.headers) is None:
-        return None
-    return authenticate_client_secret_basic(query_client, request)  # type: ignore[no-any-return]
-
-
-def authenticate_public(query_client: Any, request: Any) -> Client | None:
-    """Client auth ``none``: ``client_id`` in the form, or HTTP Basic with an empty password."""
-    client_id = request.form.get("client_id") if request.form else None
-    credentials = _basic_credentials(request.headers)
-    if credentials is None:
-        return None
-    basic_id, basic_secret = credentials
-    if basic_id is not None:
-        if basic_secret or (client_id and client_id != basic_id):
-            return None
-        client_id = basic_id
-    if not client_id or request.payload.data.get("client_secret"):
-        return None
-    client = query_client(client_id)
-    return client if client is not None and client.public else None
-
-
-def check_pkce(
-    challenge: str | None, method: str | None, verifier: str | None, *, required: bool
-) -> None:
-    """Check a token request's ``code_verifier`` against the stored S256 challenge."""
-    if not challenge:
-        if verifier:
-            raise InvalidRequestError("a code_verifier was sent but no code_challenge was")
-        if required:
-            raise InvalidGrantError("PKCE is required for this client")
-        return
-    if not verifier:
-        raise InvalidRequestError("missing code_verifier")
-    if not PKCE_PATTERN.match(verifier):
-        raise InvalidRequestError("malformed code_verifier")
-    if method != "S256":
-        raise InvalidGrantError("only the S256 code_challenge_method is accepted")
-    s256 = tokens.b64url(hashlib.sha256(verifier.encode("ascii")).digest())  # RFC 7636 §4.2
-    if not hmac.compare_digest(s256.encode(), challenge.encode()):
-        raise InvalidGrantError("code_verifier does not match the code_challenge")
-
-
-def check_challenge(data: Any, *, required: bool) -> None:
-    """Validate ``code_challenge``/``code_challenge_method`` of an authorize or device request."""
-    challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
-    if not challenge and not method and not required:
-        return
-    if not challenge:
-        raise InvalidRequestError("PKCE is required: send a code_challenge (S256)")
-    if method != "S256":
-        raise InvalidRequestError("code_challenge_method must be S256 (plain is not accepted)")
-    if not PKCE_PATTERN.match(challenge):
-        raise InvalidRequestError("malformed code_challenge")
 
 
 class OIDCServer(AuthorizationServer):
@@ -264,13 +108,6 @@ class OIDCServer(AuthorizationServer):
             return None
         identity = Identity(row["sub"], row["email"], "service", row["name"])
         return Client(client_id, public=False, secret_hash=row["secret_hash"], identity=identity)
-
-
-def request_client(request: OAuth2Request) -> Client:
-    """The request's authenticated client: always one of ours (``OIDCServer._lookup_client``)."""
-    if not isinstance(request.client, Client):
-        raise InvalidClientError()
-    return request.client
 
 
 class CodeRecord:
