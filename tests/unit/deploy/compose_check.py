@@ -1,159 +1,36 @@
 """Static checks of docker-compose.yml and the Dockerfile against the real sigstack parsers
-(used by test_compose.py and test_doc_commands.py)."""
+(used by test_compose.py); reading the files is compose_read.py's."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
-from unittest import mock
 from urllib.parse import urlsplit
 
-import yaml
-
 from tests.support.testdata import ROOT
-
-COMPOSE = ROOT / "docker-compose.yml"
-DOCKERFILE = ROOT / "Dockerfile"
-IMAGE = "sigstack:latest"
-
-# What the test pretends .env holds; every ${VAR:?} in the file must have a value here. Secrets get
-# values found nowhere else, so that the checks can tell where each one ends up.
-TEST_ENV = {
-    "POSTGRES_PASSWORD": "ownerpw7f3a",
-    "OIDC_DB_PASSWORD": "oidcpw91c2",
-    "CTLOG_DB_PASSWORD": "ctlogpw4e8d",
-    "REKOR_DB_PASSWORD": "rekorpw0b6f",
-    "REKOR2_DB_PASSWORD": "rekor2pw5c9a",
-    "SIGSTACK_CA_PASSPHRASE": "capassphrase5d1e",
-}
-# Variables holding secrets, by name: never a default, never on a command line.
-SECRET_NAME = re.compile(r"PASSWORD|PASSPHRASE|SECRET|TOKEN", re.I)
-SECRETS = {v for k, v in TEST_ENV.items() if SECRET_NAME.search(k)}
-# Ports of containers that do not run sigstack (their images' defaults).
-OTHER_PORTS = {"postgres": 5432}
-# Services that keep state in a database and so must be given the shared PostgreSQL.
-WITH_DATABASE = {"oidc", "ctlog", "rekor", "rekor2"}
-SERVICES = {"oidc", "fulcio", "ctlog", "rekor", "tuf", "tsa", "rekor2"}
-
-_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
-
-
-def interpolate(text: str, env: dict[str, str]) -> str:
-    """Compose's variable substitution: ``${V}``, ``${V:-default}``, ``${V:?error}``, ``$$``."""
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name, op, arg = m.group(1), m.group(2), m.group(3)
-        value = env.get(name)
-        if op in (":-", "-"):
-            return value if value or (op == "-" and value is not None) else arg
-        if op in (":?", "?"):
-            if not value:
-                raise AssertionError(f"${{{name}}} is required ({arg}); add it to TEST_ENV")
-            return value
-        return value or ""
-
-    return _VAR.sub(sub, text)
-
-
-def load_compose(text: str | None = None) -> dict[str, Any]:
-    raw = COMPOSE.read_text() if text is None else text
-    return yaml.safe_load(interpolate(raw, TEST_ENV))
-
-
-class _Parsed(Exception):
-    def __init__(self, namespace: argparse.Namespace) -> None:
-        self.namespace = namespace
-
-
-def parse_sigstack(argv: list[str]) -> argparse.Namespace | str:
-    """The namespace ``sigstack ARGV`` parses to, or the error text argparse would print."""
-    from sigstack.client.cli import COMMANDS
-    from sigstack.client.cli import main as cli_main
-    from sigstack.services.runtime import server
-
-    if argv in (["--help"], ["-h"]):  # the front door's own usage text
-        return argparse.Namespace()
-    if not argv or argv[0] not in COMMANDS:
-        return f"unknown sigstack command {argv[:1]}"
-    original = argparse.ArgumentParser.parse_args
-
-    def intercept(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
-        raise _Parsed(original(self, args, namespace))
-
-    err = io.StringIO()
-    with (
-        mock.patch.object(argparse.ArgumentParser, "parse_args", intercept),
-        # `sigstack serve` would point the metrics at a fresh temporary directory through
-        # os.environ before importing the service; keep this process's environment as it is.
-        mock.patch.object(server, "prepare_metrics_dir", lambda: None, create=True),
-        contextlib.redirect_stderr(err),
-        contextlib.redirect_stdout(io.StringIO()),
-    ):
-        try:
-            cli_main(list(argv))
-        except _Parsed as parsed:
-            return parsed.namespace
-        except SystemExit:
-            return err.getvalue().strip().splitlines()[-1] if err.getvalue() else "exit"
-    return "the command returned without parsing its arguments"
-
-
-def _runs_sigstack(svc: dict[str, Any]) -> bool:
-    return svc.get("image") == IMAGE or "build" in svc
-
-
-def _long_running(svc: dict[str, Any]) -> bool:
-    return svc.get("restart", "no") != "no" and not svc.get("profiles")
-
-
-def _mounts(svc: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """(source, target, read_only) of the short-syntax volume entries."""
-    out = []
-    for entry in svc.get("volumes", []):
-        parts = entry.split(":")
-        out.append((parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(",")))
-    return out
-
-
-def _mount_of(svc: dict[str, Any], path: str) -> tuple[str, str, bool] | None:
-    """The mount holding ``path`` in the container (the deepest one), if any."""
-    best = None
-    for source, target, ro in _mounts(svc):
-        if path == target or path.startswith(target.rstrip("/") + "/"):
-            if best is None or len(target) > len(best[1]):
-                best = (source, target, ro)
-    return best
-
-
-def _container_port(spec: str) -> int:
-    return int(str(spec).rsplit(":", 1)[-1].split("/")[0])
-
-
-def _http_urls(words: list[str]) -> list[str]:
-    return [w for w in words if isinstance(w, str) and w.startswith(("http://", "https://"))]
-
-
-def _file_path(value: str | None) -> str | None:
-    if not value:
-        return None
-    if value.startswith("file:"):
-        return value[len("file:") :].split("?", 1)[0]
-    return value if value.startswith("/") else None
-
-
-def _environment(svc: dict[str, Any]) -> dict[str, str]:
-    env = svc.get("environment") or {}
-    if isinstance(env, list):  # ["NAME=value", ...]
-        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
-    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+from tests.unit.deploy.compose_read import (
+    OTHER_PORTS,
+    SECRET_NAME,
+    SECRETS,
+    SERVICES,
+    VAR,
+    WITH_DATABASE,
+    as_words,
+    container_port,
+    db_urls,
+    environment,
+    file_path,
+    http_urls,
+    long_running,
+    mount_of,
+    mounts,
+    parse_sigstack,
+    runs_sigstack,
+)
 
 
 def problems(
@@ -168,7 +45,7 @@ def problems(
 
     # Commands: each parses with the real parser of the command it names.
     for name, svc in services.items():
-        if not _runs_sigstack(svc):
+        if not runs_sigstack(svc):
             continue
         argv = svc.get("command")
         if not isinstance(argv, list) or not argv:
@@ -206,14 +83,14 @@ def problems(
             condition = (spec or {}).get("condition", "service_started")
             if condition == "service_healthy" and "healthcheck" not in services[dep]:
                 found.append(f"{name}: waits for {dep} to be healthy but {dep} has no healthcheck")
-            if condition == "service_completed_successfully" and _long_running(services[dep]):
+            if condition == "service_completed_successfully" and long_running(services[dep]):
                 found.append(f"{name}: waits for {dep} to complete but {dep} runs forever")
             if services[dep].get("profiles") and not svc.get("profiles"):
                 found.append(f"{name}: depends on {dep}, which only runs in a profile")
 
     # Volumes: named ones declared, bind sources present in the checkout.
     for name, svc in services.items():
-        for source, target, _ro in _mounts(svc):
+        for source, target, _ro in mounts(svc):
             if source.startswith((".", "/")):
                 if source.startswith(".") and not (ROOT / source).exists():
                     found.append(f"{name}: bind mount source {source} does not exist")
@@ -224,7 +101,7 @@ def problems(
 
     # Health checks on every long-running service, hitting its own port.
     for name, svc in services.items():
-        if not _long_running(svc):
+        if not long_running(svc):
             continue
         test = (svc.get("healthcheck") or {}).get("test")
         if not test:
@@ -242,13 +119,13 @@ def problems(
     # Published ports are the ports the services listen on.
     for name, svc in services.items():
         for spec in svc.get("ports", []):
-            if name in ports and _container_port(spec) != ports[name]:
+            if name in ports and container_port(spec) != ports[name]:
                 found.append(f"{name}: publishes {spec} but listens on {ports[name]}")
 
     # URLs that name another service use that service's port.
     for name, svc in services.items():
         words = list(svc.get("command") or []) + list((svc.get("environment") or {}).values())
-        for url in _http_urls(words) + _db_urls(words):
+        for url in http_urls(words) + db_urls(words):
             parts = urlsplit(url)
             host = parts.hostname or ""
             if host in ("127.0.0.1", "localhost", "0.0.0.0"):
@@ -271,12 +148,6 @@ def problems(
     return found
 
 
-def _db_urls(words: list[Any]) -> list[str]:
-    return [
-        w for w in words if isinstance(w, str) and w.startswith(("postgresql://", "postgres://"))
-    ]
-
-
 def _wiring(
     services: dict[str, dict[str, Any]], parsed: dict[str, argparse.Namespace]
 ) -> list[str]:
@@ -288,16 +159,16 @@ def _wiring(
     for name, ns in parsed.items():
         svc = services[name]
         for flag in ("roots", "config", "ca_chain", "ct_public_key", "ca_key", "key_uri"):
-            path = _file_path(getattr(ns, flag, None))
-            if path and _mount_of(svc, path) is None:
+            path = file_path(getattr(ns, flag, None))
+            if path and mount_of(svc, path) is None:
                 found.append(f"{name}: --{flag.replace('_', '-')} {path} is on no volume")
         for flag in ("data_dir", "out_dir", "key_dir"):
             path = getattr(ns, flag, None)
             if path is None:
                 continue
             path = str(path)
-            below = [t for _s, t, _r in _mounts(svc) if t == path or t.startswith(path + "/")]
-            mount = _mount_of(svc, path)
+            below = [t for _s, t, _r in mounts(svc) if t == path or t.startswith(path + "/")]
+            mount = mount_of(svc, path)
             if not below and mount is None:
                 found.append(
                     f"{name}: --{flag.replace('_', '-')} {path} is on no volume (lost at restart)"
@@ -306,7 +177,7 @@ def _wiring(
                 found.append(f"{name}: --{flag.replace('_', '-')} {path} is mounted read-only")
 
     def volume(name: str, path: str | None) -> str | None:
-        mount = _mount_of(services.get(name, {}), _file_path(path) or "")
+        mount = mount_of(services.get(name, {}), file_path(path) or "")
         return mount[0] if mount else None
 
     fulcio, ctlog, oidc = get("fulcio"), get("ctlog"), get("oidc")
@@ -321,7 +192,7 @@ def _wiring(
         if fulcio.ct_public_key:
             vol = volume("fulcio", fulcio.ct_public_key)
             if vol is None or not any(
-                s == vol and not ro for s, _t, ro in _mounts(services["ctlog"])
+                s == vol and not ro for s, _t, ro in mounts(services["ctlog"])
             ):
                 found.append(
                     "fulcio: --ct-public-key is not on a volume ctlog can write its key to"
@@ -331,7 +202,7 @@ def _wiring(
         ("tuf-init", "data_dir", "tuf", "data_dir"),
     ):
         if init in parsed and user in parsed:
-            made = _mount_of(services[init], str(getattr(parsed[init], flag)))
+            made = mount_of(services[init], str(getattr(parsed[init], flag)))
             used = volume(user, str(getattr(parsed[user], user_flag)))
             if made is None or made[0] != used:
                 found.append(f"{init} writes to another volume than {user} reads")
@@ -344,7 +215,7 @@ def _issuer_problems(
     svc: dict[str, Any], fulcio: argparse.Namespace, oidc: argparse.Namespace
 ) -> list[str]:
     """Fulcio's configuration (a bind-mounted file) trusts the OIDC service's issuer URL exactly."""
-    mount = _mount_of(svc, fulcio.config)
+    mount = mount_of(svc, fulcio.config)
     if mount is None or not mount[0].startswith("."):
         return ["fulcio: --config is not a file of this checkout mounted into the container"]
     source = ROOT / mount[0]
@@ -394,7 +265,7 @@ def text_problems(text: str) -> list[str]:
     """A secret variable without ``:?`` would silently become a default (or nothing) when .env
     lacks it. (Literal secrets, without any variable, are ``_secret_problems``'s.)"""
     found = []
-    for m in _VAR.finditer(text):
+    for m in VAR.finditer(text):
         name, op = m.group(1), m.group(2)
         if name and SECRET_NAME.search(name) and op not in (":?", "?"):
             found.append(f"${{{name}}} has no `:?`: a missing secret falls back to {m.group(0)}")
@@ -406,32 +277,26 @@ def _secret_problems(services: dict[str, dict[str, Any]]) -> list[str]:
     every user); secrets in the environment come from .env, never from the file itself."""
     found = []
     for name, svc in services.items():
-        words = [*_words(svc.get("command")), *_words(svc.get("entrypoint"))]
-        words += _words((svc.get("healthcheck") or {}).get("test"))
+        words = [*as_words(svc.get("command")), *as_words(svc.get("entrypoint"))]
+        words += as_words((svc.get("healthcheck") or {}).get("test"))
         for word in words:
             if re.search(r"postgres(ql)?(\+\w+)?://", word, re.I):
                 found.append(f"{name}: a database URL on its command line ({word[:20]}...)")
             elif any(secret in word for secret in SECRETS):
                 found.append(f"{name}: a secret from .env on its command line")
-        for key, value in _environment(svc).items():
+        for key, value in environment(svc).items():
             if SECRET_NAME.search(key) and value not in SECRETS:
                 found.append(f"{name}: {key} is hard-coded, not taken from .env")
-            for url in _db_urls([value]):
+            for url in db_urls([value]):
                 password = urlsplit(url).password
                 if password not in SECRETS:
                     found.append(f"{name}: {key} holds a password that is not taken from .env")
     return found
 
 
-def _words(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [str(w) for w in value] if isinstance(value, list) else [str(value)]
-
-
 def _owner(services: dict[str, dict[str, Any]]) -> tuple[str | None, str | None]:
     """The role and password PostgreSQL's image makes the owner (superuser) of its database."""
-    env = _environment(services.get("postgres", {}))
+    env = environment(services.get("postgres", {}))
     return env.get("POSTGRES_USER", "postgres"), env.get("POSTGRES_PASSWORD")
 
 
@@ -465,7 +330,7 @@ def _database_problems(
     for name in migrate:
         if name not in parsed:
             continue
-        env = _environment(services[name])
+        env = environment(services[name])
         url = parsed[name].database_url or env.get(DATABASE_URL_ENV)
         if not url:
             found.append(f"{name}: no database URL in {DATABASE_URL_ENV}")
@@ -481,7 +346,7 @@ def _database_problems(
     for name in sorted(WITH_DATABASE):
         if name not in parsed:
             continue
-        env = _environment(services[name])
+        env = environment(services[name])
         url = service_database_url(name, parsed[name], env)
         if not url:
             found.append(f"{name}: no database URL (it would fall back to SQLite in its volume)")
@@ -498,7 +363,7 @@ def _database_problems(
         if parts.password and parts.password == owner_password:
             found.append(f"{name}: uses the owner's password")
         for m in migrate:
-            given = _environment(services[m]).get(f"SIGSTACK_{name.upper()}_DATABASE_URL")
+            given = environment(services[m]).get(f"SIGSTACK_{name.upper()}_DATABASE_URL")
             if given != url:
                 found.append(f"{m}: SIGSTACK_{name.upper()}_DATABASE_URL does not match {name}'s")
         deps = services[name].get("depends_on") or {}

@@ -19,15 +19,14 @@ from typing import Any
 
 import pytest
 
-from tests.unit.deploy.compose_check import (
+from tests.unit.deploy.compose_check import dockerfile_problems, problems
+from tests.unit.deploy.compose_read import (
     COMPOSE,
     DOCKERFILE,
     TEST_ENV,
-    dockerfile_problems,
     interpolate,
     load_compose,
     parse_sigstack,
-    problems,
 )
 
 # ------------------------------------------------------------------------------------ the tests
@@ -233,11 +232,11 @@ def test_the_checks_know_every_service_and_every_database_role() -> None:
     from sigstack.services import stack
     from sigstack.services.cli import WITH_DATABASE as CLI_WITH_DATABASE
     from sigstack.services.runtime import grants
-    from tests.unit.deploy import compose_check
+    from tests.unit.deploy import compose_read
 
-    assert set(stack.SERVICES) == compose_check.SERVICES
+    assert set(stack.SERVICES) == compose_read.SERVICES
     # the witness keeps a table too but is not part of the stack: it is run apart, usually by
     # another party (docs/witness.md)
     in_stack = set(CLI_WITH_DATABASE) - {"witness"}
     assert set(CLI_WITH_DATABASE) == set(grants.SERVICES)
-    assert in_stack == compose_check.WITH_DATABASE
+    assert in_stack == compose_read.WITH_DATABASE

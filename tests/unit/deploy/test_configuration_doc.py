@@ -20,7 +20,7 @@ from unittest import mock
 import pytest
 
 from sigstack.services.runtime.config import ServiceConfig
-from tests.unit.deploy.compose_check import ROOT
+from tests.support.testdata import ROOT
 
 DOC = ROOT / "docs" / "configuration.md"
 NONE = "–"

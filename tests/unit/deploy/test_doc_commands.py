@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.unit.deploy.compose_check import (
+from tests.unit.deploy.compose_read import (
     ROOT,
     parse_sigstack,
 )
