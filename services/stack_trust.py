@@ -24,7 +24,7 @@ def trust_documents(
     meets a service an older ``up`` did not run, keeps the published entries, closes the replaced
     ones' windows now and adds the new ones, so older signatures keep verifying.
     """
-    from sigstack.services.tuf import trustroot
+    from sigstack.services.tuf import signingconfig, trustroot
 
     chain = (data / "fulcio" / "ca" / "chain.pem").read_bytes()
     path = data / "trusted_root.json"
@@ -53,7 +53,7 @@ def trust_documents(
                     root = trustroot.rotate(root, kind, entry, now)
 
     def signing_config(rekor_v2_urls: list[str]) -> dict[str, Any]:
-        return trustroot.build_signing_config(
+        return signingconfig.build_signing_config(
             ca_urls=[urls["fulcio"]], oidc_urls=[urls["oidc"]], tsa_urls=[tsa_url],
             rekor_urls=[urls["rekor"]], rekor_v2_urls=rekor_v2_urls,
             operator=OPERATOR, valid_from=start,

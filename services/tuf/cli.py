@@ -5,7 +5,8 @@ Repository: ``init``, ``add-target``, ``remove-target``, ``sign``, ``status``, `
 the stack's keys and certificates, given as files or fetched from ``http(s)://`` URLs),
 ``trusted-root-rotate``, ``trusted-root-end`` and ``signing-config-rotate`` (a log shard replaced:
 ``services.tuf.shards``), ``signing-config``, ``trust-config``. Parsing and printing only; the
-work is done by ``services.tuf.repo`` and ``services.tuf.trustroot``. Never prints key material.
+work is done by ``services.tuf.repo``, ``.trustroot`` and ``.signingconfig``. Never prints key
+material.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.protocol.protojson import strict_b64decode
 
 from . import keys as tufkeys
-from . import shards, trustroot
+from . import shards, signingconfig, trustroot
 from .online import DEFAULT_SETTINGS, ONLINE_ROLES
 from .repo import OFFLINE_ROLES, Repository
 from .store import check_outside
@@ -356,10 +357,10 @@ def main(argv: list[str]) -> int:
         start = _when(args.valid_from)
 
         def services(refs: list[str], version: int = 1) -> list[dict[str, Any]]:
-            return [trustroot.parse_service(r, args.operator, start=start, api_version=version)
+            return [signingconfig.parse_service(r, args.operator, start=start, api_version=version)
                     for r in refs]  # fmt: skip
 
-        doc = trustroot.build_signing_config(
+        doc = signingconfig.build_signing_config(
             ca_urls=services(args.ca_url),
             oidc_urls=services(args.oidc_url),
             rekor_urls=services(args.rekor_url),

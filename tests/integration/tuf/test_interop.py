@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore.models import Bundle, ClientTrustConfig
 from sigstore.verify import Verifier, policy
 
-from sigstack.services.tuf import trustroot
+from sigstack.services.tuf import signingconfig, trustroot
 from tests.support.testdata import ROOT
 from tests.unit.tuf.helpers import CASE, staging_case_root
 
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.interop
 SIGSTORE_JS = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "sigstore"
 IDENTITY = (CASE / "identity").read_text().strip()
 ISSUER = (CASE / "issuer").read_text().strip()
-SIGNING_CONFIG = trustroot.build_signing_config(
+SIGNING_CONFIG = signingconfig.build_signing_config(
     ca_urls=["https://fulcio.sigstage.dev"],
     oidc_urls=["https://oauth2.sigstage.dev/auth"],
     rekor_urls=["https://rekor.sigstage.dev"],

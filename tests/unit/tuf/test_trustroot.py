@@ -15,7 +15,7 @@ from sigstore.models import Bundle, ClientTrustConfig, TrustedRoot
 from sigstore.verify import Verifier, policy
 
 from sigstack.protocol.errors import ValidationError
-from sigstack.services.tuf import trustroot
+from sigstack.services.tuf import signingconfig, trustroot
 from sigstack.services.tuf.cli import main as tuf_main
 from tests.unit.tuf.helpers import CASE, staging_case_root
 
@@ -76,7 +76,7 @@ def _fresh_root() -> dict:
 
 
 def _signing_config() -> dict:
-    return trustroot.build_signing_config(
+    return signingconfig.build_signing_config(
         ca_urls=["https://fulcio.example"],
         oidc_urls=["https://oidc.example"],
         rekor_urls=["https://rekor.example"],
@@ -117,7 +117,7 @@ def test_client_trust_config_accepted_by_sigstore_python() -> None:
 
 def test_signing_config_needs_ca_and_rekor() -> None:
     with pytest.raises(ValidationError):
-        trustroot.build_signing_config(
+        signingconfig.build_signing_config(
             ca_urls=[], oidc_urls=[], rekor_urls=["https://r"], operator="x", valid_from=NOW
         )
 

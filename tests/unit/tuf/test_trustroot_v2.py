@@ -18,7 +18,7 @@ from sigstore.models import ClientTrustConfig, TrustedRoot
 
 from sigstack.protocol import note
 from sigstack.protocol.errors import ValidationError
-from sigstack.services.tuf import trustroot
+from sigstack.services.tuf import signingconfig, trustroot
 from sigstack.services.tuf.cli import main as tuf_main
 
 from .test_trustroot import _ca_chain, _pub
@@ -90,10 +90,10 @@ def test_tsa_window_and_sigstore_python_reads_it(tmp_path: Path) -> None:
 
 
 def test_parse_service_plain_url_and_cosign_form() -> None:
-    plain = trustroot.parse_service("https://rekor.example/", "op", start=NOW, api_version=2)
+    plain = signingconfig.parse_service("https://rekor.example/", "op", start=NOW, api_version=2)
     assert plain == {"url": "https://rekor.example", "majorApiVersion": 2,
                      "validFor": {"start": "2026-11-25T00:00:00Z"}, "operator": "op"}  # fmt: skip
-    full = trustroot.parse_service(
+    full = signingconfig.parse_service(
         "url=https://rekor.example,api-version=1,start-time=2026-01-01T00:00:00Z,"
         "end-time=2026-12-31T00:00:00Z,operator=other",
         "op",
@@ -112,11 +112,11 @@ def test_parse_service_plain_url_and_cosign_form() -> None:
         ("url=https://a,end-time=2020-01-01T00:00:00Z", "after validFor.start"),
     ):
         with pytest.raises(ValidationError, match=words):
-            trustroot.parse_service(bad, "op", start=NOW)
+            signingconfig.parse_service(bad, "op", start=NOW)
 
 
 def test_a_v2_signing_config_lists_v2_first_and_sigstore_python_picks_it() -> None:
-    config = trustroot.build_signing_config(
+    config = signingconfig.build_signing_config(
         ca_urls=["https://fulcio.example"],
         oidc_urls=[],
         rekor_urls=["https://rekor.example"],
@@ -133,7 +133,7 @@ def test_a_v2_signing_config_lists_v2_first_and_sigstore_python_picks_it() -> No
     assert type(tlog).__name__ == "RekorV2Client"
     assert len(cfg.signing_config.get_tsas()) == 1
     with pytest.raises(ValidationError, match="one Rekor URL"):
-        trustroot.build_signing_config(ca_urls=["https://f"], oidc_urls=[], rekor_urls=[],
+        signingconfig.build_signing_config(ca_urls=["https://f"], oidc_urls=[], rekor_urls=[],
                                        operator="o", valid_from=NOW)  # fmt: skip
 
 
