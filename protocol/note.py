@@ -10,12 +10,11 @@ Formats implemented (c2sp.org):
   golang.org/x/mod/sumdb/note limit; the spec asks for at least 16). Key IDs: Ed25519 (type 0x01)
   SHA-256(name || 0x0A || 0x01 || key)[:4]; ECDSA (0x02) SHA-256(DER SPKI)[:4]; RSA as rekor-tiles
   does, SHA-256(name || 0x0A || 0xFF || "PKIX-RSA-PKCS#1v1.5" || DER SPKI)[:4]. The text form of
-  an Ed25519 verifier key is ``<name>+<hex key ID>+base64(0x01 || key)`` (``parse_vkey``).
+  verifier keys, ``<name>+<hex key ID>+base64(type || key)``, is ``protocol.vkeys``'s.
 * tlog-checkpoint: ``origin\\nsize\\nbase64(root)\\n`` + optional extension lines (``Checkpoint``).
   Rekor v1 names its origin ``<hostname> - <treeID>`` and signs as ``<hostname>`` with key ID
   SHA-256(DER SPKI)[:4] for every key type; Rekor v2 signs as the origin with the C2SP key IDs.
-* tlog-cosignature: type 0x04 cosignatures, signature blob = u64 big-endian timestamp || Ed25519
-  signature over ``cosignature/v1\\ntime <ts>\\n<checkpoint text>`` (``cosignature_message``).
+* tlog-cosignature (type 0x04, a witness's timestamped signature) is ``protocol.cosignature``'s.
 
 ``verify_rekor_checkpoint`` mirrors sigstore-python: it ignores key names and picks the lines whose
 key ID equals the first 4 bytes of the transparency log entry's log ID.
@@ -29,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -46,13 +44,11 @@ Sign = Callable[[bytes], bytes]
 MAX_SIGNATURES = 100
 _SIG_PREFIX = "\u2014 "  # em dash + space
 _MAX_SIZE = (1 << 64) - 1
-_TYPE_ED25519 = 0x01
-_TYPE_COSIGNATURE = 0x04
+TYPE_ED25519 = 0x01
 _TYPE_CUSTOM = 0xFF
 _RSA_IDENTIFIER = b"PKIX-RSA-PKCS#1v1.5"
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _SIZE = re.compile(r"0|[1-9][0-9]*")
-_HEX_KEY_ID = re.compile(r"[0-9a-fA-F]{8}")
 
 
 def _b64decode(text: str, what: str) -> bytes:
@@ -60,7 +56,7 @@ def _b64decode(text: str, what: str) -> bytes:
     return strict_b64decode(text, what, canonical=True)
 
 
-def _valid_name(name: str) -> bool:
+def valid_key_name(name: str) -> bool:
     """Non-empty, no space or ``+``, and UTF-8 text (a name is hashed as UTF-8 in key IDs)."""
     if not name or "+" in name or any(c.isspace() for c in name):
         return False
@@ -150,7 +146,7 @@ class NoteSignature:
     signature: bytes
 
     def __post_init__(self) -> None:
-        if not _valid_name(self.name):
+        if not valid_key_name(self.name):
             raise ValidationError(
                 "signature key name is empty, has a space or '+', or is not UTF-8 text"
             )
@@ -201,7 +197,7 @@ def _parse_signature_line(line: str) -> NoteSignature:
     if not line.startswith(_SIG_PREFIX):
         raise ValidationError("malformed note: a signature line must start with an em dash")
     name, _, b64 = line[len(_SIG_PREFIX) :].partition(" ")
-    if not _valid_name(name) or not b64:
+    if not valid_key_name(name) or not b64:
         raise ValidationError("malformed note: bad signature line")
     blob = _b64decode(b64, "note signature")
     if len(blob) < 5:
@@ -212,11 +208,12 @@ def _parse_signature_line(line: str) -> NoteSignature:
 # --- keys and verifiers -----------------------------------------------------------------------
 
 
-def _raw_ed25519(public_key: ed25519.Ed25519PublicKey) -> bytes:
+def raw_ed25519(public_key: ed25519.Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def _named_digest(name: str, key_type: int, key: bytes) -> bytes:
+def named_key_digest(name: str, key_type: int, key: bytes) -> bytes:
+    """SHA-256(name || 0x0A || type || key): the C2SP key ID (its first 4 bytes) of named keys."""
     return hashlib.sha256(name.encode() + b"\n" + bytes([key_type]) + key).digest()
 
 
@@ -228,20 +225,15 @@ def ecdsa_key_id(spki_der: bytes) -> bytes:
 
 def ed25519_key_id(name: str, raw_key: bytes) -> bytes:
     """C2SP Ed25519 key ID: SHA-256(name || 0x0A || 0x01 || key)[:4]."""
-    return _named_digest(name, _TYPE_ED25519, raw_key)[:4]
-
-
-def cosignature_key_id(name: str, raw_key: bytes) -> bytes:
-    """C2SP tlog-cosignature key ID: SHA-256(name || 0x0A || 0x04 || key)[:4]."""
-    return _named_digest(name, _TYPE_COSIGNATURE, raw_key)[:4]
+    return named_key_digest(name, TYPE_ED25519, raw_key)[:4]
 
 
 def note_key_digest(name: str, public_key: PublicKey) -> bytes:
     """The full 32-byte key ID digest rekor-tiles uses as ``logId.keyId`` (hint = first 4 bytes)."""
     if isinstance(public_key, ed25519.Ed25519PublicKey):
-        return _named_digest(name, _TYPE_ED25519, _raw_ed25519(public_key))
+        return named_key_digest(name, TYPE_ED25519, raw_ed25519(public_key))
     if isinstance(public_key, rsa.RSAPublicKey):
-        return _named_digest(name, _TYPE_CUSTOM, _RSA_IDENTIFIER + keys.spki_der(public_key))
+        return named_key_digest(name, _TYPE_CUSTOM, _RSA_IDENTIFIER + keys.spki_der(public_key))
     return keys.key_id(public_key)
 
 
@@ -254,7 +246,7 @@ class NoteVerifier:
     """
 
     def __init__(self, name: str, key_id: bytes, public_key: PublicKey) -> None:
-        if not _valid_name(name) or len(key_id) != 4:
+        if not valid_key_name(name) or len(key_id) != 4:
             raise ValidationError("verifier needs a valid key name and a 4-byte key ID")
         self.algorithm = keys.Algorithm.for_key(public_key)
         self.name = name
@@ -277,75 +269,19 @@ class NoteVerifier:
         self._verify_raw(text, signature)
 
 
-def cosignature_message(checkpoint_text: str | bytes, timestamp: int) -> bytes:
-    """The tlog-cosignature ``cosignature/v1`` signed message for a checkpoint body."""
-    if not 0 <= timestamp <= _MAX_SIZE:
-        raise ValidationError("cosignature timestamp out of range")
-    if isinstance(checkpoint_text, str):
-        checkpoint_text = checkpoint_text.encode()
-    return b"cosignature/v1\ntime %d\n" % timestamp + checkpoint_text
-
-
-def cosign_line(checkpoint_text: str, name: str, key_id: bytes, timestamp: int, sign: Sign) -> str:
-    """A witness's type 0x04 cosignature line over ``checkpoint_text`` (``sign`` is Ed25519)."""
-    signature = sign(cosignature_message(checkpoint_text, timestamp))
-    return NoteSignature(name, key_id, struct.pack(">Q", timestamp) + signature).to_line()
-
-
-def parse_cosignature(signature: NoteSignature | bytes) -> tuple[int, bytes]:
-    """Split a type 0x04 signature into (timestamp, 64-byte Ed25519 signature)."""
-    raw = signature.signature if isinstance(signature, NoteSignature) else signature
-    if len(raw) != 72:
-        raise ValidationError("a cosignature is an 8-byte timestamp and a 64-byte signature")
-    return struct.unpack(">Q", raw[:8])[0], raw[8:]
-
-
-class CosignatureVerifier(NoteVerifier):
-    """Verifies C2SP tlog-cosignature (type 0x04, timestamped Ed25519) lines."""
-
-    def verify(self, text: bytes, signature: bytes) -> None:
-        try:
-            timestamp, sig = parse_cosignature(signature)
-        except ValidationError as e:
-            raise VerificationError(e.message) from None
-        self._verify_raw(cosignature_message(text, timestamp), sig)
-
-
-def cosignature_verifier(name: str, public_key: ed25519.Ed25519PublicKey) -> CosignatureVerifier:
-    return CosignatureVerifier(name, cosignature_key_id(name, _raw_ed25519(public_key)), public_key)
-
-
 def verifier_for_key(
     name: str, public_key: PublicKey | bytes, key_id: bytes | None = None
 ) -> NoteVerifier:
     """A verifier for ``public_key`` (object or DER SPKI); ``key_id`` defaults per key type:
     Ed25519 and RSA as C2SP/rekor-tiles, ECDSA SHA-256(SPKI)[:4]. Rekor v1 callers pass
     ``ecdsa_key_id(spki)`` (= log ID[:4]) for every key type."""
-    if not _valid_name(name):
+    if not valid_key_name(name):
         raise ValidationError("verifier needs a valid key name")
     if isinstance(public_key, bytes):
         public_key = keys.load_public_key(public_key, "the note's public key")
     if key_id is None:
         key_id = note_key_digest(name, public_key)[:4]
     return NoteVerifier(name, key_id, public_key)
-
-
-def parse_vkey(vkey: str) -> NoteVerifier:
-    """Parse ``<name>+<hex key ID>+base64(type || key)`` for types 0x01 (Ed25519) and 0x04
-    (Ed25519 cosignature); the key ID must match the key."""
-    name, _, rest = vkey.partition("+")
-    hex_id, _, b64 = rest.partition("+")
-    if not _valid_name(name) or not _HEX_KEY_ID.fullmatch(hex_id):
-        raise ValidationError("malformed verifier key")
-    blob = _b64decode(b64, "verifier key")
-    if len(blob) != 33 or blob[0] not in (_TYPE_ED25519, _TYPE_COSIGNATURE):
-        raise ValidationError("verifier key is not a 32-byte Ed25519 key of type 0x01 or 0x04")
-    key_id = bytes.fromhex(hex_id)
-    if _named_digest(name, blob[0], blob[1:])[:4] != key_id:
-        raise ValidationError("verifier key ID does not match the key")
-    key = ed25519.Ed25519PublicKey.from_public_bytes(blob[1:])
-    cls = CosignatureVerifier if blob[0] == _TYPE_COSIGNATURE else NoteVerifier
-    return cls(name, key_id, key)
 
 
 # --- signing and opening ----------------------------------------------------------------------

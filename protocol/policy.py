@@ -25,17 +25,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from . import note
+from . import note, vkeys
+from .cosignature import CosignatureVerifier, cosignature_verifier
 from .errors import ValidationError
 
 KEYWORDS = frozenset({"log", "witness", "group", "quorum", "all", "any", "none"})
@@ -69,33 +67,22 @@ def witness_verifier(vkey: str, where: str = "witness vkey") -> note.NoteVerifie
     if blob[0] == 0x06:
         raise ValidationError(f"{where}: ML-DSA-44 witness keys (type 0x06) are not supported")
     try:
-        verifier = note.parse_vkey(vkey)
+        verifier = vkeys.parse_vkey(vkey)
     except ValidationError as exc:
         raise ValidationError(f"{where}: {exc.message}") from None
-    if isinstance(verifier, note.CosignatureVerifier):
+    if isinstance(verifier, CosignatureVerifier):
         return verifier
     assert isinstance(verifier.public_key, ed25519.Ed25519PublicKey)
-    return note.cosignature_verifier(name, verifier.public_key)
+    return cosignature_verifier(name, verifier.public_key)
 
 
 def _log_verifier(vkey: str, where: str) -> note.NoteVerifier:
-    name, key_id, blob = _decode_vkey(vkey, where)
+    """A log's vkey (type 0x01 or 0x02, ``vkeys.parse_log_vkey``)."""
+    _decode_vkey(vkey, where)
     try:
-        if blob[0] != 0x02:
-            verifier = note.parse_vkey(vkey)
-            if isinstance(verifier, note.CosignatureVerifier):
-                raise ValidationError("a type 0x04 key is a witness's, not a log's")
-            return verifier
-        key = serialization.load_der_public_key(blob[1:])
-        if not isinstance(key, ec.EllipticCurvePublicKey):
-            raise ValidationError("a type 0x02 vkey must hold an ECDSA public key")
-        if hashlib.sha256(blob[1:]).digest()[:4] != key_id:
-            raise ValidationError("the vkey's key ID does not match its key")
-        return note.NoteVerifier(name, key_id, key)
+        return vkeys.parse_log_vkey(vkey)
     except ValidationError as exc:
         raise ValidationError(f"{where}: {exc.message}") from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise ValidationError(f"{where}: the vkey holds no usable public key") from None
 
 
 class TlogPolicy:

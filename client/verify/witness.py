@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sigstack.protocol import note
+from sigstack.protocol import cosignature, note
 from sigstack.protocol.bundle import Bundle
 from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.policy import KEYWORDS, MAX_POLICY, Group, TlogPolicy
@@ -78,7 +78,7 @@ class WitnessPolicy(TlogPolicy):
                 if (line.name, line.key_id) != (verifier.name, verifier.key_id):
                     continue
                 try:
-                    timestamp, _ = note.parse_cosignature(line)
+                    timestamp, _ = cosignature.parse_cosignature(line)
                     verifier.verify(text, line.signature)
                 except (ValidationError, VerificationError):
                     raise VerificationError(

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import urllib3
 
-from sigstack.protocol import note
+from sigstack.protocol import cosignature, note, vkeys
 from sigstack.protocol.errors import Error, ValidationError, VerificationError
 
 from . import request
@@ -43,8 +43,8 @@ class Refused(Error):
 
 
 def _cosignature_verifier(vkey: str) -> note.NoteVerifier:
-    verifier = note.parse_vkey(vkey)
-    if not isinstance(verifier, note.CosignatureVerifier):
+    verifier = vkeys.parse_vkey(vkey)
+    if not isinstance(verifier, cosignature.CosignatureVerifier):
         raise ValidationError("a witness vkey must be of type 0x04 (an Ed25519 cosigning key)")
     return verifier
 

@@ -30,7 +30,6 @@ Left to others: HTTP (``api``), where the key lives (``services.keys``), which l
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import time
@@ -39,7 +38,7 @@ from collections.abc import Callable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from sigstack.protocol import merkle, note
+from sigstack.protocol import cosignature, merkle, note, vkeys
 from sigstack.protocol.errors import ConfigError, Error, UnavailableError, ValidationError
 from sigstack.protocol.errors import VerificationError as _VerificationError
 
@@ -80,10 +79,9 @@ def raw_public_key(public_key: object) -> bytes:
 
 def vkey(name: str, public_key: object) -> str:
     """The witness's C2SP verifier key: ``<name>+<hex key ID>+base64(0x04 || key)``."""
-    raw = raw_public_key(public_key)
-    key_id = note.cosignature_key_id(check_name(name), raw)
-    blob = base64.b64encode(bytes([0x04]) + raw).decode()
-    return f"{name}+{key_id.hex()}+{blob}"
+    raw_public_key(public_key)  # refuses a key that is not Ed25519
+    assert isinstance(public_key, ed25519.Ed25519PublicKey)
+    return vkeys.format_vkey(cosignature.cosignature_verifier(check_name(name), public_key))
 
 
 class Witness:
@@ -97,7 +95,7 @@ class Witness:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = check_name(name)
-        self.key_id = note.cosignature_key_id(name, raw_public_key(public_key))
+        self.key_id = cosignature.cosignature_key_id(name, raw_public_key(public_key))
         self.vkey = vkey(name, public_key)
         self._sign = sign
         self.logs = logs
@@ -130,7 +128,9 @@ class Witness:
             state = self.store.get(checkpoint.origin)
             self._check(req, checkpoint, state, signed.text)
             timestamp = self._now()
-            line = note.cosign_line(signed.text, self.name, self.key_id, timestamp, self._sign)
+            line = cosignature.cosign_line(
+                signed.text, self.name, self.key_id, timestamp, self._sign
+            )
             new = State(checkpoint.size, checkpoint.root_hash,
                         f"{signed.text}\n{log_lines}{line}", timestamp)  # fmt: skip
             if self.store.swap(checkpoint.origin, state, new):

@@ -7,7 +7,8 @@ Two sources, both read once by the app factory:
   by optional ``origin <origin>`` (default: the vkey's name), ``qpd <n>`` and ``contact <text>``
   lines; blank lines and ``#`` comments are ignored. The vkey is a C2SP signed-note verifier key:
   type 0x01 (Ed25519, ``<name>+<hex id>+base64(0x01 || key)``) or, as OmniWitness accepts for
-  Rekor v1 logs, type 0x02 (ECDSA, ``base64(0x02 || DER SPKI)``, key ID SHA-256(SPKI)[:4]).
+  Rekor v1 logs, type 0x02 (ECDSA, ``base64(0x02 || DER SPKI)``, key ID SHA-256(SPKI)[:4]); read
+  and written by ``protocol.vkeys``.
 * a Sigstore ``trusted_root.json``: each ``tlogs`` entry whose ``logId`` is the rekor-tiles key ID
   of its key under the origin its ``baseUrl`` gives (the URL without its scheme, as rekor-monitor
   derives it), i.e. every Rekor v2 log. A Rekor v1 log's origin (``<host> - <tree ID>``) and
@@ -19,18 +20,12 @@ A witness never looks at key validity windows: a log key signs checkpoints for t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-
-from sigstack.protocol import note
+from sigstack.protocol import note, vkeys
 from sigstack.protocol.errors import ConfigError, ValidationError
 
 MAX_ORIGIN = 512  # witness_checkpoints.origin
@@ -86,34 +81,6 @@ def check_origin(origin: str, where: str) -> str:
     return origin
 
 
-def parse_log_vkey(vkey: str) -> note.NoteVerifier:
-    """A log's C2SP verifier key: type 0x01 (Ed25519) or 0x02 (ECDSA, DER SPKI); raises
-    ``ValidationError``."""
-    name, _, rest = vkey.partition("+")
-    hex_id, _, b64 = rest.partition("+")
-    if not name or not _HEX_ID.fullmatch(hex_id) or not b64:
-        raise ValidationError("malformed verifier key: want <name>+<8 hex digits>+<base64>")
-    try:
-        blob = base64.b64decode(b64, validate=True)
-    except ValueError:
-        raise ValidationError("the verifier key is not valid base64") from None
-    if blob[:1] != b"\x02":
-        verifier = note.parse_vkey(vkey)
-        if isinstance(verifier, note.CosignatureVerifier):
-            raise ValidationError("a type 0x04 key is a witness's cosigning key, not a log's")
-        return verifier
-    try:
-        key = serialization.load_der_public_key(blob[1:])
-    except (ValueError, UnsupportedAlgorithm):
-        raise ValidationError("the ECDSA verifier key holds no DER public key") from None
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ValidationError("a type 0x02 verifier key must hold an ECDSA public key")
-    key_id = bytes.fromhex(hex_id)
-    if hashlib.sha256(blob[1:]).digest()[:4] != key_id:
-        raise ValidationError("the verifier key ID does not match the key")
-    return note.NoteVerifier(name, key_id, key)
-
-
 def parse_log_list(text: str, source: str = "log list") -> list[Log]:
     """The ``logs/v0`` list (module docstring); raises ``ConfigError`` naming the line."""
     logs: list[Log] = []
@@ -145,7 +112,7 @@ def parse_log_list(text: str, source: str = "log list") -> list[Log]:
         if keyword == "vkey":
             close()
             try:
-                current = {"verifier": parse_log_vkey(value)}
+                current = {"verifier": vkeys.parse_log_vkey(value)}
             except ValidationError as exc:
                 raise ConfigError(f"{where}: {exc.message}") from None
         elif current is None:
@@ -205,28 +172,12 @@ def logs_of_trusted_root(data: bytes, source: str = "trusted root") -> tuple[lis
     return logs, skipped
 
 
-def log_vkey(verifier: note.NoteVerifier) -> str:
-    """A log key as a C2SP vkey: type 0x01 for Ed25519, 0x02 (DER SPKI) for ECDSA."""
-    key = verifier.public_key
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        blob = b"\x02" + key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        blob = b"\x01" + key.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-    else:
-        raise ValidationError(f"no C2SP vkey type for the key of {verifier.name}")
-    return f"{verifier.name}+{verifier.key_id.hex()}+{base64.b64encode(blob).decode()}"
-
-
 def to_log_list(logs: Iterable[Log]) -> str:
     """The ``logs/v0`` text of ``logs`` (what another party's witness is given)."""
     out = ["logs/v0"]
     for log in logs:
         for verifier in log.verifiers:
-            out.append(f"vkey {log_vkey(verifier)}")
+            out.append(f"vkey {vkeys.format_vkey(verifier)}")
             if log.origin != verifier.name:
                 out.append(f"origin {log.origin}")
     return "\n".join(out) + "\n"

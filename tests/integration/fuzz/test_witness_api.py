@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import requests
 
-from sigstack.protocol import note
+from sigstack.protocol import note, vkeys
 from tests.support.servers import Service
 from tests.unit.fuzz.mutate import RandomPicker, mutate
 from tests.unit.witness.helpers import TestLog, body, log_list, origin_hash
@@ -63,7 +63,7 @@ class Witness(harness.Fuzzer):
         checkpoint = sent.split(b"\n\n", 1)[1].decode()
         signed = note.SignedNote.from_text(checkpoint + response.content.decode())
         assert [s.name for s in signed.signatures][-1] == self.vkey.split("+")[0]
-        note.open_note(signed.to_text(), [note.parse_vkey(self.vkey)])
+        note.open_note(signed.to_text(), [vkeys.parse_vkey(self.vkey)])
 
 
 def rows(db: Path) -> list[Any]:

@@ -17,8 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from sigstack.protocol import note
-from sigstack.services.witness.logs import log_vkey
+from sigstack.protocol import note, vkeys
 from tests.support.entries import v2_hashedrekord
 from tests.support.servers import Service, free_port, sigstack_cli
 
@@ -94,7 +93,7 @@ class LogKey:
         return f"file:{self.path}"
 
     def vkey(self) -> str:
-        return log_vkey(note.verifier_for_key(self.origin, self.public))
+        return vkeys.format_vkey(note.verifier_for_key(self.origin, self.public))
 
     @classmethod
     def make(cls, path: Path) -> LogKey:

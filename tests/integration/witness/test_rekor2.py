@@ -27,7 +27,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from sigstack.protocol import merkle, note
+from sigstack.protocol import merkle, note, vkeys
 from sigstack.services.keys import load_signer
 from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
 from sigstack.services.tuf.trustroot import certificate_authority, log_instance, rekor_v2_log_id
@@ -124,7 +124,7 @@ def test_the_logs_checkpoints_are_cosigned_from_proofs_built_from_its_tiles(
     witnessed: dict[str, Any],
 ) -> None:
     log, witness = witnessed["log"], witnessed["witness"]
-    verifier = note.parse_vkey(witnessed["vkey"])
+    verifier = vkeys.parse_vkey(witnessed["vkey"])
     old = 0
     for round_, count in enumerate((1, 4, 300, 2)):
         append(log.url, *(f"round {round_} entry {i}".encode() for i in range(count)))

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from sigstack.client.verify.witness import WitnessPolicy
-from sigstack.protocol import note
+from sigstack.protocol import note, vkeys
 from sigstack.services.keys import load_signer
-from sigstack.services.witness.logs import log_vkey
 from tests.integration.witness.logside import http, signers
 from tests.support.entries import hashedrekord
 from tests.support.servers import Service, free_port, sigstack_cli
@@ -31,7 +30,7 @@ def test_rekor_v1_checkpoints_are_cosigned(tmp_path: Path) -> None:
         origin = origin.splitlines()[0]
     signer = load_signer(f"file:{tmp_path / 'rekor' / 'rekor-key.pem'}")
     spki = signer.public_der
-    vkey = log_vkey(note.verifier_for_key(HOST, spki, note.ecdsa_key_id(spki)))
+    vkey = vkeys.format_vkey(note.verifier_for_key(HOST, spki, note.ecdsa_key_id(spki)))
     (tmp_path / "logs.txt").write_text(f"logs/v0\nvkey {vkey}\norigin {origin}\n")
     with ExitStack() as stack:
         witness = stack.enter_context(Service(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sigstack.protocol import note
+from sigstack.protocol import note, vkeys
 from sigstack.services.keys import create_file_key
 from tests.support.dbs import fresh_postgres
 from tests.support.servers import Service, sigstack_cli
@@ -69,7 +69,7 @@ def test_data_dir_vkey_restart_and_refusals(tmp_path: Path) -> None:
         assert f"witness: {vkey}" in (tmp_path / "witness.log").read_text()
         status, ctype, line = post(srv.url, body(0, [], log.checkpoint()))
         assert (status, ctype) == (200, "text/plain; charset=utf-8")
-        note.open_note(log.checkpoint() + line.decode(), [note.parse_vkey(vkey)])
+        note.open_note(log.checkpoint() + line.decode(), [vkeys.parse_vkey(vkey)])
         srv.stop()
     with witness(data, logs) as srv:  # the name is the data dir's; the state too
         assert printed_vkey(data) == vkey

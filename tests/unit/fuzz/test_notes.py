@@ -13,7 +13,7 @@ import functools
 import json
 from typing import Any
 
-from sigstack.protocol import note
+from sigstack.protocol import cosignature, note, vkeys
 from tests.support.testdata import VECTORS
 
 from .core import Target, property_tests, text
@@ -56,7 +56,7 @@ def vkey_seeds() -> list[bytes]:
 
 @functools.cache
 def _verifiers() -> list[note.NoteVerifier]:
-    return [note.parse_vkey(k.decode()) for k in vkey_seeds()[:2] + vkey_seeds()[-1:]]
+    return [vkeys.parse_vkey(k.decode()) for k in vkey_seeds()[:2] + vkey_seeds()[-1:]]
 
 
 @functools.cache
@@ -76,9 +76,9 @@ def _verify_rekor(data: bytes) -> None:
 
 
 def _cosignature(data: bytes) -> None:
-    note.parse_cosignature(data)
+    cosignature.parse_cosignature(data)
     for line in note.SignedNote.from_text(data).signatures:
-        note.parse_cosignature(line)
+        cosignature.parse_cosignature(line)
 
 
 TARGETS = [
@@ -88,7 +88,7 @@ TARGETS = [
     Target("open_note", lambda d: note.open_note(d, _verifiers()), note_seeds),
     Target("verify_checkpoint", lambda d: note.verify_checkpoint(d, _verifiers()), note_seeds),
     Target("verify_rekor_checkpoint", _verify_rekor, note_seeds),
-    Target("parse_vkey", lambda d: note.parse_vkey(text(d)), vkey_seeds),
+    Target("parse_vkey", lambda d: vkeys.parse_vkey(text(d)), vkey_seeds),
     Target("parse_cosignature", _cosignature, note_seeds),
 ]
 

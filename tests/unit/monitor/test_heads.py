@@ -26,7 +26,7 @@ from sigstack.client.monitor.heads import (
     peek,
     relate,
 )
-from sigstack.protocol import note, sct
+from sigstack.protocol import cosignature, note, sct
 from sigstack.protocol.errors import ValidationError
 from tests.support.testdata import VECTORS, load_json
 from tests.unit.monitor.certs import spki
@@ -67,7 +67,7 @@ def test_tiles_checkpoints_cosigned_other_origin_and_tampered() -> None:
     key, k = _v2_log()
     text = _v2_note(k, 7)
     witness = ed25519.Ed25519PrivateKey.generate()
-    cosigned = text + note.cosign_line(text.split("\n\n")[0] + "\n", "w.example",
+    cosigned = text + cosignature.cosign_line(text.split("\n\n")[0] + "\n", "w.example",
                                        b"\x01\x02\x03\x04", 1700000000, witness.sign)  # fmt: skip
     for t in (text, cosigned):
         assert key.verify(t) == Head(7, ROOT, t, "log.example")

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256, SHA384
 
-from sigstack.protocol import note
+from sigstack.protocol import cosignature, note, vkeys
 from sigstack.protocol.errors import ValidationError, VerificationError
 from tests.support.keys import der_public
 from tests.support.testdata import VECTORS, load_json
@@ -41,7 +41,7 @@ def _go_skey(skey: str) -> tuple[str, bytes, ed25519.Ed25519PrivateKey]:
 
 @pytest.mark.parametrize("vkey", GO["verifierKeys"]["valid"])
 def test_go_valid_vkeys(vkey: str) -> None:
-    v = note.parse_vkey(vkey)
+    v = vkeys.parse_vkey(vkey)
     name, hex_id, b64 = vkey.split("+")
     assert (v.name, v.key_id.hex()) == (name, hex_id)
     assert note.ed25519_key_id(name, base64.b64decode(b64)[1:]) == v.key_id
@@ -50,7 +50,7 @@ def test_go_valid_vkeys(vkey: str) -> None:
 @pytest.mark.parametrize("case", GO["verifierKeys"]["invalid"], ids=lambda c: c["why"])
 def test_go_invalid_vkeys(case: dict) -> None:
     with pytest.raises(ValidationError):
-        note.parse_vkey(case["vkey"])
+        vkeys.parse_vkey(case["vkey"])
 
 
 @pytest.mark.parametrize("vkey", GO["verifierKeys"]["valid"])
@@ -58,12 +58,12 @@ def test_go_vkey_increments_and_substrings_rejected(vkey: str) -> None:
     # As in Go's TestNewVerifier: no single-byte increment and no proper substring is a valid key.
     for i in range(len(vkey)):
         with pytest.raises(ValidationError):
-            note.parse_vkey(vkey[:i] + chr(ord(vkey[i]) + 1) + vkey[i + 1 :])
+            vkeys.parse_vkey(vkey[:i] + chr(ord(vkey[i]) + 1) + vkey[i + 1 :])
     for start in range(len(vkey)):
         for end in range(start, len(vkey) + 1):
             if (start, end) != (0, len(vkey)):
                 with pytest.raises(ValidationError):
-                    note.parse_vkey(vkey[start:end])
+                    vkeys.parse_vkey(vkey[start:end])
 
 
 @pytest.mark.parametrize("case", GO["signerKeys"]["valid"])
@@ -73,7 +73,7 @@ def test_go_signer_key_matches_vkey(case: dict) -> None:
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     assert note.ed25519_key_id(name, raw) == key_id
-    v = note.parse_vkey(case["matchingVkey"])
+    v = vkeys.parse_vkey(case["matchingVkey"])
     assert (v.name, v.key_id) == (name, key_id)
 
 
@@ -85,7 +85,7 @@ def test_go_sign_byte_exact(case: dict) -> None:
 
 @pytest.mark.parametrize("case", GO["open"], ids=_ids(GO["open"]))
 def test_go_open(case: dict) -> None:
-    verifiers = [note.parse_vkey(k) for k in case["verifiers"] or []]
+    verifiers = [vkeys.parse_vkey(k) for k in case["verifiers"] or []]
     if case.get("wantError"):
         with pytest.raises(VerificationError):
             note.open_note(case["note"], verifiers)
@@ -103,7 +103,7 @@ def test_go_open(case: dict) -> None:
 
 def test_go_open_rejects_invalid_utf8() -> None:
     good = GO["sign"][0]["wantSignedNote"].encode()
-    verifiers = [note.parse_vkey(GO["verifierKeys"]["valid"][0])]
+    verifiers = [vkeys.parse_vkey(GO["verifierKeys"]["valid"][0])]
     note.open_note(good, verifiers)
     with pytest.raises(VerificationError):
         note.open_note(b"\xff" + good, verifiers)
@@ -124,7 +124,7 @@ def test_go_tree_head_format() -> None:
 
 @pytest.mark.parametrize("case", C2SP["open"], ids=_ids(C2SP["open"]))
 def test_c2sp_open(case: dict) -> None:
-    opened = note.open_note(case["note"], [note.parse_vkey(k) for k in case["verifiers"]])
+    opened = note.open_note(case["note"], [vkeys.parse_vkey(k) for k in case["verifiers"]])
     assert opened.text == case["wantText"]
     assert [f"{s.name}+{s.key_id.hex()}" for s in opened.signatures] == case["wantVerified"]
 
@@ -144,8 +144,8 @@ def test_c2sp_parse_only(case: dict) -> None:
         if key.startswith("cosignedMessageForTime"):
             timestamp = int(key.removeprefix("cosignedMessageForTime"))
             cosig = parsed.signatures[1]
-            assert note.parse_cosignature(cosig) == (timestamp, cosig.signature[8:])
-            assert note.cosignature_message(parsed.text, timestamp) == want.encode()
+            assert cosignature.parse_cosignature(cosig) == (timestamp, cosig.signature[8:])
+            assert cosignature.cosignature_message(parsed.text, timestamp) == want.encode()
 
 
 # --- transparency-dev/formats checkpoint bodies ------------------------------------------------
@@ -311,16 +311,16 @@ def test_cosignature_round_trip() -> None:
     log = ed25519.Ed25519PrivateKey.generate()
     witness = ed25519.Ed25519PrivateKey.generate()
     lv = note.verifier_for_key("log.example", log.public_key())
-    wv = note.cosignature_verifier("witness.example/w1", witness.public_key())
+    wv = cosignature.cosignature_verifier("witness.example/w1", witness.public_key())
     raw = witness.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     vkey = f"{wv.name}+{wv.key_id.hex()}+" + base64.b64encode(b"\x04" + raw).decode()
-    assert note.parse_vkey(vkey).key_id == wv.key_id
-    assert isinstance(note.parse_vkey(vkey), note.CosignatureVerifier)
+    assert vkeys.parse_vkey(vkey).key_id == wv.key_id
+    assert isinstance(vkeys.parse_vkey(vkey), cosignature.CosignatureVerifier)
     cp = note.Checkpoint("log.example", 7, b"\x11" * 32)
     signed = note.sign_checkpoint(cp, lv.name, lv.key_id, log.sign)
-    line = note.cosign_line(cp.to_text(), wv.name, wv.key_id, 1679315147, witness.sign)
+    line = cosignature.cosign_line(cp.to_text(), wv.name, wv.key_id, 1679315147, witness.sign)
     assert base64.b64decode(line.split(" ")[-1])[4:12] == struct.pack(">Q", 1679315147)
     cosigned = signed + line
     assert len(note.open_note(cosigned, [lv, wv]).signatures) == 2
@@ -346,14 +346,14 @@ def test_misc_helpers_and_input_checks() -> None:
     with pytest.raises(ValidationError):
         note.verifier_for_key("a", ec.generate_private_key(ec.SECP256K1()).public_key())
     with pytest.raises(ValidationError):
-        note.parse_cosignature(b"\x00" * 71)
+        cosignature.parse_cosignature(b"\x00" * 71)
 
 
 def test_key_names_without_utf8_form_are_refused() -> None:
     """A key name holding a lone surrogate (an undecodable byte of a command line) is a malformed
     key, not a UnicodeEncodeError from hashing it (found by fuzzing)."""
     with pytest.raises(ValidationError, match="malformed verifier key"):
-        note.parse_vkey("\udcd0eterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
+        vkeys.parse_vkey("\udcd0eterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
     key = ed25519.Ed25519PrivateKey.generate().public_key()
     with pytest.raises(ValidationError, match="valid key name"):
         note.verifier_for_key("log\udcff", key)

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from sigstack.protocol import merkle, note
+from sigstack.protocol import cosignature, merkle, note, vkeys
 from sigstack.services.witness.store import checkpoints
 from tests.unit.witness.helpers import NAME, TestLog, body, origin_hash, witness_app
 
@@ -57,7 +57,7 @@ def rows(client: Any) -> list[tuple[Any, ...]]:
 
 
 def witness_verifier(client: Any) -> note.NoteVerifier:
-    return note.parse_vkey(client.get("/vkey").get_data(as_text=True).strip())
+    return vkeys.parse_vkey(client.get("/vkey").get_data(as_text=True).strip())
 
 
 def test_first_checkpoint_is_cosigned_and_the_line_verifies_with_the_vkey(
@@ -70,9 +70,9 @@ def test_first_checkpoint_is_cosigned_and_the_line_verifies_with_the_vkey(
     line = resp.get_data(as_text=True)
     assert line.startswith(f"\u2014 {NAME} ") and line.endswith("\n") and line.count("\n") == 1
     verifier = witness_verifier(client)
-    assert isinstance(verifier, note.CosignatureVerifier)
+    assert isinstance(verifier, cosignature.CosignatureVerifier)
     opened = note.open_note(checkpoint + line, [verifier])
-    timestamp, _ = note.parse_cosignature(opened.signatures[0])
+    timestamp, _ = cosignature.parse_cosignature(opened.signatures[0])
     assert timestamp > 0
     # the monitor retrieval: the log's line and the witness's
     latest = client.get(f"/{origin_hash(log.origin)}/checkpoint")

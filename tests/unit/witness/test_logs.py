@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from sigstack.client.cli import main as sigstack
-from sigstack.protocol import note
+from sigstack.protocol import cosignature, note, vkeys
 from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.witness import request
-from sigstack.services.witness.logs import load_logs, parse_log_list, parse_log_vkey, to_log_list
+from sigstack.services.witness.logs import load_logs, parse_log_list, to_log_list
 from tests.unit.witness.helpers import TestLog, log_list
 
 SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -62,7 +62,7 @@ def test_bad_log_lists_are_refused_with_the_line(text: str, reason: str) -> None
     raw = ed.key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
-    cosign_id = note.cosignature_key_id("a.example", raw).hex()
+    cosign_id = cosignature.cosignature_key_id("a.example", raw).hex()
     p256 = TestLog("b.example", ec.generate_private_key(ec.SECP256R1()))
     values = {
         "ed": ed.vkey(),
@@ -76,10 +76,10 @@ def test_bad_log_lists_are_refused_with_the_line(text: str, reason: str) -> None
 
 def test_vkey_types_other_than_0x01_and_0x02_are_refused() -> None:
     with pytest.raises(ValidationError):
-        parse_log_vkey("a+00000000+" + base64.b64encode(b"\x06" + b"\x00" * 32).decode())
+        vkeys.parse_log_vkey("a+00000000+" + base64.b64encode(b"\x06" + b"\x00" * 32).decode())
     rsa_like = base64.b64encode(b"\x02" + b"not der").decode()
     with pytest.raises(ValidationError, match="DER"):
-        parse_log_vkey("a+00000000+" + rsa_like)
+        vkeys.parse_log_vkey("a+00000000+" + rsa_like)
 
 
 def _tlog(url: str, key: object, log_id: bytes) -> dict[str, object]:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sigstack.protocol import note
+from sigstack.protocol import note, vkeys
 from sigstack.services.witness.store import checkpoints
 from tests.unit.witness.helpers import TestLog, body, witness_app
 
@@ -71,7 +71,7 @@ def mutants(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
 
 def test_mutated_requests_are_refused_cleanly_or_cosigned_correctly(setup: Any) -> None:
     client, log, seeds = setup
-    verifier = note.parse_vkey(client.get("/vkey").get_data(as_text=True).strip())
+    verifier = vkeys.parse_vkey(client.get("/vkey").get_data(as_text=True).strip())
     (start,) = _state(client)
 
     @settings(max_examples=400, deadline=None, derandomize=True,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from sigstack.client.cli import main as sigstack
 from sigstack.client.verify.witness import WitnessPolicy, load_policy, require_witnessed
-from sigstack.protocol import note
+from sigstack.protocol import cosignature, note
 from sigstack.protocol.bundle import Bundle
 from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.services.witness.cosigner import vkey
@@ -46,11 +46,11 @@ class Cosigner:
         raw = self.key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        self.key_id = note.cosignature_key_id(name, raw)
+        self.key_id = cosignature.cosignature_key_id(name, raw)
 
     def line(self, checkpoint: str, timestamp: int = 1_700_000_000) -> str:
         text = note.SignedNote.from_text(checkpoint).text
-        return note.cosign_line(text, self.name, self.key_id, timestamp, self.key.sign)
+        return cosignature.cosign_line(text, self.name, self.key_id, timestamp, self.key.sign)
 
 
 def policy(text: str) -> WitnessPolicy:
@@ -146,7 +146,7 @@ def test_log_lines_bind_the_checkpoint_to_a_log_key() -> None:
         ("witness a {mldsa}\nquorum a\n", "ML-DSA-44"),
         ("witness a not+a+vkey\nquorum a\n", "malformed vkey"),
         ("witness a {a_bad_id}\nquorum a\n", "does not match"),
-        ("log {a}\nquorum none\n", "witness's, not a log's"),
+        ("log {a}\nquorum none\n", "witness's cosigning key, not a log's"),
         ("trust everyone\nquorum none\n", "unknown keyword"),
     ],
 )
