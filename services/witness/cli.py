@@ -20,14 +20,14 @@ import sys
 from pathlib import Path
 
 from sigstack.protocol.errors import ConfigError, ValidationError
-from sigstack.services.runtime.config import load_config
 
 
 def _vkey(args: argparse.Namespace) -> int:
     from sigstack.services.keys import load_signer
 
+    from .config import WitnessConfig
     from .cosigner import vkey
-    from .serve import ENV_PREFIX, KEY_FILE, read_name
+    from .serve import KEY_FILE, read_name
 
     directory = Path(args.data_dir)
     name = read_name(directory) if directory.is_dir() else None
@@ -36,8 +36,8 @@ def _vkey(args: argparse.Namespace) -> int:
             f"no witness in {directory}: start it once with `sigstack serve witness --data-dir "
             f"{directory} --name NAME ...`"
         )
-    config = load_config({"key_uri": None}, env_prefix=ENV_PREFIX, overrides={"key_uri": args.key})
-    key_uri = config["key_uri"] or f"file:{(directory / KEY_FILE).resolve()}"
+    config = WitnessConfig.load(flags={"key_uri": args.key})
+    key_uri = config.key_uri or f"file:{(directory / KEY_FILE).resolve()}"
     print(vkey(name, load_signer(str(key_uri)).public_key))
     return 0
 
@@ -68,7 +68,7 @@ def _feed(args: argparse.Namespace) -> int:
 def _log_list(args: argparse.Namespace) -> int:
     from .logs import load_logs, to_log_list
 
-    logs = load_logs({"trusted_root": args.trusted_root, "logs": args.logs or []})
+    logs = load_logs(args.logs or [], args.trusted_root)
     for reason in logs.skipped:
         print(f"not listed: {reason}", file=sys.stderr)
     sys.stdout.write(to_log_list(logs))

@@ -21,7 +21,7 @@ A witness never looks at key validity windows: a log key signs checkpoints for t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,11 +190,11 @@ def _read(path: str | Path, what: str) -> bytes:
         raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from None
 
 
-def load_logs(config: Mapping[str, object]) -> Logs:
+def load_logs(files: object = (), trusted_root: str | None = None) -> Logs:
     """The logs of the configuration keys ``logs`` (log list files: a path or a list of paths)
     and ``trusted_root`` (a trusted_root.json path)."""
     found = Logs()
-    files = config.get("logs") or []
+    files = files or []
     paths = [files] if isinstance(files, str | Path) else files
     if not isinstance(paths, list | tuple):
         raise ConfigError("logs: give a log list file, or a list of them")
@@ -206,9 +206,9 @@ def load_logs(config: Mapping[str, object]) -> Logs:
             raise ConfigError(f"the log list {path} is not UTF-8 text") from None
         for log in parse_log_list(text, str(path)):
             found.add(log)
-    root = config.get("trusted_root")
-    if root:
-        logs, skipped = logs_of_trusted_root(_read(str(root), "trusted root"), str(root))
+    if trusted_root:
+        root = str(trusted_root)
+        logs, skipped = logs_of_trusted_root(_read(root, "trusted root"), root)
         for log in logs:
             found.add(log)
         found.skipped.extend(skipped)

@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime import datadir, server
-from sigstack.services.runtime.config import load_config
 
-from .app import DEFAULTS, build_witness, create_app
+from .app import build_witness, create_app
+from .config import WitnessConfig
 from .cosigner import check_name
 from .logs import load_logs
 
-ENV_PREFIX = "SIGSTACK_WITNESS"
 NAME_FILE = "witness-name"
 KEY_FILE = "witness-key.pem"
 
@@ -88,30 +87,22 @@ def resolve_name(directory: Path, wanted: str | None, default: str, *, created: 
     return stored
 
 
-def prepare(args: argparse.Namespace) -> dict[str, Any]:
+def configure(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> WitnessConfig:
     """The workers' configuration, everything checked (see module docstring)."""
-    config = load_config(
-        DEFAULTS,
-        file=args.config,
-        env_prefix=ENV_PREFIX,
-        overrides={
-            "key_uri": args.key_uri,
-            "database_url": args.database_url,
-            "name": args.name,
-            "logs": args.logs,
-            "trusted_root": args.trusted_root,
-            "max_body_bytes": args.max_body_bytes,
-        },
-    )
-    if config["name"]:
-        check_name(str(config["name"]))
-    load_logs(config)  # a bad log list is refused before a new data dir is made
+    flags = {"key_uri": args.key_uri, "database_url": args.database_url, "name": args.name,
+             "logs": args.logs, "trusted_root": args.trusted_root,
+             "max_body_bytes": args.max_body_bytes}  # fmt: skip
+    config = WitnessConfig.load(file=args.config, environ=environ, flags=flags)
+    if config.name:
+        check_name(config.name)
+    load_logs(config.logs, config.trusted_root)  # a bad log list is refused before a data dir
     prepared = datadir.prepare_data_dir(args.data_dir, "witness",
-                                        database_url=config["database_url"],
-                                        key_uri=config["key_uri"], key_algorithm="ed25519")  # fmt: skip
-    name = resolve_name(Path(args.data_dir), config["name"], f"{args.host}:{args.port}",
+                                        database_url=config.database_url,
+                                        key_uri=config.key_uri, key_algorithm="ed25519")  # fmt: skip
+    name = resolve_name(Path(args.data_dir), config.name, f"{args.host}:{args.port}",
                         created=prepared.created)  # fmt: skip
-    config.update(database_url=prepared.database_url, key_uri=prepared.key_uri, name=name)
+    config = config.with_values(database_url=prepared.database_url, key_uri=prepared.key_uri,
+                                name=name)  # fmt: skip
     witness = build_witness(config)  # checks key type, logs; workers build their own
     witness.store.engine.dispose()  # nothing of the parent's may stay open into the workers
     print(f"witness: {witness.vkey}", flush=True)
@@ -124,12 +115,12 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    config = prepare(args)
+    config = configure(args)
     print(f"witness: serving on http://{args.host}:{args.port} (data in {args.data_dir})",
           flush=True)  # fmt: skip
-    layout = server.log_workers(args.workers, args.threads, config["database_url"])
+    layout = server.log_workers(args.workers, args.threads, str(config.database_url))
     server.run(lambda: create_app(config), host=args.host, port=args.port,
                workers=layout["workers"], threads=layout["threads"],
-               max_body_bytes=int(config["max_body_bytes"]),
+               max_body_bytes=config.max_body_bytes,
                limits=server.Limits.from_config(config))  # fmt: skip
     return 0

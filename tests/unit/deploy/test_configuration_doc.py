@@ -228,6 +228,31 @@ def test_every_configuration_key_is_documented(section: str) -> None:
     assert sorted(set(_service_defaults(section)) - common - named) == []
 
 
+def test_the_witness_key_table_matches_its_configuration() -> None:
+    """The witness's keys are documented in docs/witness.md ("Running a witness": key, flag,
+    default): a row for every key of ``WitnessConfig`` but the common ones, each row's key one of
+    them with a flag of the real parser, and a number default the code's."""
+    from sigstack.services.witness import serve
+    from sigstack.services.witness.config import WitnessConfig
+
+    text = (ROOT / "docs" / "witness.md").read_text()
+    (rows,) = _tables(_sections(text)["Running a witness"], "key")
+    doc = {row[0].strip("`"): row for row in rows if row[0] != "`http_*`"}
+    defaults = WitnessConfig.defaults()
+    common = set(ServiceConfig.defaults()) - {"max_body_bytes"}
+    assert sorted(doc) == sorted(set(defaults) - common)
+    flags = _parser_flags(real_parser(serve.parse))
+    wrong = {}
+    for key, (_key, flag, default, _meaning) in doc.items():
+        named = re.match(r"`(--[\w-]+)`", flag)
+        if named is None or named.group(1) not in flags:
+            wrong[key] = f"flag {flag} is not the parser's"
+        value = defaults[key]
+        if isinstance(value, int) and not isinstance(value, bool) and default != str(value):
+            wrong[key] = f"default {default} is not {value}"
+    assert wrong == {}
+
+
 def test_http_limits_table_matches_the_code() -> None:
     from sigstack.services.runtime.server import Limits
 

@@ -18,6 +18,7 @@ from sigstack.protocol import merkle, note
 from sigstack.services.keys import create_file_key
 from sigstack.services.runtime import db
 from sigstack.services.witness.app import create_app
+from sigstack.services.witness.config import WitnessConfig
 
 NAME = "witness.test/w1"
 
@@ -113,8 +114,10 @@ def witness_app(
         if not key_path.exists():
             create_file_key(key_path, "ed25519")
     (tmp / "logs.txt").write_text(log_list(*logs))
-    app = create_app({"name": name, "key_uri": f"file:{key_path}", "database_url": url,
-                      "logs": [str(tmp / "logs.txt")], "trusted_root": trusted_root})  # fmt: skip
+    config = WitnessConfig(name=name, key_uri=f"file:{key_path}", database_url=url,
+                           logs=[str(tmp / "logs.txt")],
+                           trusted_root=None if trusted_root is None else str(trusted_root))  # fmt: skip
+    app = create_app(config)
     if clock is not None:
         app.extensions["witness"]._clock = clock
     return app

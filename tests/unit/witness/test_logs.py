@@ -113,7 +113,7 @@ def test_a_trusted_roots_rekor_v2_logs_are_followed_and_v1_logs_skipped(tmp_path
     path.write_text(json.dumps(root))
     listed = TestLog("127.0.0.1:3003", ec.generate_private_key(ec.SECP256R1()))
     (tmp_path / "list").write_text(log_list(listed))
-    logs = load_logs({"trusted_root": str(path), "logs": str(tmp_path / "list")})
+    logs = load_logs(str(tmp_path / "list"), str(path))
     origins = sorted(lg.origin for lg in logs)
     # an ECDSA v1 log's ID is its SPKI hash, as a v2 log's: it is followed under the origin of its
     # URL, which no v1 checkpoint carries ("<host> - <tree ID>"), so it never matches one
@@ -125,13 +125,13 @@ def test_a_trusted_roots_rekor_v2_logs_are_followed_and_v1_logs_skipped(tmp_path
 
 def test_load_logs_refuses_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the log list"):
-        load_logs({"logs": [str(tmp_path / "missing")]})
+        load_logs([str(tmp_path / "missing")])
     (tmp_path / "bad").write_bytes(b"\xff")
     with pytest.raises(ConfigError, match="UTF-8"):
-        load_logs({"logs": str(tmp_path / "bad")})
+        load_logs(str(tmp_path / "bad"))
     (tmp_path / "root.json").write_text("{}")
     with pytest.raises(ConfigError):
-        load_logs({"trusted_root": str(tmp_path / "root.json")})
+        load_logs(trusted_root=str(tmp_path / "root.json"))
 
 
 def test_request_bodies_round_trip_and_limits() -> None:
