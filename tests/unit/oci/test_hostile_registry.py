@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,13 +25,6 @@ from .fakeregistry import OCI_INDEX, OCI_MANIFEST, FakeRegistry, digest_of
 MIB = 1024 * 1024
 
 POLICY = IdentityPolicy(identity=IDENTITY, issuer=ISSUER)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeRegistry]:
-    reg = FakeRegistry()
-    yield reg
-    reg.close()
 
 
 @pytest.fixture(scope="module")

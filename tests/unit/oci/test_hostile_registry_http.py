@@ -6,7 +6,6 @@ on other hosts. A real HTTP stack on 127.0.0.1 (``fakeregistry``)."""
 from __future__ import annotations
 
 import base64
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,12 +22,6 @@ MIB = 1024 * 1024
 
 ALICE = Credentials("alice", "secret")
 LEAK = base64.b64encode(b"alice:secret").decode()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeRegistry]:
-    with contextlib.closing(FakeRegistry()) as reg:
-        yield reg
 
 
 # -- item 6: reads are capped ------------------------------------------------------------------
