@@ -1,0 +1,619 @@
+"""Where the Rekor v1 write path's CPU goes, stage by stage, in one process (issue 14). Prints
+figures; asserts nothing.
+
+Every figure is CPU time (``time.thread_time`` for a stage run on this thread, ``process_time``
+for the whole process, /proc for the PostgreSQL backend), never wall time, and each is the median
+of ``--repeats`` runs: a busy host slows the figures a little (cache pressure) but does not fill
+them with waiting. Stages, in µs of CPU per entry, for entries signed by a bare key (what
+``rekor_write.py`` sends) and by a certificate (what keyless signers send):
+
+- ``json``: the request body through ``protocol.strictjson`` (and ``json``/``orjson`` beside it);
+- ``entry``: ``prepare_entry`` split into the verifier (base64, PEM, certificate and its
+  extensions), the signature check and the rest (canonical body, index keys);
+- ``answer``: ``RekorLog.render`` (inclusion proof from cached tiles, SET payload and signature)
+  and the JSON of the answer (Flask's provider);
+- ``batch``: the sequencer's transaction for B entries, on SQLite and PostgreSQL: this process's
+  CPU and the PostgreSQL backend's CPU (from /proc: 10 ms ticks, so summed over many batches);
+- ``http``: the ASGI bridge on a uvloop loop, Flask and the shared hooks (request id, metrics,
+  access line) on a bare POST, C requests at once, without a socket (granian's own share needs
+  a socket: ``rekor_write.py`` and a bare app under wrk);
+- ``whole``: the real Rekor app through the bridge, C requests at once: the whole process's CPU
+  per entry, split by thread (event loop, request threads, sequencer), and the batch sizes.
+
+The crypto ceiling (PEM key load + ECDSA verify + SET sign) is measured in the same run.
+
+Usage: .venv/bin/python bench/rekor_profile.py [--repeats 5] [--only json,entry,...] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, loadavg, median
+
+STAGES = ("ceiling", "json", "entry", "answer", "batch", "http", "whole")
+
+
+def per_call_us(fn: Callable[[Any], Any], items: list[Any], repeats: int) -> float:
+    """Median over ``repeats`` passes of the thread CPU per call of ``fn`` over ``items``."""
+    runs = []
+    for _ in range(repeats):
+        t = time.thread_time()
+        for item in items:
+            fn(item)
+        runs.append((time.thread_time() - t) / len(items) * 1e6)
+    return median(runs)
+
+
+def make_entries(n: int, certificate: bool) -> list[bytes]:
+    """Request bodies of ``n`` distinct hashedrekord entries: verified by a bare public key, or by
+    a Fulcio-like certificate (email SAN, critical; OIDC issuer extensions)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+    from cryptography.x509.oid import ObjectIdentifier
+
+    from tests.support.entries import hashedrekord_entry
+    from tests.support.keys import leaf_certificate, pem_public
+
+    issuer = b"\x0c\x1bhttps://accounts.example.com"
+    extensions = [
+        x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.57264.1.1"), issuer[2:]),
+        x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), issuer),
+        x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+        x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING]),
+    ]
+    out = []
+    for i in range(n):
+        key = ec.generate_private_key(ec.SECP256R1())
+        digest = hashlib.sha256(os.urandom(16)).digest()
+        sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+        if certificate:
+            cert = leaf_certificate(key, [x509.RFC822Name(f"signer{i}@example.com")], extensions)
+            pem = cert.public_bytes(serialization.Encoding.PEM)
+        else:
+            pem = pem_public(key)
+        out.append(json.dumps(hashedrekord_entry(digest, sig, pem)).encode())
+    return out
+
+
+def ceiling(bodies: list[bytes], repeats: int) -> float:
+    """µs of the crypto an entry needs at least: PEM key load + ECDSA verify + SET sign."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    log_key = ec.generate_private_key(ec.SECP256R1())
+    specs = [json.loads(b)["spec"] for b in bodies]
+    if any(b"CERTIFICATE" in base64.b64decode(s["signature"]["publicKey"]["content"])
+           for s in specs):  # fmt: skip
+        raise ValueError("the ceiling is measured on entries verified by a bare key")
+
+    def one(spec: dict[str, Any]) -> None:
+        key = serialization.load_pem_public_key(
+            base64.b64decode(spec["signature"]["publicKey"]["content"])
+        )
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        key.verify(
+            base64.b64decode(spec["signature"]["content"]),
+            bytes.fromhex(spec["data"]["hash"]["value"]),
+            ec.ECDSA(utils.Prehashed(hashes.SHA256())),
+        )
+        log_key.sign(b'{"body":"...","integratedTime":1,"logID":"..","logIndex":1}',
+                     ec.ECDSA(hashes.SHA256()))  # fmt: skip
+
+    return per_call_us(one, specs, repeats)
+
+
+def json_stage(bodies: list[bytes], repeats: int) -> dict[str, float]:
+    from sigstack.protocol import strictjson
+
+    out = {
+        "strictjson.loads": per_call_us(lambda b: strictjson.loads(b, "body"), bodies, repeats),
+        "json.loads": per_call_us(json.loads, bodies, repeats),
+    }
+    with contextlib.suppress(ImportError):
+        import orjson
+
+        out["orjson.loads"] = per_call_us(orjson.loads, bodies, repeats)
+    return out
+
+
+def entry_stage(bodies: list[bytes], repeats: int) -> dict[str, float]:
+    from sigstack.services.rekor.types import prepare_entry
+    from sigstack.services.rekor.verifiers import b64decode, load_verifier
+
+    parsed = [json.loads(b) for b in bodies]
+    sigs = [p["spec"]["signature"] for p in parsed]
+    verifiers = [load_verifier(s["publicKey"]["content"]) for s in sigs]
+    checks = [(v, b64decode(s["content"], "sig"), bytes.fromhex(p["spec"]["data"]["hash"]["value"]))
+              for v, s, p in zip(verifiers, sigs, parsed, strict=True)]  # fmt: skip
+    total = per_call_us(prepare_entry, parsed, repeats)
+    load = per_call_us(lambda s: load_verifier(s["publicKey"]["content"]), sigs, repeats)
+    verify = per_call_us(lambda c: c[0].verify_digest(c[1], c[2], "sha256"), checks, repeats)
+    return {"prepare_entry": total, "  verifier (base64, PEM, certificate)": load,
+            "  signature check": verify, "  rest (canonical body, index keys)": total - load - verify}  # fmt: skip
+
+
+@contextlib.contextmanager
+def rekor_log(url: str | None, **options: Any) -> Iterator[Any]:
+    """A fresh RekorLog on SQLite (``url`` None) or on the PostgreSQL database at ``url``."""
+    from sigstack.services.keys import create_file_key, load_signer
+    from sigstack.services.rekor.log import RekorLog
+    from sigstack.services.runtime import db
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = url or db.sqlite_url(Path(tmp) / "rekor.db")
+        db.upgrade(url)
+        create_file_key(Path(tmp) / "key.pem")
+        engine = db.make_engine(url)
+        try:
+            yield RekorLog(engine, load_signer(f"file:{Path(tmp) / 'key.pem'}"), "bench.local",
+                           create=True, **options)  # fmt: skip
+        finally:
+            engine.dispose()
+
+
+def _pending(bodies: list[bytes]) -> list[Any]:
+    from sigstack.services.rekor.types import prepare_entry
+    from sigstack.services.tlog.engine import _Pending
+
+    prepared = [prepare_entry(json.loads(b)) for b in bodies]
+    return [_Pending(p.body, None, b"", p.index_keys) for p in prepared]
+
+
+def answer_stage(bodies: list[bytes], repeats: int) -> dict[str, float]:
+    from flask import Flask
+
+    from sigstack.protocol.rekor import set_payload
+    from sigstack.services.tlog import Entry
+
+    with rekor_log(None) as rekor:
+        items = _pending(bodies)
+        rekor.log._commit(items)
+        head = rekor.head()
+        entries = [Entry(i.result.index, i.leaf, b"", i.leaf_hash, i.result.integrated_ms)
+                   for i in items]  # fmt: skip
+        rendered = [rekor.render(e, head) for e in entries]
+        render = per_call_us(lambda e: rekor.render(e, head), entries, repeats)
+        proof = per_call_us(lambda e: rekor.log.inclusion_proof(e.index, head.size), entries,
+                            repeats)  # fmt: skip
+        payloads = [set_payload(base64.b64encode(e.leaf).decode(), 1, rekor.log_id_hex, e.index)
+                    for e in entries]  # fmt: skip
+        sign = per_call_us(rekor.signer.sign, payloads, repeats)
+        app = Flask("bench")
+        app.json.sort_keys = False  # type: ignore[attr-defined]  # as runtime.app sets it
+        with app.app_context():
+            flask_json = per_call_us(app.json.response, rendered, repeats)
+        out = {"render": render, "  inclusion proof (cached tiles)": proof,
+               "  SET signature": sign, "  rest (base64, payload, dict)": render - proof - sign,
+               "Flask JSON response": flask_json,
+               "  json.dumps": per_call_us(json.dumps, rendered, repeats)}  # fmt: skip
+        with contextlib.suppress(ImportError):
+            import orjson
+
+            out["  orjson.dumps"] = per_call_us(orjson.dumps, rendered, repeats)
+        return out
+
+
+def _backend_cpu(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def batch_stage(url: str | None, sizes: list[int], repeats: int, per_size: int = 512
+                ) -> dict[int, tuple[float, float]]:  # fmt: skip
+    """{batch size: (this process µs/entry, PG backend µs/entry)}: ``per_size`` new entries per
+    size and repeat, committed by ``Log._commit`` (the sequencer's transaction) in batches."""
+    out: dict[int, tuple[float, float]] = {}
+    with rekor_log(url) as rekor:
+        conn = rekor.log._writer()
+        backend = None
+        if url:
+            backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            conn.rollback()
+        pending = _pending(make_entries(1 + per_size * repeats * len(sizes), False))
+        rekor.log._commit(pending[:1])  # a warm edge and connection
+        at = 1
+        runs: dict[int, list[tuple[float, float]]] = {size: [] for size in sizes}
+        for _ in range(repeats):
+            for size in sizes:  # alternated: the log grows under every size alike
+                todo = [pending[at + i : at + i + size] for i in range(0, per_size, size)]
+                at += per_size
+                pg, t = _backend_cpu(backend), time.thread_time()
+                for batch in todo:
+                    rekor.log._commit(batch)
+                runs[size].append(((time.thread_time() - t) / per_size * 1e6,
+                                   (_backend_cpu(backend) - pg) / per_size * 1e6))  # fmt: skip
+        for size, values in runs.items():
+            out[size] = (median([v[0] for v in values]), median([v[1] for v in values]))
+    return out
+
+
+def _scope(path: str, body: bytes, content_type: bytes = b"application/json") -> dict[str, Any]:
+    """An ASGI http scope as granian builds it for a POST."""
+    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1", "server": ("127.0.0.1", 3000), "client": ("127.0.0.1", 40000),
+            "scheme": "http", "method": "POST", "root_path": "", "path": path,
+            "raw_path": path.encode(), "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1:3000"), (b"user-agent", b"wrk"),
+                        (b"content-type", content_type),
+                        (b"content-length", str(len(body)).encode())]}  # fmt: skip
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's live threads so far (their CPU clocks), by role: the event
+    loop (this thread), the bridge's request threads (``http_*``), the log's sequencer
+    (``tlog-*``), others."""
+    import threading
+
+    out: dict[str, float] = {}
+    for t in threading.enumerate():
+        if t.ident is None:
+            continue
+        try:
+            seconds = time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+        except OSError:  # it ended meanwhile
+            continue
+        role = ("event loop" if t is threading.main_thread() else "request threads"
+                if t.name.startswith("http") else "sequencer" if t.name.startswith("tlog")
+                else "other")  # fmt: skip
+        out[role] = out.get(role, 0.0) + seconds
+    return out
+
+
+def drive(
+    app: Any, path: str, bodies: list[bytes], concurrency: int, threads: int,
+    cpu: dict[str, float] | None = None, content_type: bytes = b"application/json",
+) -> list[int]:  # fmt: skip
+    """Run every body through ``runtime.bridge.WSGIBridge`` around ``app`` on a uvloop loop,
+    ``concurrency`` at once; returns the statuses. ``cpu`` gets ``thread_cpu()`` at the end,
+    before the request threads stop."""
+    import uvloop
+
+    from sigstack.services.runtime.bridge import WSGIBridge
+
+    bridge = WSGIBridge(app, threads=threads, body_timeout=15, max_body=4 << 20)
+    statuses: list[int] = []
+    todo = iter(bodies)
+
+    async def client() -> None:
+        for body in todo:
+
+            async def receive(body: bytes = body) -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+
+            await bridge(_scope(path, body, content_type), receive, send)
+
+    async def main() -> None:
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+
+    uvloop.run(main())
+    if cpu is not None:
+        cpu.update(thread_cpu())
+    bridge.pool.shutdown()
+    return statuses
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Access lines are written (as in a server) to a file, not shown; other lines are shown."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink:
+                if b'"sigstack.access"' not in line:
+                    sys.stderr.write(line.decode(errors="replace")[:2000])
+
+
+def http_stage(bodies: list[bytes], concurrency: int, threads: int, repeats: int
+               ) -> dict[str, float]:  # fmt: skip
+    from flask import Flask, jsonify
+
+    from sigstack.services.runtime.app import create_app
+
+    def bare(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environ["wsgi.input"].read()
+        start_response("201 Created", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    flask_app = Flask("bare")
+
+    @flask_app.post("/api/v1/log/entries")
+    def _flask_entry() -> Any:
+        from flask import request
+
+        request.get_data(cache=False)
+        return jsonify({}), 201
+
+    def register(app: Flask) -> None:
+        @app.post("/api/v1/log/entries")
+        def _entry() -> Any:
+            from flask import request
+
+            request.get_data(cache=False)
+            return jsonify({}), 201
+
+    ours = create_app("rekor", {"max_body_bytes": 4 << 20}, register)
+    out: dict[str, float] = {}
+    for name, app in (("bridge + bare WSGI callable", bare), ("bridge + bare Flask", flask_app),
+                      ("bridge + sigstack app (hooks, metrics, access line)", ours)):  # fmt: skip
+        runs = []
+        for _ in range(repeats):
+            with quiet_stderr():
+                t = time.process_time()
+                statuses = drive(app, "/api/v1/log/entries", bodies, concurrency, threads)
+                runs.append((time.process_time() - t) / len(bodies) * 1e6)
+            assert set(statuses) == {201}, set(statuses)
+        out[name] = median(runs)
+    return out
+
+
+class InSitu:
+    """CPU of the write path's parts measured where they run, in the server's own threads under
+    load: each part's function is wrapped to add its ``time.thread_time`` to (role, part), where
+    role is the calling thread's (request thread or sequencer). Cold caches and interleaving make
+    a part cost more here than in a loop of its own; this is what it costs in a server."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from sigstack.services.rekor import api, log, types, verifiers
+        from sigstack.services.rekor import store as rekor_store
+        from sigstack.services.runtime import bridge, observe
+        from sigstack.services.tlog import engine
+        from sigstack.services.tlog import store as tlog_store
+
+        self.cpu: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._undo: list[tuple[Any, str, Any]] = []
+        for owner, name, part in (
+            (bridge, "build_environ", "WSGI environ"),
+            (api, "_json_body", "JSON body (strictjson)"),
+            (api, "prepare_entry", "entry"),
+            (types, "load_verifier", "entry: verifier (base64, PEM, certificate)"),
+            (verifiers.Verifier, "verify_digest", "entry: signature check"),
+            (log.RekorLog, "render", "answer"),
+            (engine.Log, "inclusion_proof", "answer: inclusion proof"),
+            (api, "jsonify", "answer: JSON"),
+            (engine.Log, "append", "hand-off to the sequencer, wait"),
+            (observe, "observe_request", "metrics"),
+            (observe, "access", "access line"),
+            (tlog_store, "lock_head", "lock the tree row"),
+            (tlog_store, "existing", "dedup query"),
+            (tlog_store, "insert_entries", "insert entries"),
+            (rekor_store, "add_keys", "insert search keys"),
+            (tlog_store, "store_tiles", "upsert tiles"),
+            (tlog_store, "update_head", "update the head"),
+        ):
+            self._wrap(owner, name, part)
+
+    def _wrap(self, owner: Any, name: str, part: str) -> None:
+        import threading
+
+        original = getattr(owner, name)
+        cpu, lock = self.cpu, self._lock
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent = time.thread_time() - start
+                thread = threading.current_thread().name
+                role = "sequencer" if thread.startswith("tlog") else "request"
+                with lock:
+                    cpu[(role, part)] = cpu.get((role, part), 0.0) + spent
+
+        self._undo.append((owner, name, original))
+        setattr(owner, name, wrapped)
+
+    def wrap_signer(self, signer: Any) -> None:
+        """The log key's signatures: SETs (request threads) and checkpoints (sequencer)."""
+        self._wrap(signer, "sign", "signature")
+
+    def close(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+
+def parts_per_entry(cpu: dict[tuple[str, str], float], threads: dict[str, float], n: int
+                    ) -> dict[str, float]:  # fmt: skip
+    """µs per entry by part, with what the wrapped parts leave of each thread's CPU."""
+    us = {key: v / n * 1e6 for key, v in cpu.items()}
+
+    def get(role: str, part: str) -> float:
+        return us.get((role, part), 0.0)
+
+    request = threads.get("request threads", 0.0) / n * 1e6
+    sequencer = threads.get("sequencer", 0.0) / n * 1e6
+    entry, answer = get("request", "entry"), get("request", "answer")
+    out = {"event loop (bridge: body, hand-over, answer)": threads.get("event loop", 0.0) / n * 1e6,
+           "request threads": request,
+           "  WSGI environ": get("request", "WSGI environ"),
+           "  JSON body (strictjson)": get("request", "JSON body (strictjson)")}  # fmt: skip
+    for part in ("entry: verifier (base64, PEM, certificate)", "entry: signature check"):
+        out[f"  {part}"] = get("request", part)
+    out["  entry: rest (canonical body, index keys)"] = (
+        entry - get("request", "entry: verifier (base64, PEM, certificate)")
+        - get("request", "entry: signature check"))  # fmt: skip
+    out["  answer: inclusion proof"] = get("request", "answer: inclusion proof")
+    out["  answer: SET signature"] = get("request", "signature")
+    out["  answer: rest of render"] = (answer - get("request", "answer: inclusion proof")
+                                       - get("request", "signature"))  # fmt: skip
+    for part in ("answer: JSON", "hand-off to the sequencer, wait", "metrics", "access line"):
+        out[f"  {part}"] = get("request", part)
+    named = (get("request", "WSGI environ") + get("request", "JSON body (strictjson)") + entry
+             + answer + get("request", "answer: JSON")
+             + get("request", "hand-off to the sequencer, wait") + get("request", "metrics")
+             + get("request", "access line"))  # fmt: skip
+    out["  Flask, werkzeug, our hooks' rest, the pool"] = request - named
+    out["sequencer"] = sequencer
+    parts = ("lock the tree row", "dedup query", "insert entries", "insert search keys",
+             "upsert tiles", "update the head")  # fmt: skip
+    for part in parts:
+        out[f"  {part}"] = get("sequencer", part)
+    out["  checkpoint signature"] = get("sequencer", "signature")
+    out["  rest (begin, commit, tree edge, answers)"] = (
+        sequencer - sum(get("sequencer", p) for p in parts) - get("sequencer", "signature"))  # fmt: skip
+    return out
+
+
+def whole_stage(bodies: list[bytes], url: str | None, concurrency: int, threads: int,
+                repeats: int) -> dict[str, float]:  # fmt: skip
+    from sigstack.services.rekor.app import create_app
+    from sigstack.services.rekor.config import RekorConfig
+    from sigstack.services.runtime import db
+
+    per = len(bodies) // repeats
+    runs, pg_runs, batch_sizes = [], [], []
+    split: dict[str, list[float]] = {}
+    for r in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+            if url is None:
+                db_url = db.sqlite_url(Path(tmp) / "rekor.db")
+            else:
+                from tests.support.dbs import fresh_postgres
+
+                db_url = stack.enter_context(fresh_postgres())
+            db.upgrade(db_url)
+            from sigstack.services.keys import create_file_key
+
+            create_file_key(Path(tmp) / "key.pem")
+            app = create_app(RekorConfig(database_url=db_url, key_uri=f"file:{tmp}/key.pem",
+                                         hostname="bench.local", create=True))  # fmt: skip
+            rekor = app.extensions["rekor"]
+            log = rekor.log
+            sizes: list[int] = []
+            commit = log._commit
+
+            def counted(batch: list[Any], commit: Any = commit, sizes: list[int] = sizes) -> None:
+                sizes.append(len(batch))
+                commit(batch)
+
+            log._commit = counted
+            insitu = InSitu()
+            stack.callback(insitu.close)
+            insitu.wrap_signer(rekor.signer)
+            chunk = bodies[r * per : (r + 1) * per]
+            with quiet_stderr():
+                drive(app, "/api/v1/log/entries", chunk[:50], concurrency, threads)  # warm
+            backend = None
+            if url is not None:
+                backend = log._writer().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                log._conn.rollback()
+            sizes.clear()
+            insitu.cpu.clear()
+            with quiet_stderr():
+                pg, t, before = _backend_cpu(backend), time.process_time(), thread_cpu()
+                roles: dict[str, float] = {}
+                statuses = drive(app, "/api/v1/log/entries", chunk[50:], concurrency, threads,
+                                 roles)  # fmt: skip
+                runs.append((time.process_time() - t) / len(statuses) * 1e6)
+                pg_runs.append((_backend_cpu(backend) - pg) / len(statuses) * 1e6)
+            for role in roles:  # the request threads are new: all of theirs is the run's
+                if role != "request threads":
+                    roles[role] -= before.get(role, 0.0)
+            for name, value in parts_per_entry(insitu.cpu, roles, len(statuses)).items():
+                split.setdefault(name, []).append(value)
+            if set(statuses) != {201}:
+                print(f"  NOTE: answers {sorted(set(statuses))}, not only 201")
+            batch_sizes.append(statistics.mean(sizes))
+            log.engine.dispose()
+    return {"process CPU per entry": median(runs), **{k: median(v) for k, v in split.items()},
+            "PostgreSQL backend": median(pg_runs),
+            "mean batch size": median(batch_sizes)}  # fmt: skip
+
+
+def show(title: str, figures: dict[str, float]) -> None:
+    print(title)
+    for name, value in figures.items():
+        print(f"  {name:<55} {value:8.1f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--entries", type=int, default=3000)
+    p.add_argument("--only", default=",".join(STAGES))
+    p.add_argument("--postgres", action="store_true", help="batch and whole on PostgreSQL too")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--threads", type=int, default=32)
+    p.add_argument("--batch-sizes", default="1,8,32,128")
+    p.add_argument("--kinds", default="key,cert", help="entries verified by a key, a certificate")
+    args = p.parse_args()
+    only = set(args.only.split(","))
+    # as `sigstack serve` does before anything imports prometheus_client: a shared directory
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-metrics-"))
+    os.chdir(ROOT)
+    from sigstack.services.runtime.observe import configure_logging
+
+    configure_logging()  # the access line is written, as by `sigstack serve`
+    print(f"python {sys.version.split()[0]}; {os.cpu_count()} cores; {loadavg()}; "
+          f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; median of {args.repeats} runs, "
+          "µs of CPU per entry")  # fmt: skip
+    kinds = {k: make_entries(args.entries, k == "cert") for k in args.kinds.split(",")}
+    small = {k: v[:500] for k, v in kinds.items()}
+    if "ceiling" in only:
+        c = ceiling(make_entries(500, False), args.repeats)
+        print(f"crypto ceiling (PEM key load + verify + SET sign): {c:.1f} µs = {1e6 / c:.0f}/s "
+              f"on one core, {2e6 / c:.0f}/s on two")  # fmt: skip
+    for kind, items in small.items():
+        if "json" in only:
+            show(f"json ({kind} entries)", json_stage(items, args.repeats))
+        if "entry" in only:
+            show(f"entry ({kind} entries)", entry_stage(items, args.repeats))
+        if "answer" in only:
+            show(f"answer ({kind} entries)", answer_stage(items, args.repeats))
+    urls: list[tuple[str, Any]] = [("SQLite", None)]
+    pg_stack = contextlib.ExitStack()
+    if args.postgres:
+        from tests.support.dbs import fresh_postgres
+
+        urls.append(("PostgreSQL", pg_stack.enter_context(fresh_postgres())))
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    if "batch" in only:
+        for name, url in urls:
+            print(f"batch on {name}: size -> this process µs/entry, PG backend µs/entry")
+            for size, (cpu, pg) in batch_stage(url, sizes, args.repeats).items():
+                print(f"  {size:>4}: {cpu:8.1f} {pg:8.1f}")
+    pg_stack.close()
+    if "http" in only:
+        show(f"http in-process ({args.concurrency} at once, {args.threads} threads)",
+             http_stage(next(iter(kinds.values()))[:2000], args.concurrency, args.threads, args.repeats))  # fmt: skip
+    if "whole" in only:
+        for name, url in urls:
+            for kind, items in kinds.items():
+                show(f"whole on {name} ({kind} entries, {args.concurrency} at once, "
+                     f"{args.threads} threads)",
+                     whole_stage(items, url, args.concurrency, args.threads, args.repeats))  # fmt: skip
+    print(loadavg())
+
+
+if __name__ == "__main__":
+    main()
