@@ -134,10 +134,9 @@ def main(argv: list[str]) -> int:
             print(json.dumps(doc, indent=2))
         elif args.monitor_config:
             config = status.monitor_config(doc, args.monitor_config)
-            skipped = [log["name"] for log in doc["logs"] if not status.c2sp(log)]
+            skipped = [log["name"] for log in doc["logs"] if status.flavour(log) is None]
             if skipped:
-                say(f"not in the configuration (Rekor v1 checkpoints, which the monitor reads "
-                    f"from the v1 API only): {', '.join(skipped)}")  # fmt: skip
+                say(f"not in the configuration (no checkpoint held): {', '.join(skipped)}")
             print(json.dumps(config, indent=2))
         else:
             print(status.render(doc))

@@ -63,21 +63,33 @@ def render(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def c2sp(log: dict[str, Any]) -> bool:
-    """Whether the log signs C2SP checkpoints (key name = origin, as Rekor v2), which the
-    monitor's ``tiles`` logs verify; Rekor v1 names its key after the host."""
+def flavour(log: dict[str, Any]) -> str | None:
+    """How the log signs its checkpoints: ``c2sp`` (key name = origin, as Rekor v2), ``rekor``
+    (Rekor v1: key name = the host, origin ``<host> - <tree ID>``; the mirror verified it by key
+    ID, as the monitor's ``rekor`` logs do), or None (no checkpoint held)."""
     try:
         signed = note.SignedNote.from_text(log["checkpoint"] or "")
     except ValidationError:
-        return False
-    return any(s.name == log["origin"] for s in signed.signatures)
+        return None
+    return "c2sp" if any(s.name == log["origin"] for s in signed.signatures) else "rekor"
 
 
 def monitor_config(doc: dict[str, Any], url: str) -> dict[str, Any]:
-    """A ``sigstack monitor`` configuration following the mirrored C2SP logs at ``url`` (where the
-    mirror is served), each by its log ID and origin: a mirrored log is not at its ``baseUrl``."""
+    """A ``sigstack monitor`` configuration following the mirrored logs at ``url`` (where the
+    mirror is served), each by its log ID and origin: a mirrored log is not at its ``baseUrl``.
+    C2SP logs are ``tiles`` logs; Rekor v1 logs are ``rekor`` logs read without their v1 API,
+    which a mirror does not serve (``head`` and ``entries`` from the tiles). Logs without a
+    checkpoint are left out."""
     base = url.rstrip("/")
-    logs = [{"name": log["name"], "type": "tiles", "url": f"{base}/log/{log['name']}",
-             "log_id": log["log_id"], "origin": log["origin"]}
-            for log in doc["logs"] if c2sp(log)]  # fmt: skip
+    logs = []
+    for log in doc["logs"]:
+        kind = flavour(log)
+        if kind is None:
+            continue
+        spec = {"name": log["name"], "type": "tiles" if kind == "c2sp" else "rekor",
+                "url": f"{base}/log/{log['name']}", "log_id": log["log_id"],
+                "origin": log["origin"]}  # fmt: skip
+        if kind == "rekor":
+            spec |= {"head": "checkpoint", "entries": "tiles"}
+        logs.append(spec)
     return {"logs": logs}

@@ -1,5 +1,6 @@
-"""A transparency-log monitor: follows Rekor v1 (API or tiles), C2SP tlog-tiles logs (Rekor v2)
-and RFC 6962 CT logs, each identified by its trusted-root entry.
+"""A transparency-log monitor: follows Rekor v1 (its API, or its tiles alone, as a mirror serves
+them), C2SP tlog-tiles logs (Rekor v2) and RFC 6962 CT logs, each identified by its trusted-root
+entry.
 
 It keeps the last verified checkpoint of each log and proves every new one consistent with it
 (a rollback, a fork, a bad signature or an unprovable jump is an alert, also against checkpoints

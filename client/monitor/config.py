@@ -8,7 +8,8 @@
  "compare": ["checkpoints/", "saved.jsonl"],   # checkpoints others saw (files or directories)
  "logs": [{"name": "rekor", "type": "rekor" | "tiles" | "ct", "url": "https://...",
            "log_id": "<hex or base64 of the trusted root's logId.keyId>",   # else by baseUrl
-           "origin": "...", "entries": "api" | "tiles", "start": 0 | "latest" | N,
+           "origin": "...", "head": "api" | "checkpoint", "entries": "api" | "tiles",
+           "start": 0 | "latest" | N,
            "witnesses": ["https://witness.example/prefix"], "batch": 256}],
  "watch": {...}}                         # watch.WatchList
 ```
@@ -17,6 +18,12 @@ Relative paths are taken from the configuration file's directory. Unknown keys a
 misspelt key must not silently turn a rule off). ``resolve_key`` finds a log's trusted-root entry:
 by ``log_id`` if given, else the one entry (``tlogs`` for Rekor, ``ctlogs`` for CT) whose
 ``baseUrl`` is the log's URL.
+
+A Rekor v1 log is read through its v1 API by default (``head: api``: the signed tree head and
+consistency proofs from ``/api/v1/log``); ``head: checkpoint`` reads it as tlog-tiles only: its
+checkpoint (the same signed note, in Rekor v1's flavour) from ``/checkpoint``, proofs built from
+its tiles, entries from its entry bundles. That is what a mirror of the log serves
+(``sigstack mirror status --monitor-config``), which has no v1 API.
 """
 
 from __future__ import annotations
@@ -36,7 +43,10 @@ from .watch import WatchList
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TOP = {"trusted_root", "state", "interval", "webhook", "compare", "logs", "watch"}
-_LOG = {"name", "type", "url", "log_id", "origin", "entries", "start", "witnesses", "batch"}
+_LOG = {"name", "type", "url", "log_id", "origin", "head", "entries", "start", "witnesses", "batch"}
+# what each kind of log reads its head and its entries from; the first is the default
+_HEADS = {"rekor": ("api", "checkpoint"), "tiles": ("checkpoint",), "ct": ("api",)}
+_ENTRIES = {"rekor": ("api", "tiles"), "tiles": ("tiles",), "ct": ("ct",)}
 
 
 @record(frozen=True)
@@ -46,6 +56,7 @@ class LogSpec:
     url: str
     log_id: bytes | None = None
     origin: str | None = None
+    head: str = "api"  # rekor: api (/api/v1/log) | checkpoint (/checkpoint, proofs from tiles)
     entries: str = "api"  # rekor only: api | tiles
     start: int | str = 0  # first index to scan, or "latest"
     witnesses: tuple[str, ...] = ()
@@ -163,10 +174,15 @@ def _log(obj: Any, where: str) -> LogSpec:
         raise ValidationError(f"{where}.name must be 1-64 letters, digits, '.', '_' or '-'")
     if kind not in KINDS:
         raise ValidationError(f"{where}.type must be one of {', '.join(KINDS)}")
-    entries = obj.get("entries", "api" if kind == "rekor" else "tiles" if kind == "tiles" else "ct")
-    allowed = {"rekor": ("api", "tiles"), "tiles": ("tiles",), "ct": ("ct",)}[kind]
+    head = obj.get("head", _HEADS[kind][0])
+    if head not in _HEADS[kind]:
+        raise ValidationError(f"{where}.head must be one of {', '.join(_HEADS[kind])}")
+    tiles_only = kind == "rekor" and head == "checkpoint"  # a Rekor v1 log without its v1 API
+    allowed = ("tiles",) if tiles_only else _ENTRIES[kind]
+    entries = obj.get("entries", allowed[0])
     if entries not in allowed:
-        raise ValidationError(f"{where}.entries must be one of {', '.join(allowed)}")
+        because = ' (with "head": "checkpoint")' if tiles_only else ""
+        raise ValidationError(f"{where}.entries must be one of {', '.join(allowed)}{because}")
     start = obj.get("start", 0)
     if start != "latest" and (not isinstance(start, int) or isinstance(start, bool) or start < 0):
         raise ValidationError(f'{where}.start must be an index or "latest"')
@@ -184,7 +200,7 @@ def _log(obj: Any, where: str) -> LogSpec:
         origin = url.split("://", 1)[1]  # rekor-monitor's rule: the URL without its scheme
     return LogSpec(
         name=name, kind=kind, url=url, log_id=_log_id(obj.get("log_id"), where), origin=origin,
-        entries=entries, start=start, witnesses=tuple(_url(w, f"{where}.witnesses[]")
+        head=head, entries=entries, start=start, witnesses=tuple(_url(w, f"{where}.witnesses[]")
                                                       for w in witnesses), batch=batch,
     )  # fmt: skip
 

@@ -3,7 +3,10 @@
 * ``RekorApi``: Rekor v1's API (spec/rekor.md section 1): ``GET /api/v1/log`` (the signed note),
   ``GET /api/v1/log/proof`` (consistency), entries by ``POST /api/v1/log/entries/retrieve``
   (ten log indexes a request) or, with ``entries: tiles``, the log's tlog-tiles entry bundles.
-  A sharded log's indexes start after its inactive shards' sizes (``index_offset``).
+  A sharded log's indexes start after its inactive shards' sizes (``index_offset``). With
+  ``head: checkpoint`` it is read as tlog-tiles alone, as ``TilesLog`` (a mirror of the log has
+  no v1 API): the signed note from ``/checkpoint``, proofs from tiles; ``index_offset`` stays 0
+  (a checkpoint does not say what inactive shards hold: indexes are the tree's).
 * ``TilesLog``: any C2SP tlog-tiles log, Rekor v2 included (section 6): ``/checkpoint``,
   consistency proofs built here from ``/tile/<L>/<N>``, entries from ``/tile/entries/<N>``.
 * ``CtLog``: RFC 6962 section 4: ``get-sth``, ``get-sth-consistency``, ``get-entries`` (the log
@@ -179,9 +182,20 @@ class LogReader:
     def _tile_reader(self, size: int) -> TileReader:
         return TileReader(size, lambda level, index, width: self._tile(level, index, width))
 
+    def _checkpoint(self) -> str:
+        try:
+            return self.http.request("checkpoint", accept="text/plain").decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"{self.spec.url}/checkpoint is not UTF-8 text") from None
+
+    def _tiles_proof(self, size1: int, size2: int) -> list[bytes]:
+        return merkle.consistency_proof(size1, size2, self._tile_reader(size2).subtree)
+
 
 class RekorApi(LogReader):
     def latest(self) -> str:
+        if self.spec.head == "checkpoint":
+            return self._checkpoint()
         info = self.http.json("api/v1/log")
         note = info.get("signedTreeHead") if isinstance(info, dict) else None
         if not isinstance(info, dict) or not isinstance(note, str):
@@ -195,6 +209,8 @@ class RekorApi(LogReader):
         return note
 
     def proof(self, size1: int, size2: int, head2: Head) -> list[bytes]:
+        if self.spec.head == "checkpoint":
+            return self._tiles_proof(size1, size2)
         answer = self.http.json(f"api/v1/log/proof?firstSize={size1}&lastSize={size2}")
         hashes = answer.get("hashes") if isinstance(answer, dict) else None
         if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
@@ -243,13 +259,10 @@ class RekorApi(LogReader):
 
 class TilesLog(LogReader):
     def latest(self) -> str:
-        try:
-            return self.http.request("checkpoint", accept="text/plain").decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValidationError(f"{self.spec.url}/checkpoint is not UTF-8 text") from None
+        return self._checkpoint()
 
     def proof(self, size1: int, size2: int, head2: Head) -> list[bytes]:
-        return merkle.consistency_proof(size1, size2, self._tile_reader(size2).subtree)
+        return self._tiles_proof(size1, size2)
 
     def frontier(self, size: int, head: Head) -> Frontier:
         return _tiles_frontier(self._tile_reader(head.size), min(size, head.size))

@@ -8,9 +8,9 @@ Air-gapped side: a network namespace holding only a loopback interface (``ip net
 route leads anywhere, the stack included, which the test shows first. Everything there runs inside
 it: ``sigstack mirror import`` of the tar (proved against the root the site was given), ``sigstack
 serve mirror``, ``sigstack initialize`` against the served mirror, ``sigstack verify-blob`` of
-the bundles with that trust alone, and ``sigstack monitor`` following the mirrored Rekor v2 log and
-finding the watched entries. A second round carries only what is new and the monitor proves it
-consistent with what it saw.
+the bundles with that trust alone, and ``sigstack monitor`` following both mirrored logs (Rekor v1
+through its tiles and checkpoint, without its v1 API) and finding the watched entries. A second
+round carries only what is new and the monitor proves it consistent with what it saw.
 
 Needs root (network namespaces) and iproute2; skips with the reason otherwise (CI runs as root).
 """
@@ -201,16 +201,24 @@ def test_air_gapped_site(stack: Stack, airgap: Namespace, tmp_path: Path) -> Non
                                "--certificate-identity", stack.identity,
                                "--certificate-oidc-issuer", stack.urls["oidc"], env=env)  # fmt: skip
         assert done.returncode == 0, done.stderr
-    # the monitor follows the mirrored Rekor v2 log and finds the watched entry
+    # the monitor follows both mirrored logs (Rekor v1 through its tiles) and finds the watched
+    # entries: one in each
     config = json.loads(sigstack_out("mirror", "status", "--dir", str(site), "--monitor-config",
                                      mirror))  # fmt: skip
+    kinds = {log["name"]: (log["type"], log.get("head")) for log in config["logs"]}
+    assert kinds.pop("rekor-v1") == ("rekor", "checkpoint")
+    ((v2_name, v2_kind),) = kinds.items()
+    assert v2_kind == ("tiles", None)
     config |= {"state": str(tmp_path / "monitor-state.json"),
                "watch": {"identities": [{"identity": stack.identity}]}}  # fmt: skip
     (tmp_path / "monitor.json").write_text(json.dumps(config))
     done = airgap.sigstack("monitor", "--config", str(tmp_path / "monitor.json"), "--once", env=env)
     matches = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert done.returncode == 3, done.stderr
-    assert [m["type"] for m in matches] == ["match"]
+    assert sorted((m["type"], m["log"]) for m in matches) == sorted([("match", "rekor-v1"),
+                                                                     ("match", v2_name)])  # fmt: skip
+    v1_entry = json.loads(signed[1][1].read_text())["verificationMaterial"]["tlogEntries"][0]
+    assert [m["index"] for m in matches if m["log"] == "rekor-v1"] == [int(v1_entry["logIndex"])]
     # --- a second round: only what is new travels --------------------------------------------
     signed.append(_sign(stack, tmp_path, "second.txt", v2=True))
     sigstack_out("mirror", "update", "--dir", str(out))
@@ -230,5 +238,5 @@ def test_air_gapped_site(stack: Stack, airgap: Namespace, tmp_path: Path) -> Non
     done = airgap.sigstack("monitor", "--config", str(tmp_path / "monitor.json"), "--once", env=env)
     matches = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert done.returncode == 3, done.stderr  # consistent with what it saw, one new match
-    assert [m["type"] for m in matches] == ["match"]
-    assert matches[0]["index"] == first_sizes[config["logs"][0]["name"]]
+    assert [(m["type"], m["log"]) for m in matches] == [("match", v2_name)]
+    assert matches[0]["index"] == first_sizes[v2_name]

@@ -48,6 +48,9 @@ def test_a_full_configuration(tmp_path: Path) -> None:
         tmp_path).logs  # fmt: skip
     assert tiles[0].origin == "127.0.0.1:3003" and tiles[0].entries == "tiles"  # rekor-monitor's
     assert (tiles[1].batch, tiles[1].start, tiles[1].entries) == (64, 10, "ct")
+    assert (config.logs[0].head, config.logs[0].entries) == ("api", "api")
+    mirrored = MonitorConfig.from_json({"logs": [{**LOG, "head": "checkpoint"}]}, tmp_path).logs
+    assert (mirrored[0].head, mirrored[0].entries) == ("checkpoint", "tiles")  # no v1 API
 
 
 @pytest.mark.parametrize("obj", [
@@ -60,6 +63,9 @@ def test_a_full_configuration(tmp_path: Path) -> None:
     {"logs": [{**LOG, "witnesses": "x"}]},
     {"logs": [{"name": "c", "type": "ct", "url": "https://c", "witnesses": ["https://w"]}]},
     {"logs": [{**LOG, "colour": "red"}]}, {"logs": [LOG], "interval": 0},
+    {"logs": [{**LOG, "head": "checkpoint", "entries": "api"}]}, {"logs": [{**LOG, "head": "x"}]},
+    {"logs": [{"name": "t", "type": "tiles", "url": "https://t", "head": "api"}]},
+    {"logs": [{"name": "c", "type": "ct", "url": "https://c", "head": "checkpoint"}]},
     {"logs": [LOG], "webhook": 5}, {"logs": [LOG], "webhook": {"url": "x"}},
     {"logs": [LOG], "webhook": {"url": "https://h", "headers": {"a": 1}}},
     {"logs": [LOG], "compare": "dir"}, {"logs": [LOG], "watch": {"identities": [{}]}},

@@ -82,6 +82,24 @@ def test_entries_proofs_and_frontiers_from_tiles(tmp_path: Path) -> None:
             log.proof(300, 600, _head(600))
 
 
+def test_a_rekor_v1_log_read_through_its_tiles_alone(tmp_path: Path) -> None:
+    """``head: checkpoint``: a static copy of a Rekor v1 log (a mirror) has no v1 API, which the
+    reader never asks for (the static server answers 404 there)."""
+    _static(tmp_path, 600)
+    text = "rekor.example - 1\n600\nroot\n\n\u2014 rekor.example sig\n"
+    (tmp_path / "checkpoint").write_text(text)
+    with serve_directory(tmp_path) as served:
+        spec = LogSpec("r", "rekor", served.url, head="checkpoint", entries="tiles")
+        log = RekorApi(spec)
+        assert log.latest() == text and log.index_offset == 0
+        proof = log.proof(300, 600, _head(600))
+        merkle.verify_consistency(300, 600, proof, _head(300).root, _head(600).root)
+        assert log.frontier(257, _head(600)).root() == _head(257).root
+        assert [e for c in log.chunks(250, 600, _head(600)) for e in c] == ENTRIES[250:]
+        with pytest.raises(NotFoundError):  # what the API reader would have asked for
+            RekorApi(LogSpec("r", "rekor", served.url, entries="tiles")).latest()
+
+
 class _Answers(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         status, body, headers = {
