@@ -6,8 +6,8 @@
    concurrent clients for --seconds. Prints entries/s, p50/p99 latency and non-201 answers.
 2. Measures, in the same run, the per-entry crypto ceiling: one signature verification of the
    entry (key parsed from PEM) plus one SET signature, single-threaded, scaled to the cores.
-3. Builds logs of 10^4, 10^5, 10^6 entries directly through the engine and times inclusion proofs
-   (engine, cold and warm tile cache) and whole GET-by-index answers.
+3. Builds logs of 10^4, 10^5, 10^6 entries directly through the engine and prints their storage
+   per entry and the inclusion proofs' times (bench/rekor_proofs.py, which also goes to 10^7).
 
 Usage: .venv/bin/python bench/rekor_write.py [--seconds 20] [--connections 32] [--sqlite]
 """
@@ -17,17 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, cpu_seconds, loadavg, log_write_arguments, median, pct, wrk_post
+from common import ROOT, cpu_seconds, loadavg, log_write_arguments, wrk_post
 
-from sigstack.protocol import merkle
-from sigstack.services.keys import create_file_key
-from sigstack.services.runtime import db
 from tests.support.dbs import fresh_postgres
 from tests.support.entries import hashedrekord
 from tests.support.servers import Service
@@ -105,58 +101,13 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     )
 
 
-def proof_bench(url: str, sizes: list[int]) -> None:
-    from sigstack.services.keys import load_signer
-    from sigstack.services.rekor.log import RekorLog
-    from sigstack.services.tlog.engine import _Pending
+def proof_bench(sizes: list[int], work: Path) -> None:
+    """Inclusion proofs and storage per entry at each size, on SQLite then PostgreSQL
+    (bench/rekor_proofs.py, hashedrekord entries with a bare key)."""
+    from rekor_proofs import run_backend
 
-    engine = db.make_engine(url)
-    work = Path(tempfile.mkdtemp())
-    create_file_key(work / "k.pem")
-    rekor = RekorLog(engine, load_signer(f"file:{work / 'k.pem'}"), "bench", create=True)
-    size = 0
-    for target in sizes:
-        t0 = time.perf_counter()
-        while size < target:
-            chunk = min(20000, target - size)
-            rekor.log._commit(
-                [_Pending(b"leaf %d" % (size + i), None, b"", ()) for i in range(chunk)]
-            )
-            size += chunk
-        build = time.perf_counter() - t0
-        head = rekor.head()
-        rng = random.Random(size)
-        picks = [rng.randrange(size) for _ in range(200)]
-        cold, warm, full, typical = [], [], [], []
-        rekor.log._cache.clear()
-        for i in picks:  # a server's steady state: random leaves, the tile cache kept
-            t = time.perf_counter()
-            rekor.log.inclusion_proof(i, size)
-            typical.append((time.perf_counter() - t) * 1000)
-        for i in picks:
-            rekor.log._cache.clear()
-            t = time.perf_counter()
-            proof = rekor.log.inclusion_proof(i, size)
-            cold.append((time.perf_counter() - t) * 1000)
-            t = time.perf_counter()
-            rekor.log.inclusion_proof(i, size)
-            warm.append((time.perf_counter() - t) * 1000)
-            merkle.verify_inclusion(
-                i, size, merkle.leaf_hash(b"leaf %d" % i), proof, head.root_hash
-            )
-            rekor.log._cache.clear()
-            t = time.perf_counter()
-            rekor.by_index(i, head)
-            full.append((time.perf_counter() - t) * 1000)
-        print(
-            f"  size {size:>8}: built in {build:5.1f}s; inclusion proof p50/p99: "
-            f"steady {median(typical):.2f}/{pct(typical, 99):.2f} ms, "
-            f"cold cache {median(cold):.2f}/{pct(cold, 99):.2f} ms, "
-            f"same leaf again {median(warm):.2f} ms; whole entry read+proof+SET, cold "
-            f"{median(full):.2f}/{pct(full, 99):.2f} ms"
-        )
-    engine.dispose()
-    shutil.rmtree(work)
+    for backend in ("sqlite", "postgresql"):
+        run_backend(backend, sizes, "key", work / "proofs", keep=False)
 
 
 def main() -> None:
@@ -179,15 +130,7 @@ def main() -> None:
                 with fresh_postgres() as url:
                     write_bench(args, work, url)
         if not args.skip_proofs:
-            sizes = [int(s) for s in args.proof_sizes.split(",")]
-            print("== inclusion proofs (SQLite)")
-            proof_bench(db.sqlite_url(work / "proofs.db"), sizes) if db.upgrade(
-                db.sqlite_url(work / "proofs.db")
-            ) is None else None
-            print("== inclusion proofs (PostgreSQL)")
-            with fresh_postgres() as url:
-                db.upgrade(url)
-                proof_bench(url, sizes)
+            proof_bench(sorted(int(s) for s in args.proof_sizes.split(",")), work)
 
 
 if __name__ == "__main__":
