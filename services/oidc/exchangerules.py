@@ -28,17 +28,15 @@ service account exists is checked at each exchange: accounts are made and disabl
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime.claims import Condition, all_hold, parse_conditions
 
-from .connectors.options import Options
+from .connectors.options import Options, entries
 
 ACCOUNT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")  # as `sigstack oidc add-service-account`
 RULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -81,33 +79,6 @@ class _Entry(Options):
 
     def value(self, key: str) -> Any:
         return self._get(key)
-
-
-def _entries(raw: Any) -> list[Any]:
-    if isinstance(raw, str):  # SIGSTACK_OIDC_TOKEN_EXCHANGE that did not parse as JSON
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise ConfigError("token_exchange must be a list of trusted issuers") from exc
-    if isinstance(raw, Mapping) or not isinstance(raw, list | tuple):
-        raise ConfigError("token_exchange must be a list of trusted issuers (JSON objects)")
-    return list(raw)
-
-
-def _issuer_url(opts: _Entry) -> str:
-    url = opts.text("issuer")
-    parts = urlsplit(url)
-    if (
-        parts.scheme not in ("https", "http")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or parts.username
-    ):
-        raise ConfigError(
-            f"{opts.name('issuer')} must be the issuer's http(s) URL, as its tokens' iss says it"
-        )
-    return url
 
 
 def _audiences(opts: _Entry, default: str) -> tuple[str, ...]:
@@ -162,7 +133,7 @@ def _rule(raw: Any, where: str, seen: set[str]) -> Rule:
 
 def _trusted(raw: Any, where: str, issuer_url: str, seen: set[str]) -> TrustedIssuer:
     opts = _Entry(raw, where)
-    url = _issuer_url(opts)
+    url = opts.issuer("issuer", "the issuer's http(s) URL, as its tokens' iss says it")
     audiences = _audiences(opts, issuer_url)
     max_age = opts.seconds("max_token_age", DEFAULT_MAX_TOKEN_AGE, 60, 86400)
     rules = opts.value("rules")
@@ -186,7 +157,7 @@ def parse_exchange(raw: Any, issuer_url: str) -> dict[str, TrustedIssuer]:
     audience). Empty when nothing is configured: the grant is then not offered."""
     issuers: dict[str, TrustedIssuer] = {}
     rule_names: set[str] = set()
-    for index, entry in enumerate(_entries(raw)):
+    for index, entry in enumerate(entries(raw, "token_exchange", "trusted issuers (JSON objects)")):
         where = f"token_exchange[{index}]"
         trusted = _trusted(entry, where, issuer_url, rule_names)
         if trusted.url in issuers:

@@ -88,15 +88,7 @@ class OIDCOptions:
 
     @classmethod
     def read(cls, opts: Options) -> OIDCOptions:
-        issuer = opts.text("issuer")
-        parts = urlsplit(issuer)
-        if (
-            parts.scheme not in ("https", "http")
-            or not parts.hostname
-            or parts.query
-            or parts.fragment
-        ):
-            raise ConfigError(f"{opts.name('issuer')} must be the provider's http(s) issuer URL")
+        issuer = opts.issuer("issuer", "the provider's http(s) issuer URL")
         scopes = opts.texts("scopes", ("openid", "email", "profile"))
         if "openid" not in scopes:
             raise ConfigError(f"{opts.name('scopes')} must include openid")

@@ -8,11 +8,26 @@ Secrets (an OIDC client secret, an LDAP bind password) come inline or, better, f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sigstack.protocol.errors import ConfigError
+
+
+def entries(raw: Any, key: str, items: str) -> list[Any]:
+    """The configuration key ``key``: a list of ``items`` (JSON objects, each read with
+    ``Options``), or that list as JSON text (from an environment variable)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{key} must be a list of {items}; as text, a JSON list") from exc
+    if isinstance(raw, Mapping) or not isinstance(raw, list | tuple):
+        raise ConfigError(f"{key} must be a list of {items}")
+    return list(raw)
 
 
 class Options:
@@ -77,6 +92,21 @@ class Options:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{self.name(key)} must be a list of strings")
         return tuple(value)
+
+    def issuer(self, key: str, must_be: str) -> str:
+        """An OpenID Connect issuer URL: http(s), a host, no query, fragment or user name
+        (OpenID Connect Discovery 1.0 section 3); refused as "``key`` must be ``must_be``"."""
+        url = self.text(key)
+        parts = urlsplit(url)
+        if (
+            parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or parts.username
+        ):
+            raise ConfigError(f"{self.name(key)} must be {must_be}")
+        return url
 
     def file(self, key: str) -> str | None:
         """A path that must name a readable file (a CA bundle)."""

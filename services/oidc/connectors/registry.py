@@ -9,16 +9,14 @@ naming it. The local accounts are the ``local`` method on the login page unless 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sigstack.protocol.errors import ConfigError
 
 from ..config import OIDCConfig
 from .base import LOCAL, Connector, PasswordConnector, RedirectConnector, check_id
-from .options import Options
+from .options import Options, entries
 
 
 @dataclass(frozen=True)
@@ -46,17 +44,6 @@ def _oidc(connector_id: str, name: str, opts: Options, issuer: str) -> Connector
 _TYPES: dict[str, Callable[[str, str, Options, str], Connector]] = {"ldap": _ldap, "oidc": _oidc}
 
 
-def _entries(raw: Any) -> list[Any]:
-    if isinstance(raw, str):  # SIGSTACK_OIDC_CONNECTORS that is not JSON
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise ConfigError("connectors must be a JSON list of connector objects") from exc
-    if isinstance(raw, Mapping) or not isinstance(raw, list | tuple):
-        raise ConfigError("connectors must be a list of connector objects")
-    return list(raw)
-
-
 class Registry:
     def __init__(self, connectors: tuple[Connector, ...], local_accounts: bool) -> None:
         self.connectors = connectors
@@ -66,7 +53,7 @@ class Registry:
     @classmethod
     def from_config(cls, config: OIDCConfig) -> Registry:
         connectors: list[Connector] = []
-        for index, raw in enumerate(_entries(config.connectors)):
+        for index, raw in enumerate(entries(config.connectors, "connectors", "connector objects")):
             opts = Options(raw, f"connectors[{index}]")
             kind = opts.text("type")
             if kind not in _TYPES:
