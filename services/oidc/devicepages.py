@@ -12,10 +12,9 @@ from urllib.parse import urlencode
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Flask, Response, request
 
-from sigstack.protocol.errors import RateLimitedError, VerificationError
+from sigstack.protocol.errors import RateLimitedError
 
 from . import pages, signin
-from .connectors.base import LOCAL
 from .connectors.registry import Registry
 from .device import USER_CODE, normalise_user_code
 from .grants import OIDCServer
@@ -23,14 +22,13 @@ from .issuer import Issuer
 from .login import (
     LoginRefused,
     address_limit,
-    authenticate,
+    authenticate_form,
     client_ip,
+    csrf_refused,
     csrf_token,
     html,
-    logged_name,
     refused_page,
     set_csrf_cookie,
-    verify_csrf,
 )
 from .store import Identity
 
@@ -119,10 +117,7 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer, connectors: Registr
     def _upstream_decision() -> Response | None:
         user_code = normalise_user_code(request.form.get("user_code", ""))
         decision = request.form.get("decision", "")
-        try:
-            verify_csrf(issuer)
-        except VerificationError:
-            issuer.store.audit("device", "csrf", ip=client_ip())
+        if csrf_refused(issuer, "device"):
             return signin.refused("The form expired or did not come from this page.")
         if decision not in ("approve", "deny"):
             return signin.refused("Choose Approve or Deny.")
@@ -161,11 +156,7 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer, connectors: Registr
         username = request.form.get("username", "")
         decision = request.form.get("decision", "")
         csrf = csrf_token(issuer)
-        try:
-            verify_csrf(issuer)
-        except VerificationError:
-            shown = logged_name(issuer, username.strip()[:128])
-            issuer.store.audit("device", "csrf", username=shown, ip=client_ip())
+        if csrf_refused(issuer, "device", username):
             return _page(
                 csrf,
                 user_code=user_code,
@@ -182,13 +173,7 @@ def register(app: Flask, server: OIDCServer, issuer: Issuer, connectors: Registr
                 error="Choose Approve or Deny.",
             )
         try:
-            identity = authenticate(
-                issuer,
-                username,
-                request.form.get("password", ""),
-                event="device_login",
-                connector=None if method.id == LOCAL else connectors.password(method.id),
-            )
+            identity = authenticate_form(issuer, connectors, method, username, event="device_login")
         except LoginRefused as refused:
             page = _page(csrf, user_code=user_code, username=username, error=refused.message)
             return refused_page(page, refused)

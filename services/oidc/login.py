@@ -48,7 +48,7 @@ from sigstack.services.runtime.errors import headers_of, status_of
 
 from . import pages, passwords, signin
 from .connectors.base import LOCAL, PasswordConnector
-from .connectors.registry import Registry
+from .connectors.registry import Method, Registry
 from .issuer import OOB_REDIRECT, Issuer
 from .store import Identity, Limit
 
@@ -101,6 +101,18 @@ def verify_csrf(issuer: Issuer) -> None:
     form = request.form.get("csrf_token", "")
     if not cookie or not hmac.compare_digest(cookie.encode(), form.encode()):
         raise VerificationError("the form's CSRF token does not match its cookie")
+
+
+def csrf_refused(issuer: Issuer, event: str, username: str | None = None) -> bool:
+    """Whether the posted form fails ``verify_csrf``; a failure is audited under ``event`` with
+    the typed ``username`` as ``logged_name`` shows it (none for a form without one)."""
+    try:
+        verify_csrf(issuer)
+    except VerificationError:
+        shown = None if username is None else logged_name(issuer, username.strip()[:128])
+        issuer.store.audit(event, "csrf", username=shown, ip=client_ip())
+        return True
+    return False
 
 
 # -- throttling ----------------------------------------------------------------------------------
@@ -234,6 +246,20 @@ def _authenticate_upstream(
     return identity
 
 
+def authenticate_form(
+    issuer: Issuer, connectors: Registry, method: Method, username: str, *, event: str
+) -> Identity:
+    """``authenticate`` the posted form's password for ``username`` against the way of signing in
+    ``method`` names: the local accounts or a directory (a password method)."""
+    return authenticate(
+        issuer,
+        username,
+        request.form.get("password", ""),
+        event=event,
+        connector=None if method.id == LOCAL else connectors.password(method.id),
+    )
+
+
 # -- the authorization endpoint ------------------------------------------------------------------
 def register(app: Flask, server: Any, issuer: Issuer, connectors: Registry) -> None:
     prefix = issuer.path_prefix
@@ -295,11 +321,7 @@ def register(app: Flask, server: Any, issuer: Issuer, connectors: Registry) -> N
         if method is None or isinstance(method, Response) or method.kind != "password":
             return html(pages.error("Sign-in refused", "Choose a way to sign in first."), 400)
         username = request.form.get("username", "")
-        try:
-            verify_csrf(issuer)
-        except VerificationError:
-            shown = logged_name(issuer, username.strip()[:128])
-            issuer.store.audit("login", "csrf", username=shown, ip=client_ip())
+        if csrf_refused(issuer, "login", username):
             return _login_page(
                 csrf_token(issuer),
                 username=username,
@@ -307,13 +329,7 @@ def register(app: Flask, server: Any, issuer: Issuer, connectors: Registry) -> N
                 error="The form expired or did not come from this page. Please sign in again.",
             )
         try:
-            identity = authenticate(
-                issuer,
-                username,
-                request.form.get("password", ""),
-                event="login",
-                connector=None if method.id == LOCAL else connectors.password(method.id),
-            )
+            identity = authenticate_form(issuer, connectors, method, username, event="login")
         except LoginRefused as refused:
             page = _login_page(csrf_token(issuer), username=username, error=refused.message)
             return refused_page(page, refused)
