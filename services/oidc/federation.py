@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from sigstack.services.runtime.db import metadata
+from sigstack.services.runtime.db import metadata, row_where
 
 from .connectors.base import Upstream
 
@@ -105,15 +105,7 @@ class FederationQueries:
         raise RuntimeError("cannot record a connector identity")
 
     def connector_identity_row(self, sub: str) -> Mapping[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(
-                    sa.select(connector_identities).where(connector_identities.c.sub == sub)
-                )
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
+        return row_where(self.engine, connector_identities, connector_identities.c.sub == sub)
 
     # -- upstream sign-ins in progress ---------------------------------------------------------
     def save_upstream_login(self, state: str, browser: str, **values: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from sigstack.services.runtime.db import metadata
+from sigstack.services.runtime.db import metadata, row_where
 
 from .federation import FederationQueries, connector_identities
 from .throttle import Limit, ThrottleQueries, throttle
@@ -185,13 +185,7 @@ class Store(ThrottleQueries, FederationQueries):
             )
 
     def user_by_name(self, username: str) -> Mapping[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(users).where(users.c.username == username))
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
+        return row_where(self.engine, users, users.c.username == username)
 
     def identity(self, sub: str) -> Identity | None:
         """Look a subject up among users, then service accounts; disabled ones are not found."""
@@ -235,24 +229,11 @@ class Store(ThrottleQueries, FederationQueries):
             )
 
     def service_account(self, client_id: str) -> Mapping[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(
-                    sa.select(service_accounts).where(service_accounts.c.client_id == client_id)
-                )
-                .mappings()
-                .first()
-            )
-        return dict(row) if row and not row["disabled"] else None
+        row = row_where(self.engine, service_accounts, service_accounts.c.client_id == client_id)
+        return row if row and not row["disabled"] else None
 
     def service_account_by_name(self, name: str) -> Mapping[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(service_accounts).where(service_accounts.c.name == name))
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
+        return row_where(self.engine, service_accounts, service_accounts.c.name == name)
 
     # -- authorization codes -------------------------------------------------------------------
     def save_code(self, code: str, **values: Any) -> None:
@@ -263,15 +244,10 @@ class Store(ThrottleQueries, FederationQueries):
 
     def find_code(self, code: str) -> Mapping[str, Any] | None:
         """The unexpired code row, or None (unknown, already used, or expired)."""
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(auth_codes).where(auth_codes.c.code_hash == code_hash(code)))
-                .mappings()
-                .first()
-            )
+        row = row_where(self.engine, auth_codes, auth_codes.c.code_hash == code_hash(code))
         if row is None or row["expires_at"] <= self.now():
             return None
-        return dict(row)
+        return row
 
     def take_code(self, code: str) -> bool:
         """Delete the code; True only for the one caller that actually deleted it (single use)."""
@@ -293,26 +269,11 @@ class Store(ThrottleQueries, FederationQueries):
             )
 
     def device_by_code(self, device_code: str) -> Mapping[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(
-                    sa.select(device_codes).where(
-                        device_codes.c.device_code_hash == code_hash(device_code)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
+        hashed = code_hash(device_code)
+        return row_where(self.engine, device_codes, device_codes.c.device_code_hash == hashed)
 
     def device_by_user_code(self, user_code: str) -> Mapping[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(device_codes).where(device_codes.c.user_code == user_code))
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
+        return row_where(self.engine, device_codes, device_codes.c.user_code == user_code)
 
     def decide_device(self, user_code: str, sub: str | None, approved: bool) -> bool:
         """Record the user's decision on a pending, unexpired request; False if there is none."""

@@ -12,7 +12,16 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    select,
+)
 
 from sigstack.protocol.errors import ConfigError
 
@@ -144,6 +153,13 @@ _PG_ARRAY_TYPES = {
     "BYTEA": "bytea",
     "TEXT": "text",
 }
+
+
+def row_where(engine: Engine, table: Table, where: ColumnElement[bool]) -> dict[str, Any] | None:
+    """The first row of ``table`` where ``where`` holds, as a dict (column name: value), or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(table).where(where)).mappings().first()
+    return dict(row) if row else None
 
 
 def bulk_insert(
