@@ -20,20 +20,11 @@ from pathlib import Path
 
 from sigstack.protocol import note
 from sigstack.protocol.errors import ConfigError
-from sigstack.services.tlog import describe
+from sigstack.services.tlog import describe, freeze_parser
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sigstack rekor", description="Rekor v1 log administration.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    sp = sub.add_parser("freeze", help="make the log read-only for good, with a final checkpoint")
-    sp.add_argument("--data-dir", required=True, help="the log's data directory (its key)")
-    sp.add_argument("--database-url", help="the log's PostgreSQL database (default: the data "
-                    "directory's SQLite file, or $SIGSTACK_REKOR_DATABASE_URL)")  # fmt: skip
-    sp.add_argument("--key", dest="key_uri", help="key URI, when not the data directory's file")
-    sp.add_argument("--config", help="the server's configuration file (JSON)")
-    sp.add_argument("--successor", metavar="URL",
-                    help="the base URL of the log that replaces it, named to refused writers")  # fmt: skip
+    p, sp = freeze_parser("rekor", "Rekor v1")
     sp.add_argument("--hostname", help="checkpoint signer name, for a log that never signed one")
     return p
 

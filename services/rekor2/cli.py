@@ -16,21 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sigstack.protocol.errors import ConfigError
-from sigstack.services.tlog import describe
+from sigstack.services.tlog import describe, freeze_parser
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sigstack rekor2", description="Rekor v2 log administration.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    sp = sub.add_parser("freeze", help="make the log read-only for good, with a final checkpoint")
-    sp.add_argument("--data-dir", required=True, help="the log's data directory (its key)")
-    sp.add_argument("--database-url", help="the log's PostgreSQL database (default: the data "
-                    "directory's SQLite file, or $SIGSTACK_REKOR2_DATABASE_URL)")  # fmt: skip
-    sp.add_argument("--key", dest="key_uri", help="key URI, when not the data directory's file")
-    sp.add_argument("--config", help="the server's configuration file (JSON)")
+    p, sp = freeze_parser("rekor2", "Rekor v2")
     sp.add_argument("--origin", help="the log's origin, when the database holds several")
-    sp.add_argument("--successor", metavar="URL",
-                    help="the base URL of the log that replaces it, named to refused writers")  # fmt: skip
     return p
 
 

@@ -19,7 +19,7 @@ from .engine import (
     identity_of,
     open_log,
 )
-from .freeze import describe, freeze_tree, frozen_error, frozen_line
+from .freeze import describe, freeze_parser, freeze_tree, frozen_error, frozen_line
 from .reads import Frozen, LogReads, TreeReader, log_names, open_reader
 from .resources import entry_bundle
 from .tiles import WIDTH, tile_path
@@ -37,6 +37,7 @@ __all__ = [
     "TreeReader",
     "describe",
     "entry_bundle",
+    "freeze_parser",
     "freeze_tree",
     "frozen_error",
     "frozen_line",

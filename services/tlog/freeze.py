@@ -9,10 +9,12 @@ worker or host it reached. There is no way back: a frozen log's checkpoints neve
 The final checkpoint carries the extension line ``Log frozen — <UTC time>`` (as rekor-tiles'
 freeze-checkpoint writes one); clients ignore extension lines, monitors may read it. Writes are
 refused with ``FrozenError`` (HTTP 405), rekor-tiles' message, naming the successor when known.
+``freeze_parser`` is the command line both Rekor logs' ``freeze`` share; ``describe``, what it prints.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import time
 from collections.abc import Callable
@@ -101,3 +103,24 @@ def describe(kind: str, origin: str, state: Frozen) -> str:
             state.head.note.rstrip("\n"),
         ]
     )
+
+
+def freeze_parser(
+    service: str, title: str
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """``sigstack <service> freeze``'s parser and its ``freeze`` sub-parser, with the options every
+    log's freeze takes (data directory, database, key, configuration file, successor); the caller
+    adds its log's own (``--hostname``, ``--origin``)."""
+    p = argparse.ArgumentParser(
+        prog=f"sigstack {service}", description=f"{title} log administration."
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("freeze", help="make the log read-only for good, with a final checkpoint")
+    sp.add_argument("--data-dir", required=True, help="the log's data directory (its key)")
+    sp.add_argument("--database-url", help="the log's PostgreSQL database (default: the data "
+                    f"directory's SQLite file, or $SIGSTACK_{service.upper()}_DATABASE_URL)")  # fmt: skip
+    sp.add_argument("--key", dest="key_uri", help="key URI, when not the data directory's file")
+    sp.add_argument("--config", help="the server's configuration file (JSON)")
+    sp.add_argument("--successor", metavar="URL",
+                    help="the base URL of the log that replaces it, named to refused writers")  # fmt: skip
+    return p, sp
