@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.files import read_file
 from sigstack.protocol.record import record
 from sigstack.protocol.trust import (
     TRUSTED_ROOT_V01,
@@ -51,14 +52,6 @@ class TrustOptions:
     oidc_issuer: str | None = None
 
 
-def _read(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ValidationError(f"cannot read {what} {path}: {exc.strerror}") from None
-
-
 def _pem_blocks(data: bytes, what: str) -> list[bytes]:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -75,7 +68,7 @@ def _pem_key(path: str, what: str) -> PublicKey:
     ``keyDetails`` for it (``protocol.keys``)."""
     from sigstack.protocol import keys
 
-    data = _read(path, what)
+    data = read_file(path, what)
     if not data.lstrip().startswith(b"-----"):
         raise ValidationError(f"{what} {path} is not a PEM public key")
     key = keys.load_public_key(data, f"{what} {path}")
@@ -104,14 +97,14 @@ def root_from_env(env: Mapping[str, str]) -> TrustedRoot | None:
             f"{', '.join(missing)} must be set too when trust comes from SIGSTORE_* variables"
         )
     fulcio = _pem_blocks(
-        _read(env["SIGSTORE_ROOT_FILE"], "SIGSTORE_ROOT_FILE"), "SIGSTORE_ROOT_FILE"
+        read_file(env["SIGSTORE_ROOT_FILE"], "SIGSTORE_ROOT_FILE"), "SIGSTORE_ROOT_FILE"
     )
     # PEM files list root first or leaf first; the trusted root wants the anchor last.
     ca = CertificateAuthority(cert_chain=tuple(_leaf_first(fulcio)), valid_for=TimeRange(_EPOCH))
     tsas: tuple[CertificateAuthority, ...] = ()
     if env.get("SIGSTORE_TSA_CERTIFICATE_FILE"):
         chain = _pem_blocks(
-            _read(env["SIGSTORE_TSA_CERTIFICATE_FILE"], "SIGSTORE_TSA_CERTIFICATE_FILE"),
+            read_file(env["SIGSTORE_TSA_CERTIFICATE_FILE"], "SIGSTORE_TSA_CERTIFICATE_FILE"),
             "SIGSTORE_TSA_CERTIFICATE_FILE",
         )
         tsas = (CertificateAuthority(cert_chain=tuple(chain), valid_for=TimeRange(_EPOCH)),)

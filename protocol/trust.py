@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ValidationError
+from .files import read_file
 from .protojson import Reader, b64, loads, rfc3339
 from .record import record
 
@@ -176,7 +177,7 @@ class TrustedRoot:
 
     @classmethod
     def from_file(cls, path: str) -> TrustedRoot:
-        return cls.from_json(_read_file(path, "trusted root"))
+        return cls.from_json(read_file(path, "trusted root"))
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> TrustedRoot:
@@ -279,7 +280,7 @@ class SigningConfig:
 
     @classmethod
     def from_file(cls, path: str) -> SigningConfig:
-        return cls.from_json(_read_file(path, "signing config"))
+        return cls.from_json(read_file(path, "signing config"))
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> SigningConfig:
@@ -379,7 +380,7 @@ class ClientTrustConfig:
 
     @classmethod
     def from_file(cls, path: str) -> ClientTrustConfig:
-        return cls.from_json(_read_file(path, "client trust config"))
+        return cls.from_json(read_file(path, "client trust config"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -390,11 +391,3 @@ class ClientTrustConfig:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
-
-
-def _read_file(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ValidationError(f"cannot read {what} {path}: {exc.strerror}") from None

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
+from typing import Any
 
 from sigstack.client.trust import TrustOptions
+from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.files import read_file
 
 _DIGEST = re.compile(r"sha256:[0-9a-fA-F]{64}")
 
@@ -72,6 +76,15 @@ def trust_options(ns: argparse.Namespace) -> TrustOptions:
 def is_digest_input(value: str) -> bool:
     """The conformance rule: ``sha256:<64 hex>`` that is not an existing path is a digest."""
     return bool(_DIGEST.fullmatch(value)) and not os.path.exists(value)
+
+
+def load_predicate(path: str) -> Any:
+    """The JSON document in the file ``path`` (an attestation's ``--predicate``)."""
+    data = read_file(path)
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise ValidationError(f"{path} is not JSON") from None
 
 
 def say(message: str) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import os
 
 from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.files import read_file
 
 from .common import ArgumentParser, say
 
@@ -24,11 +25,7 @@ def main(argv: list[str]) -> int:
         raise ValidationError(
             "--root FILE is required: the initial root.json must come from a trusted channel"
         )
-    try:
-        with open(ns.root, "rb") as fh:
-            root = fh.read()
-    except OSError as exc:
-        raise ValidationError(f"cannot read {ns.root}: {exc.strerror}") from None
+    root = read_file(ns.root)
     if ns.root_checksum:
         algo, _, want = ns.root_checksum.partition(":")
         if algo not in ("sha256", "sha512"):

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from sigstack.protocol.errors import ValidationError
 
-from .common import PREDICATE_TYPES, ArgumentParser, add_trust_flags, say, trust_options
+from .common import (
+    PREDICATE_TYPES,
+    ArgumentParser,
+    add_trust_flags,
+    load_predicate,
+    say,
+    trust_options,
+)
 
 if TYPE_CHECKING:  # the commands import these on first use
     from sigstack.client.oci.reference import Reference
@@ -149,7 +156,6 @@ def sign(argv: list[str]) -> int:
 
 
 def attest(argv: list[str]) -> int:
-    from sigstack.client.oci.sign import load_predicate
 
     p = ArgumentParser("attest", "Attest a container image: an in-toto statement, signed.")
     p.add_argument("image", metavar="IMAGE")

@@ -12,8 +12,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sigstack.protocol.errors import ValidationError
+from sigstack.protocol.files import read_file
 
-from .common import PREDICATE_TYPES, ArgumentParser, add_trust_flags, say, trust_options
+from .common import (
+    PREDICATE_TYPES,
+    ArgumentParser,
+    add_trust_flags,
+    load_predicate,
+    say,
+    trust_options,
+)
 
 if TYPE_CHECKING:  # the commands import these on first use
     from sigstack.client.sign.signer import Signer
@@ -164,13 +172,7 @@ def attest_blob(argv: list[str]) -> int:
     p.add_argument("--type", default="custom", help="predicate type URI or cosign alias")
     _add_signing_flags(p)
     ns = p.parse_args(argv)
-    try:
-        with open(ns.predicate, "rb") as fh:
-            predicate = json.loads(fh.read())
-    except OSError as exc:
-        raise ValidationError(f"cannot read {ns.predicate}: {exc.strerror}") from None
-    except ValueError:
-        raise ValidationError(f"{ns.predicate} is not JSON") from None
+    predicate = load_predicate(ns.predicate)
     digest = hash_file(ns.file)
     statement = make_statement(
         [(os.path.basename(ns.file), digest.hex())],
@@ -192,11 +194,7 @@ def sign_bundle(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     ns.output = "quiet"
     if ns.in_toto:
-        try:
-            with open(ns.file, "rb") as fh:
-                payload = fh.read()
-        except OSError as exc:
-            raise ValidationError(f"cannot read {ns.file}: {exc.strerror}") from None
+        payload = read_file(ns.file)
         return _signed(ns, lambda signer: signer.sign_dsse(payload))
     digest = hash_file(ns.file, progress=False)
     return _signed(ns, lambda signer: signer.sign_digest(digest))

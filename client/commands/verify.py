@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 from sigstack.protocol.errors import ValidationError, VerificationError
+from sigstack.protocol.files import read_file
 
 from .common import (
     PREDICATE_TYPES,
@@ -55,11 +56,9 @@ def _parser(name: str, description: str, attestation: bool = False) -> argparse.
 def _load_key(path: str) -> PublicKeyTypes:
     from cryptography.hazmat.primitives import serialization
 
+    data = read_file(path, "key")
     try:
-        with open(path, "rb") as fh:
-            return serialization.load_pem_public_key(fh.read())
-    except OSError as exc:
-        raise ValidationError(f"cannot read key {path}: {exc.strerror}") from None
+        return serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
         raise ValidationError(f"{path} is not a PEM public key") from None
 
@@ -90,12 +89,7 @@ def _verify(ns: argparse.Namespace, attestation: bool) -> int:
     from sigstack.client.verify import Artifact, IdentityPolicy, Verifier
     from sigstack.protocol.bundle import Bundle
 
-    try:
-        with open(ns.bundle, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise ValidationError(f"cannot read bundle {ns.bundle}: {exc.strerror}") from None
-    bundle = Bundle.from_json(raw)
+    bundle = Bundle.from_json(read_file(ns.bundle, "bundle"))
     witnessed = _witness_policy(ns.witness_policy)  # a bad policy file fails before verifying
     artifact = None
     if ns.input is not None:

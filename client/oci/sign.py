@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -174,13 +173,3 @@ def parse_annotations(items: list[str] | None) -> dict[str, str]:
             raise ValidationError(f"annotation {item!r} is not key=value")
         out[key] = value
     return out
-
-
-def load_predicate(path: str) -> Any:
-    try:
-        with open(path, "rb") as fh:
-            return json.loads(fh.read())
-    except OSError as exc:
-        raise ValidationError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError:
-        raise ValidationError(f"{path} is not JSON") from None
