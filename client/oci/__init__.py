@@ -9,8 +9,9 @@ standard library / cryptography.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sigstack.client.lazy import lazy_names
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports each on first use
     from sigstack.client.oci.reference import Reference
@@ -27,11 +28,4 @@ _WHERE = {
 __all__ = ["ImageSigner", "ImageVerifier", "Reference", "Registry"]
 
 
-def __getattr__(name: str) -> Any:
-    """PEP 562: import a public name's module the first time the name is asked for."""
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(where), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(globals(), _WHERE)
