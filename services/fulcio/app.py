@@ -35,9 +35,11 @@ def _ca(config: FulcioConfig, environ: Mapping[str, str] | None) -> CertificateA
         raise ConfigError("Fulcio needs ca_key (a key URI) and ca_chain (a PEM file)")
     signer = load_signer(config.ca_key, environ)
     if signer.ephemeral and not config.ca_chain:
-        from .cli import _name, ca_certificate
+        from sigstack.services.keys.certificates import name
 
-        chain = [ca_certificate(signer, _name("sigstack-ephemeral", "sigstack"), years=10,
+        from .cli import ca_certificate
+
+        chain = [ca_certificate(signer, name("sigstack-ephemeral", "sigstack"), years=10,
                                 path_length=1, code_signing=False)]  # fmt: skip
     else:
         try:

@@ -12,7 +12,6 @@ TBS minus the SCT list is byte-identical to the precert TBS minus the poison (se
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,6 +21,7 @@ from sigstack.protocol import keys, x509ext
 from sigstack.protocol import sct as ctsct
 from sigstack.protocol.errors import ConfigError, ValidationError, VerificationError
 from sigstack.services.keys import Signer
+from sigstack.services.keys.certificates import random_serial
 
 from .errors import MSG_CA, MSG_SCT, server_error
 from .identity import Principal
@@ -44,14 +44,6 @@ def signing_hash(public_key: object) -> CertificateHash | None:
     if digest is not None and not isinstance(digest, CertificateHash):
         raise ConfigError(f"unsupported CA key: it signs with {digest.name}")
     return digest
-
-
-def random_serial() -> int:
-    """A positive serial of at most 159 bits (20 random bytes, top bit cleared)."""
-    while True:
-        serial = int.from_bytes(os.urandom(20), "big") >> 1
-        if serial:
-            return serial
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

@@ -22,25 +22,17 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sigstack.protocol import keys
 from sigstack.protocol.errors import ConfigError
-from sigstack.services.keys import Signer, create_file_key, load_signer
+from sigstack.services.keys import Signer, certificates, create_file_key, load_signer
+from sigstack.services.keys.certificates import write_new
 from sigstack.services.runtime.datadir import private_dir
 
-from .ca import random_serial, signing_hash
+from .ca import signing_hash
 
 _CURVE_FOR = {"ecdsa-p256": "secp256r1", "ecdsa-p384": "secp384r1", "ecdsa-p521": "secp521r1"}
-
-
-def _name(cn: str, org: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
 
 
 def ca_certificate(
@@ -56,17 +48,8 @@ def ca_certificate(
 ) -> x509.Certificate:
     """A CA certificate for ``signer``'s key; self-signed when ``issuer`` is ``None``."""
     start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    end = start + dt.timedelta(days=365 * years)
-    if issuer is not None:
-        end = min(end, issuer.not_valid_after_utc)
     b = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.subject if issuer is not None else subject)
-        .public_key(signer.public_key)
-        .serial_number(random_serial())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        certificates.builder(signer, subject, issuer, start, years)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
             critical=True,
@@ -90,12 +73,6 @@ def ca_certificate(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
         )
     return b.sign(parent.private_key, signing_hash(parent.public_key))
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
 
 
 def create_ca(
@@ -140,16 +117,20 @@ def create_ca(
         root = load_signer(f"file:{out_dir / 'root-key.pem'}{suffix}", environ)
         inter = load_signer(f"file:{out_dir / 'intermediate-key.pem'}{suffix}", environ)
     root_cert = ca_certificate(
-        root, _name(common_name, organization), years=10, path_length=1, code_signing=False
+        root,
+        certificates.name(common_name, organization),
+        years=10,
+        path_length=1,
+        code_signing=False,
     )
     inter_cert = ca_certificate(
-        inter, _name(f"{common_name}-intermediate", organization), issuer=root_cert,
+        inter, certificates.name(f"{common_name}-intermediate", organization), issuer=root_cert,
         issuer_signer=root, years=5, path_length=0, code_signing=True,
     )  # fmt: skip
     pem = serialization.Encoding.PEM
-    _write_new(out_dir / "root.pem", root_cert.public_bytes(pem))
-    _write_new(out_dir / "intermediate.pem", inter_cert.public_bytes(pem))
-    _write_new(out_dir / "chain.pem", inter_cert.public_bytes(pem) + root_cert.public_bytes(pem))
+    write_new(out_dir / "root.pem", root_cert.public_bytes(pem))
+    write_new(out_dir / "intermediate.pem", inter_cert.public_bytes(pem))
+    write_new(out_dir / "chain.pem", inter_cert.public_bytes(pem) + root_cert.public_bytes(pem))
     return {n: out_dir / n for n in names}
 
 

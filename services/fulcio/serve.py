@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from sigstack.protocol.errors import ConfigError
-from sigstack.services.runtime.datadir import private_dir
+from sigstack.services.runtime.datadir import key_and_chain, private_dir
 
 from .config import FulcioConfig
 
@@ -25,13 +25,7 @@ from .config import FulcioConfig
 def prepare_data_dir(data_dir: Path) -> tuple[str, str]:
     """(key URI, chain path) of the data directory's CA, creating a development CA if new."""
     ca_dir = data_dir / "ca"
-    key, chain = ca_dir / "intermediate-key.pem", ca_dir / "chain.pem"
-    if key.exists() != chain.exists():
-        missing = chain if key.exists() else key
-        raise ConfigError(
-            f"{ca_dir} holds a CA key or chain but not both ({missing.name} is missing); "
-            "refusing to create a new CA over existing material"
-        )
+    key, chain = key_and_chain(ca_dir, "intermediate-key.pem", "CA")
     if not key.exists():
         from .cli import create_ca
 

@@ -67,6 +67,19 @@ def private_dir(path: str | Path) -> Path:
     return directory
 
 
+def key_and_chain(directory: Path, key_name: str, what: str) -> tuple[Path, Path]:
+    """``directory``'s key file ``key_name`` and certificate chain ``chain.pem``; one without the
+    other is refused, so a new ``what`` (a CA, a TSA chain) is never made over half of the old."""
+    key, chain = directory / key_name, directory / "chain.pem"
+    if key.exists() != chain.exists():
+        missing = chain if key.exists() else key
+        raise ConfigError(
+            f"{directory} holds a key or a chain but not both ({missing.name} is missing); "
+            f"refusing to make a new {what} over existing material"
+        )
+    return key, chain
+
+
 def prepare_data_dir(
     data_dir: str | Path,
     service: str,

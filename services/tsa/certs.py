@@ -29,25 +29,16 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sigstack.protocol.errors import ConfigError
-from sigstack.services.keys import Signer, create_file_key, load_signer
+from sigstack.services.keys import Signer, certificates, create_file_key, load_signer
+from sigstack.services.keys.certificates import name, write_new
 
-from .authority import random_serial
 from .chain import check_chain
 
 ALGORITHMS = {"ecdsa-p256": "secp256r1", "ecdsa-p384": "secp384r1"}
 YEARS = 10
-
-
-def name(common_name: str, organization: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
 
 
 def _hash_for(signer: Signer) -> hashes.SHA256 | hashes.SHA384:
@@ -69,22 +60,10 @@ def certificate(
 ) -> x509.Certificate:
     """One certificate of the profile above; ``kind`` is ``root``, ``intermediate`` or ``leaf``."""
     start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0) - dt.timedelta(minutes=5)
-    end = start + dt.timedelta(days=365 * YEARS)
-    if issuer is not None:
-        end = min(end, issuer.not_valid_after_utc)
     parent = issuer_signer or signer
-    b = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.subject if issuer is not None else subject)
-        .public_key(signer.public_key)
-        .serial_number(random_serial())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(signer.public_key),
-            critical=False,
-        )
+    b = certificates.builder(signer, subject, issuer, start, YEARS).add_extension(
+        x509.SubjectKeyIdentifier.from_public_key(signer.public_key),
+        critical=False,
     )
     if issuer is not None:
         b = b.add_extension(
@@ -106,12 +85,6 @@ def certificate(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=False
             )
     return b.sign(parent.private_key, _hash_for(parent))
-
-
-def _write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
 
 
 def _signer(
@@ -237,8 +210,8 @@ def _write_chain(
     )
     check_chain(chain, made["leaf-key.pem"].public_der)
     pem = serialization.Encoding.PEM
-    _write_new(out_dir / "root.pem", root.public_bytes(pem))
+    write_new(out_dir / "root.pem", root.public_bytes(pem))
     if intermediate:
-        _write_new(out_dir / "intermediate.pem", chain[1].public_bytes(pem))
-    _write_new(out_dir / "leaf.pem", chain[0].public_bytes(pem))
-    _write_new(out_dir / "chain.pem", b"".join(c.public_bytes(pem) for c in chain))
+        write_new(out_dir / "intermediate.pem", chain[1].public_bytes(pem))
+    write_new(out_dir / "leaf.pem", chain[0].public_bytes(pem))
+    write_new(out_dir / "chain.pem", b"".join(c.public_bytes(pem) for c in chain))

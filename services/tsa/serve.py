@@ -53,13 +53,7 @@ def prepare_data_dir(data_dir: str | Path) -> tuple[str, str]:
     chain_dir = directory / "chain"
     if chain_dir.exists():
         datadir.private_dir(chain_dir)
-    key, chain = chain_dir / "leaf-key.pem", chain_dir / "chain.pem"
-    if key.exists() != chain.exists():
-        missing = chain if key.exists() else key
-        raise ConfigError(
-            f"{chain_dir} holds a TSA key or chain but not both ({missing.name} is missing); "
-            "refusing to make a new chain over existing material"
-        )
+    key, chain = datadir.key_and_chain(chain_dir, "leaf-key.pem", "TSA chain")
     if not key.exists():
         from .certs import create_chain
 

@@ -11,11 +11,12 @@ from cryptography import x509
 
 from sigstack.protocol.errors import ConfigError, ValidationError
 from sigstack.services.fulcio.ca import CertificateAuthority
-from sigstack.services.fulcio.cli import _name, ca_certificate, create_ca
+from sigstack.services.fulcio.cli import ca_certificate, create_ca
 from sigstack.services.fulcio.config import meta_pattern, parse_identity_config
 from sigstack.services.fulcio.templates import parse_template, render
 from sigstack.services.fulcio.tokens import TokenVerifier
 from sigstack.services.keys import load_signer
+from sigstack.services.keys.certificates import name
 from tests.support.keys import tls_pair
 from tests.support.oidc import OIDCIssuer
 from tests.support.servers import serve_wsgi
@@ -88,7 +89,7 @@ def test_ca_chain_checks(tmp_path: Path) -> None:
         CertificateAuthority(root, chain)
     with pytest.raises(ConfigError, match="not in order|does not match"):
         CertificateAuthority(inter, [chain[0], chain[0]])
-    no_eku = ca_certificate(inter, _name("i", "o"), issuer=chain[1], issuer_signer=root,
+    no_eku = ca_certificate(inter, name("i", "o"), issuer=chain[1], issuer_signer=root,
                             years=1, path_length=0, code_signing=False)  # fmt: skip
     with pytest.raises(ConfigError, match="codeSigning"):
         CertificateAuthority(inter, [no_eku, chain[1]])

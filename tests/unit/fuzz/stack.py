@@ -20,12 +20,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from sigstack.services.fulcio.ca import CertificateAuthority
-from sigstack.services.fulcio.cli import _name, ca_certificate
+from sigstack.services.fulcio.cli import ca_certificate
 from sigstack.services.fulcio.config import parse_identity_config
 from sigstack.services.fulcio.identity import Principal
 from sigstack.services.fulcio.service import Fulcio
 from sigstack.services.fulcio.tokens import TokenVerifier
 from sigstack.services.keys import load_signer
+from sigstack.services.keys.certificates import name
 from tests.support.fulcio import identity_config
 from tests.support.keys import new_key
 from tests.support.oidc import GITHUB_CLAIMS, GITLAB_CLAIMS, OIDCIssuer
@@ -73,7 +74,7 @@ def tokens() -> list[str]:
 @functools.cache
 def fulcio() -> Fulcio:
     signer = load_signer("ephemeral:ecdsa-p256")
-    root = ca_certificate(signer, _name("fuzz-root", "sigstack"), years=1, path_length=1,
+    root = ca_certificate(signer, name("fuzz-root", "sigstack"), years=1, path_length=1,
                           code_signing=False)  # fmt: skip
     identity = parse_identity_config(identity_config(issuer().url))
     # the refetch interval keeps mutated kids from making a JWKS request each
