@@ -14,6 +14,20 @@ from .helpers import auth_params, code_from, login, make_env
 pytestmark = pytest.mark.postgres
 
 
+def _redeem(env, code: str, verifier: str):
+    """The authorization code ``code`` exchanged at /token."""
+    return env.client.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "redirect_uri": auth_params(None)["redirect_uri"],
+            "code": code,
+            "client_id": "sigstore",
+            "code_verifier": verifier,
+        },
+    )
+
+
 def test_code_flow_throttling_and_rotation_on_postgres(tmp_path):
     with fresh_postgres() as url:
         db.upgrade(url)
@@ -23,27 +37,9 @@ def test_code_flow_throttling_and_rotation_on_postgres(tmp_path):
             assert not env.data_dir.joinpath("oidc.db").exists()
             verifier, challenge = pkce()
             code = code_from(login(env, auth_params(challenge)))
-            tok = env.client.post(
-                "/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "redirect_uri": auth_params(None)["redirect_uri"],
-                    "code": code,
-                    "client_id": "sigstore",
-                    "code_verifier": verifier,
-                },
-            )
+            tok = _redeem(env, code, verifier)
             assert tok.status_code == 200, tok.get_json()
-            again = env.client.post(
-                "/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "redirect_uri": auth_params(None)["redirect_uri"],
-                    "code": code,
-                    "client_id": "sigstore",
-                    "code_verifier": verifier,
-                },
-            )
+            again = _redeem(env, code, verifier)
             assert again.get_json()["error"] == "invalid_grant"
             params = auth_params(challenge)
             limit = env.issuer.settings.login_max_failures

@@ -7,13 +7,11 @@ test_token_exchange_refusals.py, the configuration schema in test_token_exchange
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import jwt
 import pytest
 
 from sigstack.services.oidc import cli
-from tests.support.oidc import OIDCIssuer, claims_of
+from tests.support.oidc import claims_of
 
 from .exchange_env import (
     ACCESS_TOKEN_TYPE,
@@ -26,13 +24,6 @@ from .exchange_env import (
     make_exchange_env,
 )
 from .helpers import ISSUER, basic, make_env
-
-
-@pytest.fixture(scope="module")
-def ci() -> Iterator[OIDCIssuer]:
-    provider = OIDCIssuer(("RS256", "ES256"))
-    yield provider
-    provider.close()
 
 
 @pytest.fixture

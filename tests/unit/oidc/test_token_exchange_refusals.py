@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from tests.support.oidc import OIDCIssuer
 
 from .exchange_env import (
     ACCESS_TOKEN_TYPE,
@@ -25,13 +22,6 @@ from .exchange_env import (
     k8s_token,
     make_exchange_env,
 )
-
-
-@pytest.fixture(scope="module")
-def ci() -> Iterator[OIDCIssuer]:
-    provider = OIDCIssuer(("RS256", "ES256"))
-    yield provider
-    provider.close()
 
 
 @pytest.fixture
