@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -55,3 +56,17 @@ def fresh_postgres() -> Iterator[str]:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@contextmanager
+def upgraded_database(kind: str, sqlite_file: Path) -> Iterator[str]:
+    """The URL of a database at Alembic's head: ``kind`` ``"sqlite"`` (the file ``sqlite_file``)
+    or anything else for a fresh PostgreSQL database, dropped afterwards."""
+    if kind == "sqlite":
+        url = db.sqlite_url(sqlite_file)
+        db.upgrade(url)
+        yield url
+        return
+    with fresh_postgres() as url:
+        db.upgrade(url)
+        yield url

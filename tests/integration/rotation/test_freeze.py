@@ -23,7 +23,7 @@ from sigstack.services.rekor.types import prepare_entry
 from sigstack.services.rekor2.entries import prepare_entry as prepare_v2
 from sigstack.services.rekor2.log import Rekor2Log
 from sigstack.services.runtime import db
-from tests.support.dbs import fresh_postgres
+from tests.support.dbs import upgraded_database
 from tests.support.entries import hashedrekord, v2_hashedrekord
 
 NEXT = "https://rekor-2.example.com"
@@ -31,13 +31,7 @@ NEXT = "https://rekor-2.example.com"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = db.sqlite_url(tmp_path / "rekor.db")
-        db.upgrade(url)
-        yield url
-        return
-    with fresh_postgres() as url:
-        db.upgrade(url)
+    with upgraded_database(request.param, tmp_path / "rekor.db") as url:
         yield url
 
 

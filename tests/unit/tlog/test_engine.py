@@ -11,7 +11,7 @@ from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime import db
 from sigstack.services.tlog import WIDTH, open_log
 from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
-from tests.support.dbs import fresh_postgres
+from tests.support.dbs import upgraded_database
 
 
 def _sign_head(size: int, root: bytes, ts: int) -> str:
@@ -20,14 +20,8 @@ def _sign_head(size: int, root: bytes, ts: int) -> str:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def url(request, tmp_path):
-    if request.param == "sqlite":
-        u = db.sqlite_url(tmp_path / "log.db")
-        db.upgrade(u)
+    with upgraded_database(request.param, tmp_path / "log.db") as u:
         yield u
-    else:
-        with fresh_postgres() as u:
-            db.upgrade(u)
-            yield u
 
 
 def test_sequential_appends_match_reference_tree(url) -> None:

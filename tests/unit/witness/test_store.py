@@ -12,19 +12,13 @@ import pytest
 from sigstack.services.runtime import db
 from sigstack.services.witness.cosigner import Refusal
 from sigstack.services.witness.store import State, Store
-from tests.support.dbs import fresh_postgres
+from tests.support.dbs import upgraded_database
 from tests.unit.witness.helpers import TestLog, body, witness_app
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = db.sqlite_url(tmp_path / "witness.db")
-        db.upgrade(url)
-        yield url
-        return
-    with fresh_postgres() as url:
-        db.upgrade(url)
+    with upgraded_database(request.param, tmp_path / "witness.db") as url:
         yield url
 
 
