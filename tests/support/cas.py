@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -18,6 +19,7 @@ from sigstack.services.fulcio.ca import CertificateAuthority
 from sigstack.services.fulcio.cli import create_ca
 from sigstack.services.fulcio.identity import Principal
 from sigstack.services.keys import load_signer
+from tests.support.keys import cert_builder
 
 PEM = serialization.Encoding.PEM
 DER = serialization.Encoding.DER
@@ -59,6 +61,19 @@ def fulcio_ca(directory: Path, common_name: str = "sigstack") -> FulcioCA:
     return FulcioCA(directory, CertificateAuthority(signer, chain))
 
 
+# Fixtures for the logs' CA-only tests: a module that uses them binds them (``ours = cas.ours``).
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory: pytest.TempPathFactory) -> FulcioCA:
+    """Our CA: the one the log is configured to trust."""
+    return fulcio_ca(tmp_path_factory.mktemp("ours"))
+
+
+@pytest.fixture(scope="module")
+def foreign(tmp_path_factory: pytest.TempPathFactory) -> FulcioCA:
+    """Another CA with exactly our CA's names: only the signatures tell them apart."""
+    return fulcio_ca(tmp_path_factory.mktemp("foreign"))
+
+
 def pem(*certs: x509.Certificate) -> bytes:
     return b"".join(c.public_bytes(PEM) for c in certs)
 
@@ -77,17 +92,10 @@ def issued_by_key(
 ) -> x509.Certificate:
     """A certificate for ``key`` signed by ``issuer_key`` under ``issuer``'s name: a CA or a leaf
     (for chains a CA never meant to allow)."""
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "minted")]))
-        .issuer_name(issuer.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(minutes=10))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-    )
+    minted = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "minted")])
+    builder = cert_builder(
+        minted, issuer.subject, key.public_key(), dt.timedelta(minutes=10)
+    ).add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
     if not ca:
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.RFC822Name("mallory@example.com")]), critical=True
@@ -99,15 +107,8 @@ def unlimited_root() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """A self-signed CA without a path length constraint, and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "unlimited")])
-    now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
+        cert_builder(name, name, key.public_key(), dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )

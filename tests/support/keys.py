@@ -89,23 +89,32 @@ def csr_pem(key: Any, digest: hashes.HashAlgorithm | None = "default") -> bytes:
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
+def cert_builder(
+    subject: x509.Name, issuer: x509.Name, public_key: Any, lifetime: dt.timedelta
+) -> x509.CertificateBuilder:
+    """A certificate for ``public_key`` with a random serial, valid from a minute ago for
+    ``lifetime``; no extensions yet."""
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + lifetime)
+    )
+
+
 def leaf_certificate(
     key: ec.EllipticCurvePrivateKey, sans: Sequence[x509.GeneralName],
     extensions: Iterable[x509.ExtensionType] = (),
 ) -> x509.Certificate:  # fmt: skip
     """A self-signed certificate of ``key`` with ``sans`` (a critical SAN, as Fulcio writes it)
     and ``extensions`` (non-critical), valid for ten minutes."""
-    now = dt.datetime.now(dt.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(minutes=10))
-        .add_extension(x509.SubjectAlternativeName(list(sans)), critical=True)
+    builder = cert_builder(name, name, key.public_key(), dt.timedelta(minutes=10)).add_extension(
+        x509.SubjectAlternativeName(list(sans)), critical=True
     )
     for ext in extensions:
         builder = builder.add_extension(ext, critical=False)

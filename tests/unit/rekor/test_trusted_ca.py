@@ -22,22 +22,15 @@ from sigstack.services.rekor.app import create_app
 from sigstack.services.rekor.config import RekorConfig
 from sigstack.services.rekor.trustedca import NO_CERTIFICATE, NOT_ISSUED
 from sigstack.services.runtime import db
-from tests.support.cas import FulcioCA, fulcio_ca, issued_by_key, pem, unlimited_root
+from tests.support import cas
+from tests.support.cas import FulcioCA, issued_by_key, pem, unlimited_root
 from tests.support.entries import dsse, hashedrekord, intoto, statement
 from tests.support.keys import self_signed_cert
 
 ENTRIES = "/api/v1/log/entries"
 
 
-@pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory) -> FulcioCA:
-    return fulcio_ca(tmp_path_factory.mktemp("ours"))
-
-
-@pytest.fixture(scope="module")
-def foreign(tmp_path_factory: pytest.TempPathFactory) -> FulcioCA:
-    """Another CA with exactly our CA's names: only the signatures tell them apart."""
-    return fulcio_ca(tmp_path_factory.mktemp("foreign"))
+ours, foreign = cas.ours, cas.foreign  # the two CAs, module-scoped fixtures
 
 
 def make_app(tmp: Path, trusted: Path | None) -> Flask:

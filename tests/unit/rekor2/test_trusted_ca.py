@@ -20,7 +20,8 @@ from flask import Flask
 from sigstack.protocol.bundle import pae
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.rekor.trustedca import NO_CERTIFICATE, NOT_ISSUED
-from tests.support.cas import FulcioCA, der, fulcio_ca
+from tests.support import cas
+from tests.support.cas import FulcioCA, der
 from tests.support.entries import INTOTO, statement, v2_request
 from tests.support.keys import der_public
 from tests.unit.rekor2.test_api import _written
@@ -28,15 +29,7 @@ from tests.unit.rekor2.test_api import _written
 ENTRIES = "/api/v2/log/entries"
 
 
-@pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory) -> FulcioCA:
-    return fulcio_ca(tmp_path_factory.mktemp("ours"))
-
-
-@pytest.fixture(scope="module")
-def foreign(tmp_path_factory: pytest.TempPathFactory) -> FulcioCA:
-    """Another CA with exactly our CA's names: only the signatures tell them apart."""
-    return fulcio_ca(tmp_path_factory.mktemp("foreign"))
+ours, foreign = cas.ours, cas.foreign  # the two CAs, module-scoped fixtures
 
 
 def request(ca: FulcioCA | None, artifact: bytes, *, envelope: bool = False) -> dict[str, Any]:
