@@ -9,18 +9,13 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.interop.conftest import NPM_SIGSTORE, SIGSTORE_PY, Stack, run, sigstack
-from tests.support.browser import chromium
-from tests.support.testdata import ROOT
+from tests.support.browser import chromium, sign_blob_in_browser
 
 pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("stack")]
 
@@ -112,38 +107,19 @@ def test_initialize_from_tuf_then_verify_with_tuf_trust_alone(stack: Stack, tmp_
 
 def test_sign_blob_with_the_browser_flow(stack: Stack, tmp_path) -> None:
     artifact, bundle = _artifact(tmp_path, "signed by a person\n"), tmp_path / "person.json"
-    url_file = tmp_path / "url"
-    opener = tmp_path / "open-url"
-    opener.write_text(f"#!/bin/sh\nprintf '%s' \"$1\" > {url_file}\n")
-    opener.chmod(0o755)
-    controller, terminal = pty.openpty()  # a terminal on stdin: sign-blob picks the browser flow
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sigstack.client.cli", "sign-blob", str(artifact), "--bundle", str(bundle),
-         "--trust-config", str(stack.trust_config)],
-        cwd=ROOT, stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**{k: v for k, v in os.environ.items() if k != "SIGSTORE_ID_TOKEN"},
-             "BROWSER": f"{opener} %s"},
-    )  # fmt: skip
-    os.close(terminal)
-    try:
-        deadline = time.monotonic() + 60
-        while not url_file.exists() or not url_file.read_text():
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "sign-blob never opened a browser"
-            time.sleep(0.1)
+
+    def sign_in(url: str) -> None:
         with chromium() as browser:
             page = browser.new_page()  # type: ignore[attr-defined]
-            page.goto(url_file.read_text())
+            page.goto(url)
             page.get_by_label("Username").fill("demo")
             page.get_by_label("Password").fill(stack.demo_password())
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url("http://localhost:*/auth/callback?*", timeout=30000)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        os.close(controller)
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+
+    args = [str(artifact), "--bundle", str(bundle), "--trust-config", str(stack.trust_config)]
+    code, out, err = sign_blob_in_browser(args, tmp_path, sign_in)
+    assert code == 0, err
     assert "demo@sigstack.local" in err + out
     verified = sigstack("verify-blob", str(artifact), "--bundle", str(bundle), "--trust-config",
                         str(stack.trust_config), "--certificate-identity", "demo@sigstack.local",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -186,3 +187,30 @@ def v2_dsse(
     der, cert = _v2_verifier(key, email, True)
     envelope = {"payload": b64(payload), "payloadType": INTOTO, "signatures": [{"sig": b64(sig)}]}
     return V2Signed(v2_request(digest, sig, der), digest, sig, cert, key, envelope)
+
+
+def write_key_bundle(
+    directory: Path, signed: V2Signed, entry: Any, timestamp: Any
+) -> tuple[Path, Path]:
+    """A managed-key v0.3 bundle of ``signed`` (made ``with_certificate=False``) with its log
+    ``entry`` and one RFC 3161 ``timestamp``, written to ``directory/bundle.json``, and the key
+    that verifies it to ``directory/key.pem``: (bundle, key)."""
+    from sigstack.protocol.bundle import (
+        MEDIA_TYPE_V03,
+        Bundle,
+        HashOutput,
+        MessageSignature,
+        VerificationMaterial,
+    )
+
+    bundle = Bundle(
+        media_type=MEDIA_TYPE_V03,
+        verification_material=VerificationMaterial(
+            public_key_hint="", tlog_entries=(entry,), rfc3161_timestamps=(timestamp,)
+        ),
+        message_signature=MessageSignature(signed.signature, HashOutput("SHA2_256", signed.digest)),
+    )
+    path, pem = directory / "bundle.json", directory / "key.pem"
+    path.write_text(bundle.to_json())
+    pem.write_bytes(pem_public(signed.key))
+    return path, pem

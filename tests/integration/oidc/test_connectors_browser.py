@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import pty
 import queue
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,7 +26,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from tests.support.browser import chromium
+from tests.support.browser import chromium, sign_blob_in_browser
 from tests.support.connectors import device_start, device_token, verified
 from tests.support.ldap import PEOPLE, ldap_connector, slapd
 from tests.support.servers import Service, sigstack_out
@@ -167,35 +164,18 @@ def test_sign_blob_with_the_browser_flow_through_the_upstream_provider(parts, tm
     """Our own CLI's browser flow (a terminal on stdin): the URL it opens goes to our issuer."""
     artifact, bundle = tmp_path / "artifact.txt", tmp_path / "cli.json"
     artifact.write_text("signed by sigstack through Corp SSO\n")
-    url_file, opener = tmp_path / "url", tmp_path / "open-url"
-    opener.write_text(f"#!/bin/sh\nprintf '%s' \"$1\" > {url_file}\n")
-    opener.chmod(0o755)
-    controller, terminal = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "SIGSTORE_ID_TOKEN"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sigstack.client.cli", "sign-blob", str(artifact), "--bundle",
-         str(bundle), "--trust-config", str(parts.trust), "--oidc-issuer", parts.ours.url],
-        cwd=ROOT, stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**env, "BROWSER": f"{opener} %s"},
-    )  # fmt: skip
-    os.close(terminal)
-    try:
-        deadline = time.monotonic() + 60
-        while not url_file.exists() or not url_file.read_text():
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "sign-blob never opened a browser"
-            time.sleep(0.1)
+
+    def sign_in(url: str) -> None:
         with chromium() as browser:
             page = browser.new_page()  # type: ignore[attr-defined]
-            page.goto(url_file.read_text() + "&connector_id=corp-sso")  # chosen by the client
+            page.goto(url + "&connector_id=corp-sso")  # chosen by the client
             sign_in_upstream(page, parts.upstream.url)
             page.wait_for_url("http://localhost:*/**", timeout=30000)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        os.close(controller)
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+
+    args = [str(artifact), "--bundle", str(bundle), "--trust-config", str(parts.trust),
+            "--oidc-issuer", parts.ours.url]  # fmt: skip
+    code, _, err = sign_blob_in_browser(args, tmp_path, sign_in)
+    assert code == 0, err
     assert certificate_email(bundle) == DANA_EMAIL
     ok = _sigstore(parts, "verify", "identity", "--bundle", str(bundle), "--cert-identity",
                    DANA_EMAIL, "--cert-oidc-issuer", parts.ours.url, str(artifact))  # fmt: skip

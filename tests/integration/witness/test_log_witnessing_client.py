@@ -22,7 +22,7 @@ from tests.integration.witness.logside import (
     start_witness,
     write_policy,
 )
-from tests.support.entries import v2_hashedrekord
+from tests.support.entries import v2_hashedrekord, write_key_bundle
 from tests.support.servers import Service, sigstack_cli
 
 pytestmark = pytest.mark.xdist_group("servers")
@@ -30,13 +30,6 @@ pytestmark = pytest.mark.xdist_group("servers")
 
 def test_a_bundle_from_a_witnessed_log_meets_the_policy(tmp_path: Path) -> None:
     from sigstack.client.sign.services import timestamp, upload_entry_v2
-    from sigstack.protocol.bundle import (
-        MEDIA_TYPE_V03,
-        Bundle,
-        HashOutput,
-        MessageSignature,
-        VerificationMaterial,
-    )
 
     key = LogKey.make(tmp_path / "log-key.pem")
     with ExitStack() as stack:
@@ -65,19 +58,8 @@ def test_a_bundle_from_a_witnessed_log_meets_the_policy(tmp_path: Path) -> None:
         entry = upload_entry_v2(log.url, signed.request)
         assert entry.inclusion_proof is not None
         assert signers(entry.inclusion_proof.checkpoint) == [key.origin, "witness.test/w1"]
-        bundle = Bundle(
-            media_type=MEDIA_TYPE_V03,
-            verification_material=VerificationMaterial(
-                public_key_hint="", tlog_entries=(entry,),
-                rfc3161_timestamps=(timestamp(tsa_url, signed.signature),),
-            ),
-            message_signature=MessageSignature(signed.signature, HashOutput("SHA2_256", signed.digest)),
-        )  # fmt: skip
-        path = tmp_path / "bundle.json"
-        path.write_text(bundle.to_json())
-        pem = tmp_path / "key.pem"
-        pem.write_bytes(signed.key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+        path, pem = write_key_bundle(tmp_path, signed, entry,
+                                     timestamp(tsa_url, signed.signature))  # fmt: skip
 
         def verify(policy_text: str) -> subprocess.CompletedProcess[str]:
             (tmp_path / "client-policy.txt").write_text(policy_text)

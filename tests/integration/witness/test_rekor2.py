@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from sigstack.protocol import merkle, note, vkeys
@@ -33,7 +32,7 @@ from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
 from sigstack.services.tuf.trustroot import certificate_authority, log_instance, rekor_v2_log_id
 from sigstack.services.witness.cosigner import vkey as make_vkey
 from tests.support.checks import sigstore_python_verify_v2
-from tests.support.entries import v2_hashedrekord
+from tests.support.entries import v2_hashedrekord, write_key_bundle
 from tests.support.servers import Service, sigstack_cli
 from tests.unit.witness.helpers import body, origin_hash
 
@@ -177,13 +176,6 @@ def test_a_forked_log_is_refused(witnessed: dict[str, Any]) -> None:
 
 def test_the_client_requires_the_witness_policy_end_to_end(witnessed: dict[str, Any]) -> None:
     from sigstack.client.sign.services import timestamp, upload_entry_v2
-    from sigstack.protocol.bundle import (
-        MEDIA_TYPE_V03,
-        Bundle,
-        HashOutput,
-        MessageSignature,
-        VerificationMaterial,
-    )
 
     log, witness, tmp = witnessed["log"], witnessed["witness"], witnessed["tmp"]
     with Service("tsa", "--data-dir", str(tmp / "tsa"), log=tmp / "tsa.log") as tsa:
@@ -194,19 +186,7 @@ def test_the_client_requires_the_witness_policy_end_to_end(witnessed: dict[str, 
         artifact.write_bytes(b"witnessed artifact\n")
         signed = v2_hashedrekord(artifact.read_bytes(), with_certificate=False)
         entry = upload_entry_v2(log.url, signed.request)
-        bundle = Bundle(
-            media_type=MEDIA_TYPE_V03,
-            verification_material=VerificationMaterial(
-                public_key_hint="", tlog_entries=(entry,),
-                rfc3161_timestamps=(timestamp(tsa_url, signed.signature),),
-            ),
-            message_signature=MessageSignature(signed.signature, HashOutput("SHA2_256", signed.digest)),
-        )  # fmt: skip
-    plain = tmp / "bundle.json"
-    plain.write_text(bundle.to_json())
-    pem = tmp / "key.pem"
-    pem.write_bytes(signed.key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+        plain, pem = write_key_bundle(tmp, signed, entry, timestamp(tsa_url, signed.signature))
     cosigned = tmp / "cosigned.json"
     done = sigstack_cli("witness", "feed", "--log", log.url, "--witness", witness.url,
                         "--witness-vkey", witnessed["vkey"], "--bundle", str(plain),
