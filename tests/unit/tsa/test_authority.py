@@ -233,13 +233,6 @@ def test_gen_time_truncated_and_signing_time_equal(chain: Chain) -> None:
     assert attrs["signing_time"].native == at.replace(microsecond=0)
 
 
-def test_signing_time_after_2049_is_generalized() -> None:
-    from sigstack.services.tsa.authority import _signing_time
-
-    assert _signing_time(dt.datetime(2049, 12, 31, tzinfo=dt.UTC)).name == "utc_time"
-    assert _signing_time(dt.datetime(2050, 1, 1, tzinfo=dt.UTC)).name == "generalized_time"
-
-
 def test_serials() -> None:
     serials = [random_serial() for _ in range(5000)]
     assert len(set(serials)) == len(serials)
