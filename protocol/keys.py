@@ -319,7 +319,11 @@ def verify(
 def verify_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
     """Raise ``VerificationError`` unless ``cert`` names ``issuer``'s subject as its issuer and
     ``issuer``'s key signed it (with whatever X.509 signature algorithm the certificate names)."""
-    if cert.issuer != issuer.subject:
+    try:  # cryptography parses names on first use: a malformed one raises here
+        named = cert.issuer == issuer.subject
+    except ValueError:
+        raise VerificationError("a certificate's issuer or subject name cannot be read") from None
+    if not named:
         raise VerificationError("the certificate names another issuer")
     try:
         cert.verify_directly_issued_by(issuer)

@@ -31,6 +31,7 @@ from sigstack.protocol.errors import ValidationError, VerificationError
 from sigstack.protocol.keys import Algorithm
 from sigstack.protocol.protojson import strict_b64decode
 from sigstack.protocol.trust import TrustedRoot
+from tests.support.keys import leaf_certificate
 from tests.support.testdata import TESTDATA
 
 DATA = TESTDATA
@@ -341,3 +342,26 @@ def test_strict_b64decode(text: Any, canonical: bool, error: str | None) -> None
     else:
         with pytest.raises(ValidationError, match=f"^x {error}"):
             strict_b64decode(text, "x", canonical=canonical)
+
+
+def _with_unreadable_issuer(cert: x509.Certificate) -> x509.Certificate:
+    """``cert`` with the string tag of its issuer's common name made BOOLEAN (0x01): the DER
+    still frames, so cryptography loads it, and only reading ``issuer`` fails."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    name = cert.issuer.public_bytes()
+    value = name.index(b"test") - 2  # the value's tag, then its one-byte length
+    broken = name[:value] + b"\x01" + name[value + 1 :]
+    return x509.load_der_x509_certificate(der.replace(name, broken, 1))
+
+
+def test_a_certificate_whose_issuer_name_does_not_parse_is_refused() -> None:
+    """Found by the certificate fuzzing (tests/unit/fuzz/test_certs.py, the CT log's add_chain):
+    cryptography reads names on first use, so comparing them raised ValueError past the caller's
+    VerificationError handling."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = leaf_certificate(key, [x509.RFC822Name("a@example.com")])
+    broken = _with_unreadable_issuer(cert)
+    with pytest.raises(ValueError):
+        _ = broken.issuer
+    with pytest.raises(VerificationError, match="cannot be read"):
+        keys.verify_issued_by(broken, cert)
