@@ -198,7 +198,8 @@ def decode_sct_list(data: bytes) -> list[SignedCertificateTimestamp]:
     return out
 
 
-def _der_header(tag: int, length: int) -> bytes:
+def der_header(tag: int, length: int) -> bytes:
+    """A DER tag and definite length (X.690 8.1.3) for ``length`` content octets."""
     if length < 0x80:
         return bytes([tag, length])
     raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
@@ -208,7 +209,7 @@ def _der_header(tag: int, length: int) -> bytes:
 def sct_list_extension_value(scts: list[SignedCertificateTimestamp]) -> bytes:
     """extnValue contents of 1.3.6.1.4.1.11129.2.4.2: a DER OCTET STRING around the TLS list."""
     tls = encode_sct_list(scts)
-    return _der_header(0x04, len(tls)) + tls
+    return der_header(0x04, len(tls)) + tls
 
 
 def sct_list_extension(scts: list[SignedCertificateTimestamp]) -> x509.UnrecognizedExtension:
@@ -331,7 +332,7 @@ def _der_oid(oid: x509.ObjectIdentifier) -> bytes:
             chunk.append(0x80 | (n & 0x7F))
             n >>= 7
         body.extend(reversed(chunk))
-    return _der_header(0x06, len(body)) + bytes(body)
+    return der_header(0x06, len(body)) + bytes(body)
 
 
 def strip_extension_from_tbs(tbs: bytes, oid: x509.ObjectIdentifier = OID_PRECERT_POISON) -> bytes:
@@ -361,9 +362,9 @@ def strip_extension_from_tbs(tbs: bytes, oid: x509.ObjectIdentifier = OID_PRECER
                 kept.append(tbs[eepos:ecend])
         if kept:
             seq = b"".join(kept)
-            seq = _der_header(0x30, len(seq)) + seq
-            pieces.append(_der_header(0xA3, len(seq)) + seq)
+            seq = der_header(0x30, len(seq)) + seq
+            pieces.append(der_header(0xA3, len(seq)) + seq)
     if not found:
         raise ValidationError("certificate does not carry the expected extension")
     body = b"".join(pieces)
-    return _der_header(0x30, len(body)) + body
+    return der_header(0x30, len(body)) + body

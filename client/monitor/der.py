@@ -17,6 +17,8 @@ here verifies anything: it reads what a log holds, to compare it with a watch li
 
 from __future__ import annotations
 
+from sigstack.protocol.sct import der_header
+
 _SAN_OID = "2.5.29.17"
 _USERNAME_OID = "1.3.6.1.4.1.57264.1.7"
 _SAN_TAGS = {0x81: "email", 0x82: "dns", 0x86: "uri"}
@@ -61,13 +63,6 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, in
     if pos != end:
         raise ValueError("an element overruns its parent")
     return out
-
-
-def header(tag: int, length: int) -> bytes:
-    if length < 0x80:
-        return bytes([tag, length])
-    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw
 
 
 def oid_text(body: bytes) -> str:
@@ -133,7 +128,7 @@ def wrap_tbs(tbs: bytes) -> bytes:
         raise ValueError("the TBSCertificate is too short")
     _, pos, _, end = fields[first + 1]
     body = tbs + tbs[pos:end] + b"\x03\x01\x00"
-    return header(0x30, len(body)) + body
+    return der_header(0x30, len(body)) + body
 
 
 def string(raw: bytes) -> str | None:

@@ -25,6 +25,7 @@ HTTP failures: ``UnavailableError`` (network, 5xx, 429: try again next run), ``N
 
 from __future__ import annotations
 
+import abc
 import gzip
 import hashlib
 import http.client
@@ -118,7 +119,7 @@ def _ahead(jobs: Iterator[Callable[[], list[bytes]]], depth: int = AHEAD) -> Ite
                 f.cancel()
 
 
-class LogReader:
+class LogReader(abc.ABC):
     """What the monitor needs of a log; one subclass per kind."""
 
     subjects: Callable[[bytes], Subjects] = staticmethod(from_rekor_body)
@@ -128,14 +129,17 @@ class LogReader:
         self.spec = spec
         self.http = Http(spec.url, timeout)
 
+    @abc.abstractmethod
     def latest(self) -> str:
-        raise NotImplementedError
+        """The log's newest signed head, as text (a signed note or an STH in note form)."""
 
+    @abc.abstractmethod
     def proof(self, size1: int, size2: int, head2: Head) -> list[bytes]:
-        raise NotImplementedError
+        """A consistency proof from ``size1`` to ``size2`` (``head2`` the verified head there)."""
 
+    @abc.abstractmethod
     def chunks(self, start: int, end: int, head: Head) -> Iterator[list[bytes]]:
-        raise NotImplementedError
+        """The leaf data of ``[start, end)`` in order, in chunks."""
 
     def frontier(self, size: int, head: Head) -> Frontier:
         """A frontier at ``size`` or a little below, consistent with ``head`` (API logs)."""
@@ -317,5 +321,9 @@ class CtLog(LogReader):
 
 
 def reader_for(spec: LogSpec, timeout: float = TIMEOUT) -> LogReader:
-    kind: type[LogReader] = {"rekor": RekorApi, "tiles": TilesLog, "ct": CtLog}[spec.kind]
-    return kind(spec, timeout)
+    kinds: dict[str, Callable[[LogSpec, float], LogReader]] = {
+        "rekor": RekorApi,
+        "tiles": TilesLog,
+        "ct": CtLog,
+    }
+    return kinds[spec.kind](spec, timeout)

@@ -154,11 +154,7 @@ class WatchList:
     def from_json(cls, obj: Any) -> WatchList:
         if obj is None:
             return cls()
-        if not isinstance(obj, dict):
-            raise ValidationError("watch must be a JSON object")
-        unknown = set(obj) - {"identities", "extensions", "fingerprints", "digests"}
-        if unknown:
-            raise ValidationError(f"watch has unknown keys: {', '.join(sorted(unknown))}")
+        obj = _object(obj, "watch", {"identities", "extensions", "fingerprints", "digests"})
         identities = [_identity_rule(r, f"watch.identities[{i}]")
                       for i, r in enumerate(_items(obj, "identities"))]  # fmt: skip
         extensions = [_extension_rule(r, f"watch.extensions[{i}]")
@@ -242,12 +238,18 @@ def _items(obj: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _identity_rule(obj: Any, where: str) -> IdentityRule:
+def _object(obj: Any, where: str, keys: set[str]) -> dict[str, Any]:
+    """``obj`` as a JSON object holding no key outside ``keys``, or a ValidationError."""
     if not isinstance(obj, dict):
         raise ValidationError(f"{where} must be a JSON object")
-    unknown = set(obj) - {"identity", "identity_regexp", "issuer", "issuer_regexp"}
+    unknown = set(obj) - keys
     if unknown:
         raise ValidationError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+    return obj
+
+
+def _identity_rule(obj: Any, where: str) -> IdentityRule:
+    obj = _object(obj, where, {"identity", "identity_regexp", "issuer", "issuer_regexp"})
     rule = IdentityRule(
         identity=_text(obj.get("identity"), f"{where}.identity"),
         identity_regexp=_regexp(obj.get("identity_regexp"), f"{where}.identity_regexp"),
@@ -264,11 +266,7 @@ def _identity_rule(obj: Any, where: str) -> IdentityRule:
 
 
 def _extension_rule(obj: Any, where: str) -> ExtensionRule:
-    if not isinstance(obj, dict):
-        raise ValidationError(f"{where} must be a JSON object")
-    unknown = set(obj) - {"oid", "name", "value", "values"}
-    if unknown:
-        raise ValidationError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+    obj = _object(obj, where, {"oid", "name", "value", "values"})
     name, oid = obj.get("name"), obj.get("oid")
     if (name is None) == (oid is None):
         raise ValidationError(f"{where} needs exactly one of oid and name")
