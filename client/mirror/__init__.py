@@ -11,22 +11,32 @@ Modules: ``tiles`` (tlog-tiles arithmetic) is pure; ``sources`` (HTTP or a direc
 ``layout`` (generations swapped atomically, the manifest), ``logs`` (one log, verified),
 ``tufrepo`` (the TUF part, through python-tuf's updater), ``mirror`` (an update, all or nothing),
 ``bundle`` (export and import), ``status`` and ``cli`` build on them. It reads, and imports
-``protocol`` only of ours.
+``protocol`` only of ours (and ``client.lazy`` for the public names).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-_WHERE = {"export": "bundle", "import_bundle": "bundle", "Manifest": "layout",
-          "MirrorDir": "layout", "ForkError": "logs", "pull": "mirror", "describe": "status"}  # fmt: skip
-__all__ = sorted(_WHERE)
+from sigstack.client.lazy import lazy_names
+
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports each on first use
+    from sigstack.client.mirror.bundle import export, import_bundle
+    from sigstack.client.mirror.layout import Manifest, MirrorDir
+    from sigstack.client.mirror.logs import ForkError
+    from sigstack.client.mirror.mirror import pull
+    from sigstack.client.mirror.status import describe
+
+_WHERE = {
+    "ForkError": "sigstack.client.mirror.logs",
+    "Manifest": "sigstack.client.mirror.layout",
+    "MirrorDir": "sigstack.client.mirror.layout",
+    "describe": "sigstack.client.mirror.status",
+    "export": "sigstack.client.mirror.bundle",
+    "import_bundle": "sigstack.client.mirror.bundle",
+    "pull": "sigstack.client.mirror.mirror",
+}
+__all__ = ["ForkError", "Manifest", "MirrorDir", "describe", "export", "import_bundle", "pull"]
 
 
-def __getattr__(name: str) -> Any:
-    """The public names, imported on first use (``sigstack mirror --help`` pays for none)."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__, __dir__ = lazy_names(globals(), _WHERE)
