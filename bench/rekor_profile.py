@@ -20,7 +20,9 @@ them with waiting. Stages, in µs of CPU per entry, for entries signed by a bare
 - ``whole``: the real Rekor app through the bridge, C requests at once: the whole process's CPU
   per entry, split by thread (event loop, request threads, sequencer), and the batch sizes.
 
-The crypto ceiling (PEM key load + ECDSA verify + SET sign) is measured in the same run.
+The crypto ceiling (PEM key load + ECDSA verify + SET sign) is measured in the same run. The
+stages in the app (``http``, ``whole``) are in ``rekor_profile_app.py``, the instrumentation shared
+with ``tsa_profile.py`` in ``profile_stages.py``.
 
 Usage: .venv/bin/python bench/rekor_profile.py [--repeats 5] [--only json,entry,...] [--postgres]
 """
@@ -28,35 +30,24 @@ Usage: .venv/bin/python bench/rekor_profile.py [--repeats 5] [--only json,entry,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from common import ROOT, loadavg, median
+from profile_stages import backend_cpu, per_call_us, show
+from rekor_profile_app import http_stage, whole_stage
 
 STAGES = ("ceiling", "json", "entry", "answer", "batch", "http", "whole")
-
-
-def per_call_us(fn: Callable[[Any], Any], items: list[Any], repeats: int) -> float:
-    """Median over ``repeats`` passes of the thread CPU per call of ``fn`` over ``items``."""
-    runs = []
-    for _ in range(repeats):
-        t = time.thread_time()
-        for item in items:
-            fn(item)
-        runs.append((time.thread_time() - t) / len(items) * 1e6)
-    return median(runs)
 
 
 def make_entries(n: int, certificate: bool) -> list[bytes]:
@@ -209,13 +200,6 @@ def answer_stage(bodies: list[bytes], repeats: int) -> dict[str, float]:
         return out
 
 
-def _backend_cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def batch_stage(url: str | None, sizes: list[int], repeats: int, per_size: int = 512
                 ) -> dict[int, tuple[float, float]]:  # fmt: skip
     """{batch size: (this process µs/entry, PG backend µs/entry)}: ``per_size`` new entries per
@@ -235,325 +219,14 @@ def batch_stage(url: str | None, sizes: list[int], repeats: int, per_size: int =
             for size in sizes:  # alternated: the log grows under every size alike
                 todo = [pending[at + i : at + i + size] for i in range(0, per_size, size)]
                 at += per_size
-                pg, t = _backend_cpu(backend), time.thread_time()
+                pg, t = backend_cpu(backend), time.thread_time()
                 for batch in todo:
                     rekor.log._commit(batch)
                 runs[size].append(((time.thread_time() - t) / per_size * 1e6,
-                                   (_backend_cpu(backend) - pg) / per_size * 1e6))  # fmt: skip
+                                   (backend_cpu(backend) - pg) / per_size * 1e6))  # fmt: skip
         for size, values in runs.items():
             out[size] = (median([v[0] for v in values]), median([v[1] for v in values]))
     return out
-
-
-def _scope(path: str, body: bytes, content_type: bytes = b"application/json") -> dict[str, Any]:
-    """An ASGI http scope as granian builds it for a POST."""
-    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1", "server": ("127.0.0.1", 3000), "client": ("127.0.0.1", 40000),
-            "scheme": "http", "method": "POST", "root_path": "", "path": path,
-            "raw_path": path.encode(), "query_string": b"",
-            "headers": [(b"host", b"127.0.0.1:3000"), (b"user-agent", b"wrk"),
-                        (b"content-type", content_type),
-                        (b"content-length", str(len(body)).encode())]}  # fmt: skip
-
-
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds of this process's live threads so far (their CPU clocks), by role: the event
-    loop (this thread), the bridge's request threads (``http_*``), the log's sequencer
-    (``tlog-*``), others."""
-    import threading
-
-    out: dict[str, float] = {}
-    for t in threading.enumerate():
-        if t.ident is None:
-            continue
-        try:
-            seconds = time.clock_gettime(time.pthread_getcpuclockid(t.ident))
-        except OSError:  # it ended meanwhile
-            continue
-        role = ("event loop" if t is threading.main_thread() else "request threads"
-                if t.name.startswith("http") else "sequencer" if t.name.startswith("tlog")
-                else "other")  # fmt: skip
-        out[role] = out.get(role, 0.0) + seconds
-    return out
-
-
-def drive(
-    app: Any, path: str, bodies: list[bytes], concurrency: int, threads: int,
-    cpu: dict[str, float] | None = None, content_type: bytes = b"application/json",
-) -> list[int]:  # fmt: skip
-    """Run every body through ``runtime.bridge.WSGIBridge`` around ``app`` on a uvloop loop,
-    ``concurrency`` at once; returns the statuses. ``cpu`` gets ``thread_cpu()`` at the end,
-    before the request threads stop."""
-    import uvloop
-
-    from sigstack.services.runtime.bridge import WSGIBridge
-
-    bridge = WSGIBridge(app, threads=threads, body_timeout=15, max_body=4 << 20)
-    statuses: list[int] = []
-    todo = iter(bodies)
-
-    async def client() -> None:
-        for body in todo:
-
-            async def receive(body: bytes = body) -> dict[str, Any]:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            async def send(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    statuses.append(message["status"])
-
-            await bridge(_scope(path, body, content_type), receive, send)
-
-    async def main() -> None:
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-
-    uvloop.run(main())
-    if cpu is not None:
-        cpu.update(thread_cpu())
-    bridge.pool.shutdown()
-    return statuses
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Access lines are written (as in a server) to a file, not shown; other lines are shown."""
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            for line in sink:
-                if b'"sigstack.access"' not in line:
-                    sys.stderr.write(line.decode(errors="replace")[:2000])
-
-
-def http_stage(bodies: list[bytes], concurrency: int, threads: int, repeats: int
-               ) -> dict[str, float]:  # fmt: skip
-    from flask import Flask, jsonify
-
-    from sigstack.services.runtime.app import create_app
-
-    def bare(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        environ["wsgi.input"].read()
-        start_response("201 Created", [("Content-Type", "application/json")])
-        return [b"{}"]
-
-    flask_app = Flask("bare")
-
-    @flask_app.post("/api/v1/log/entries")
-    def _flask_entry() -> Any:
-        from flask import request
-
-        request.get_data(cache=False)
-        return jsonify({}), 201
-
-    def register(app: Flask) -> None:
-        @app.post("/api/v1/log/entries")
-        def _entry() -> Any:
-            from flask import request
-
-            request.get_data(cache=False)
-            return jsonify({}), 201
-
-    ours = create_app("rekor", {"max_body_bytes": 4 << 20}, register)
-    out: dict[str, float] = {}
-    for name, app in (("bridge + bare WSGI callable", bare), ("bridge + bare Flask", flask_app),
-                      ("bridge + sigstack app (hooks, metrics, access line)", ours)):  # fmt: skip
-        runs = []
-        for _ in range(repeats):
-            with quiet_stderr():
-                t = time.process_time()
-                statuses = drive(app, "/api/v1/log/entries", bodies, concurrency, threads)
-                runs.append((time.process_time() - t) / len(bodies) * 1e6)
-            assert set(statuses) == {201}, set(statuses)
-        out[name] = median(runs)
-    return out
-
-
-class InSitu:
-    """CPU of the write path's parts measured where they run, in the server's own threads under
-    load: each part's function is wrapped to add its ``time.thread_time`` to (role, part), where
-    role is the calling thread's (request thread or sequencer). Cold caches and interleaving make
-    a part cost more here than in a loop of its own; this is what it costs in a server."""
-
-    def __init__(self) -> None:
-        import threading
-
-        from sigstack.services.rekor import api, log, types, verifiers
-        from sigstack.services.rekor import store as rekor_store
-        from sigstack.services.runtime import bridge, observe
-        from sigstack.services.tlog import engine
-        from sigstack.services.tlog import store as tlog_store
-
-        self.cpu: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-        self._undo: list[tuple[Any, str, Any]] = []
-        for owner, name, part in (
-            (bridge, "build_environ", "WSGI environ"),
-            (api, "_json_body", "JSON body (strictjson)"),
-            (api, "prepare_entry", "entry"),
-            (types, "load_verifier", "entry: verifier (base64, PEM, certificate)"),
-            (verifiers.Verifier, "verify_digest", "entry: signature check"),
-            (log.RekorLog, "render", "answer"),
-            (engine.Log, "inclusion_proof", "answer: inclusion proof"),
-            (api, "jsonify", "answer: JSON"),
-            (engine.Log, "append", "hand-off to the sequencer, wait"),
-            (observe, "observe_request", "metrics"),
-            (observe, "access", "access line"),
-            (tlog_store, "lock_head", "lock the tree row"),
-            (tlog_store, "existing", "dedup query"),
-            (tlog_store, "insert_entries", "insert entries"),
-            (rekor_store, "add_keys", "insert search keys"),
-            (tlog_store, "store_tiles", "upsert tiles"),
-            (tlog_store, "update_head", "update the head"),
-        ):
-            self._wrap(owner, name, part)
-
-    def _wrap(self, owner: Any, name: str, part: str) -> None:
-        import threading
-
-        original = getattr(owner, name)
-        cpu, lock = self.cpu, self._lock
-
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            start = time.thread_time()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                spent = time.thread_time() - start
-                thread = threading.current_thread().name
-                role = "sequencer" if thread.startswith("tlog") else "request"
-                with lock:
-                    cpu[(role, part)] = cpu.get((role, part), 0.0) + spent
-
-        self._undo.append((owner, name, original))
-        setattr(owner, name, wrapped)
-
-    def wrap_signer(self, signer: Any) -> None:
-        """The log key's signatures: SETs (request threads) and checkpoints (sequencer)."""
-        self._wrap(signer, "sign", "signature")
-
-    def close(self) -> None:
-        for owner, name, original in reversed(self._undo):
-            setattr(owner, name, original)
-
-
-def parts_per_entry(cpu: dict[tuple[str, str], float], threads: dict[str, float], n: int
-                    ) -> dict[str, float]:  # fmt: skip
-    """µs per entry by part, with what the wrapped parts leave of each thread's CPU."""
-    us = {key: v / n * 1e6 for key, v in cpu.items()}
-
-    def get(role: str, part: str) -> float:
-        return us.get((role, part), 0.0)
-
-    request = threads.get("request threads", 0.0) / n * 1e6
-    sequencer = threads.get("sequencer", 0.0) / n * 1e6
-    entry, answer = get("request", "entry"), get("request", "answer")
-    out = {"event loop (bridge: body, hand-over, answer)": threads.get("event loop", 0.0) / n * 1e6,
-           "request threads": request,
-           "  WSGI environ": get("request", "WSGI environ"),
-           "  JSON body (strictjson)": get("request", "JSON body (strictjson)")}  # fmt: skip
-    for part in ("entry: verifier (base64, PEM, certificate)", "entry: signature check"):
-        out[f"  {part}"] = get("request", part)
-    out["  entry: rest (canonical body, index keys)"] = (
-        entry - get("request", "entry: verifier (base64, PEM, certificate)")
-        - get("request", "entry: signature check"))  # fmt: skip
-    out["  answer: inclusion proof"] = get("request", "answer: inclusion proof")
-    out["  answer: SET signature"] = get("request", "signature")
-    out["  answer: rest of render"] = (answer - get("request", "answer: inclusion proof")
-                                       - get("request", "signature"))  # fmt: skip
-    for part in ("answer: JSON", "hand-off to the sequencer, wait", "metrics", "access line"):
-        out[f"  {part}"] = get("request", part)
-    named = (get("request", "WSGI environ") + get("request", "JSON body (strictjson)") + entry
-             + answer + get("request", "answer: JSON")
-             + get("request", "hand-off to the sequencer, wait") + get("request", "metrics")
-             + get("request", "access line"))  # fmt: skip
-    out["  Flask, werkzeug, our hooks' rest, the pool"] = request - named
-    out["sequencer"] = sequencer
-    parts = ("lock the tree row", "dedup query", "insert entries", "insert search keys",
-             "upsert tiles", "update the head")  # fmt: skip
-    for part in parts:
-        out[f"  {part}"] = get("sequencer", part)
-    out["  checkpoint signature"] = get("sequencer", "signature")
-    out["  rest (begin, commit, tree edge, answers)"] = (
-        sequencer - sum(get("sequencer", p) for p in parts) - get("sequencer", "signature"))  # fmt: skip
-    return out
-
-
-def whole_stage(bodies: list[bytes], url: str | None, concurrency: int, threads: int,
-                repeats: int) -> dict[str, float]:  # fmt: skip
-    from sigstack.services.rekor.app import create_app
-    from sigstack.services.rekor.config import RekorConfig
-    from sigstack.services.runtime import db
-
-    per = len(bodies) // repeats
-    runs, pg_runs, batch_sizes = [], [], []
-    split: dict[str, list[float]] = {}
-    for r in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-            if url is None:
-                db_url = db.sqlite_url(Path(tmp) / "rekor.db")
-            else:
-                from tests.support.dbs import fresh_postgres
-
-                db_url = stack.enter_context(fresh_postgres())
-            db.upgrade(db_url)
-            from sigstack.services.keys import create_file_key
-
-            create_file_key(Path(tmp) / "key.pem")
-            app = create_app(RekorConfig(database_url=db_url, key_uri=f"file:{tmp}/key.pem",
-                                         hostname="bench.local", create=True))  # fmt: skip
-            rekor = app.extensions["rekor"]
-            log = rekor.log
-            sizes: list[int] = []
-            commit = log._commit
-
-            def counted(batch: list[Any], commit: Any = commit, sizes: list[int] = sizes) -> None:
-                sizes.append(len(batch))
-                commit(batch)
-
-            log._commit = counted
-            insitu = InSitu()
-            stack.callback(insitu.close)
-            insitu.wrap_signer(rekor.signer)
-            chunk = bodies[r * per : (r + 1) * per]
-            with quiet_stderr():
-                drive(app, "/api/v1/log/entries", chunk[:50], concurrency, threads)  # warm
-            backend = None
-            if url is not None:
-                backend = log._writer().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-                log._conn.rollback()
-            sizes.clear()
-            insitu.cpu.clear()
-            with quiet_stderr():
-                pg, t, before = _backend_cpu(backend), time.process_time(), thread_cpu()
-                roles: dict[str, float] = {}
-                statuses = drive(app, "/api/v1/log/entries", chunk[50:], concurrency, threads,
-                                 roles)  # fmt: skip
-                runs.append((time.process_time() - t) / len(statuses) * 1e6)
-                pg_runs.append((_backend_cpu(backend) - pg) / len(statuses) * 1e6)
-            for role in roles:  # the request threads are new: all of theirs is the run's
-                if role != "request threads":
-                    roles[role] -= before.get(role, 0.0)
-            for name, value in parts_per_entry(insitu.cpu, roles, len(statuses)).items():
-                split.setdefault(name, []).append(value)
-            if set(statuses) != {201}:
-                print(f"  NOTE: answers {sorted(set(statuses))}, not only 201")
-            batch_sizes.append(statistics.mean(sizes))
-            log.engine.dispose()
-    return {"process CPU per entry": median(runs), **{k: median(v) for k, v in split.items()},
-            "PostgreSQL backend": median(pg_runs),
-            "mean batch size": median(batch_sizes)}  # fmt: skip
-
-
-def show(title: str, figures: dict[str, float]) -> None:
-    print(title)
-    for name, value in figures.items():
-        print(f"  {name:<55} {value:8.1f}")
 
 
 def main() -> None:

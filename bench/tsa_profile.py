@@ -6,7 +6,8 @@ The TSA app (``services.tsa.app``) runs through the ASGI bridge on a uvloop loop
 --concurrency requests at once on --threads request threads; each part of the path adds its
 ``time.thread_time`` where it runs. Beside it, the same parts in a loop of their own and the
 crypto ceiling (one ECDSA P-256 signature and the SHA-256 digests). Medians of --repeats runs, µs
-of CPU per timestamp.
+of CPU per timestamp. The instrumentation is ``profile_stages.py``'s, shared with
+``rekor_profile.py``.
 
 Usage: .venv/bin/python bench/tsa_profile.py [--repeats 5] [--requests 3000]
 """
@@ -19,40 +20,14 @@ import hashlib
 import io
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from common import ROOT, loadavg, median
-from rekor_profile import drive, per_call_us, quiet_stderr, show, thread_cpu
+from profile_stages import CpuParts, drive, per_call_us, quiet_stderr, show, thread_cpu
 from tsa import requests
 
 QUERY = b"application/timestamp-query"
-
-
-class Parts:
-    """``time.thread_time`` of wrapped functions, summed per part (request threads only)."""
-
-    def __init__(self, wraps: list[tuple[Any, str, str]]) -> None:
-        self.cpu: dict[str, float] = {}
-        self._lock = threading.Lock()
-        for owner, name, part in wraps:
-            self._wrap(owner, name, part)
-
-    def _wrap(self, owner: Any, name: str, part: str) -> None:
-        original, cpu, lock = getattr(owner, name), self.cpu, self._lock
-
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            start = time.thread_time()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                spent = time.thread_time() - start
-                with lock:
-                    cpu[part] = cpu.get(part, 0.0) + spent
-
-        setattr(owner, name, wrapped)
 
 
 def main() -> None:
@@ -95,14 +70,14 @@ def main() -> None:
                 "build and sign the answer (timestamp())": per_call_us(tsa.timestamp, parsed,
                                                                        args.repeats)}  # fmt: skip
         show("in a loop of their own", loop)
-        parts = Parts([(bridge, "build_environ", "WSGI environ"),
-                       (api, "parse_der", "parse the DER request"),
-                       (TimestampAuthority, "timestamp", "answer"),
-                       (TimestampAuthority, "tst_info", "answer: TSTInfo"),
-                       (TimestampAuthority, "signed_attributes", "answer: signed attributes"),
-                       (TimestampAuthority, "_sign", "answer: signature"),
-                       (observe, "observe_request", "metrics"),
-                       (observe, "access", "access line")])  # fmt: skip
+        parts = CpuParts([(bridge, "build_environ", "WSGI environ"),
+                          (api, "parse_der", "parse the DER request"),
+                          (TimestampAuthority, "timestamp", "answer"),
+                          (TimestampAuthority, "tst_info", "answer: TSTInfo"),
+                          (TimestampAuthority, "signed_attributes", "answer: signed attributes"),
+                          (TimestampAuthority, "_sign", "answer: signature"),
+                          (observe, "observe_request", "metrics"),
+                          (observe, "access", "access line")])  # fmt: skip
         runs: dict[str, list[float]] = {}
         for r in range(args.repeats):
             app = create_app(config)
