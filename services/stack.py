@@ -17,9 +17,10 @@ Order of work (each step reuses what a previous ``up`` left in DIR; keys are nev
    taken for ours (``stack_processes``);
 4. make the demo user and service account once, then write ``trust_config.json`` and
    ``trust_config_rekor_v2.json`` (ClientTrustConfigs for ``--trust-config``),
-   ``demo-service-account.json`` (0600) and, last, ``stack.json`` (every service's base URL);
-5. wait; Ctrl-C or SIGTERM stops every service cleanly. A service that dies stops the stack
-   (``stack_report`` prints what is up and how to use it).
+   ``demo-service-account.json`` (0600); print what is up and how to use it (``stack_report``)
+   and, last, write ``stack.json`` (every service's base URL), so that whoever waits for it finds
+   the report printed;
+5. wait; Ctrl-C or SIGTERM stops every service cleanly. A service that dies stops the stack.
 
 Before step 1 the seven (eight) ports are checked (a listening socket on one of them, ours or not, stops
 ``up`` at once, naming the port, the service and a free base): the servers bind with SO_REUSEPORT,
@@ -132,7 +133,6 @@ def main(argv: list[str]) -> int:
         for name, config in signing.items():
             write_json(data / SIGNING_FILES[name], config)
             write_json(data / TRUST_FILES[name], build_client_trust_config(root, config))
-        write_json(data / "stack.json", urls)
         from . import stack_report
 
         database = None
@@ -140,6 +140,8 @@ def main(argv: list[str]) -> int:
             database = f"${DATABASE_URL_ENV}" if from_env else "the --database-url database"
         policy = data / POLICY_FILE if args.witness else None
         stack_report.ready(data, urls, demo, time.monotonic() - started, database, policy)
+        # last: a script that waits for stack.json finds the ready report printed in full
+        write_json(data / "stack.json", urls)
         if args.demo:
             stack_report.demo(data, urls, demo["account"])
         while not stopping["now"]:
