@@ -28,17 +28,24 @@ from .config import ServiceConfig
 
 _ID, _STARTED = "sigstack.request_id", "sigstack.started"  # keys in the WSGI environ
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_ID_PREFIX = {"pid": -1, "prefix": ""}
+_ID_PREFIX = {"prefix": os.urandom(8).hex()}
 _ID_COUNTER = itertools.count()
 HealthAnswer = tuple[dict[str, str], int]  # what /healthz views return: (JSON body, status)
 
 
+def _renew_id_prefix() -> None:
+    _ID_PREFIX["prefix"] = os.urandom(8).hex()
+
+
+# a forked worker gets its own prefix before any of its threads runs: renewing it lazily on the
+# first request raced when several threads took their first requests at once
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_id_prefix)
+
+
 def new_request_id() -> str:
     """A request id unique across processes and restarts: a random per-process prefix (renewed
-    after a fork) and a counter; cheaper than a uuid4 per request."""
-    pid = os.getpid()
-    if _ID_PREFIX["pid"] != pid:
-        _ID_PREFIX.update(pid=pid, prefix=os.urandom(8).hex())
+    in a forked child) and a counter; cheaper than a uuid4 per request."""
     return f"{_ID_PREFIX['prefix']}{next(_ID_COUNTER):016x}"
 
 
