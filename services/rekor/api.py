@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from sigstack.protocol import strictjson
 from sigstack.protocol.errors import NotFoundError, SchemaError, ValidationError
 from sigstack.protocol.merkle import leaf_hash
+from sigstack.services.runtime.direct import Answer, BodyView
 
 from .log import ENTRIES, RekorLog
 from .trustedca import TrustedCA
@@ -46,20 +47,24 @@ def _int_arg(name: str, default: int | None = None, minimum: int = 0) -> int:
     return value
 
 
-def blueprint(rekor: RekorLog, trusted: TrustedCA | None = None) -> Blueprint:
-    bp = Blueprint("rekor", __name__)
+def entry_writer(rekor: RekorLog, trusted: TrustedCA | None = None) -> BodyView:
+    """``POST /api/v1/log/entries`` as a body route (``runtime.direct``): the body in, 201 with
+    ``Location`` and ``ETag`` out."""
 
-    @bp.post(ENTRIES)
-    def create_entry() -> Response:
-        prepared = prepare_entry(_json_body())
+    def create_entry(body: bytes) -> Answer:
+        prepared = prepare_entry(strictjson.loads(body, "request body"))
         if trusted is not None:
             trusted.check(prepared.signers)
         added = rekor.add(prepared)
-        resp = jsonify(added.rendered)
-        resp.status_code = 201
-        resp.headers["Location"] = added.location
-        resp.headers["ETag"] = added.entry_id
-        return resp
+        return 201, added.rendered, {"Location": added.location, "ETag": added.entry_id}
+
+    return create_entry
+
+
+def blueprint(rekor: RekorLog, trusted: TrustedCA | None = None) -> Blueprint:
+    """Every route but ``POST /api/v1/log/entries`` (``entry_writer``, which the app registers
+    as a body route)."""
+    bp = Blueprint("rekor", __name__)
 
     @bp.get(ENTRIES)
     def entry_by_index() -> Response | tuple[str, int]:

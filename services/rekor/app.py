@@ -9,12 +9,13 @@ from flask import Flask
 from sigstack.services.keys import load_signer
 from sigstack.services.runtime import db
 from sigstack.services.runtime.app import create_app as _create_app
+from sigstack.services.runtime.direct import post_route
 from sigstack.services.runtime.observe import LOG_ENTRIES
 from sigstack.services.tlog.api import tiles_blueprint
 
-from .api import blueprint
+from .api import blueprint, entry_writer
 from .config import RekorConfig
-from .log import RekorLog
+from .log import ENTRIES, RekorLog
 from .trustedca import load_trusted_ca
 
 
@@ -36,6 +37,7 @@ def create_app(config: RekorConfig) -> Flask:
     rekor = open_rekor(config)
 
     def register(app: Flask) -> None:
+        post_route(app, ENTRIES, "rekor_create_entry", entry_writer(rekor, trusted))
         app.register_blueprint(blueprint(rekor, trusted))
         app.register_blueprint(tiles_blueprint(rekor))
         app.extensions["rekor"] = rekor

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from sigstack.protocol.errors import NotFoundError, ValidationError
 from sigstack.services.rekor.trustedca import TrustedCA
+from sigstack.services.runtime.direct import Answer, BodyView
 
 from .entries import prepare_entry
 from .log import Rekor2Log
@@ -98,17 +99,24 @@ def search_keys() -> tuple[list[str], str, int, int]:
     return keys, operator, after, limit
 
 
-def blueprint(
+def entry_writer(
     log: Rekor2Log, allowed: frozenset[str], trusted: TrustedCA | None = None
-) -> Blueprint:
-    bp = Blueprint("rekor2", __name__)
+) -> BodyView:
+    """``POST /api/v2/log/entries`` as a body route (``runtime.direct``)."""
 
-    @bp.post(ENTRIES)
-    def create_entry() -> tuple[Response, int]:
-        prepared = prepare_entry(request.get_data(cache=False), allowed)
+    def create_entry(body: bytes) -> Answer:
+        prepared = prepare_entry(body, allowed)
         if trusted is not None:
             trusted.check(prepared.signers)
-        return jsonify(log.add(prepared)), 201
+        return 201, log.add(prepared), {}
+
+    return create_entry
+
+
+def blueprint(log: Rekor2Log) -> Blueprint:
+    """Every route but ``POST /api/v2/log/entries`` (``entry_writer``, which the app registers as
+    a body route)."""
+    bp = Blueprint("rekor2", __name__)
 
     @bp.get(f"{ENTRIES}/<index>")
     def entry(index: str) -> Response:

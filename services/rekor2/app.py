@@ -9,11 +9,12 @@ from sigstack.services.keys import load_signer
 from sigstack.services.rekor.trustedca import load_trusted_ca
 from sigstack.services.runtime import db
 from sigstack.services.runtime.app import create_app as _create_app
+from sigstack.services.runtime.direct import post_route
 from sigstack.services.runtime.errors import grpc_body
 from sigstack.services.runtime.observe import LOG_ENTRIES
 from sigstack.services.tlog.api import tiles_blueprint
 
-from .api import blueprint
+from .api import ENTRIES, blueprint, entry_writer
 from .config import Rekor2Config
 from .entries import signing_algorithms
 from .log import Rekor2Log
@@ -40,7 +41,8 @@ def create_app(config: Rekor2Config) -> Flask:
     log = open_rekor2(config)
 
     def register(app: Flask) -> None:
-        app.register_blueprint(blueprint(log, allowed, trusted))
+        post_route(app, ENTRIES, "rekor2_create_entry", entry_writer(log, allowed, trusted))
+        app.register_blueprint(blueprint(log))
         app.register_blueprint(tiles_blueprint(log))
         app.extensions["rekor2"] = log
 

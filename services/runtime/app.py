@@ -72,6 +72,7 @@ def create_app(
         config = ServiceConfig.from_mapping(config)
     app = Flask(name)
     app.extensions["sigstack_config"] = config
+    app.extensions["sigstack_error_body"] = error_body  # for runtime.direct's answers
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     json_provider = app.json
     assert isinstance(json_provider, DefaultJSONProvider)  # Flask's own, unless a service sets one

@@ -5,7 +5,10 @@ request *headers*; it offers none for the body. So the body is received here, on
 loop, where a slow or silent client costs a suspended coroutine instead of a thread: it must arrive
 within ``body_timeout`` seconds and be at most ``max_body`` bytes (Content-Length is checked before
 anything is read). Only a complete request is handed to one of ``threads`` threads that run the WSGI
-app; its answer is collected there and sent back from the loop.
+app; its answer is collected there and sent back from the loop. A complete POST to one of the app's
+direct routes (``runtime.direct``: the log write paths) is answered by that route in the same
+threads, without the WSGI environ and Flask; anything else about it (a cut-off body, one over the
+app's own limit) goes to the WSGI app as before.
 
 What is left to others: HTTP parsing, keep-alive, the header deadline and the cap on connections are
 granian's (``server.py`` configures them); building the WSGI environ is ``a2wsgi.build_environ``'s;
@@ -25,6 +28,8 @@ from typing import Any, cast
 from a2wsgi.asgi_typing import HTTPScope
 from a2wsgi.wsgi import build_environ
 
+from .direct import routes_of
+
 BODY_STATE = "sigstack.body"  # environ key: "timeout" or "too-large" when the body was cut off
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -41,6 +46,7 @@ class WSGIBridge:
         self.body_timeout = body_timeout
         self.max_body = max_body
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        self.direct = routes_of(app)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -54,9 +60,15 @@ class WSGIBridge:
         except _TooLarge:
             body, state = b"", "too-large"
         loop = asyncio.get_running_loop()
-        status, headers, data = await loop.run_in_executor(
-            self.pool, self._call, scope, body, state
-        )
+        route = self.direct.get((scope["method"], scope["path"])) if self.direct else None
+        if route is not None and not state and len(body) <= route.max_body:
+            status, headers, data = await loop.run_in_executor(
+                self.pool, route.answer, body, scope["headers"]
+            )
+        else:
+            status, headers, data = await loop.run_in_executor(
+                self.pool, self._call, scope, body, state
+            )
         if state:  # the rest of the request was never read: the connection cannot be reused
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
