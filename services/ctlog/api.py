@@ -18,6 +18,7 @@ from flask import Blueprint, jsonify, request
 from sigstack.protocol import strictjson
 from sigstack.protocol.errors import ValidationError
 from sigstack.protocol.protojson import strict_b64decode
+from sigstack.services.runtime.direct import Answer, BodyView, Header
 
 from .log import CTLog
 
@@ -35,9 +36,9 @@ def _int_arg(name: str) -> int:
     return int(raw)
 
 
-def _chain() -> list[bytes]:
+def _chain(data: bytes) -> list[bytes]:
     try:
-        body = strictjson.loads(request.get_data(cache=False), "request body")
+        body = strictjson.loads(data, "request body")
     except ValidationError:
         body = None  # answered below with what the body must be
     if not isinstance(body, dict) or not isinstance(body.get("chain"), list):
@@ -45,16 +46,19 @@ def _chain() -> list[bytes]:
     return [strict_b64decode(c, "chain entries (base64 DER certificates)") for c in body["chain"]]
 
 
+def chain_writer(ct: CTLog, precert: bool) -> BodyView:
+    """``POST /ct/v1/add-chain`` (``precert`` false) or ``add-pre-chain`` as a body route
+    (``runtime.direct``): the SCT of the logged chain."""
+
+    def add(body: bytes, header: Header) -> Answer:
+        return 200, ct.add_chain(_chain(body), precert=precert).to_json(), {}
+
+    return add
+
+
 def blueprint(ct: CTLog) -> Blueprint:
+    """The read routes; the app registers the two writes (``chain_writer``) as body routes."""
     bp = Blueprint("ctlog", __name__, url_prefix="/ct/v1")
-
-    @bp.post("/add-chain")
-    def add_chain() -> Any:
-        return jsonify(ct.add_chain(_chain(), precert=False).to_json())
-
-    @bp.post("/add-pre-chain")
-    def add_pre_chain() -> Any:
-        return jsonify(ct.add_chain(_chain(), precert=True).to_json())
 
     @bp.get("/get-sth")
     def get_sth() -> Any:

@@ -15,9 +15,10 @@ from sigstack.protocol.errors import ConfigError
 from sigstack.services.keys import load_signer
 from sigstack.services.runtime import db
 from sigstack.services.runtime.app import create_app as _create_app
+from sigstack.services.runtime.direct import post_route
 from sigstack.services.runtime.observe import LOG_ENTRIES
 
-from .api import blueprint
+from .api import blueprint, chain_writer
 from .config import CTLogConfig
 from .log import CTLog
 
@@ -51,6 +52,10 @@ def create_app(config: CTLogConfig) -> Flask:
     ct = open_ctlog(config)
 
     def register(app: Flask) -> None:
+        post_route(app, "/ct/v1/add-chain", "ctlog_add_chain", chain_writer(ct, precert=False))
+        post_route(
+            app, "/ct/v1/add-pre-chain", "ctlog_add_pre_chain", chain_writer(ct, precert=True)
+        )
         app.register_blueprint(blueprint(ct))
         app.extensions["ctlog"] = ct
 

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 
 from sigstack.protocol import strictjson
 from sigstack.protocol.errors import ValidationError
+from sigstack.services.runtime.direct import Answer, BodyView, Header, post_route
 
 from .errors import MSG_CSR_PARSE, MSG_KEY_PARSE, MSG_SIGNATURE, client_error
 from .pop import b64decode
@@ -37,8 +38,7 @@ def _object(value: Any) -> Mapping[str, Any]:
     return value
 
 
-def _body() -> Mapping[str, Any]:
-    data = request.get_data(cache=False)
+def _body(data: bytes) -> Mapping[str, Any]:
     if not data.strip():
         return {}
     try:
@@ -83,21 +83,29 @@ def _v1_key_request(body: Mapping[str, Any]) -> KeyRequest:
     )
 
 
-def blueprint(fulcio: Fulcio) -> Blueprint:
-    bp = Blueprint("fulcio", __name__)
+def certificate_writer(fulcio: Fulcio) -> BodyView:
+    """``POST /api/v2/signingCert`` as a body route (``runtime.direct``): the token from the body's
+    credentials or the ``Authorization`` header, the chain out."""
 
-    @bp.post("/api/v2/signingCert")
-    def signing_cert_v2() -> Any:
-        body = _body()
+    def signing_cert_v2(data: bytes, header: Header) -> Answer:
+        body = _body(data)
         creds = _object(body.get("credentials"))
         token = _field(creds, "oidcIdentityToken", "oidc_identity_token") or bearer(
-            request.headers.get("Authorization")
+            header("Authorization")
         )
         result = fulcio.issue(token if isinstance(token, str) else "", _v2_key_request(body))
         chain = {"chain": {"certificates": result.pem_chain()}}
         if result.embedded:
-            return jsonify({"signedCertificateEmbeddedSct": chain})
-        return jsonify({"signedCertificateDetachedSct": chain})
+            return 200, {"signedCertificateEmbeddedSct": chain}, {}
+        return 200, {"signedCertificateDetachedSct": chain}, {}
+
+    return signing_cert_v2
+
+
+def blueprint(fulcio: Fulcio) -> Blueprint:
+    """Every route but ``POST /api/v2/signingCert`` (``certificate_writer``, registered as a body
+    route by ``register``)."""
+    bp = Blueprint("fulcio", __name__)
 
     @bp.get("/api/v2/trustBundle")
     def trust_bundle() -> Any:
@@ -109,7 +117,7 @@ def blueprint(fulcio: Fulcio) -> Blueprint:
 
     @bp.post("/api/v1/signingCert")
     def signing_cert_v1() -> Response:
-        body = _body()
+        body = _body(request.get_data(cache=False))
         token = bearer(request.headers.get("Authorization"))
         result = fulcio.issue(token, _v1_key_request(body))
         resp = Response("\n".join(result.pem_chain()), status=201, mimetype=PEM_CHAIN)
@@ -133,6 +141,7 @@ def register(fulcio: Fulcio) -> Callable[[Flask], None]:
     """The ``register`` callback for ``runtime.app.create_app``."""
 
     def _register(app: Flask) -> None:
+        post_route(app, "/api/v2/signingCert", "fulcio_signing_cert_v2", certificate_writer(fulcio))
         app.register_blueprint(blueprint(fulcio))
         app.extensions["fulcio"] = fulcio
         # grpc-gateway's health answer; replaces the runtime's generic body on the same route.

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from sigstack.protocol import strictjson
 from sigstack.protocol.errors import NotFoundError, SchemaError, ValidationError
 from sigstack.protocol.merkle import leaf_hash
-from sigstack.services.runtime.direct import Answer, BodyView
+from sigstack.services.runtime.direct import Answer, BodyView, Header
 
 from .log import ENTRIES, RekorLog
 from .trustedca import TrustedCA
@@ -51,7 +51,7 @@ def entry_writer(rekor: RekorLog, trusted: TrustedCA | None = None) -> BodyView:
     """``POST /api/v1/log/entries`` as a body route (``runtime.direct``): the body in, 201 with
     ``Location`` and ``ETag`` out."""
 
-    def create_entry(body: bytes) -> Answer:
+    def create_entry(body: bytes, header: Header) -> Answer:
         prepared = prepare_entry(strictjson.loads(body, "request body"))
         if trusted is not None:
             trusted.check(prepared.signers)

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from sigstack.protocol.errors import NotFoundError, ValidationError
 from sigstack.services.rekor.trustedca import TrustedCA
-from sigstack.services.runtime.direct import Answer, BodyView
+from sigstack.services.runtime.direct import Answer, BodyView, Header
 
 from .entries import prepare_entry
 from .log import Rekor2Log
@@ -104,7 +104,7 @@ def entry_writer(
 ) -> BodyView:
     """``POST /api/v2/log/entries`` as a body route (``runtime.direct``)."""
 
-    def create_entry(body: bytes) -> Answer:
+    def create_entry(body: bytes, header: Header) -> Answer:
         prepared = prepare_entry(body, allowed)
         if trusted is not None:
             trusted.check(prepared.signers)

@@ -5,7 +5,8 @@ The log write paths (``POST /api/v1/log/entries``, ``POST /api/v2/log/entries``)
 requests of the stack, and Flask's and werkzeug's request machinery (request context, routing,
 environ, response object, hooks) took a quarter of their CPU (bench/README.md, "Where the write
 path's CPU goes"; docs/adr/0009-direct-write-routes.md). A body route is one plain function,
-``view(body) -> (status, JSON value, headers)``, registered twice by ``post_route``:
+``view(body, header) -> (status, JSON value, headers)`` (``header(name)``: a request header, or
+None), registered twice by ``post_route``:
 
 - as an ordinary Flask route, which gunicorn (``SIGSTACK_SERVER=gunicorn``), Flask's test client and
   every request the bridge does not take (a body cut off by the bridge's limits, a body over the
@@ -38,7 +39,8 @@ from . import errors, observe
 
 DIRECT = "sigstack_direct"  # app.extensions key: {(method, path): DirectRoute}
 Answer = tuple[int, Any, dict[str, str]]  # (status, JSON value, extra headers)
-BodyView = Callable[[bytes], Answer]
+Header = Callable[[str], "str | None"]  # a request header by name (several joined by ","), or None
+BodyView = Callable[[bytes, Header], Answer]
 Headers = list[tuple[bytes, bytes]]
 
 log = logging.getLogger("sigstack.http")
@@ -61,8 +63,14 @@ class DirectRoute:
         started = time.perf_counter()
         given = b",".join(v for n, v in request_headers if n == b"x-request-id").decode("latin-1")
         request_id = given if REQUEST_ID.match(given) else new_request_id()
+
+        def header(name: str) -> str | None:
+            key = name.lower().encode("latin-1")
+            values = [v for n, v in request_headers if n == key]
+            return b",".join(values).decode("latin-1") if values else None
+
         try:
-            status, value, extra = self.view(body)
+            status, value, extra = self.view(body, header)
         except perrors.Error as exc:
             status = errors.status_of(exc)
             value, extra = self.error_body(status, exc.message), errors.headers_of(exc)
@@ -86,7 +94,7 @@ def post_route(app: Flask, path: str, endpoint: str, view: BodyView) -> None:
     """Serve ``POST path`` with ``view``: as a Flask route and as a direct route (module doc)."""
 
     def flask_view() -> Response:
-        status, value, extra = view(request.get_data(cache=False))
+        status, value, extra = view(request.get_data(cache=False), request.headers.get)
         resp = jsonify(value)
         resp.status_code = status
         resp.headers.update(extra)

@@ -1,7 +1,7 @@
 """Body routes (``runtime.direct``): the log write paths answered from the ASGI bridge without
 Flask give the same answers as through Flask, byte for byte where the log's state allows it.
 
-Two bridges serve one real app (Rekor v1 on SQLite, Rekor v2 on SQLite): one takes the direct
+Two bridges serve one real app (Rekor v1, Rekor v2 and the CT log, each on SQLite): one takes the direct
 routes (and fails the test if it falls back to the WSGI app), the other has none, so every request
 goes through Flask and the hooks of ``runtime.app``. With the same ``X-Request-Id`` the two answer
 an error with the same bytes; a new entry is answered with the same status, headers and JSON shape.
@@ -9,7 +9,7 @@ an error with the same bytes; a new entry is answered with the same status, head
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -17,75 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from sigstack.services.keys import create_file_key
+from sigstack.services.ctlog.app import create_app as ctlog_app
+from sigstack.services.ctlog.config import CTLogConfig
+from sigstack.services.fulcio.ca import CertificateAuthority
+from sigstack.services.fulcio.cli import create_ca
+from sigstack.services.fulcio.identity import Principal
+from sigstack.services.keys import create_file_key, load_signer
 from sigstack.services.rekor.app import create_app as rekor_app
 from sigstack.services.rekor.config import RekorConfig
 from sigstack.services.rekor2.app import create_app as rekor2_app
 from sigstack.services.rekor2.config import Rekor2Config
 from sigstack.services.runtime import db, observe
-from sigstack.services.runtime.bridge import WSGIBridge
+from tests.support.bridge import Pair, asgi_post
 from tests.support.entries import hashedrekord, v2_hashedrekord
+from tests.support.keys import new_key
 
 V1, V2 = "/api/v1/log/entries", "/api/v2/log/entries"
-Answer = tuple[int, dict[str, str], bytes]
-
-
-def _post(bridge: WSGIBridge, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> Answer:
-    async def run() -> list[dict[str, Any]]:
-        scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
-                 "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
-                 "server": ("127.0.0.1", 3000), "client": ("127.0.0.1", 40000),
-                 "headers": [(b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode()), *headers]}  # fmt: skip
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        sent: list[dict[str, Any]] = []
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await bridge(scope, receive, send)
-        return sent
-
-    start, body_message = asyncio.run(run())
-    names = [n.decode() for n, _ in start["headers"]]
-    assert len(names) == len(set(names)), names  # no header twice
-    return (
-        start["status"],
-        {n.decode(): v.decode() for n, v in start["headers"]},
-        body_message["body"],
-    )
-
-
-class Pair:
-    """The same app behind a bridge that answers its body routes directly and one that does not."""
-
-    def __init__(self, app: Flask, max_body: int = 1 << 20) -> None:
-        self.direct = WSGIBridge(app, threads=4, body_timeout=5, max_body=max_body)
-        self.flask = WSGIBridge(app, threads=4, body_timeout=5, max_body=max_body)
-        self.flask.direct = {}
-
-        def no_fallback(*args: Any) -> Any:
-            raise AssertionError("the direct bridge handed a body route to the WSGI app")
-
-        self.strict = True
-        self._fallback = self.direct._call
-        self.direct._call = self._call  # type: ignore[method-assign]
-        self._no_fallback = no_fallback
-
-    def _call(self, *args: Any) -> Any:
-        if self.strict:
-            self._no_fallback()
-        return self._fallback(*args)
-
-    def both(self, path: str, body: bytes, request_id: str = "req-1") -> tuple[Answer, Answer]:
-        headers = [(b"x-request-id", request_id.encode())]
-        return _post(self.direct, path, body, headers), _post(self.flask, path, body, headers)
+CT = ("/ct/v1/add-chain", "/ct/v1/add-pre-chain")
 
 
 @pytest.fixture
@@ -111,6 +62,34 @@ def v2(tmp_path: Path) -> Iterator[Pair]:
                                                 "max_body_bytes": 64 * 1024}))  # fmt: skip
     yield Pair(app)
     app.extensions["rekor2"].close()
+
+
+@pytest.fixture
+def ct(tmp_path: Path) -> Iterator[tuple[Pair, Any]]:
+
+    paths = create_ca(tmp_path / "ca", algorithm="ecdsa-p256")
+    chain = x509.load_pem_x509_certificates(paths["chain.pem"].read_bytes())
+    ca = CertificateAuthority(load_signer(f"file:{paths['intermediate-key.pem']}"), chain)
+    url = db.sqlite_url(tmp_path / "ctlog.db")
+    db.upgrade(url)
+    create_file_key(tmp_path / "ct-key.pem")
+    app = ctlog_app(CTLogConfig(database_url=url, key_uri=f"file:{tmp_path / 'ct-key.pem'}",
+                                roots_file=str(paths["root.pem"]), create=True,
+                                batch_wait_ms=0))  # fmt: skip
+    yield Pair(app), ca
+    app.extensions["ctlog"].close()
+
+
+def _ct_chain(ca: Any, n: int, precert: bool) -> bytes:
+
+    email = f"s{n}@example.com"
+
+    who = Principal(email, x509.RFC822Name(email),
+                    {"issuer": "https://i", "issuer_v1": "https://i", "token_subject": "s"})  # fmt: skip
+    builder = ca.leaf_builder(who, new_key("ec-p256").public_key())
+    leaf = ca.precertificate(builder) if precert else ca.plain(builder)
+    chain = [leaf.public_bytes(Encoding.DER), *ca.chain_der]
+    return json.dumps({"chain": [base64.b64encode(c).decode() for c in chain]}).encode()
 
 
 def _v1_entry(n: int) -> bytes:
@@ -152,8 +131,8 @@ def test_v2_refusals_are_the_same_bytes(v2: Pair, body: bytes) -> None:
 
 def test_v1_new_entries_and_duplicates(v1: Pair) -> None:
     one, two = _v1_entry(1), _v1_entry(2)
-    made_direct = _post(v1.direct, V1, one, [])
-    made_flask = _post(v1.flask, V1, two, [])
+    made_direct = asgi_post(v1.direct, V1, one, [])
+    made_flask = asgi_post(v1.flask, V1, two, [])
     for status, headers, body in (made_direct, made_flask):
         assert status == 201
         assert set(headers) == {
@@ -180,7 +159,7 @@ def test_v1_new_entries_and_duplicates(v1: Pair) -> None:
 
 def test_v2_new_entries_and_duplicates(v2: Pair) -> None:
     one, two = _v2_entry(1), _v2_entry(2)
-    made = [_post(v2.direct, V2, one, []), _post(v2.flask, V2, two, [])]
+    made = [asgi_post(v2.direct, V2, one, []), asgi_post(v2.flask, V2, two, [])]
     for status, headers, body in made:
         assert status == 201
         assert set(headers) == {"content-type", "content-length", "x-request-id"}
@@ -195,17 +174,21 @@ def test_v2_new_entries_and_duplicates(v2: Pair) -> None:
 
 def test_request_ids(v1: Pair) -> None:
     for given, kept in (("abc-1.2_3", True), ("not ok!", False), ("x" * 65, False)):
-        status, headers, _ = _post(v1.direct, V1, b"{}", [(b"x-request-id", given.encode())])
+        status, headers, _ = asgi_post(v1.direct, V1, b"{}", [(b"x-request-id", given.encode())])
         assert status == 422
         assert (headers["x-request-id"] == given) is kept
         if not kept:
             assert len(headers["x-request-id"]) == 32
     # a header spelt with an underscore is not the request id; two of them are not one id
-    _, headers, _ = _post(v1.direct, V1, b"{}", [(b"x_request_id", b"smuggled")])
+    _, headers, _ = asgi_post(v1.direct, V1, b"{}", [(b"x_request_id", b"smuggled")])
     assert headers["x-request-id"] != "smuggled"
-    _, headers, _ = _post(v1.direct, V1, b"{}", [(b"x-request-id", b"a"), (b"x-request-id", b"b")])
+    _, headers, _ = asgi_post(
+        v1.direct, V1, b"{}", [(b"x-request-id", b"a"), (b"x-request-id", b"b")]
+    )
     direct_id = headers["x-request-id"]
-    _, headers, _ = _post(v1.flask, V1, b"{}", [(b"x-request-id", b"a"), (b"x-request-id", b"b")])
+    _, headers, _ = asgi_post(
+        v1.flask, V1, b"{}", [(b"x-request-id", b"a"), (b"x-request-id", b"b")]
+    )
     assert direct_id not in ("a", "b") and headers["x-request-id"] not in ("a", "b")
 
 
@@ -240,6 +223,34 @@ def test_metrics_count_direct_answers(v1: Pair) -> None:
         return float(value)
 
     before = count("201"), count("422")
-    _post(v1.direct, V1, _v1_entry(4), [])
-    _post(v1.direct, V1, b"{}", [])
+    asgi_post(v1.direct, V1, _v1_entry(4), [])
+    asgi_post(v1.direct, V1, b"{}", [])
     assert (count("201"), count("422")) == (before[0] + 1, before[1] + 1)
+
+
+@pytest.mark.parametrize("path", CT)
+def test_ct_log_refusals_are_the_same_bytes(ct: tuple[Pair, Any], path: str) -> None:
+    pair, ca = ct
+    wrong_kind = _ct_chain(ca, 0, precert=path.endswith("add-chain"))  # a precert to add-chain...
+    for body in [*BAD_BODIES, b'{"chain": ["%%%"]}', b'{"chain": []}', wrong_kind]:
+        direct, flask = pair.both(path, body)
+        assert direct == flask, body[:60]
+        assert direct[0] == 400 and set(json.loads(direct[2])) == {"code", "message"}
+
+
+@pytest.mark.parametrize("path", CT)
+def test_ct_log_scts(ct: tuple[Pair, Any], path: str) -> None:
+    pair, ca = ct
+    precert = path.endswith("add-pre-chain")
+    answers = [asgi_post(pair.direct, path, _ct_chain(ca, 1, precert), []),
+               asgi_post(pair.flask, path, _ct_chain(ca, 2, precert), [])]  # fmt: skip
+    for status, headers, body in answers:
+        assert status == 200
+        assert set(headers) == {"content-type", "content-length", "x-request-id"}
+        assert set(json.loads(body)) == {
+            "sct_version",
+            "id",
+            "timestamp",
+            "extensions",
+            "signature",
+        }
