@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from sigstack.protocol.errors import InternalError, ValidationError
+from sigstack.services.runtime.observe import current_request_id
 
 log = logging.getLogger("sigstack.fulcio")
 
@@ -25,12 +26,10 @@ MSG_SCT = "Error marshaling signed certificate timestamp"
 
 
 def _request_fields() -> dict[str, Any]:
-    """The id of the request being answered (``services.runtime.app`` puts it in the WSGI environ;
-    a client may choose it with ``X-Request-Id``), so that the reason logged here can be found from
-    what the client printed."""
-    from flask import has_request_context, request
-
-    request_id = request.environ.get("sigstack.request_id") if has_request_context() else None
+    """The id of the request being answered (``runtime.observe.current_request_id``; a client may
+    choose it with ``X-Request-Id``), so that the reason logged here can be found from what the
+    client printed."""
+    request_id = current_request_id()
     return {"fields": {"request_id": request_id}} if request_id else {}
 
 

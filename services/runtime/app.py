@@ -87,6 +87,7 @@ def create_app(
         environ = request._get_current_object().environ  # type: ignore[attr-defined]
         given = environ.get("HTTP_X_REQUEST_ID", "")
         environ[_ID] = given if REQUEST_ID.match(given) else new_request_id()
+        observe.set_request_id(environ[_ID])
         environ[_STARTED] = time.perf_counter()
         cut = environ.get(BODY_STATE)
         if cut:  # the server stopped reading the body (runtime.bridge): answer in our format
@@ -111,6 +112,10 @@ def create_app(
                         "route": route, "path": req.path[:200], "status": status,
                         "ms": round(seconds * 1000, 2)})  # fmt: skip
         return resp
+
+    @app.teardown_request
+    def _forget(exc: BaseException | None) -> None:
+        observe.set_request_id(None)  # the thread's next request must not log under this id
 
     @app.get("/metrics")
     def _metrics() -> tuple[bytes, int, dict[str, str]]:

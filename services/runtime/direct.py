@@ -16,7 +16,7 @@ None), registered twice by ``post_route``:
 
 ``answer`` does exactly what ``runtime.app``'s hooks and ``runtime.errors``' handlers do around a
 Flask view, and gives the same bytes: the request id (the client's ``X-Request-Id`` when it is
-well formed, else a new one), the error mapping (``protocol.errors`` to the service's status and
+well formed, else a new one; ``observe.current_request_id`` gives it to log lines written meanwhile), the error mapping (``protocol.errors`` to the service's status and
 body; anything else logged with the request id and answered 500 "internal error"), the request
 metrics and the access line, and Flask's JSON (compact, keys in order, ASCII, a final newline).
 ``tests/unit/runtime/test_direct.py`` holds the two paths to the same answers, byte for byte.
@@ -63,6 +63,15 @@ class DirectRoute:
         started = time.perf_counter()
         given = b",".join(v for n, v in request_headers if n == b"x-request-id").decode("latin-1")
         request_id = given if REQUEST_ID.match(given) else new_request_id()
+        observe.set_request_id(request_id)
+        try:
+            return self._answer(body, request_headers, request_id, started)
+        finally:
+            observe.set_request_id(None)
+
+    def _answer(
+        self, body: bytes, request_headers: Headers, request_id: str, started: float
+    ) -> tuple[int, Headers, bytes]:
 
         def header(name: str) -> str | None:
             key = name.lower().encode("latin-1")

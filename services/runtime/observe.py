@@ -29,6 +29,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import (
@@ -65,6 +66,22 @@ WITNESS_QUORUM_MISSED = Counter("sigstack_witness_quorum_missed",
 
 
 ACCESS = logging.getLogger("sigstack.access")
+# the id of the request the current thread is answering: set for the request's duration by
+# runtime.app's hooks (Flask routes) and runtime.direct (body routes), None between requests
+_REQUEST_ID: ContextVar[str | None] = ContextVar("sigstack_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being answered on this thread (what the client got in
+    ``X-Request-Id``), for log lines written while answering it; None outside a request."""
+    return _REQUEST_ID.get()
+
+
+def set_request_id(request_id: str | None) -> None:
+    """Mark the start (an id) or the end (None) of a request on this thread."""
+    _REQUEST_ID.set(request_id)
+
+
 _second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
 
 

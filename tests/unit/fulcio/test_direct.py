@@ -72,3 +72,24 @@ def test_certificates_from_both_paths(
         assert set(got) == {"content-type", "content-length", "x-request-id"}
         chain = json.loads(data)["signedCertificateEmbeddedSct"]["chain"]["certificates"]
         check_leaf(chain, stack["chain"], stack["ctlog"].signer.public_key, key)
+
+
+def test_a_refusal_is_logged_with_the_request_id_on_both_paths(
+    pair: Pair, issuer: OIDCIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reason Fulcio logs for a refused token carries the request id the client saw, so
+    that it can be found from what the client printed (tests/interop/test_first_hour.py); and
+    the id does not stay behind for the next request on the same thread."""
+    from sigstack.services.runtime.observe import current_request_id
+
+    key = new_key("ec-p256")
+    body = json.dumps(v2_key_body(key, sign(key, b"x"), "a.b.c")).encode()
+    for bridge, rid in ((pair.direct, "direct-1"), (pair.flask, "flask-1")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="sigstack.fulcio"):
+            status, headers, _ = asgi_post(bridge, PATH, body, [(b"x-request-id", rid.encode())])
+        assert status == 400 and headers["x-request-id"] == rid
+        fields = [getattr(r, "fields", {}) for r in caplog.records if r.name == "sigstack.fulcio"]
+        assert fields and all(f.get("request_id") == rid for f in fields), fields
+        assert pair.direct.pool.submit(current_request_id).result() is None
+        assert pair.flask.pool.submit(current_request_id).result() is None
