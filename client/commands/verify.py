@@ -64,7 +64,10 @@ def _load_key(path: str) -> PublicKeyTypes:
 
 
 def _witness_policy(path: str | None) -> WitnessPolicy | None:
-    """The ``--witness-policy`` file, parsed (client.verify.witness), or None."""
+    """The ``--witness-policy`` file, parsed (client.verify.witness), or None (without the flag
+    the witness modules are not imported: they cost 3-4 ms of start-up)."""
+    if not path:
+        return None
     from sigstack.client.verify.witness import load_policy
 
     return load_policy(path)

@@ -74,7 +74,8 @@ def test_command_as_a_process() -> None:
     assert args is not None
     probe = (
         "import sys; from sigstack.client.cli import main; rc = main(sys.argv[1:]); "
-        "heavy = [m for m in ('requests', 'tuf', 'flask', 'sqlalchemy') if m in sys.modules]; "
+        "heavy = [m for m in ('requests', 'tuf', 'flask', 'sqlalchemy', 'sigstack.client.verify.witness') "
+        "if m in sys.modules]; "
         "print(heavy); sys.exit(rc)"
     )
     proc = subprocess.run(
