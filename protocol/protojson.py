@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -35,8 +36,10 @@ from .strictjson import MAX_DEPTH
 _SNAKE = re.compile(r"_([a-z0-9])")
 
 
+@functools.lru_cache(maxsize=512)
 def camel(name: str) -> str:
-    """``snake_case`` → ``lowerCamelCase``."""
+    """``snake_case`` → ``lowerCamelCase`` (the names are the schema's, a few dozen: kept once
+    made; every entry a log writes asks for about thirty)."""
     return _SNAKE.sub(lambda m: m.group(1).upper(), name)
 
 
