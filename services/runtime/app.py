@@ -10,9 +10,6 @@ the keys every service has).
 
 from __future__ import annotations
 
-import itertools
-import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,28 +22,10 @@ from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 from . import errors, observe
 from .bridge import BODY_STATE
 from .config import ServiceConfig
+from .observe import REQUEST_ID, new_request_id
 
 _ID, _STARTED = "sigstack.request_id", "sigstack.started"  # keys in the WSGI environ
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_ID_PREFIX = {"prefix": os.urandom(8).hex()}
-_ID_COUNTER = itertools.count()
 HealthAnswer = tuple[dict[str, str], int]  # what /healthz views return: (JSON body, status)
-
-
-def _renew_id_prefix() -> None:
-    _ID_PREFIX["prefix"] = os.urandom(8).hex()
-
-
-# a forked worker gets its own prefix before any of its threads runs: renewing it lazily on the
-# first request raced when several threads took their first requests at once
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_renew_id_prefix)
-
-
-def new_request_id() -> str:
-    """A request id unique across processes and restarts: a random per-process prefix (renewed
-    in a forked child) and a counter; cheaper than a uuid4 per request."""
-    return f"{_ID_PREFIX['prefix']}{next(_ID_COUNTER):016x}"
 
 
 def _openapi_document(name: str) -> bytes | None:

@@ -58,11 +58,9 @@ class DirectRoute:
     def answer(self, body: bytes, request_headers: Headers) -> tuple[int, Headers, bytes]:
         """The HTTP answer to a POST of ``body`` with ``request_headers`` (ASGI's: lower-case
         names, as bytes), as (status, headers, body)."""
-        from .app import REQUEST_ID, new_request_id  # app imports this module
-
         started = time.perf_counter()
         given = b",".join(v for n, v in request_headers if n == b"x-request-id").decode("latin-1")
-        request_id = given if REQUEST_ID.match(given) else new_request_id()
+        request_id = given if observe.REQUEST_ID.match(given) else observe.new_request_id()
         observe.set_request_id(request_id)
         try:
             return self._answer(body, request_headers, request_id, started)

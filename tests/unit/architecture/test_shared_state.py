@@ -36,8 +36,8 @@ MODULE_STATE = {
     "process-wide by nature; written only under _LIBS_LOCK",
     ("services/keys/pkcs11.py", "_SESSIONS"): "one token session per (module, token) with its own "
     "lock, written only under _LIBS_LOCK",
-    ("services/runtime/app.py", "_ID_PREFIX"): "the per-process request-id prefix, renewed after "
-    "a fork by one dict.update; ids stay unique because the counter is shared",
+    ("services/runtime/observe.py", "_ID_PREFIX"): "the per-process request-id prefix, renewed in "
+    "a forked child before its threads run; ids stay unique because the counter is shared",
     ("services/runtime/observe.py", "_second"): "the last formatted second of log timestamps, "
     "replaced as one tuple: a reader sees an old or a new pair, both right for their second",
 }

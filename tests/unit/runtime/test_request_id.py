@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 
-from sigstack.services.runtime.app import new_request_id
+from sigstack.services.runtime.observe import new_request_id
 
 THREADS = 32
 
