@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def post_route(app: Flask, path: str, endpoint: str, view: BodyView) -> None:
 
     app.add_url_rule(path, endpoint, flask_view, methods=["POST"])
     service = app.name
-    max_body = app.config.get("MAX_CONTENT_LENGTH") or 0
+    max_body = app.config.get("MAX_CONTENT_LENGTH") or sys.maxsize  # None: Flask sets no limit
     error_body = app.extensions.get("sigstack_error_body", errors.default_body)
     routes = app.extensions.setdefault(DIRECT, {})
     routes[("POST", path)] = DirectRoute(service, path, view, error_body, max_body)
