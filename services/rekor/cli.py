@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from sigstack.protocol import note
 from sigstack.protocol.errors import ConfigError
@@ -46,10 +45,8 @@ def freeze(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
     config = RekorConfig.load(file=args.config, environ=environ,
                               flags={"database_url": args.database_url, "key_uri": args.key_uri})  # fmt: skip
-    if not config.key_uri and not (Path(args.data_dir) / "rekor-key.pem").exists():
-        raise ConfigError(f"{args.data_dir} holds no Rekor log key (rekor-key.pem)")
-    directory = datadir.prepare_data_dir(args.data_dir, "rekor", database_url=config.database_url,
-                                         key_uri=config.key_uri)  # fmt: skip
+    directory = datadir.existing_log_dir(args.data_dir, "rekor", "Rekor log",
+                                         database_url=config.database_url, key_uri=config.key_uri)  # fmt: skip
     engine = db.make_engine(directory.database_url)
     try:
         reader: TreeReader | None = open_reader(engine, "rekor")

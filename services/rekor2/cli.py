@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from sigstack.protocol.errors import ConfigError
 from sigstack.services.tlog import describe, freeze_parser
@@ -34,10 +33,8 @@ def freeze(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
     flags = {"database_url": args.database_url, "key_uri": args.key_uri, "origin": args.origin}
     config = Rekor2Config.load(file=args.config, environ=environ, flags=flags)
-    if not config.key_uri and not (Path(args.data_dir) / "rekor2-key.pem").exists():
-        raise ConfigError(f"{args.data_dir} holds no Rekor v2 log key (rekor2-key.pem)")
-    directory = datadir.prepare_data_dir(args.data_dir, "rekor2", database_url=config.database_url,
-                                         key_uri=config.key_uri)  # fmt: skip
+    directory = datadir.existing_log_dir(args.data_dir, "rekor2", "Rekor v2 log",
+                                         database_url=config.database_url, key_uri=config.key_uri)  # fmt: skip
     engine = db.make_engine(directory.database_url)
     try:
         if not origins_in(engine):

@@ -116,3 +116,19 @@ def prepare_data_dir(
         finally:
             engine.dispose()  # nothing of the parent's may stay open into the server's workers
     return DataDir(url, key_uri, created)
+
+
+def existing_log_dir(
+    data_dir: str | Path,
+    service: str,
+    what: str,
+    *,
+    database_url: str | None = None,
+    key_uri: str | None = None,
+) -> DataDir:
+    """The data directory of a log that must exist already (a maintenance command such as
+    ``freeze``): one holding no key, with none given elsewhere, is refused instead of
+    initialised; otherwise checked as ``prepare_data_dir`` does."""
+    if not key_uri and not (Path(data_dir) / f"{service}-key.pem").exists():
+        raise ConfigError(f"{data_dir} holds no {what} key ({service}-key.pem)")
+    return prepare_data_dir(data_dir, service, database_url=database_url, key_uri=key_uri)

@@ -25,6 +25,7 @@ from sigstack.services.rekor2.log import Rekor2Log
 from sigstack.services.runtime import db
 from tests.support.dbs import upgraded_database
 from tests.support.entries import hashedrekord, v2_hashedrekord
+from tests.support.servers import sigstack_cli
 
 NEXT = "https://rekor-2.example.com"
 
@@ -136,3 +137,19 @@ def test_a_rekor_v2_log_freezes_with_a_c2sp_final_checkpoint(database, tmp_path)
         other.add(prepare_v2(json.dumps(v2_hashedrekord(b"after").request).encode()))
     log.close()
     other.close()
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    ("rekor", "holds no Rekor log key (rekor-key.pem)"),
+    ("rekor2", "holds no Rekor v2 log key (rekor2-key.pem)"),
+])  # fmt: skip
+def test_freezing_a_data_dir_without_a_log_is_refused_and_makes_nothing(
+    tmp_path, command: str, message: str
+) -> None:
+    """``sigstack rekor freeze`` on a directory with no log must not initialise one there."""
+    empty = tmp_path / "empty"
+    empty.mkdir(mode=0o700)
+    done = sigstack_cli(command, "freeze", "--data-dir", str(empty))
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert list(empty.iterdir()) == []
