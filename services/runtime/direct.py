@@ -62,29 +62,11 @@ class DirectRoute:
         started = time.perf_counter()
         given = b",".join(v for n, v in request_headers if n == b"x-request-id").decode("latin-1")
         request_id = given if observe.REQUEST_ID.match(given) else observe.new_request_id()
-        observe.set_request_id(request_id)
+        observe.set_request_id(request_id)  # for log lines written while answering
         try:
-            return self._answer(body, request_headers, request_id, started)
+            status, value, extra = self._call(body, request_headers)
         finally:
             observe.set_request_id(None)
-
-    def _answer(
-        self, body: bytes, request_headers: Headers, request_id: str, started: float
-    ) -> tuple[int, Headers, bytes]:
-
-        def header(name: str) -> str | None:
-            key = name.lower().encode("latin-1")
-            values = [v for n, v in request_headers if n == key]
-            return b",".join(values).decode("latin-1") if values else None
-
-        try:
-            status, value, extra = self.view(body, header)
-        except perrors.Error as exc:
-            status = errors.status_of(exc)
-            value, extra = self.error_body(status, exc.message), errors.headers_of(exc)
-        except Exception:
-            log.exception("unhandled error on POST %s", self.route)
-            status, value, extra = 500, self.error_body(500, "internal error"), {}
         data = (_dumps(value) + "\n").encode()
         headers: Headers = [(b"content-type", b"application/json"),
                             (b"content-length", str(len(data)).encode())]  # fmt: skip
@@ -96,6 +78,23 @@ class DirectRoute:
                         "route": self.route, "path": self.route, "status": status,
                         "ms": round(seconds * 1000, 2)})  # fmt: skip
         return status, headers, data
+
+    def _call(self, body: bytes, request_headers: Headers) -> Answer:
+        """The view's answer, or the error mapping's answer to what it raised."""
+
+        def header(name: str) -> str | None:
+            key = name.lower().encode("latin-1")
+            values = [v for n, v in request_headers if n == key]
+            return b",".join(values).decode("latin-1") if values else None
+
+        try:
+            return self.view(body, header)
+        except perrors.Error as exc:
+            status = errors.status_of(exc)
+            return status, self.error_body(status, exc.message), errors.headers_of(exc)
+        except Exception:
+            log.exception("unhandled error on POST %s", self.route)
+            return 500, self.error_body(500, "internal error"), {}
 
 
 def post_route(app: Flask, path: str, endpoint: str, view: BodyView) -> None:
