@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -17,7 +18,8 @@ from flask import Blueprint, Response, jsonify, request
 from sigstack.protocol import strictjson
 from sigstack.protocol.errors import NotFoundError, SchemaError, ValidationError
 from sigstack.protocol.merkle import leaf_hash
-from sigstack.services.runtime.direct import Answer, BodyView, Header
+from sigstack.services.runtime.direct import Answer, BodyView, Deferred, Header
+from sigstack.services.tlog import Ticket
 
 from .log import ENTRIES, RekorLog
 from .trustedca import TrustedCA
@@ -51,12 +53,16 @@ def entry_writer(rekor: RekorLog, trusted: TrustedCA | None = None) -> BodyView:
     """``POST /api/v1/log/entries`` as a body route (``runtime.direct``): the body in, 201 with
     ``Location`` and ``ETag`` out."""
 
-    def create_entry(body: bytes, header: Header) -> Answer:
+    def create_entry(body: bytes, header: Header) -> Deferred:
         prepared = prepare_entry(strictjson.loads(body, "request body"))
         if trusted is not None:
             trusted.check(prepared.signers)
-        added = rekor.add(prepared)
-        return 201, added.rendered, {"Location": added.location, "ETag": added.entry_id}
+
+        def created(ticket: Ticket) -> Answer:
+            added = rekor.answer(prepared, ticket)
+            return 201, added.rendered, {"Location": added.location, "ETag": added.entry_id}
+
+        return Deferred(partial(rekor.submit, prepared), created)
 
     return create_entry
 

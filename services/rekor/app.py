@@ -37,7 +37,7 @@ def create_app(config: RekorConfig) -> Flask:
     rekor = open_rekor(config)
 
     def register(app: Flask) -> None:
-        post_route(app, ENTRIES, "rekor_create_entry", entry_writer(rekor, trusted))
+        post_route(app, ENTRIES, "rekor_create_entry", entry_writer(rekor, trusted), inline=True)
         app.register_blueprint(blueprint(rekor, trusted))
         app.register_blueprint(tiles_blueprint(rekor))
         app.extensions["rekor"] = rekor

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,16 @@ from sigstack.protocol import note
 from sigstack.protocol.errors import ConflictError, FrozenError, NotFoundError, ValidationError
 from sigstack.protocol.rekor import set_payload
 from sigstack.services.keys import Signer
-from sigstack.services.tlog import Entry, Frozen, Log, Sequenced, TreeHead, frozen_line, open_log
+from sigstack.services.tlog import (
+    Entry,
+    Frozen,
+    Log,
+    Sequenced,
+    Ticket,
+    TreeHead,
+    frozen_line,
+    open_log,
+)
 
 from . import store
 from .types import Prepared
@@ -121,10 +131,25 @@ class RekorLog:
     def add(self, prepared: Prepared) -> Added:
         """Log ``prepared`` (block until committed) and answer it; ``ConflictError`` with the
         existing entry's ``Location`` when an equal body is logged already."""
+        ticket = self.submit(prepared)
+        ticket.join()
+        return self.answer(prepared, ticket)
+
+    def submit(self, prepared: Prepared, notify: Callable[[], None] | None = None) -> Ticket:
+        """``add`` without the wait: hand the entry to the sequencer (``Log.submit``); ``answer``
+        makes the reply from the ticket's outcome."""
         try:
-            appended = self.log.append(prepared.body, keys=prepared.index_keys)
-        except FrozenError as exc:  # the entries path still answers reads
-            raise FrozenError(exc.message, exc.successor, allow=("GET", "HEAD")) from None
+            return self.log.submit(prepared.body, keys=prepared.index_keys, notify=notify)
+        except FrozenError as exc:
+            raise _frozen(exc) from None
+
+    def answer(self, prepared: Prepared, ticket: Ticket) -> Added:
+        """The answer to ``prepared`` once its ``ticket`` is done: the append's error (a frozen
+        log's 405 allowing reads), or ``ConflictError`` for an entry logged already."""
+        try:
+            appended = ticket.outcome()
+        except FrozenError as exc:
+            raise _frozen(exc) from None
         entry_id = self.entry_id(appended.leaf_hash)
         location = f"{ENTRIES}/{entry_id}"
         if appended.duplicate:
@@ -185,3 +210,8 @@ class RekorLog:
         """Entry IDs whose index keys match: ``keys`` is one list of alternatives per criterion."""
         matched = store.leaf_hashes_matching(self.log.engine, self.tree_id, keys, operator)
         return sorted(self.entry_id(h) for h in matched)
+
+
+def _frozen(exc: FrozenError) -> FrozenError:
+    """A frozen log's refusal of a write, allowing the reads the entries path still answers."""
+    return FrozenError(exc.message, exc.successor, allow=("GET", "HEAD"))

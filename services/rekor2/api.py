@@ -17,12 +17,13 @@ API, and sigstack's entry lookup and search (docs/rekor.md, "Rekor v2").
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from flask import Blueprint, Response, jsonify, request
 
 from sigstack.protocol.errors import NotFoundError, ValidationError
 from sigstack.services.rekor.trustedca import TrustedCA
-from sigstack.services.runtime.direct import Answer, BodyView, Header
+from sigstack.services.runtime.direct import BodyView, Deferred, Header
 
 from .entries import prepare_entry
 from .log import Rekor2Log
@@ -104,11 +105,12 @@ def entry_writer(
 ) -> BodyView:
     """``POST /api/v2/log/entries`` as a body route (``runtime.direct``)."""
 
-    def create_entry(body: bytes, header: Header) -> Answer:
+    def create_entry(body: bytes, header: Header) -> Deferred:
         prepared = prepare_entry(body, allowed)
         if trusted is not None:
             trusted.check(prepared.signers)
-        return 201, log.add(prepared), {}
+        return Deferred(partial(log.submit, prepared),
+                        lambda ticket: (201, log.answer(prepared, ticket), {}))  # fmt: skip
 
     return create_entry
 

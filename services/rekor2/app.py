@@ -41,7 +41,9 @@ def create_app(config: Rekor2Config) -> Flask:
     log = open_rekor2(config)
 
     def register(app: Flask) -> None:
-        post_route(app, ENTRIES, "rekor2_create_entry", entry_writer(log, allowed, trusted))
+        post_route(
+            app, ENTRIES, "rekor2_create_entry", entry_writer(log, allowed, trusted), inline=True
+        )
         app.register_blueprint(blueprint(log))
         app.register_blueprint(tiles_blueprint(log))
         app.extensions["rekor2"] = log

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -37,6 +38,7 @@ from sigstack.services.tlog import (
     Frozen,
     Log,
     Sequenced,
+    Ticket,
     TreeHead,
     frozen_line,
     log_names,
@@ -157,7 +159,19 @@ class Rekor2Log:
         """Log ``prepared`` (block until its batch is committed with its checkpoint) and return
         its TransparencyLogEntry; ``ConflictError`` with the existing entry's index when the same
         entry is logged already."""
-        appended = self.log.append(prepared.body, keys=prepared.index_keys)
+        ticket = self.submit(prepared)
+        ticket.join()
+        return self.answer(prepared, ticket)
+
+    def submit(self, prepared: Prepared, notify: Callable[[], None] | None = None) -> Ticket:
+        """``add`` without the wait: hand the entry to the sequencer (``Log.submit``); ``answer``
+        makes the reply from the ticket's outcome."""
+        return self.log.submit(prepared.body, keys=prepared.index_keys, notify=notify)
+
+    def answer(self, prepared: Prepared, ticket: Ticket) -> dict[str, Any]:
+        """The TransparencyLogEntry of ``prepared`` once its ``ticket`` is done; the append's
+        error, or ``ConflictError`` for an entry logged already."""
+        appended = ticket.outcome()
         if appended.duplicate:
             raise ConflictError(
                 "an equivalent entry already exists in the transparency log with index "

@@ -6,9 +6,10 @@ loop, where a slow or silent client costs a suspended coroutine instead of a thr
 within ``body_timeout`` seconds and be at most ``max_body`` bytes (Content-Length is checked before
 anything is read). Only a complete request is handed to one of ``threads`` threads that run the WSGI
 app; its answer is collected there and sent back from the loop. A complete POST to one of the app's
-direct routes (``runtime.direct``: the log write paths) is answered by that route in the same
-threads, without the WSGI environ and Flask; anything else about it (a cut-off body, one over the
-app's own limit) goes to the WSGI app as before.
+direct routes (``runtime.direct``: the log write paths) is answered by that route without the
+WSGI environ and Flask: in the same threads, or, for an ``inline`` route (the Rekor log writes), on
+the event loop itself, which awaits the log's sequencer; anything else about it (a cut-off body,
+one over the app's own limit) goes to the WSGI app as before.
 
 What is left to others: HTTP parsing, keep-alive, the header deadline and the cap on connections are
 granian's (``server.py`` configures them); building the WSGI environ is ``a2wsgi.build_environ``'s;
@@ -62,9 +63,12 @@ class WSGIBridge:
         loop = asyncio.get_running_loop()
         route = self.direct.get((scope["method"], scope["path"])) if self.direct else None
         if route is not None and not state and len(body) <= route.max_body:
-            status, headers, data = await loop.run_in_executor(
-                self.pool, route.answer, body, scope["headers"]
-            )
+            if route.inline:
+                status, headers, data = await route.answer_async(body, scope["headers"])
+            else:
+                status, headers, data = await loop.run_in_executor(
+                    self.pool, route.answer, body, scope["headers"]
+                )
         else:
             status, headers, data = await loop.run_in_executor(
                 self.pool, self._call, scope, body, state

@@ -14,6 +14,15 @@ None), registered twice by ``post_route``:
 - in ``app.extensions[DIRECT]``, which ``runtime.bridge.WSGIBridge`` looks up by (method, path) and
   calls through ``answer`` in one of its threads.
 
+A view that must wait for other work (a log write waits for its batch to be committed) returns a
+``Deferred`` instead of an answer: ``start(notify)`` hands the work over and returns a ``Ticket``,
+``then(ticket)`` makes the answer once it is done. A route registered ``inline=True`` (its view
+and both steps only compute, never block) is run by the bridge on its event loop
+(``answer_async``): the loop awaits the ticket's notification, so no thread is parked per
+request and the GIL is not handed between dozens of them (docs/adr/0010-inline-log-writes.md). Elsewhere (the bridge's threads for routes that are
+not inline, Flask) the thread blocks in ``Ticket.join``. Either way a ticket not done within its
+timeout is answered with its ``late()`` error (503).
+
 ``answer`` does exactly what ``runtime.app``'s hooks and ``runtime.errors``' handlers do around a
 Flask view, and gives the same bytes: the request id (the client's ``X-Request-Id`` when it is
 well formed, else a new one; ``observe.current_request_id`` gives it to log lines written meanwhile), the error mapping (``protocol.errors`` to the service's status and
@@ -24,13 +33,15 @@ metrics and the access line, and Flask's JSON (compact, keys in order, ASCII, a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from flask import Flask, Response, jsonify, request
 
@@ -41,8 +52,34 @@ from . import errors, observe
 DIRECT = "sigstack_direct"  # app.extensions key: {(method, path): DirectRoute}
 Answer = tuple[int, Any, dict[str, str]]  # (status, JSON value, extra headers)
 Header = Callable[[str], "str | None"]  # a request header by name (several joined by ","), or None
-BodyView = Callable[[bytes, Header], Answer]
 Headers = list[tuple[bytes, bytes]]
+
+
+class Ticket(Protocol):
+    """Work handed to another thread (``tlog.engine.Ticket``: an entry given to the sequencer)."""
+
+    timeout: float  # seconds a waiter gives it
+
+    def join(self) -> None: ...  # block until it is done; raise ``late()`` after ``timeout``
+
+    def late(self) -> Exception: ...  # the error for a wait longer than ``timeout``
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A view's answer that waits for other work: ``start(notify)`` hands the work over and
+    returns its ``Ticket`` (``notify``, when not None, is to be called once, from any thread,
+    when the work is done); ``then(ticket)`` makes the answer once it is done. Through Flask and
+    the thread pool, ``start(None)`` and the request thread blocks in ``Ticket.join``; on the
+    bridge's event loop (``inline`` routes) the loop awaits the notification, no thread waits.
+    Either way a ticket not done within its ``timeout`` is answered with its ``late()`` error."""
+
+    start: Callable[[Callable[[], None] | None], Any]  # -> a Ticket
+    then: Callable[[Any], Answer]  # (the Ticket) -> the answer
+
+
+BodyView = Callable[[bytes, Header], "Answer | Deferred"]
+T = TypeVar("T")
 
 log = logging.getLogger("sigstack.http")
 _dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=False).encode
@@ -55,18 +92,62 @@ class DirectRoute:
     view: BodyView
     error_body: errors.Formatter
     max_body: int  # the app's own limit (Flask's MAX_CONTENT_LENGTH): larger bodies go to Flask
+    inline: bool = False  # the view neither blocks nor runs long: the bridge runs it on its loop
 
     def answer(self, body: bytes, request_headers: Headers) -> tuple[int, Headers, bytes]:
         """The HTTP answer to a POST of ``body`` with ``request_headers`` (ASGI's: lower-case
-        names, as bytes), as (status, headers, body)."""
+        names, as bytes), as (status, headers, body), from a thread that may block."""
         started = time.perf_counter()
+        request_id = self._begin(request_headers)
+        try:
+            answer = self._mapped(self.view, body, _header_of(request_headers))
+            if isinstance(answer, Deferred):
+                answer = self._mapped(_settle_blocking, answer)
+        finally:
+            observe.set_request_id(None)
+        return self._respond(answer, request_id, started)
+
+    async def answer_async(
+        self, body: bytes, request_headers: Headers
+    ) -> tuple[int, Headers, bytes]:
+        """``answer`` on the event loop, for an ``inline`` route: the view and a ``Deferred``'s
+        ``start`` and ``then`` run on the loop; the work between is awaited, no thread waits."""
+        started = time.perf_counter()
+        request_id = self._begin(request_headers)
+        try:
+            answer = self._mapped(self.view, body, _header_of(request_headers))
+            if isinstance(answer, Deferred):
+                answer = await self._settle(answer)
+                observe.set_request_id(request_id)  # other requests ran on this loop meanwhile
+        finally:
+            observe.set_request_id(None)
+        return self._respond(answer, request_id, started)
+
+    async def _settle(self, deferred: Deferred) -> Answer:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        ticket = self._mapped(deferred.start, partial(loop.call_soon_threadsafe, _resolve, done))
+        if isinstance(ticket, tuple):  # refused before anything was handed over
+            return ticket
+        timer = loop.call_later(ticket.timeout, _expire, done)
+        try:
+            await done
+        except TimeoutError:
+            return self._mapped(_raise, ticket.late())
+        finally:
+            timer.cancel()
+        return self._mapped(deferred.then, ticket)
+
+    def _begin(self, request_headers: Headers) -> str:
         given = b",".join(v for n, v in request_headers if n == b"x-request-id").decode("latin-1")
         request_id = given if observe.REQUEST_ID.match(given) else observe.new_request_id()
         observe.set_request_id(request_id)  # for log lines written while answering
-        try:
-            status, value, extra = self._call(body, request_headers)
-        finally:
-            observe.set_request_id(None)
+        return request_id
+
+    def _respond(
+        self, answer: Answer, request_id: str, started: float
+    ) -> tuple[int, Headers, bytes]:
+        status, value, extra = answer
         data = (_dumps(value) + "\n").encode()
         headers: Headers = [(b"content-type", b"application/json"),
                             (b"content-length", str(len(data)).encode())]  # fmt: skip
@@ -79,16 +160,10 @@ class DirectRoute:
                         "ms": round(seconds * 1000, 2)})  # fmt: skip
         return status, headers, data
 
-    def _call(self, body: bytes, request_headers: Headers) -> Answer:
-        """The view's answer, or the error mapping's answer to what it raised."""
-
-        def header(name: str) -> str | None:
-            key = name.lower().encode("latin-1")
-            values = [v for n, v in request_headers if n == key]
-            return b",".join(values).decode("latin-1") if values else None
-
+    def _mapped(self, step: Callable[..., T], *args: Any) -> T | Answer:
+        """``step(*args)``, or the error mapping's answer to what it raised."""
         try:
-            return self.view(body, header)
+            return step(*args)
         except perrors.Error as exc:
             status = errors.status_of(exc)
             return status, self.error_body(status, exc.message), errors.headers_of(exc)
@@ -97,11 +172,47 @@ class DirectRoute:
             return 500, self.error_body(500, "internal error"), {}
 
 
-def post_route(app: Flask, path: str, endpoint: str, view: BodyView) -> None:
-    """Serve ``POST path`` with ``view``: as a Flask route and as a direct route (module doc)."""
+def _header_of(request_headers: Headers) -> Header:
+    def header(name: str) -> str | None:
+        key = name.lower().encode("latin-1")
+        values = [v for n, v in request_headers if n == key]
+        return b",".join(values).decode("latin-1") if values else None
+
+    return header
+
+
+def _settle_blocking(deferred: Deferred) -> Answer:
+    ticket = deferred.start(None)
+    ticket.join()
+    return deferred.then(ticket)
+
+
+def _resolve(done: asyncio.Future[None]) -> None:
+    if not done.done():  # not given up on (a timeout, a client gone)
+        done.set_result(None)
+
+
+def _expire(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_exception(TimeoutError())
+
+
+def _raise(error: Exception) -> Answer:
+    raise error
+
+
+def post_route(
+    app: Flask, path: str, endpoint: str, view: BodyView, *, inline: bool = False
+) -> None:
+    """Serve ``POST path`` with ``view``: as a Flask route and as a direct route (module doc).
+    ``inline``: the view (and its ``Deferred``'s ``start`` and ``then``) only computes, never
+    blocks, so the bridge runs it on its event loop instead of handing it to a thread."""
 
     def flask_view() -> Response:
-        status, value, extra = view(request.get_data(cache=False), request.headers.get)
+        answer = view(request.get_data(cache=False), request.headers.get)
+        if isinstance(answer, Deferred):
+            answer = _settle_blocking(answer)
+        status, value, extra = answer
         resp = jsonify(value)
         resp.status_code = status
         resp.headers.update(extra)
@@ -112,7 +223,7 @@ def post_route(app: Flask, path: str, endpoint: str, view: BodyView) -> None:
     max_body = app.config.get("MAX_CONTENT_LENGTH") or sys.maxsize  # None: Flask sets no limit
     error_body = app.extensions.get("sigstack_error_body", errors.default_body)
     routes = app.extensions.setdefault(DIRECT, {})
-    routes[("POST", path)] = DirectRoute(service, path, view, error_body, max_body)
+    routes[("POST", path)] = DirectRoute(service, path, view, error_body, max_body, inline)
 
 
 def routes_of(app: Any) -> dict[tuple[str, str], DirectRoute]:

@@ -1,7 +1,10 @@
 """The append-only log engine shared by Rekor and the CT log.
 
-Appends are batched: request threads hand a leaf to the process's sequencer thread and wait; the
-sequencer takes up to ``batch_max`` waiting leaves, and in ONE database transaction locks the tree row,
+Appends are batched: requests hand a leaf to the process's sequencer thread (``Log.submit``, which
+returns a ``Ticket``) and wait for it: a thread blocks in ``Ticket.join`` (``Log.append`` does both),
+an event loop is woken by the ticket's ``notify``. The sequencer wakes on the first leaf, lets the
+batch gather for ``batch_wait`` seconds, takes up to ``batch_max`` waiting leaves (one wake per batch,
+not per leaf), and in ONE database transaction locks the tree row,
 deduplicates, assigns consecutive indexes, stores leaves and changed tiles, computes the new root,
 has the personality sign the new head, and commits. Only then are the waiting requests answered, so an
 acknowledged entry is always durable and every signed head is one the database holds.
@@ -76,11 +79,24 @@ class Sequenced:
 OnSequenced = Callable[[Connection, list[Sequenced]], None]
 
 
-class _Pending:
-    __slots__ = ("leaf", "leaf_hash", "identity", "extra", "keys", "done", "result", "error")
+class Ticket:
+    """One leaf handed to the sequencer (``Log.submit``): ``wait`` blocks until its batch is
+    committed (or failed) and gives the outcome (``join`` only blocks); ``notify``, when given to ``submit``, is called
+    once from the sequencer's side as soon as the outcome is known (``outcome`` then gives it
+    without blocking), which lets an event loop await the append without a thread blocked on it."""
+
+    __slots__ = ("leaf", "leaf_hash", "identity", "extra", "keys", "done", "result", "error",
+                 "notify", "timeout", "_late")  # fmt: skip
 
     def __init__(
-        self, leaf: bytes, identity: bytes | None, extra: bytes, keys: tuple[str, ...]
+        self,
+        leaf: bytes,
+        identity: bytes | None,
+        extra: bytes,
+        keys: tuple[str, ...],
+        notify: Callable[[], None] | None = None,
+        timeout: float = 30.0,
+        late: Callable[[], Exception] | None = None,
     ) -> None:
         self.leaf = leaf
         self.leaf_hash = merkle.leaf_hash(leaf)
@@ -90,6 +106,42 @@ class _Pending:
         self.done = threading.Event()
         self.result: Appended | None = None
         self.error: Exception | None = None
+        self.notify = notify
+        self.timeout = timeout  # seconds a waiter gives the sequencer
+        self._late = late
+
+    def finish(self, result: Appended | None, error: Exception | None = None) -> None:
+        self.result, self.error = result, error
+        self.done.set()
+        if self.notify is not None:
+            try:
+                self.notify()
+            except Exception:  # noqa: BLE001 (a closed event loop: its request is gone)
+                log.debug("could not notify the waiter of a log entry", exc_info=True)
+
+    def join(self) -> None:
+        """Block until the sequencer is done with the entry; raise ``late()`` (503) when it was
+        not within ``timeout`` seconds."""
+        if not self.done.wait(self.timeout):
+            raise self.late()
+
+    def wait(self) -> Appended:
+        """``join``, then the outcome: the ``Appended``, or the append's error raised."""
+        self.join()
+        return self.outcome()
+
+    def outcome(self) -> Appended:
+        """The outcome of a finished append: the ``Appended``, or its error raised."""
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+    def late(self) -> Exception:
+        """The error a waiter raises when the entry was not sequenced in time."""
+        if self._late is not None:
+            return self._late()
+        return UnavailableError("the log did not sequence the entry in time; retry")
 
 
 class Log(LogReads):
@@ -120,7 +172,7 @@ class Log(LogReads):
         self._edge: Edge | None = None
         self._conn: Connection | None = None
         self._pid = -1
-        self._queue: queue.Queue[_Pending] = queue.Queue()
+        self._queue: queue.Queue[Ticket] = queue.Queue()
         self._start_lock = threading.Lock()
         self._append_timeout = append_timeout
         # with witnesses, heads are published by this (module publish), not by the batch
@@ -140,21 +192,35 @@ class Log(LogReads):
     ) -> Appended:
         """Append ``leaf``; block until it is committed. ``identity`` deduplicates (default: leaf
         hash); ``keys`` reach ``on_sequenced`` if the leaf is new (Rekor's search index)."""
+        return self.submit(leaf, identity, extra, keys, timeout=timeout).wait()
+
+    def submit(
+        self,
+        leaf: bytes,
+        identity: bytes | None = None,
+        extra: bytes = b"",
+        keys: tuple[str, ...] = (),
+        *,
+        notify: Callable[[], None] | None = None,
+        timeout: float | None = None,
+    ) -> Ticket:
+        """Hand ``leaf`` to the sequencer and return at once (``append`` without the wait): the
+        ``Ticket`` gives the outcome, and calls ``notify`` (from another thread) when it is known.
+        Refusals that need no batch (too long, frozen) are raised here."""
         if len(leaf) > MAX_LEAF:
             raise ValidationError(f"entry is {len(leaf)} bytes; the log accepts at most {MAX_LEAF}")
         if self._is_frozen:  # for good: no need to ask the database again
             raise frozen_error(self._frozen)
         self._ensure_sequencer()
-        item = _Pending(leaf, identity, extra, keys)
+        item = Ticket(leaf, identity, extra, keys, notify,
+                      self._append_timeout if timeout is None else timeout, self._late)  # fmt: skip
         self._queue.put(item)
-        if not item.done.wait(self._append_timeout if timeout is None else timeout):
-            if self._publisher is not None and self._publisher.withheld:
-                raise self._publisher.withheld_error()
-            raise UnavailableError("the log did not sequence the entry in time; retry")
-        if item.error is not None:
-            raise item.error
-        assert item.result is not None
-        return item.result
+        return item
+
+    def _late(self) -> Exception:
+        if self._publisher is not None and self._publisher.withheld:
+            return self._publisher.withheld_error()
+        return UnavailableError("the log did not sequence the entry in time; retry")
 
     def _ensure_sequencer(self) -> None:
         if self._pid == os.getpid():
@@ -173,18 +239,12 @@ class Log(LogReads):
         q = self._queue
         while True:
             batch = [q.get()]
-            deadline = time.monotonic() + self._batch_wait
+            # Let the batch gather for batch_wait, then take what came: one wake per batch
+            # instead of one per entry (each wake is a thread switch and a GIL hand-over).
+            time.sleep(self._batch_wait)
             while len(batch) < self._batch_max:
                 try:
                     batch.append(q.get_nowait())
-                    continue
-                except queue.Empty:
-                    pass
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(q.get(timeout=remaining))
                 except queue.Empty:
                     break
             try:
@@ -203,7 +263,7 @@ class Log(LogReads):
                     except Exception as item_exc:  # noqa: BLE001 (reported to the waiter)
                         self._fail([item], item_exc)
 
-    def _fail(self, items: list[_Pending], exc: Exception) -> None:
+    def _fail(self, items: list[Ticket], exc: Exception) -> None:
         """Tell every waiter of ``items`` that its entry was not logged."""
         self._edge = None
         if isinstance(exc, SQLAlchemyError):
@@ -213,8 +273,7 @@ class Log(LogReads):
             log.exception("log batch failed", exc_info=exc)
             exc = UnavailableError("the log could not sequence the entry; retry")
         for item in items:
-            item.error = exc
-            item.done.set()
+            item.finish(None, exc)
 
     def _writer(self) -> Connection:
         """The sequencer's own connection, kept between batches (no pool checkout, ping or reset
@@ -223,7 +282,7 @@ class Log(LogReads):
             self._conn = self.engine.connect().execution_options(immediate=True)
         return self._conn
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[Ticket]) -> None:
         conn = self._writer()
         try:
             with conn.begin():
@@ -248,8 +307,7 @@ class Log(LogReads):
             raise
         if edge is None:  # the log is frozen
             for item in batch:
-                item.error = frozen_error(self._frozen)
-                item.done.set()
+                item.finish(None, frozen_error(self._frozen))
             return
         self._edge = edge
         with self._cache_lock:
@@ -265,7 +323,7 @@ class Log(LogReads):
             answer(head)
 
     def _sequence(
-        self, conn: Connection, edge: Edge, batch: list[_Pending], row: Any
+        self, conn: Connection, edge: Edge, batch: list[Ticket], row: Any
     ) -> tuple[TreeHead | None, list[tuple[int, bool, int]]]:
         existing = store.existing(conn, self.tree_id, list({item.identity for item in batch}))
         now_ms = int(time.time() * 1000)
@@ -327,11 +385,10 @@ class Log(LogReads):
 
 
 def _answer(
-    item: _Pending, index: int, duplicate: bool, integrated: int
+    item: Ticket, index: int, duplicate: bool, integrated: int
 ) -> Callable[[TreeHead], None]:
     def answer(head: TreeHead) -> None:
-        item.result = Appended(index, item.leaf_hash, integrated, duplicate, head)
-        item.done.set()
+        item.finish(Appended(index, item.leaf_hash, integrated, duplicate, head))
 
     return answer
 
@@ -382,6 +439,7 @@ __all__ = [
     "Log",
     "OnSequenced",
     "Sequenced",
+    "Ticket",
     "TreeHead",
     "identity_of",
     "open_log",

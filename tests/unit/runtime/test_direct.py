@@ -192,13 +192,18 @@ def test_request_ids(v1: Pair) -> None:
     assert direct_id not in ("a", "b") and headers["x-request-id"] not in ("a", "b")
 
 
-def test_an_unexpected_exception_is_a_safe_500(v1: Pair, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("step", ["submit", "answer"])
+def test_an_unexpected_exception_is_a_safe_500(
+    v1: Pair, caplog: pytest.LogCaptureFixture, step: str
+) -> None:
+    """Raised while handing the entry over (``Deferred.start``) or while answering it once it is
+    committed (``Deferred.then``, on the bridge's event loop)."""
     rekor = v1.flask.app.extensions["rekor"]  # type: ignore[attr-defined]
 
-    def broken(prepared: Any) -> Any:
+    def broken(*args: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    rekor.add = broken
+    setattr(rekor, step, broken)
     with caplog.at_level(logging.ERROR, logger="sigstack.http"):
         direct, flask = v1.both(V1, _v1_entry(3))
     assert direct == flask and direct[0] == 500

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
 
 from sigstack.protocol import merkle
-from sigstack.protocol.errors import ConfigError
+from sigstack.protocol.errors import ConfigError, FrozenError, UnavailableError
 from sigstack.services.runtime import db
 from sigstack.services.tlog import WIDTH, open_log
 from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
@@ -173,3 +174,73 @@ def test_tile_paths_take_ascii_digits_only(path: str) -> None:
 
     with pytest.raises(ValidationError):
         parse_index(path.split("/"))
+
+
+def test_submitted_tickets_notify_once_each_with_their_outcome(url) -> None:
+    """``Log.submit`` hands a leaf over and returns at once; the sequencer calls each ticket's
+    ``notify`` exactly once, after its outcome is set, for a new entry, a duplicate and a failed
+    one, and for one a frozen log refuses; a ``notify`` that raises changes nothing for the
+    others."""
+
+    def on_sequenced(conn, sequenced) -> None:
+        if any("poison" in entry.keys for entry in sequenced):
+            raise RuntimeError("the database refused this row")
+
+    engine = db.make_engine(url)
+    log = open_log(engine, "t", b"key", _sign_head, batch_wait=0.2, on_sequenced=on_sequenced)
+    log.append(b"old")
+    calls: dict[str, list[object]] = {}
+    lock = threading.Lock()
+
+    def notifier(name: str, raises: bool = False):
+        def notify() -> None:
+            ticket = tickets[name]
+            with lock:  # what the waiter would see when woken
+                calls.setdefault(name, []).append(ticket.result or ticket.error)
+            if raises:
+                raise RuntimeError("a waiter's loop is gone")
+
+        return notify
+
+    tickets: dict = {}
+    with lock:  # no notify can run before every ticket is known
+        for name, leaf, keys, raises in (("new", b"new", (), False), ("dup", b"old", (), False),
+                                         ("bad", b"bad", ("poison",), False),
+                                         ("raising", b"other", (), True)):  # fmt: skip
+            tickets[name] = log.submit(leaf, keys=keys, notify=notifier(name, raises))
+        assert not any(t.done.is_set() for t in tickets.values())  # submit did not wait
+    for ticket in tickets.values():
+        ticket.join()
+    assert sorted(calls) == ["bad", "dup", "new", "raising"]
+    assert all(len(c) == 1 and c[0] is not None for c in calls.values()), calls
+    assert tickets["dup"].outcome().duplicate and tickets["dup"].outcome().index == 0
+    assert not tickets["new"].outcome().duplicate
+    with pytest.raises(UnavailableError):
+        tickets["bad"].outcome()
+    assert log.append(b"after").index == 3  # the raising notify stopped nothing
+    log.freeze(_sign_head)  # the first batch after it finds the mark; later submits are refused
+    tickets["late"] = log.submit(b"late", notify=notifier("late"))
+    tickets["late"].join()
+    assert len(calls["late"]) == 1 and isinstance(calls["late"][0], FrozenError)
+    with pytest.raises(FrozenError):
+        log.submit(b"later", notify=notifier("later"))
+    assert "later" not in calls
+
+
+def test_a_ticket_not_sequenced_in_time_is_late(tmp_path) -> None:
+    """A sequencer held up by another writer's lock: ``join`` gives the 503 after the ticket's
+    timeout, and the entry is still logged once the lock is released (the writer told to retry
+    finds it as a duplicate)."""
+    with upgraded_database("sqlite", tmp_path / "log.db") as url:
+        log = open_log(db.make_engine(url), "t", b"key", _sign_head, batch_wait=0)
+        log.append(b"first")
+        holder = sqlite3.connect(str(tmp_path / "log.db"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            ticket = log.submit(b"held", timeout=0.3)
+            with pytest.raises(UnavailableError, match="in time; retry"):
+                ticket.join()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert log.append(b"held").duplicate
