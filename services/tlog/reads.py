@@ -24,6 +24,10 @@ from .tiles import HASH, Tile, TileReader, node_location
 T = TypeVar("T")
 
 
+class _NotCached(Exception):
+    """A tile ``LogReads._cached`` does not hold (or not wide enough)."""
+
+
 @dataclass(frozen=True)
 class TreeHead:
     size: int
@@ -170,10 +174,25 @@ class LogReads:
     def _reader(self) -> TileReader:
         return TileReader(self._tile)
 
+    def _cached(self, level: int, index: int, min_width: int = 1) -> Tile:
+        """A tile from the cache, at least ``min_width`` wide; ``_NotCached`` otherwise."""
+        with self._cache_lock:
+            cached = self._cache.get((level, index))
+            if cached is None or cached.width < min_width:
+                raise _NotCached
+            self._cache.move_to_end((level, index))
+            return cached
+
     def _with_tiles(self, build: Callable[[merkle.Subtree], T]) -> T:
-        """Run a proof builder twice: first with a recording oracle to learn which tiles it
-        needs (the ranges depend only on sizes and indexes), then for real after fetching every
-        tile missing from the cache in one query."""
+        """Run a proof builder on cached tiles; when one is missing (``_NotCached``), run it
+        twice: first with a recording oracle to learn which tiles it needs (the ranges depend
+        only on sizes and indexes), then for real after fetching every tile missing from the
+        cache in one query. Proofs for new entries are built from the tiles their batch just
+        wrote, which the sequencer put in the cache: one pass."""
+        try:
+            return build(TileReader(self._cached).subtree)
+        except _NotCached:
+            pass
         ranges: list[tuple[int, int]] = []
 
         def record(start: int, end: int) -> bytes:
