@@ -153,30 +153,37 @@ def load_verifier(encoded: object, what: str = "publicKey.content") -> Verifier:
             certs = x509.load_pem_x509_certificates(pem)
         except (ValueError, x509.InvalidVersion) as exc:
             raise ValidationError(f"{what} holds an unreadable certificate") from exc
-        if not 1 <= len(certs) <= MAX_CHAIN:
-            raise ValidationError(f"{what} must hold 1 to {MAX_CHAIN} certificates")
-        for cert in certs:  # parsed now, so that reading the SANs later cannot fail
-            try:
-                x509ext.extensions(cert)
-            except ValidationError as exc:
-                raise ValidationError(f"{what}: {exc.message}") from None
-        for child, parent in zip(certs, certs[1:], strict=False):
-            try:
-                keys.verify_issued_by(child, parent)
-            except VerificationError as exc:
-                raise ValidationError(f"{what}: certificate chain does not verify") from exc
-        try:
-            cert_key = certs[0].public_key()
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise ValidationError(f"{what}: unsupported certificate key") from exc
-        canonical = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-        return Verifier(_check_key(cert_key, what), canonical, tuple(certs))
+        return _certificates_verifier(certs, what)
     try:
         pem_key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValidationError(f"{what} is not a PEM public key or certificate") from exc
     key = _check_key(pem_key, what)
     return Verifier(key, keys.spki_pem(key), ())
+
+
+def _certificates_verifier(certs: list[x509.Certificate], what: str) -> Verifier:
+    """The Verifier of a certificate chain (leaf first), after its checks: 1 to MAX_CHAIN
+    certificates whose extensions parse, each issued by the next, a leaf key of a type the
+    registry signs with."""
+    if not 1 <= len(certs) <= MAX_CHAIN:
+        raise ValidationError(f"{what} must hold 1 to {MAX_CHAIN} certificates")
+    for cert in certs:  # parsed now, so that reading the SANs later cannot fail
+        try:
+            x509ext.extensions(cert)
+        except ValidationError as exc:
+            raise ValidationError(f"{what}: {exc.message}") from None
+    for child, parent in zip(certs, certs[1:], strict=False):
+        try:
+            keys.verify_issued_by(child, parent)
+        except VerificationError as exc:
+            raise ValidationError(f"{what}: certificate chain does not verify") from exc
+    try:
+        cert_key = certs[0].public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ValidationError(f"{what}: unsupported certificate key") from exc
+    canonical = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+    return Verifier(_check_key(cert_key, what), canonical, tuple(certs))
 
 
 def _check_key(key: PublicKeyTypes, what: str) -> keys.PublicKey:
@@ -193,13 +200,14 @@ def _check_key(key: PublicKeyTypes, what: str) -> keys.PublicKey:
 
 def load_der_verifier(der: bytes, *, certificate: bool, what: str) -> Verifier:
     """A Verifier for the DER forms Rekor v2 entries carry: one X.509 certificate
-    (``x509Certificate.rawBytes``), read as its PEM form is (``load_verifier``), or a
+    (``x509Certificate.rawBytes``), with the checks of its PEM form (``load_verifier``), or a
     SubjectPublicKeyInfo (``publicKey.rawBytes``) with the same key checks."""
     if certificate:
-        body = b64(der)
-        lines = "".join(f"{body[i : i + 64]}\n" for i in range(0, len(body), 64))
-        pem = f"-----BEGIN CERTIFICATE-----\n{lines}-----END CERTIFICATE-----\n"
-        return load_verifier(b64(pem.encode()), what)
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except (ValueError, x509.InvalidVersion) as exc:
+            raise ValidationError(f"{what} holds an unreadable certificate") from exc
+        return _certificates_verifier([cert], what)
     try:
         der_key = serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm) as exc:

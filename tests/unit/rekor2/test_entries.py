@@ -166,6 +166,18 @@ SIG = [*SPEC, "signature"]
 VERIFIER = [*SIG, "verifier"]
 
 
+def _certificate_der(change: Any) -> dict[str, Any]:
+    """A signed request whose certificate's DER is ``change(der)``."""
+    signed = v2_hashedrekord(b"refused")
+    assert signed.certificate is not None
+    der = change(signed.certificate.public_bytes(serialization.Encoding.DER))
+    request = copy.deepcopy(signed.request)
+    request["hashedRekordRequestV002"]["signature"]["verifier"]["x509Certificate"]["rawBytes"] = (
+        b64(der)
+    )
+    return request
+
+
 def _p384_with_p256_details() -> dict[str, Any]:
     key = ec.generate_private_key(ec.SECP384R1())
     digest = hashlib.sha256(b"a").digest()
@@ -288,6 +300,9 @@ REFUSALS: dict[str, tuple[Any, str]] = {
     "keyDetails of another RSA size": (_rsa_2048_as_3072(), "does not describe the key"),
     "certificate not DER": (
         _mutated([*VERIFIER, "x509Certificate", "rawBytes"], b64(b"junk")), "unreadable"),
+    "certificate with a byte after it": (_certificate_der(lambda der: der + b"\x00"), "unreadable"),
+    "certificate cut short": (_certificate_der(lambda der: der[:-1]), "unreadable"),
+    "two certificates": (_certificate_der(lambda der: der + der), "unreadable"),
     "public key not DER": (_public_key_bytes(b"junk"), "is not a DER public key"),
     "certificate as a public key": (
         _public_key_bytes(v2_hashedrekord(b"c").certificate.public_bytes(  # type: ignore[union-attr]
