@@ -43,6 +43,28 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def context_switches(root_pid: int) -> int:
+    """Context switches (voluntary and not) of every thread of ``root_pid`` and the processes
+    under it, so far; a thread that has exited is no longer counted."""
+    total = 0
+    todo = [root_pid]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+                for line in (task / "status").read_text().splitlines():
+                    if "ctxt_switches:" in line:
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+    return total
+
+
 def cpu_by_service(root_pid: int) -> dict[str, float]:
     """CPU seconds of every process under ``root_pid`` (itself included), summed per service:
     ``sigstack serve NAME`` processes count as NAME, the rest by their command name."""

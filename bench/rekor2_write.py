@@ -4,7 +4,8 @@
    with --sqlite), pre-generates distinct hashedrekord 0.0.2 requests as sigstore-python sends them
    (P-256 signature over a SHA-256 digest, DER certificate), and drives them with ``wrk`` at
    --connections concurrent clients for --seconds. Prints entries/s, p50/p99 latency, non-201
-   answers and socket errors, the CPU per entry of every server process, and the checkpoint
+   answers and socket errors, the CPU per entry of every server process, the server's context
+   switches per entry, the load generator's own CPU per request, and the checkpoint
    interval the run had: one checkpoint per committed batch, counted from the database afterwards
    (the entries of one batch share their integration time).
 2. Measures, in the same run, the per-entry crypto ceiling (DER certificate parse + ECDSA P-256
@@ -24,13 +25,14 @@ import argparse
 import base64
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, loadavg, log_write_arguments, wrk_post
+from common import ROOT, context_switches, loadavg, log_write_arguments, wrk_post
 from tsa import process_cpu  # CPU per server process, by pid
 
 from tests.support.dbs import fresh_postgres
@@ -148,10 +150,13 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     srv = Service("rekor2", "--data-dir", str(data), *extra, log=work / "server.log").start()
     try:
         assert srv.proc is not None
-        before = process_cpu(srv.proc.pid)
+        before, switches = process_cpu(srv.proc.pid), context_switches(srv.proc.pid)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
         r = wrk_post(srv.url, "/api/v2/log/entries", bodies, 201, args.connections,
                      args.seconds, work)  # fmt: skip
-        after = process_cpu(srv.proc.pid)
+        after, switches = process_cpu(srv.proc.pid), context_switches(srv.proc.pid) - switches
+        waited = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load_cpu = (waited.ru_utime + waited.ru_stime) - (children.ru_utime + children.ru_stime)
         check_sample(srv.url, data)
     finally:
         srv.stop()
@@ -179,6 +184,11 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     print(f"  CPU per entry, all server processes: {1000 * per:.3f} ms, i.e. at most "
           f"{cores / per if per else 0:.0f} entries/s on {cores} idle cores (the database "
           "server's own CPU not included)")  # fmt: skip
+    print(f"  context switches per entry, all server threads: {switches / max(r['ok'], 1):.1f}")
+    wrk_per = load_cpu / max(r["requests"], 1)
+    print(f"  CPU per request of the load generator (wrk and its Lua script): "
+          f"{1000 * wrk_per:.3f} ms; server and wrk together allow at most "
+          f"{cores / (per + wrk_per) if per else 0:.0f} entries/s on {cores} cores")  # fmt: skip
     if r["ok"] < r["requests"] - r["other"]:
         print("  NOTE: wrk wrapped around the bodies: raise --entries")
     crypto = crypto_ceiling(bodies, per_batch)
