@@ -162,6 +162,9 @@ def row_where(engine: Engine, table: Table, where: ColumnElement[bool]) -> dict[
     return dict(row) if row else None
 
 
+_SQLITE_VARIABLES = 999  # parameters per statement: SQLite's limit before 3.32, safe on any build
+
+
 def bulk_insert(
     conn: Connection,
     table: Table,
@@ -175,7 +178,11 @@ def bulk_insert(
     PostgreSQL: ``COPY`` for plain inserts (adapting large ``bytea`` values as array parameters
     costs several times more than COPY's framing), one ``INSERT ... SELECT * FROM unnest(...)``
     statement for upserts; never a multi-row VALUES statement (costly to compile in SQLAlchemy) or
-    executemany (a round trip per row). SQLite runs in-process: executemany.
+    executemany (a round trip per row). SQLite: one multi-row ``VALUES`` statement per
+    ``_SQLITE_VARIABLES`` parameters, written as driver SQL (nothing for SQLAlchemy to compile).
+    Not executemany: Python's sqlite3 releases and retakes the GIL around every row's step, and
+    in a busy server each retake waits for the other threads (the event loop) to let go of it, so
+    a batch of rows took milliseconds of waiting (docs/adr/0010-inline-log-writes.md).
     """
     if not rows:
         return
@@ -186,11 +193,15 @@ def bulk_insert(
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in conflict)
         upsert = f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
     if conn.dialect.name != "postgresql":
-        marks = ", ".join("?" * len(columns))
-        conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) VALUES ({marks}){upsert}",  # noqa: S608 (our schema)
-            [tuple(r[c] for c in columns) for r in rows],
-        )
+        row_marks = f"({', '.join('?' * len(columns))})"
+        per_statement = max(1, _SQLITE_VARIABLES // len(columns))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            marks = ", ".join([row_marks] * len(chunk))
+            conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({names}) VALUES {marks}{upsert}",  # noqa: S608 (our schema)
+                tuple(r[c] for r in chunk for c in columns),
+            )
         return
     if not conflict:
         raw = conn.connection.driver_connection
