@@ -133,7 +133,7 @@ def main() -> None:
         try:
             pids = [s.proc.pid for s in (fulcio, ct)]  # type: ignore[union-attr]
             cpu0 = [cpu_seconds(p) for p in pids]
-            r = wrk_post(fulcio.url, "/api/v2/signingCert", bodies, 200, args.connections,
+            r = wrk_post(fulcio.url, "/api/v2/signingCert", bodies, args.connections,
                          args.seconds, work)  # fmt: skip
             cpu = [cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
         finally:

@@ -152,7 +152,7 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
         assert srv.proc is not None
         before, switches = process_cpu(srv.proc.pid), context_switches(srv.proc.pid)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
-        r = wrk_post(srv.url, "/api/v2/log/entries", bodies, 201, args.connections,
+        r = wrk_post(srv.url, "/api/v2/log/entries", bodies, args.connections,
                      args.seconds, work)  # fmt: skip
         after, switches = process_cpu(srv.proc.pid), context_switches(srv.proc.pid) - switches
         waited = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -70,7 +70,7 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     try:
         assert srv.proc is not None
         cpu = cpu_seconds(srv.proc.pid)
-        r = wrk_post(srv.url, "/api/v1/log/entries", entries, 201, args.connections,
+        r = wrk_post(srv.url, "/api/v1/log/entries", entries, args.connections,
                      args.seconds, work)  # fmt: skip
         cpu = cpu_seconds(srv.proc.pid) - cpu
     finally:

@@ -151,7 +151,7 @@ def main() -> None:
         try:
             assert srv.proc is not None
             before = process_cpu(srv.proc.pid)
-            r = wrk_post(srv.url, "/api/v1/timestamp", bodies, 200, args.connections,
+            r = wrk_post(srv.url, "/api/v1/timestamp", bodies, args.connections,
                          args.seconds, work, "application/timestamp-query")  # fmt: skip
             after = process_cpu(srv.proc.pid)
             check_sample(srv.url, work / "data" / "chain")
