@@ -18,10 +18,11 @@ A view that must wait for other work (a log write waits for its batch to be comm
 ``Deferred`` instead of an answer: ``start(notify)`` hands the work over and returns a ``Ticket``,
 ``then(ticket)`` makes the answer once it is done. A route registered ``inline=True`` (its view
 and both steps only compute, never block) is run by the bridge on its event loop
-(``answer_async``): the loop awaits the ticket's notification, so no thread is parked per
-request and the GIL is not handed between dozens of them (docs/adr/0010-inline-log-writes.md). Elsewhere (the bridge's threads for routes that are
-not inline, Flask) the thread blocks in ``Ticket.join``. Either way a ticket not done within its
-timeout is answered with its ``late()`` error (503).
+(``answer_async``): the loop awaits the ticket's notification, so no thread is parked per request
+and the GIL is not handed between dozens of them (docs/adr/0010-inline-log-writes.md). Elsewhere
+(the bridge's threads for routes that are not inline, Flask) the thread blocks in
+``Ticket.join``. Either way a ticket not done within its timeout is answered with its ``late()``
+error (503).
 
 ``answer`` does exactly what ``runtime.app``'s hooks and ``runtime.errors``' handlers do around a
 Flask view, and gives the same bytes: the request id (the client's ``X-Request-Id`` when it is
