@@ -60,10 +60,9 @@ class Ticket(Protocol):
     """Work handed to another thread (``tlog.engine.Ticket``: an entry given to the sequencer)."""
 
     timeout: float  # seconds a waiter gives it
+    late: Callable[[], Exception]  # the error for a wait longer than ``timeout``
 
     def join(self) -> None: ...  # block until it is done; raise ``late()`` after ``timeout``
-
-    def late(self) -> Exception: ...  # the error for a wait longer than ``timeout``
 
 
 @dataclass(frozen=True)

@@ -80,13 +80,14 @@ OnSequenced = Callable[[Connection, list[Sequenced]], None]
 
 
 class Ticket:
-    """One leaf handed to the sequencer (``Log.submit``): ``wait`` blocks until its batch is
-    committed (or failed) and gives the outcome (``join`` only blocks); ``notify``, when given to ``submit``, is called
-    once from the sequencer's side as soon as the outcome is known (``outcome`` then gives it
-    without blocking), which lets an event loop await the append without a thread blocked on it."""
+    """One leaf handed to the sequencer (``Log.submit``). ``join`` blocks until its batch is
+    committed (or failed), ``outcome`` then gives the ``Appended`` or raises the error, ``wait``
+    does both. ``notify``, when given to ``submit``, is called once from the sequencer's side as
+    soon as the outcome is known, which lets an event loop await the append without a thread
+    blocked on it. ``late`` (the log's) is the error for a wait longer than ``timeout``."""
 
     __slots__ = ("leaf", "leaf_hash", "identity", "extra", "keys", "done", "result", "error",
-                 "notify", "timeout", "_late")  # fmt: skip
+                 "notify", "timeout", "late")  # fmt: skip
 
     def __init__(
         self,
@@ -94,9 +95,9 @@ class Ticket:
         identity: bytes | None,
         extra: bytes,
         keys: tuple[str, ...],
-        notify: Callable[[], None] | None = None,
-        timeout: float = 30.0,
-        late: Callable[[], Exception] | None = None,
+        notify: Callable[[], None] | None,
+        timeout: float,
+        late: Callable[[], Exception],
     ) -> None:
         self.leaf = leaf
         self.leaf_hash = merkle.leaf_hash(leaf)
@@ -108,7 +109,7 @@ class Ticket:
         self.error: Exception | None = None
         self.notify = notify
         self.timeout = timeout  # seconds a waiter gives the sequencer
-        self._late = late
+        self.late = late  # () -> the error a waiter raises when the entry was not sequenced in time
 
     def finish(self, result: Appended | None, error: Exception | None = None) -> None:
         self.result, self.error = result, error
@@ -136,12 +137,6 @@ class Ticket:
             raise self.error
         assert self.result is not None
         return self.result
-
-    def late(self) -> Exception:
-        """The error a waiter raises when the entry was not sequenced in time."""
-        if self._late is not None:
-            return self._late()
-        return UnavailableError("the log did not sequence the entry in time; retry")
 
 
 class Log(LogReads):
