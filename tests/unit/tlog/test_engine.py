@@ -187,7 +187,9 @@ def test_submitted_tickets_notify_once_each_with_their_outcome(url) -> None:
             raise RuntimeError("the database refused this row")
 
     engine = db.make_engine(url)
-    log = open_log(engine, "t", b"key", _sign_head, batch_wait=0.2, on_sequenced=on_sequenced)
+    # a batch gathers for a second: long enough that this busy machine submits all four (and
+    # checks that none is done) before the sequencer takes them
+    log = open_log(engine, "t", b"key", _sign_head, batch_wait=1.0, on_sequenced=on_sequenced)
     log.append(b"old")
     calls: dict[str, list[object]] = {}
     lock = threading.Lock()
