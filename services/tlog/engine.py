@@ -164,6 +164,7 @@ class Log(LogReads):
         self._cache: OrderedDict[tuple[int, int], Tile] = OrderedDict()
         self._cache_max = cache_tiles
         self._cache_lock = threading.Lock()
+        self._subtrees: dict[tuple[int, int], bytes] = {}
         self._edge: Edge | None = None
         self._conn: Connection | None = None
         self._pid = -1

@@ -23,6 +23,8 @@ from .tiles import HASH, Tile, TileReader, node_location
 
 T = TypeVar("T")
 
+SUBTREES_MAX = 1 << 14  # subtree hashes a log keeps (about 3 MiB); the memo starts over when full
+
 
 class _NotCached(Exception):
     """A tile ``LogReads._cached`` does not hold (or not wide enough)."""
@@ -61,6 +63,9 @@ class LogReads:
     _cache: OrderedDict[tuple[int, int], Tile]
     _cache_max: int
     _cache_lock: threading.Lock
+    # (start, end) -> hash of leaves [start, end): fixed once the range is committed, and proofs
+    # only ask about committed ranges; entries of one batch share most of their proofs' nodes
+    _subtrees: dict[tuple[int, int], bytes]
 
     def head(self) -> TreeHead:
         t = store.trees
@@ -190,7 +195,7 @@ class LogReads:
         cache in one query. Proofs for new entries are built from the tiles their batch just
         wrote, which the sequencer put in the cache: one pass."""
         try:
-            return build(TileReader(self._cached).subtree)
+            return build(self._memoized(TileReader(self._cached)))
         except _NotCached:
             pass
         ranges: list[tuple[int, int]] = []
@@ -219,7 +224,22 @@ class LogReads:
             with self._cache_lock:
                 for r in rows:
                     self._cache_put((r.level, r.idx), bytes(r.hashes))
-        return build(self._reader().subtree)
+        return build(self._memoized(self._reader()))
+
+    def _memoized(self, reader: TileReader) -> merkle.Subtree:
+        """``reader.subtree``, answered from (and kept in) the log's memo of subtree hashes."""
+        memo = self._subtrees
+
+        def subtree(start: int, end: int) -> bytes:
+            found = memo.get((start, end))
+            if found is None:
+                found = reader.subtree(start, end)
+                if len(memo) >= SUBTREES_MAX:
+                    memo.clear()
+                memo[(start, end)] = found
+            return found
+
+        return subtree
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         return self._with_tiles(lambda oracle: merkle.inclusion_proof(index, size, oracle))
@@ -242,6 +262,7 @@ class TreeReader(LogReads):
         self._cache = OrderedDict()
         self._cache_max = cache_tiles
         self._cache_lock = threading.Lock()
+        self._subtrees = {}
 
 
 def open_reader(engine: Engine, name: str) -> TreeReader | None:

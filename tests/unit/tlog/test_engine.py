@@ -10,7 +10,7 @@ import pytest
 from sigstack.protocol import merkle
 from sigstack.protocol.errors import ConfigError, FrozenError, UnavailableError
 from sigstack.services.runtime import db
-from sigstack.services.tlog import WIDTH, open_log
+from sigstack.services.tlog import WIDTH, open_log, reads
 from sigstack.services.tlog.tiles import Tile, TileReader, tile_path
 from tests.support.dbs import upgraded_database
 
@@ -51,6 +51,40 @@ def test_sequential_appends_match_reference_tree(url) -> None:
     assert log.tile(0, 2)[: 88 * 32] == b"".join(hashes[512:600])
     assert log.tile(1, 0, 2)[:64] == merkle.root_of(hashes[:256]) + merkle.root_of(hashes[256:512])
     assert log.root_at(300) == merkle.root_of(hashes[:300])
+
+
+def test_memoized_subtrees_give_the_reference_proofs(url, monkeypatch) -> None:
+    """Proofs come from a memo of subtree hashes (``reads._memoized``): every entry's proof right
+    after its batch, and later ones, equal the reference tree's, also while a small memo keeps
+    starting over, and a reader with an empty memo gives the same bytes."""
+    monkeypatch.setattr(reads, "SUBTREES_MAX", 16)
+    engine = db.make_engine(url)
+    log = open_log(engine, "t", b"key", _sign_head, batch_wait=0)
+    hashes: list[bytes] = []
+
+    def reference(start: int, end: int) -> bytes:
+        return merkle.root_of(hashes[start:end])
+
+    sizes = []
+    for batch in range(40):
+        leaves = [f"leaf {batch}.{i}".encode() for i in range(batch % 7 + 1)]
+        tickets = [log.submit(leaf) for leaf in leaves]
+        appended = [t.wait() for t in tickets]
+        hashes += [merkle.leaf_hash(x) for x in leaves]
+        size = max(a.head.size for a in appended)
+        sizes.append(size)
+        for a in appended:
+            assert log.inclusion_proof(a.index, size) == merkle.inclusion_proof(a.index, size,
+                                                                               reference)  # fmt: skip
+    assert 0 < len(log._subtrees) <= 16
+    reader = reads.TreeReader(engine, log.tree_id)
+    for size in sizes[::5] + sizes[-1:]:
+        for i in (0, size // 2, size - 1):
+            want = merkle.inclusion_proof(i, size, reference)
+            assert log.inclusion_proof(i, size) == want == reader.inclusion_proof(i, size)
+        want = merkle.consistency_proof(size, sizes[-1], reference) if size < sizes[-1] else []
+        assert log.consistency_proof(size, sizes[-1]) == want
+        assert reader.consistency_proof(size, sizes[-1]) == want
 
 
 def test_concurrent_appends_batch_and_dedupe(url) -> None:
