@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 
 from sigstack.protocol import merkle
+from sigstack.protocol.errors import ConfigError
 from sigstack.services.runtime import db
 from sigstack.services.runtime.db import metadata
 
@@ -84,15 +85,29 @@ tiles = Table(
 _HEAD = "SELECT size, root_hash, timestamp_ms, note, frozen_ms, successor FROM tlog_trees "
 
 
+class Head(NamedTuple):
+    """A tree's row as ``lock_head`` reads it (the columns of ``_HEAD``)."""
+
+    size: int
+    root_hash: bytes
+    timestamp_ms: int
+    note: str
+    frozen_ms: int | None
+    successor: str | None
+
+
 def lock_head(conn: Connection, tree_id: int) -> Any:
     """Lock the tree's row for the transaction (``SELECT ... FOR UPDATE`` on PostgreSQL; on
     SQLite the transaction is ``BEGIN IMMEDIATE`` already) and return its head and frozen state:
     how writers and freezing agree on one sequence."""
     if conn.dialect.name == "postgresql":
-        sql = _HEAD + "WHERE tree_id = %(t)s FOR UPDATE"
-    else:
-        sql = _HEAD + "WHERE tree_id = :t"
-    return conn.exec_driver_sql(sql, {"t": tree_id}).one()
+        return conn.exec_driver_sql(
+            _HEAD + "WHERE tree_id = %(t)s FOR UPDATE", {"t": tree_id}
+        ).one()
+    rows = db.sqlite_rows(conn, _HEAD + "WHERE tree_id = ?", (tree_id,))
+    if len(rows) != 1:
+        raise ConfigError(f"log {tree_id} has no row in tlog_trees")
+    return Head(*rows[0])
 
 
 def find_tree(conn: Connection, name: str) -> Any:
@@ -141,7 +156,7 @@ def existing(
                            {"t": tree_id, "ids": identities}, prepare=False)  # fmt: skip
             return {bytes(r[0]): (r[1], r[2]) for r in cursor.fetchall()}
     marks = ",".join("?" * len(identities))
-    result = conn.exec_driver_sql(sql + f"? AND identity IN ({marks})", (tree_id, *identities))
+    result = db.sqlite_rows(conn, sql + f"? AND identity IN ({marks})", (tree_id, *identities))
     return {bytes(r[0]): (r[1], r[2]) for r in result}
 
 
@@ -179,8 +194,9 @@ def update_head(
     """Store the batch's new signed head in the tree's (locked) row."""
     sql = "UPDATE tlog_trees SET size = {}, root_hash = {}, timestamp_ms = {}, note = {} "
     if conn.dialect.name == "postgresql":
-        marks: tuple[str, ...] = ("%(s)s", "%(r)s", "%(ts)s", "%(n)s", "%(t)s")
-        params: Any = {"s": size, "r": root, "ts": timestamp_ms, "n": note, "t": tree_id}
+        marks = ("%(s)s", "%(r)s", "%(ts)s", "%(n)s", "%(t)s")
+        params = {"s": size, "r": root, "ts": timestamp_ms, "n": note, "t": tree_id}
+        conn.exec_driver_sql((sql + "WHERE tree_id = {}").format(*marks), params)
     else:
-        marks, params = ("?",) * 5, (size, root, timestamp_ms, note, tree_id)
-    conn.exec_driver_sql((sql + "WHERE tree_id = {}").format(*marks), params)
+        db.sqlite_rows(conn, sql.format(*"????") + "WHERE tree_id = ?",
+                       (size, root, timestamp_ms, note, tree_id))  # fmt: skip
