@@ -103,6 +103,36 @@ def prepare_ceiling(bodies: list[bytes], seconds: float = 3.0) -> float:
     return done / (time.process_time() - start)
 
 
+def http_ceiling(bodies: list[bytes], args: argparse.Namespace, work: Path, workers: int) -> float:
+    """Entries/s of ``ceiling_app`` (HTTP, JSON, certificate, ECDSA verify; no database) on granian
+    with ``workers`` workers, driven by the same ``wrk`` load for as long: the host's ceiling for
+    this request in this run."""
+    import subprocess
+    import sys
+
+    from tests.support.servers import free_port, wait_http
+
+    port = free_port()
+    granian = Path(sys.executable).parent / "granian"
+    proc = subprocess.Popen(
+        [str(granian), "--interface", "asgi", "--workers", str(workers), "--loop", "uvloop",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "error",
+         "ceiling_app:app"],
+        cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=(work / "ceiling.log").open("wb"),
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/", proc=proc)
+        r = wrk_post(url, "/api/v2/log/entries", bodies, args.connections, args.seconds, work)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    if r["other"] or r["socket_errors"]:
+        print(f"  NOTE: the ceiling app answered {r['other']} errors, {r['socket_errors']} "
+              "socket errors")  # fmt: skip
+    return r["ok"] / r["seconds"]
+
+
 def batches(url: str) -> int:
     """Checkpoints the run published: distinct integration times of the log's entries."""
     from sqlalchemy import func, select
@@ -160,6 +190,7 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
         check_sample(srv.url, data)
     finally:
         srv.stop()
+    ceiling = http_ceiling(bodies, args, work, args.workers or (2 if url else 1))
     from sigstack.services.runtime import db
 
     published = batches(url or db.sqlite_url(data / "rekor2.db"))
@@ -172,6 +203,9 @@ def write_bench(args: argparse.Namespace, work: Path, url: str | None) -> None:
     print(f"  requests {r['requests']}: {r['ok']} created (201), {r['other']} other, "
           f"{r['socket_errors']} socket errors")  # fmt: skip
     print(f"  entries/s (201 only): {rate:.0f} (target {TARGET}: {rate / TARGET:.2f} of it)")
+    print(f"  HTTP ceiling, same run (bench/ceiling_app.py on granian, same workers and wrk load: "
+          f"JSON + certificate + ECDSA verify, no database): {ceiling:.0f}/s; achieved/ceiling = "
+          f"{rate / ceiling:.2f}; the target is {TARGET / ceiling:.2f} of it")  # fmt: skip
     print(f"  latency p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, mean {r['mean']:.1f} ms")
     print(f"  checkpoint interval: one per committed batch; {published} checkpoints, "
           f"{published / r['seconds']:.0f}/s, {per_batch:.1f} entries each on average")  # fmt: skip
