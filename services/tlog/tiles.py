@@ -80,7 +80,7 @@ class Edge:
             if index == 0:
                 break
             level += 1
-        self._tiles: dict[int, tuple[int, Tile]] = {}
+        self._range = self._subtree_hashes()  # complete subtrees of [0, size), left to right
         self.begin()
 
     @staticmethod
@@ -100,6 +100,12 @@ class Edge:
         return level_count(self.size, level) // WIDTH
 
     def append(self, leaf_hash: bytes) -> None:
+        # the compact range: the new leaf merges with every complete subtree it completes
+        merged, size = leaf_hash, self.size
+        while size & 1:
+            merged = merkle.node_hash(self._range.pop(), merged)
+            size >>= 1
+        self._range.append(merged)
         level, h = 0, leaf_hash
         while True:
             if level == len(self.partial):
@@ -135,25 +141,21 @@ class Edge:
         return None
 
     def root(self) -> bytes:
+        """The tree's root: its complete subtrees' hashes (``_range``, kept up to date by
+        ``append``) folded, about log2(size) hashes instead of every edge tile's levels."""
         if self.size == 0:
             return merkle.EMPTY_ROOT
+        return merkle.fold_subtrees(self._range)
+
+    def _subtree_hashes(self) -> list[bytes]:
+        """The hashes of ``merkle.complete_subtrees(0, size)``, read from the edge tiles: the
+        compact range a loaded edge starts from."""
         hashes = []
         for level, index in merkle.complete_subtrees(0, self.size):
             tl, ti, off, count = node_location(level, index)
             assert ti == self._index(tl), "root node outside the edge tiles"
-            hashes.append(self._edge_tile(tl, ti).node(off, count))
-        return merkle.fold_subtrees(hashes)
-
-    def _edge_tile(self, level: int, index: int) -> Tile:
-        """The partial tile of ``level`` with its subtree levels, extended from the last batch's."""
-        data = bytes(self.partial[level])
-        previous = self._tiles.get(level)
-        if previous is not None and previous[0] == index and previous[1].data == data:
-            return previous[1]
-        base = previous[1] if previous is not None and previous[0] == index else None
-        tile = Tile(data, base=base)
-        self._tiles[level] = (index, tile)
-        return tile
+            hashes.append(Tile(bytes(self.partial[tl])).node(off, count))
+        return hashes
 
 
 TileSource = Callable[[int, int, int], Tile]
