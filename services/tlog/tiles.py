@@ -151,10 +151,13 @@ class Edge:
         """The hashes of ``merkle.complete_subtrees(0, size)``, read from the edge tiles: the
         compact range a loaded edge starts from."""
         hashes = []
+        edge_tiles: dict[int, Tile] = {}  # several subtrees may lie in one tile
         for level, index in merkle.complete_subtrees(0, self.size):
             tl, ti, off, count = node_location(level, index)
             assert ti == self._index(tl), "root node outside the edge tiles"
-            hashes.append(Tile(bytes(self.partial[tl])).node(off, count))
+            if tl not in edge_tiles:
+                edge_tiles[tl] = Tile(bytes(self.partial[tl]))
+            hashes.append(edge_tiles[tl].node(off, count))
         return hashes
 
 
