@@ -158,9 +158,9 @@ def wrk_post(
     """POST each pre-generated body (any bytes: written after a line of their lengths, cut out by
     the Lua script) with wrk, cycling through them.
 
-    Returns requests, ok (answers below 400: the caller checks a sample of fresh answers for
-    ``ok_status`` itself), other (answers of 400 and above), socket_errors (connections wrk could
-    not open, read, write or that timed out), seconds, p50/p99/mean in ms.
+    Returns requests, ok (answers below 400: a caller that needs one exact status checks a sample
+    of fresh answers itself), other (answers of 400 and above), socket_errors (connections wrk
+    could not open, read, write or that timed out), seconds, p50/p99/mean in ms.
     """
     import subprocess
 

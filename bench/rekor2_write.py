@@ -114,19 +114,20 @@ def http_ceiling(bodies: list[bytes], args: argparse.Namespace, work: Path, work
 
     port = free_port()
     granian = Path(sys.executable).parent / "granian"
-    proc = subprocess.Popen(
-        [str(granian), "--interface", "asgi", "--workers", str(workers), "--loop", "uvloop",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "error",
-         "ceiling_app:app"],
-        cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=(work / "ceiling.log").open("wb"),
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/", proc=proc)
-        r = wrk_post(url, "/api/v2/log/entries", bodies, args.connections, args.seconds, work)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with (work / "ceiling.log").open("wb") as errors:
+        proc = subprocess.Popen(
+            [str(granian), "--interface", "asgi", "--workers", str(workers), "--loop", "uvloop",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level",
+             "error", "ceiling_app:app"],
+            cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=errors,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_http(url + "/", proc=proc)
+            r = wrk_post(url, "/api/v2/log/entries", bodies, args.connections, args.seconds, work)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
     if r["other"] or r["socket_errors"]:
         print(f"  NOTE: the ceiling app answered {r['other']} errors, {r['socket_errors']} "
               "socket errors")  # fmt: skip
