@@ -346,6 +346,11 @@ def test_nesting_limit_is_a_parameter() -> None:
     with pytest.raises(ValidationError, match="nested more than 2 levels deep"):
         protojson.parse_json("[[[]]]", "doc", max_depth=2)
     assert protojson.parse_json("[" * 100 + "]" * 100, "doc") is not None
+    # brackets inside strings count for nothing: more of them than the limit still parses
+    assert protojson.parse_json('["[[[{{"]', "doc", max_depth=1) == ["[[[{{"]
+    # an escaped surrogate in otherwise plain ASCII is found however shallow the document
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        protojson.parse_json('["a", "\\udfff"]', "doc")
 
 
 # --- real documents ------------------------------------------------------------------------------
