@@ -12,6 +12,7 @@ import base64
 import hashlib
 import ipaddress
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -60,8 +61,15 @@ def b64(data: bytes) -> str:
 @dataclass(frozen=True)
 class Verifier:
     key: keys.PublicKey
-    canonical_pem: bytes
     certificates: tuple[x509.Certificate, ...]
+
+    @cached_property
+    def canonical_pem(self) -> bytes:
+        """The PEM the v1 log records: the certificates (leaf first), else the public key.
+        Made when first asked for: a Rekor v2 entry keeps its DER as sent and never needs it."""
+        if self.certificates:
+            return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.certificates)
+        return keys.spki_pem(self.key)
 
     @property
     def key_hash(self) -> str:
@@ -159,7 +167,7 @@ def load_verifier(encoded: object, what: str = "publicKey.content") -> Verifier:
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValidationError(f"{what} is not a PEM public key or certificate") from exc
     key = _check_key(pem_key, what)
-    return Verifier(key, keys.spki_pem(key), ())
+    return Verifier(key, ())
 
 
 def _certificates_verifier(certs: list[x509.Certificate], what: str) -> Verifier:
@@ -182,8 +190,7 @@ def _certificates_verifier(certs: list[x509.Certificate], what: str) -> Verifier
         cert_key = certs[0].public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValidationError(f"{what}: unsupported certificate key") from exc
-    canonical = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-    return Verifier(_check_key(cert_key, what), canonical, tuple(certs))
+    return Verifier(_check_key(cert_key, what), tuple(certs))
 
 
 def _check_key(key: PublicKeyTypes, what: str) -> keys.PublicKey:
@@ -213,4 +220,4 @@ def load_der_verifier(der: bytes, *, certificate: bool, what: str) -> Verifier:
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValidationError(f"{what} is not a DER public key") from exc
     key = _check_key(der_key, what)
-    return Verifier(key, keys.spki_pem(key), ())
+    return Verifier(key, ())

@@ -348,3 +348,22 @@ def test_dsse_is_a_hashedrekord_over_the_pae() -> None:
 
 def test_oversized_entry_limit_is_the_bundle_length_prefix() -> None:
     assert MAX_LEAF == 65535
+
+
+@pytest.mark.parametrize("details", sorted(ALGORITHMS))
+@pytest.mark.parametrize("field", ["x509Certificate", "publicKey"])
+def test_the_written_out_body_is_the_rfc8785_encoding(details: str, field: str) -> None:
+    """``entry_body`` writes the logged entry without the canonicalizer: the same bytes as
+    RFC 8785 over the entry's JSON, for every algorithm and verifier form."""
+    from sigstack.protocol.canonical import canonicalize
+    from sigstack.services.rekor2.entries import entry_body, logged_entry
+
+    algorithm = ALGORITHMS[details]
+    for n in range(1, 40, 7):
+        parts = (hashlib.sha512(b"d%d" % n).digest()[: algorithm.digest_size],
+                 hashlib.sha256(b"s%d" % n).digest() * n, b"\x30\x82" + bytes(range(n)) * 3)  # fmt: skip
+        want = canonicalize(logged_entry(algorithm, parts[0], parts[1], field, parts[2]))
+        assert entry_body(algorithm, parts[0], parts[1], field, parts[2]) == want
+        assert json.loads(want)["spec"]["hashedRekordV002"]["signature"]["verifier"][field]
+    with pytest.raises(ValueError):
+        entry_body(algorithm, b"d" * algorithm.digest_size, b"s", "x509_certificate", b"c")
