@@ -23,7 +23,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from sigstack.protocol.errors import NotFoundError, ValidationError
 from sigstack.services.rekor.trustedca import TrustedCA
-from sigstack.services.runtime.direct import BodyView, Deferred, Header
+from sigstack.services.runtime.direct import BodyView, Deferred, Header, RawJSON
 
 from .entries import prepare_entry
 from .log import Rekor2Log
@@ -110,7 +110,7 @@ def entry_writer(
         if trusted is not None:
             trusted.check(prepared.signers)
         return Deferred(partial(log.submit, prepared),
-                        lambda ticket: (201, log.answer(prepared, ticket), {}))  # fmt: skip
+                        lambda ticket: (201, RawJSON(log.answer_json(prepared, ticket)), {}))  # fmt: skip
 
     return create_entry
 

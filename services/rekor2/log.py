@@ -23,7 +23,8 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,7 @@ from sigstack.protocol.errors import ConfigError, ConflictError
 from sigstack.services.keys import Signer
 from sigstack.services.rekor.store import add_keys, indexes_matching
 from sigstack.services.tlog import (
+    Appended,
     Frozen,
     Log,
     Sequenced,
@@ -90,7 +92,20 @@ def resolve_origin(engine: Engine, wanted: str | None, default: str, *, create: 
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    return binascii.b2a_base64(data, newline=False).decode()
+
+
+def _new(ticket: Ticket) -> Appended:
+    """The outcome of a finished append of a new entry; its error, or ``ConflictError`` for an
+    entry logged already."""
+    appended = ticket.outcome()
+    if appended.duplicate:
+        raise ConflictError(
+            "an equivalent entry already exists in the transparency log with index "
+            f"{appended.index}",
+            log_index=appended.index,
+        )
+    return appended
 
 
 # the checkpoint keys rekor-tiles signs with (names of the algorithm registry, protocol.keys)
@@ -117,6 +132,10 @@ class Rekor2Log:
             **options,
         )
         self.tree_id = self.log.tree_id
+        self._key_id_b64 = _b64(self.key_id)
+        # (head, root hash, size, checkpoint as JSON) of the last head answered: a pure
+        # function of the head, replaced whole (render_json)
+        self._head_parts: tuple[Any, str, str, str] = (None, "", "", "")
 
     @property
     def key_details(self) -> str:
@@ -171,14 +190,13 @@ class Rekor2Log:
     def answer(self, prepared: Prepared, ticket: Ticket) -> dict[str, Any]:
         """The TransparencyLogEntry of ``prepared`` once its ``ticket`` is done; the append's
         error, or ``ConflictError`` for an entry logged already."""
-        appended = ticket.outcome()
-        if appended.duplicate:
-            raise ConflictError(
-                "an equivalent entry already exists in the transparency log with index "
-                f"{appended.index}",
-                log_index=appended.index,
-            )
+        appended = _new(ticket)
         return self.render(appended.index, prepared.body, appended.head)
+
+    def answer_json(self, prepared: Prepared, ticket: Ticket) -> bytes:
+        """``answer`` as the JSON bytes the API sends (``render_json``)."""
+        appended = _new(ticket)
+        return self.render_json(appended.index, prepared.body, appended.head)
 
     def _index(self, conn: Connection, sequenced: list[Sequenced]) -> None:
         add_keys(conn, self.tree_id, sequenced)
@@ -191,7 +209,7 @@ class Rekor2Log:
         proof = self.log.inclusion_proof(index, head.size)
         return {
             "logIndex": str(index),
-            "logId": {"keyId": _b64(self.key_id)},
+            "logId": {"keyId": self._key_id_b64},
             "kindVersion": {"kind": KIND, "version": VERSION},
             "integratedTime": "0",
             "inclusionPromise": None,
@@ -204,6 +222,25 @@ class Rekor2Log:
             },
             "canonicalizedBody": _b64(body),
         }
+
+    def render_json(self, index: int, body: bytes, head: TreeHead) -> bytes:
+        """``render`` encoded as compact ASCII JSON, keys in ``render``'s order (the bytes
+        ``runtime.direct`` and Flask write for it), without building the dict: the write path's
+        answer, whose per-checkpoint parts are made once for the entries of a batch."""
+        parts = self._head_parts
+        if parts[0] is not head:
+            note = json.dumps(head.note)  # the checkpoint is the one value with escapes
+            parts = self._head_parts = (head, _b64(head.root_hash), str(head.size), note)
+        proof = self.log.inclusion_proof(index, head.size)
+        hashes = '","'.join([_b64(h) for h in proof])
+        return "".join((
+            '{"logIndex":"', str(index), '","logId":{"keyId":"', self._key_id_b64,
+            '"},"kindVersion":{"kind":"', KIND, '","version":"', VERSION,
+            '"},"integratedTime":"0","inclusionPromise":null,"inclusionProof":{"logIndex":"',
+            str(index), '","rootHash":"', parts[1], '","treeSize":"', parts[2], '","hashes":[',
+            f'"{hashes}"' if proof else "", '],"checkpoint":{"envelope":', parts[3],
+            '}},"canonicalizedBody":"', _b64(body), '"}',
+        )).encode()  # fmt: skip
 
     def entries(self, indexes: list[int], head: TreeHead) -> list[dict[str, Any]]:
         """The entries at ``indexes`` (each below ``head.size``), in that order."""

@@ -192,3 +192,31 @@ def test_algorithms_the_operator_left_out_are_refused(make_app) -> None:
     assert _written(app.extensions["rekor2"]) == (0, 0, 0)
     with pytest.raises(ConfigError, match="signing_algorithms"):
         make_app(signing_algorithms="PKIX_ED25519")
+
+
+def test_the_written_out_answer_is_the_encoded_entry(make_app, log_key: str) -> None:
+    """The write path's answer (``render_json``) is, byte for byte, what the JSON encoders of
+    ``runtime.direct`` and Flask write for ``render``'s dict: for the first entry (an empty
+    proof), later ones, an older head after a newer one, and through the HTTP route."""
+    from sigstack.services.runtime.direct import _dumps
+
+    app = make_app(log_key)
+    log = app.extensions["rekor2"]
+    client = app.test_client()
+    posted = [_post(client, v2_hashedrekord(b"n%d" % i).request) for i in range(3)]
+    older = log.head()
+    posted += [_post(client, v2_hashedrekord(b"n%d" % i).request) for i in range(3, 5)]
+    newer = log.head()
+    assert all(r.status_code == 201 for r in posted) and (older.size, newer.size) == (3, 5)
+    assert posted[0].get_json()["inclusionProof"]["hashes"] == []  # the one-entry tree
+    for index in range(5):
+        leaf = log.log.entry(index).leaf
+        for head in (newer, older, newer) if index < 3 else (newer,):
+            want = _dumps(log.render(index, leaf, head)).encode()
+            assert log.render_json(index, leaf, head) == want
+    assert "\u2014" in older.note and b"\\u2014" in log.render_json(0, leaf, older)
+    for index, resp in enumerate(posted):
+        body = base64.b64decode(resp.get_json()["canonicalizedBody"])
+        assert resp.get_json()["logIndex"] == str(index)
+        size = int(resp.get_json()["inclusionProof"]["treeSize"])
+        assert merkle.leaf_hash(body) == log.log.entry(index).leaf_hash and size > index

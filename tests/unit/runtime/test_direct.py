@@ -164,6 +164,9 @@ def test_v2_new_entries_and_duplicates(v2: Pair) -> None:
         assert status == 201
         assert set(headers) == {"content-type", "content-length", "x-request-id"}
         assert int(headers["content-length"]) == len(body)
+        # written out (direct.RawJSON) on both paths: as the encoders write, a final newline
+        assert headers["content-type"] == "application/json" and body.endswith(b'"}\n')
+        assert body == (json.dumps(json.loads(body), separators=(",", ":")) + "\n").encode()
     entries = [json.loads(body) for _, _, body in made]
     assert [e["logIndex"] for e in entries] == ["0", "1"]
     assert sorted(entries[0]) == sorted(entries[1])
