@@ -60,3 +60,21 @@ def test_timestamp_matches_strftime() -> None:
     for when in (now, now + 0.999, now + 1.0005, 0.0):
         expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(when)))
         assert observe.timestamp(when) == f"{expected}.{int((when - int(when)) * 1000):03d}Z"
+
+
+def test_request_metrics_count_with_and_past_the_cached_series(monkeypatch) -> None:
+    """``observe_request`` keeps the labelled series it used; every answer is counted in the
+    registry's series either way, also once the cache is full."""
+
+    def count(route: str) -> float:
+        return observe.REQUESTS.labels("t", "POST", route, "201")._value.get()
+
+    before = count("/cached"), count("/uncached")
+    for _ in range(3):
+        observe.observe_request("t", "POST", "/cached", 201, 0.01)
+    monkeypatch.setattr(observe, "CHILDREN_MAX", 0)
+    for _ in range(2):
+        observe.observe_request("t", "POST", "/uncached", 201, 0.01)
+    assert (count("/cached"), count("/uncached")) == (before[0] + 3, before[1] + 2)
+    assert ("t", "POST", "/cached", 201) in observe._CHILDREN
+    assert ("t", "POST", "/uncached", 201) not in observe._CHILDREN
