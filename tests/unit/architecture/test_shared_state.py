@@ -38,6 +38,9 @@ MODULE_STATE = {
     "lock, written only under _LIBS_LOCK",
     ("services/runtime/observe.py", "_ID_PREFIX"): "the per-process request-id prefix, renewed in "
     "a forked child before its threads run; ids stay unique because the counter is shared",
+    ("services/runtime/observe.py", "_CHILDREN"): "the request metrics' labelled series by "
+    "(service, method, route, status), bounded: one setitem of what prometheus_client's labels() "
+    "returns for that key anyway, so two threads racing store the same objects",
     ("services/runtime/observe.py", "_second"): "the last formatted second of log timestamps, "
     "replaced as one tuple: a reader sees an old or a new pair, both right for their second",
 }
@@ -65,7 +68,9 @@ OBJECT_STATE = {
     ("services/oidc/keys.py", "KeyRing"): "the issuer-key cache: rows and expiry replaced as one "
     "tuple; signers and written expiries under _lock",
     ("services/rekor/log.py", "RekorLog"): "self.log.append is the tlog engine's append",
-    ("services/rekor2/log.py", "Rekor2Log"): "self.log.append is the tlog engine's append",
+    ("services/rekor2/log.py", "Rekor2Log"): "self.log.append is the tlog engine's append; "
+    "_head_parts, the last head's encoded parts, is a pure function of that head replaced as one "
+    "tuple, and a reader checks the head it got before using the parts",
     ("services/runtime/issuerkeys.py", "Provider"): "the issuer-key cache: keyset, retry time and "
     "the refresh in flight, all written under _lock",
     ("services/runtime/issuerkeys.py", "Providers"): "issuers' key caches by URL (an LRU of "
