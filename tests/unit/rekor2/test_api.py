@@ -220,3 +220,37 @@ def test_the_written_out_answer_is_the_encoded_entry(make_app, log_key: str) -> 
         assert resp.get_json()["logIndex"] == str(index)
         size = int(resp.get_json()["inclusionProof"]["treeSize"])
         assert merkle.leaf_hash(body) == log.log.entry(index).leaf_hash and size > index
+
+
+def test_the_written_out_answer_under_threads_answering_different_heads(make_app) -> None:
+    """Threads rendering against two heads at once (each swapping the per-head parts the other
+    just made) each get their own head's bytes, every time."""
+    import threading
+
+    from sigstack.services.runtime.direct import _dumps
+
+    app = make_app()
+    log = app.extensions["rekor2"]
+    client = app.test_client()
+    for i in range(3):
+        _post(client, v2_hashedrekord(b"t%d" % i).request)
+    older = log.head()
+    _post(client, v2_hashedrekord(b"t3").request)
+    newer = log.head()
+    leaf = log.log.entry(1).leaf
+    want = {h.size: _dumps(log.render(1, leaf, h)).encode() for h in (older, newer)}
+    wrong: list[int] = []
+    start = threading.Barrier(4)
+
+    def render(head: Any) -> None:
+        start.wait()
+        for _ in range(300):
+            if log.render_json(1, leaf, head) != want[head.size]:
+                wrong.append(head.size)
+
+    threads = [threading.Thread(target=render, args=(h,)) for h in (older, newer) * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []

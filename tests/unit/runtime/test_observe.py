@@ -78,3 +78,25 @@ def test_request_metrics_count_with_and_past_the_cached_series(monkeypatch) -> N
     assert (count("/cached"), count("/uncached")) == (before[0] + 3, before[1] + 2)
     assert ("t", "POST", "/cached", 201) in observe._CHILDREN
     assert ("t", "POST", "/uncached", 201) not in observe._CHILDREN
+
+
+def test_request_metrics_count_every_answer_of_concurrent_threads() -> None:
+    """Threads observing the same new series at once (each may make and store its children)
+    lose no count."""
+    import threading
+
+    route = f"/concurrent-{time.monotonic_ns()}"
+    start = threading.Barrier(8)
+
+    def observe_many() -> None:
+        start.wait()
+        for _ in range(500):
+            observe.observe_request("t", "POST", route, 201, 0.001)
+
+    threads = [threading.Thread(target=observe_many) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert observe.REQUESTS.labels("t", "POST", route, "201")._value.get() == 4000
+    assert observe.LATENCY.labels("t", route)._sum.get() >= 3.9  # 4,000 answers of 1 ms
