@@ -36,7 +36,8 @@ The signature is made by the ``Signer`` over the DER of the attribute SET; it ha
 for a P-256 key and SHA-384 for P-384, so the ``SignerInfo`` states that same digest algorithm
 (also used for message-digest, RFC 5652 section 5.4) and ``ecdsa-with-SHA256``/``SHA384``.
 
-Serial numbers are 159 random bits from the operating system's CSPRNG, as a positive INTEGER of
+Serial numbers are 159 random bits from the operating system's CSPRNG (``keys.certificates.random_serial``, as for
+the CA's certificates), as a positive INTEGER of
 at most 20 octets (RFC 3161 section 2.4.2 asks TSAs to handle 160 bits; upstream draws 160). No
 state is shared between workers, hosts or restarts: after 2^40 timestamps from any number of
 processes, the chance that two serials were ever equal is below 2^80 / 2^159 = 2^-79 (birthday
@@ -49,7 +50,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,6 +61,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sigstack.protocol.errors import ConfigError, UnavailableError, ValidationError
 from sigstack.services.keys import Signer
+from sigstack.services.keys.certificates import random_serial
 
 from . import der
 from .chain import check_chain
@@ -100,14 +101,6 @@ class Options:
         if not isinstance(include, bool):
             raise ConfigError("include_chain_in_response must be true or false")
         return cls(default, tuple(dict.fromkeys([default, *accepted])), include, accuracy)
-
-
-def random_serial() -> int:
-    """A positive serial number of at most 159 bits (see module docstring)."""
-    while True:
-        serial = int.from_bytes(os.urandom(20), "big") >> 1
-        if serial:
-            return serial
 
 
 def _ess_attribute(leaf_der: bytes, leaf: ax509.Certificate, hash_name: str) -> bytes:
