@@ -36,9 +36,9 @@ The signature is made by the ``Signer`` over the DER of the attribute SET; it ha
 for a P-256 key and SHA-384 for P-384, so the ``SignerInfo`` states that same digest algorithm
 (also used for message-digest, RFC 5652 section 5.4) and ``ecdsa-with-SHA256``/``SHA384``.
 
-Serial numbers are 159 random bits from the operating system's CSPRNG (``keys.certificates.random_serial``, as for
-the CA's certificates), as a positive INTEGER of
-at most 20 octets (RFC 3161 section 2.4.2 asks TSAs to handle 160 bits; upstream draws 160). No
+Serial numbers are 159 random bits from the operating system's CSPRNG
+(``keys.certificates.random_serial``, as for the CA's certificates), as a positive INTEGER of at
+most 20 octets (RFC 3161 section 2.4.2 asks TSAs to handle 160 bits; upstream draws 160). No
 state is shared between workers, hosts or restarts: after 2^40 timestamps from any number of
 processes, the chance that two serials were ever equal is below 2^80 / 2^159 = 2^-79 (birthday
 bound), far below the chance of a hardware fault. A database counter would add a write per
