@@ -356,7 +356,15 @@ def test_the_written_out_body_is_the_rfc8785_encoding(details: str, field: str) 
     """``entry_body`` writes the logged entry without the canonicalizer: the same bytes as
     RFC 8785 over the entry's JSON, for every algorithm and verifier form."""
     from sigstack.protocol.canonical import canonicalize
-    from sigstack.services.rekor2.entries import entry_body, logged_entry
+    from sigstack.services.rekor2.entries import entry_body
+
+    def logged_entry(algorithm, digest, content, field, der) -> dict[str, Any]:
+        """The hashedrekord 0.0.2 Entry as protojson writes it."""
+        b = base64.b64encode
+        verifier = {"keyDetails": algorithm.name, field: {"rawBytes": b(der).decode()}}
+        return {"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
+            "data": {"algorithm": algorithm.proto_hash, "digest": b(digest).decode()},
+            "signature": {"content": b(content).decode(), "verifier": verifier}}}}  # fmt: skip
 
     algorithm = ALGORITHMS[details]
     for n in range(1, 40, 7):
