@@ -205,28 +205,17 @@ class Rekor2Log:
 
     def render(self, index: int, body: bytes, head: TreeHead) -> dict[str, Any]:
         """The TransparencyLogEntry of the entry at ``index`` with an inclusion proof and the
-        checkpoint of ``head``."""
-        proof = self.log.inclusion_proof(index, head.size)
-        return {
-            "logIndex": str(index),
-            "logId": {"keyId": self._key_id_b64},
-            "kindVersion": {"kind": KIND, "version": VERSION},
-            "integratedTime": "0",
-            "inclusionPromise": None,
-            "inclusionProof": {
-                "logIndex": str(index),
-                "rootHash": _b64(head.root_hash),
-                "treeSize": str(head.size),
-                "hashes": [_b64(h) for h in proof],
-                "checkpoint": {"envelope": head.note},
-            },
-            "canonicalizedBody": _b64(body),
-        }
+        checkpoint of ``head`` (``render_json``'s, decoded: the one place the entry's form is
+        written)."""
+        value: dict[str, Any] = json.loads(self.render_json(index, body, head))
+        return value
 
     def render_json(self, index: int, body: bytes, head: TreeHead) -> bytes:
-        """``render`` encoded as compact ASCII JSON, keys in ``render``'s order (the bytes
-        ``runtime.direct`` and Flask write for it), without building the dict: the write path's
-        answer, whose per-checkpoint parts are made once for the entries of a batch."""
+        """The TransparencyLogEntry of the entry at ``index`` (rekor-tiles marshals every field,
+        ``integratedTime`` 0, no inclusion promise) with an inclusion proof and the checkpoint of
+        ``head``, as compact ASCII JSON in field order: the bytes ``runtime.direct`` and Flask
+        write for its decoded form, built without a dict (the write path's answer; the parts of
+        a checkpoint are made once for the entries of its batch)."""
         parts = self._head_parts
         if parts[0] is not head:
             note = json.dumps(head.note)  # the checkpoint is the one value with escapes

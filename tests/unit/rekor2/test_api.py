@@ -195,9 +195,10 @@ def test_algorithms_the_operator_left_out_are_refused(make_app) -> None:
 
 
 def test_the_written_out_answer_is_the_encoded_entry(make_app, log_key: str) -> None:
-    """The write path's answer (``render_json``) is, byte for byte, what the JSON encoders of
-    ``runtime.direct`` and Flask write for ``render``'s dict: for the first entry (an empty
-    proof), later ones, an older head after a newer one, and through the HTTP route."""
+    """The written-out answer (``render_json``) is, byte for byte, what the JSON encoders of
+    ``runtime.direct`` and Flask write for its value, and proves the entry against the head it was
+    given: for the first entry (an empty proof), later ones, an older head after a newer one, and
+    through the HTTP route."""
     from sigstack.services.runtime.direct import _dumps
 
     app = make_app(log_key)
@@ -214,6 +215,13 @@ def test_the_written_out_answer_is_the_encoded_entry(make_app, log_key: str) -> 
         for head in (newer, older, newer) if index < 3 else (newer,):
             want = _dumps(log.render(index, leaf, head)).encode()
             assert log.render_json(index, leaf, head) == want
+            proof = log.render(index, leaf, head)["inclusionProof"]
+            assert proof["treeSize"] == str(head.size)
+            assert base64.b64decode(proof["rootHash"]) == head.root_hash
+            assert proof["checkpoint"]["envelope"] == head.note
+            hashes = [base64.b64decode(h) for h in proof["hashes"]]
+            merkle.verify_inclusion(index, head.size, merkle.leaf_hash(leaf), hashes,
+                                    head.root_hash)  # fmt: skip
     assert "\u2014" in older.note and b"\\u2014" in log.render_json(0, leaf, older)
     for index, resp in enumerate(posted):
         body = base64.b64decode(resp.get_json()["canonicalizedBody"])
