@@ -25,6 +25,7 @@ the lock and is refused (``FrozenError``), by every worker and host, after any r
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import hashlib
 import logging
@@ -86,8 +87,8 @@ class Ticket:
     soon as the outcome is known, which lets an event loop await the append without a thread
     blocked on it. ``late`` (the log's) is the error for a wait longer than ``timeout``."""
 
-    __slots__ = ("leaf", "leaf_hash", "identity", "extra", "keys", "done", "result", "error",
-                 "notify", "timeout", "late")  # fmt: skip
+    __slots__ = ("leaf", "leaf_hash", "identity", "extra", "keys", "done", "finished", "result",
+                 "error", "notify", "timeout", "late")  # fmt: skip
 
     def __init__(
         self,
@@ -104,7 +105,11 @@ class Ticket:
         self.identity = identity or self.leaf_hash
         self.extra = extra
         self.keys = keys
-        self.done = threading.Event()
+        # held until the outcome is known: a bare lock, not an Event (a Condition, a lock and a
+        # deque each), since most tickets are awaited on an event loop and never joined
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+        self.finished = False
         self.result: Appended | None = None
         self.error: Exception | None = None
         self.notify = notify
@@ -112,8 +117,12 @@ class Ticket:
         self.late = late  # () -> the error a waiter raises when the entry was not sequenced in time
 
     def finish(self, result: Appended | None, error: Exception | None = None) -> None:
+        """Give the outcome (the first one given stands) and wake the waiter."""
+        if self.finished:
+            return
         self.result, self.error = result, error
-        self.done.set()
+        self.finished = True
+        self.done.release()
         if self.notify is not None:
             try:
                 self.notify()
@@ -123,8 +132,9 @@ class Ticket:
     def join(self) -> None:
         """Block until the sequencer is done with the entry; raise ``late()`` (503) when it was
         not within ``timeout`` seconds."""
-        if not self.done.wait(self.timeout):
+        if not self.done.acquire(timeout=self.timeout):
             raise self.late()
+        self.done.release()  # for any other thread joining it
 
     def wait(self) -> Appended:
         """``join``, then the outcome: the ``Appended``, or the append's error raised."""
@@ -168,7 +178,7 @@ class Log(LogReads):
         self._edge: Edge | None = None
         self._conn: Connection | None = None
         self._pid = -1
-        self._queue: queue.Queue[Ticket] = queue.Queue()
+        self._queue: queue.SimpleQueue[Ticket] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
         self._append_timeout = append_timeout
         # with witnesses, heads are published by this (module publish), not by the batch
@@ -223,7 +233,7 @@ class Log(LogReads):
             return
         with self._start_lock:
             if self._pid != os.getpid():
-                self._queue = queue.Queue()
+                self._queue = queue.SimpleQueue()
                 self._edge = None
                 self._conn = None  # a forked child must not share its parent's connection
                 threading.Thread(target=self._run, name=f"tlog-{self.tree_id}", daemon=True).start()

@@ -244,7 +244,7 @@ def test_submitted_tickets_notify_once_each_with_their_outcome(url) -> None:
                                          ("bad", b"bad", ("poison",), False),
                                          ("raising", b"other", (), True)):  # fmt: skip
             tickets[name] = log.submit(leaf, keys=keys, notify=notifier(name, raises))
-        assert not any(t.done.is_set() for t in tickets.values())  # submit did not wait
+        assert not any(t.finished for t in tickets.values())  # submit did not wait
     for ticket in tickets.values():
         ticket.join()
     assert sorted(calls) == ["bad", "dup", "new", "raising"]
@@ -280,3 +280,29 @@ def test_a_ticket_not_sequenced_in_time_is_late(tmp_path) -> None:
             holder.execute("ROLLBACK")
             holder.close()
         assert log.append(b"held").duplicate
+
+
+def test_a_ticket_wakes_every_joiner_and_keeps_its_first_outcome() -> None:
+    """``Ticket`` under several threads: every thread blocked in ``join`` wakes once the outcome
+    is given, a join after that returns at once, and a second ``finish`` (a batch retried item by
+    item after a failure) neither raises nor replaces the outcome the waiters saw."""
+    from sigstack.services.tlog.engine import Appended, Ticket, TreeHead
+
+    ticket = Ticket(b"leaf", None, b"", (), None, 5.0, lambda: UnavailableError("late"))
+    woke: list[int] = []
+    joiners = [threading.Thread(target=lambda n=n: (ticket.join(), woke.append(n)))
+               for n in range(8)]  # fmt: skip
+    for t in joiners:
+        t.start()
+    assert not ticket.finished and woke == []
+    first = Appended(0, ticket.leaf_hash, 1, False, TreeHead(1, b"r", 1, "n"))
+    ticket.finish(first)
+    ticket.finish(None, UnavailableError("a later failure"))
+    for t in joiners:
+        t.join(5)
+    assert sorted(woke) == list(range(8))
+    ticket.join()
+    assert ticket.wait() is first
+    slow = Ticket(b"slow", None, b"", (), None, 0.05, lambda: UnavailableError("late"))
+    with pytest.raises(UnavailableError, match="late"):
+        slow.join()
