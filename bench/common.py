@@ -7,6 +7,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -180,3 +181,12 @@ def wrk_post(
     return {"requests": int(r[1]), "seconds": int(r[2]) / 1e6, "p50": float(r[3]) / 1000,
             "p99": float(r[4]) / 1000, "mean": float(r[5]) / 1000, "ok": int(r[6]),
             "other": int(r[7]), "socket_errors": int(r[8])}  # fmt: skip
+
+
+def ticket(leaf: bytes, keys: tuple[str, ...] = ()) -> Any:
+    """A log engine ticket for ``leaf`` and its search keys, for the benchmarks that hand whole
+    batches to the sequencer's commit (``Log._commit``) themselves."""
+    from sigstack.protocol.errors import UnavailableError
+    from sigstack.services.tlog import Ticket
+
+    return Ticket(leaf, None, b"", keys, None, 30.0, lambda: UnavailableError("late"))

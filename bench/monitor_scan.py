@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, cpu_seconds, loadavg
+from common import ROOT, cpu_seconds, loadavg, ticket
 
 from sigstack.protocol import note
 from sigstack.protocol.canonical import canonicalize
@@ -108,7 +108,6 @@ def build(data: Path, entries: int, certificates: int) -> tuple[set[int], str, b
     from sigstack.services.keys import create_file_key, load_signer
     from sigstack.services.rekor2.log import Rekor2Log
     from sigstack.services.runtime import db
-    from sigstack.services.tlog.engine import _Pending
 
     data.mkdir(mode=0o700)
     create_file_key(data / "rekor2-key.pem", "ed25519")
@@ -143,7 +142,7 @@ def build(data: Path, entries: int, certificates: int) -> tuple[set[int], str, b
                 verifier = {
                     "x509Certificate": {"rawBytes": base64.b64encode(pool[i % len(pool)]).decode()}
                 }
-            batch.append(_Pending(_body(digest, signature, verifier), None, b"", ()))
+            batch.append(ticket(_body(digest, signature, verifier)))
         log.log._commit(batch)
         done += len(batch)
     print(f"  {entries} entries written through the engine in {time.perf_counter() - t0:.1f}s")

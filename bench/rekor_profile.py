@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, loadavg, median
+from common import ROOT, loadavg, median, ticket
 from profile_stages import backend_cpu, per_call_us, show
 from rekor_profile_app import http_stage, whole_stage
 
@@ -160,10 +160,9 @@ def rekor_log(url: str | None, **options: Any) -> Iterator[Any]:
 
 def _pending(bodies: list[bytes]) -> list[Any]:
     from sigstack.services.rekor.types import prepare_entry
-    from sigstack.services.tlog.engine import _Pending
 
     prepared = [prepare_entry(json.loads(b)) for b in bodies]
-    return [_Pending(p.body, None, b"", p.index_keys) for p in prepared]
+    return [ticket(p.body, p.index_keys) for p in prepared]
 
 
 def answer_stage(bodies: list[bytes], repeats: int) -> dict[str, float]:

@@ -68,22 +68,22 @@ class InSitu(CpuParts):
     a part cost more here than in a loop of its own; this is what it costs in a server."""
 
     def __init__(self) -> None:
+        from sigstack.protocol import strictjson
         from sigstack.services.rekor import api, log, types, verifiers
         from sigstack.services.rekor import store as rekor_store
-        from sigstack.services.runtime import bridge, observe
+        from sigstack.services.runtime import direct, observe
         from sigstack.services.tlog import engine
         from sigstack.services.tlog import store as tlog_store
 
         parts = (
-            (bridge, "build_environ", "WSGI environ"),
-            (api, "_json_body", "JSON body (strictjson)"),
+            (strictjson, "loads", "JSON body (strictjson)"),
             (api, "prepare_entry", "entry"),
             (types, "load_verifier", "entry: verifier (base64, PEM, certificate)"),
             (verifiers.Verifier, "verify_digest", "entry: signature check"),
             (log.RekorLog, "render", "answer"),
             (engine.Log, "inclusion_proof", "answer: inclusion proof"),
-            (api, "jsonify", "answer: JSON"),
-            (engine.Log, "append", "hand-off to the sequencer, wait"),
+            (direct, "_dumps", "answer: JSON"),
+            (engine.Log, "submit", "hand-off to the sequencer"),
             (observe, "observe_request", "metrics"),
             (observe, "access", "access line"),
             (tlog_store, "lock_head", "lock the tree row"),
@@ -114,12 +114,11 @@ def parts_per_entry(cpu: dict[tuple[str, str], float], threads: dict[str, float]
     def get(role: str, part: str) -> float:
         return us.get((role, part), 0.0)
 
-    request = threads.get("request threads", 0.0) / n * 1e6
+    # the write route runs on the event loop (ADR 0010); other requests on the request threads
+    request = (threads.get("event loop", 0.0) + threads.get("request threads", 0.0)) / n * 1e6
     sequencer = threads.get("sequencer", 0.0) / n * 1e6
     entry, answer = get("request", "entry"), get("request", "answer")
-    out = {"event loop (bridge: body, hand-over, answer)": threads.get("event loop", 0.0) / n * 1e6,
-           "request threads": request,
-           "  WSGI environ": get("request", "WSGI environ"),
+    out = {"event loop and request threads": request,
            "  JSON body (strictjson)": get("request", "JSON body (strictjson)")}  # fmt: skip
     for part in ("entry: verifier (base64, PEM, certificate)", "entry: signature check"):
         out[f"  {part}"] = get("request", part)
@@ -130,13 +129,13 @@ def parts_per_entry(cpu: dict[tuple[str, str], float], threads: dict[str, float]
     out["  answer: SET signature"] = get("request", "signature")
     out["  answer: rest of render"] = (answer - get("request", "answer: inclusion proof")
                                        - get("request", "signature"))  # fmt: skip
-    for part in ("answer: JSON", "hand-off to the sequencer, wait", "metrics", "access line"):
+    for part in ("answer: JSON", "hand-off to the sequencer", "metrics", "access line"):
         out[f"  {part}"] = get("request", part)
-    named = (get("request", "WSGI environ") + get("request", "JSON body (strictjson)") + entry
+    named = (get("request", "JSON body (strictjson)") + entry
              + answer + get("request", "answer: JSON")
-             + get("request", "hand-off to the sequencer, wait") + get("request", "metrics")
+             + get("request", "hand-off to the sequencer") + get("request", "metrics")
              + get("request", "access line"))  # fmt: skip
-    out["  Flask, werkzeug, our hooks' rest, the pool"] = request - named
+    out["  the bridge, the loop, our hooks' rest"] = request - named
     out["sequencer"] = sequencer
     parts = ("lock the tree row", "dedup query", "insert entries", "insert search keys",
              "upsert tiles", "update the head")  # fmt: skip

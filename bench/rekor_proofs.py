@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, loadavg, median, pct
+from common import ROOT, loadavg, median, pct, ticket
 
 from sigstack.protocol import merkle
 from sigstack.services.runtime import db
@@ -67,12 +67,11 @@ class Bodies:
         self.mean_body = sum(len(b) for b, _, _ in self.pool) / len(self.pool)
 
     def pending(self, index: int) -> Any:
-        from sigstack.services.tlog.engine import _Pending
-
         body, keys, value = self.pool[index % len(self.pool)]
         new = hashlib.sha256(b"bench entry %d" % index).hexdigest()
-        return _Pending(body.replace(value.encode(), new.encode()), None, b"",
-                        tuple(k.replace(value, new) for k in keys))  # fmt: skip
+        return ticket(
+            body.replace(value.encode(), new.encode()), tuple(k.replace(value, new) for k in keys)
+        )
 
 
 def open_rekor(url: str, keydir: Path, **options: Any) -> Any:
