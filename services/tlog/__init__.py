@@ -4,25 +4,17 @@ Personalities (``services.rekor``, ``services.rekor2``, ``services.ctlog``) deci
 how a head is signed (``sign_head(size, root, timestamp_ms) -> str``, stored with the head), what
 else is written in the same transaction (``on_sequenced``, given typed ``Sequenced`` records) and
 what a duplicate means to their clients (``Appended.duplicate``). See ``engine`` for the write
-path, ``reads`` for heads, entries and proofs, ``tiles`` for the storage layout, ``resources`` for
-the tlog-tiles resources and ``api`` for serving them over HTTP (once, for every log). A log can
-be frozen for good (``Log.freeze``): read-only, with a final checkpoint.
+path, ``tickets`` for what it hands its writers, ``reads`` for heads, entries and proofs,
+``tiles`` for the storage layout, ``resources`` for the tlog-tiles resources and ``api`` for
+serving them over HTTP (once, for every log). A log can be frozen for good (``Log.freeze``):
+read-only, with a final checkpoint.
 """
 
-from .engine import (
-    Appended,
-    Entry,
-    Log,
-    OnSequenced,
-    Sequenced,
-    Ticket,
-    TreeHead,
-    identity_of,
-    open_log,
-)
+from .engine import Entry, Log, TreeHead, identity_of, open_log
 from .freeze import describe, freeze_parser, freeze_tree, frozen_error, frozen_line
 from .reads import Frozen, LogReads, TreeReader, log_names, open_reader
 from .resources import entry_bundle
+from .tickets import Appended, OnSequenced, Sequenced, Ticket
 from .tiles import WIDTH, tile_path
 
 __all__ = [

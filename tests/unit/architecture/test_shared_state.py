@@ -77,8 +77,9 @@ OBJECT_STATE = {
     "meta-issuers), under _lock",
     ("services/tlog/engine.py", "Log"): "the sequencer: its queue, edge and connection are made "
     "under _start_lock once per process and then touched by the sequencer thread alone",
-    ("services/tlog/engine.py", "Ticket"): "made per submitted entry: its outcome is written once, "
-    "by the sequencer (or publisher) thread, before its lock is released and its waiter notified",
+    ("services/tlog/tickets.py", "Ticket"): "made per submitted entry: its outcome is written "
+    "once, by the sequencer (or publisher) thread, before its lock is released and its waiter "
+    "notified",
     ("services/tlog/publish.py", "Publisher"): "the publisher thread's queue and flags, under the "
     "condition _cv; withheld is written by that thread alone",
     ("services/tlog/reads.py", "LogReads"): "the tile LRU, under _cache_lock",

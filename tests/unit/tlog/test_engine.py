@@ -286,7 +286,7 @@ def test_a_ticket_wakes_every_joiner_and_keeps_its_first_outcome() -> None:
     """``Ticket`` under several threads: every thread blocked in ``join`` wakes once the outcome
     is given, a join after that returns at once, and a second ``finish`` (a batch retried item by
     item after a failure) neither raises nor replaces the outcome the waiters saw."""
-    from sigstack.services.tlog.engine import Appended, Ticket, TreeHead
+    from sigstack.services.tlog import Appended, Ticket, TreeHead
 
     ticket = Ticket(b"leaf", None, b"", (), None, 5.0, lambda: UnavailableError("late"))
     woke: list[int] = []
