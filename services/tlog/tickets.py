@@ -80,7 +80,9 @@ class Ticket:
         self.late = late  # () -> the error a waiter raises when the entry was not sequenced in time
 
     def finish(self, result: Appended | None, error: Exception | None = None) -> None:
-        """Give the outcome (the first one given stands) and wake the waiter."""
+        """Give the outcome (the first one given stands) and wake the waiter. Called by the thread
+        that owns the entry at the time (the sequencer, or the publisher once the batch is
+        committed), never by two at once."""
         if self.finished:
             return
         self.result, self.error = result, error
